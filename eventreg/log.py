@@ -1,0 +1,622 @@
+"""
+The event log: what every backend stores and promises.
+
+An event log is a sequence of :class:`RecordedEvent` in one global order (positions
+1, 2, 3 ... with no gaps), grouped into streams (versions 1, 2, 3 ... per stream), each
+event chained to the one before it by a sha256 hash. Backends implement
+:class:`EventLog`; :class:`BaseLog` holds what they share (input checks, building the
+records and their hashes, verification), so that a backend only moves bytes.
+
+The hash of an event is ``sha256(bytes.fromhex(prev_hash) + envelope_bytes(event))``
+where ``envelope_bytes`` is the canonical JSON (sorted keys, no spaces, UTF-8) of the
+list ``[position, stream_id, stream_version, type, schema_version, recorded_at, actor,
+payload, metadata]`` and ``recorded_at`` is written ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+The first event's ``prev_hash`` is 64 zeros. This is all an outside tool needs to
+re-check a log (docs/backends.md shows it in ten lines of Python).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import attrs
+
+from eventreg.errors import ConcurrencyConflict, InvalidEvent
+
+GENESIS_HASH = "0" * 64
+MAX_STREAM_ID_LENGTH = 200
+MAX_TYPE_LENGTH = 200
+MAX_ACTOR_LENGTH = 200
+
+
+class _Any:
+    """
+    The ``expected_version`` that accepts any current version of a stream.
+    """
+
+    _instance: _Any | None = None
+
+    def __new__(cls) -> _Any:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+    def __reduce__(self) -> str:
+        return "ANY"
+
+
+#: Append whatever the stream's current version is.
+ANY: Any = _Any()
+#: Append only if the stream does not exist yet.
+NO_STREAM = 0
+
+
+@attrs.frozen
+class NewEvent:
+    """
+    An event to append: a type name and a JSON object.
+
+    Args:
+        type: the event's type name, e.g. ``"version.registered"``.
+        payload: a JSON object (dict of str keys; values str, int, float, bool, None,
+            lists and dicts of those). Floats round-trip exactly; NaN and +-Infinity
+            are allowed.
+        schema_version: version of the payload's shape, for upcasting on read.
+        actor: who caused it; defaults to the log's or registry's actor.
+        metadata: a JSON object of extra facts (correlation ids, host ...).
+    """
+
+    type: str
+    payload: dict[str, Any] = attrs.field(factory=dict)
+    schema_version: int = attrs.field(default=1, kw_only=True)
+    actor: str | None = attrs.field(default=None, kw_only=True)
+    metadata: dict[str, Any] | None = attrs.field(default=None, kw_only=True)
+
+
+class RecordedEvent(NamedTuple):
+    """
+    An event as stored: the envelope around a payload.
+
+    A tuple, so that reading a million of them stays cheap; treat it as immutable.
+    """
+
+    position: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    recorded_at: datetime
+    actor: str | None
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class Head(NamedTuple):
+    """
+    The last position of a log and its hash: a digest to write down and check later.
+    """
+
+    position: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        """
+        Parse ``"POSITION:HASH"`` as printed by ``str(head)`` and ``eventreg head``.
+
+        Raises:
+            ValueError: the text is not of that form.
+        """
+        match = re.fullmatch(r"\s*(\d+)\s*:\s*([0-9a-fA-F]{64})\s*", text)
+        if not match:
+            raise InvalidEvent(f"not a head {text!r}: expected POSITION:SHA256HEX")
+        return cls(int(match.group(1)), match.group(2).lower())
+
+
+class Snapshot(NamedTuple):
+    """
+    Opaque bytes saved by a reader, valid as of ``position``.
+    """
+
+    position: int
+    data: bytes
+    created_at: datetime
+
+
+@attrs.frozen
+class VerifyResult:
+    """
+    The outcome of checking a hash chain.
+
+    ``ok`` is false when any event's hash, position or link is wrong, or when the log
+    does not contain the ``expected_head``; ``first_bad_position`` and ``problem`` then
+    say where and what.
+    """
+
+    ok: bool
+    checked: int
+    head: Head
+    first_bad_position: int | None = None
+    problem: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+# -- canonical encoding ----------------------------------------------------------------
+
+_encode = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
+).encode
+_decode = json.loads
+
+
+def canonical_json(value: Any) -> str:
+    """
+    The canonical text of a JSON value: sorted keys, compact, NaN/Infinity as tokens.
+    """
+    return _encode(value)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """
+    The UTF-8 bytes of :func:`canonical_json`.
+    """
+    return _encode(value).encode("utf-8")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """
+    ``recorded_at`` as it is hashed and stored: UTC, microseconds, a ``Z``.
+    """
+    if moment.tzinfo is None:
+        raise InvalidEvent("timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """
+    The inverse of :func:`format_timestamp`.
+    """
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+
+
+def check_json_object(value: Any, what: str) -> None:
+    """
+    Make sure ``value`` is a JSON object that round-trips exactly.
+
+    Raises:
+        InvalidEvent: naming the first offending key path and its Python type.
+    """
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"{what} must be a JSON object (dict), not {type(value).__name__}")
+    _check_json(value, what)
+
+
+def _check_json(value: Any, path: str) -> None:
+    kind = type(value)
+    if kind is str:
+        if _has_surrogate(value):
+            raise InvalidEvent(f"{path} is not valid Unicode (lone surrogate)")
+        return
+    if kind in (int, float, bool) or value is None:
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise InvalidEvent(
+                    f"{path} has a key of type {type(key).__name__}; JSON keys must be str"
+                )
+            _check_json(item, f"{path}.{key}")
+        return
+    if kind is list:
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]")
+        return
+    raise InvalidEvent(f"{path} is a {kind.__name__}, which is not JSON")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_stream_id(stream_id: Any) -> str:
+    """
+    Raises:
+        InvalidEvent: the stream id is not a non-empty string of printable characters
+            of at most ``MAX_STREAM_ID_LENGTH``.
+    """
+    if not isinstance(stream_id, str) or not stream_id:
+        raise InvalidEvent(f"stream id must be a non-empty string, not {stream_id!r}")
+    if len(stream_id) > MAX_STREAM_ID_LENGTH:
+        raise InvalidEvent(
+            f"stream id is {len(stream_id)} characters long; the limit is {MAX_STREAM_ID_LENGTH}"
+        )
+    if not stream_id.isprintable() or _has_surrogate(stream_id):
+        raise InvalidEvent(f"stream id {stream_id!r} contains control or invalid characters")
+    return stream_id
+
+
+def _check_short_text(value: Any, what: str, limit: int) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(f"{what} must be a non-empty string, not {value!r}")
+    if len(value) > limit or not value.isprintable() or _has_surrogate(value):
+        raise InvalidEvent(f"{what} {value[:50]!r} is too long or contains control characters")
+
+
+def envelope_text(
+    position: int,
+    stream_id: str,
+    stream_version: int,
+    type_: str,
+    schema_version: int,
+    recorded_at: str,
+    actor: str | None,
+    payload_text: str,
+    metadata_text: str,
+) -> str:
+    """
+    The canonical text hashed for one event (payload and metadata already canonical).
+    """
+    head = _encode([position, stream_id, stream_version, type_, schema_version, recorded_at, actor])
+    return f"{head[:-1]},{payload_text},{metadata_text}]"
+
+
+def chain_hash(prev_hash: str, envelope: str) -> str:
+    """
+    ``sha256(prev_hash || envelope)`` as lowercase hex.
+    """
+    return hashlib.sha256(bytes.fromhex(prev_hash) + envelope.encode("utf-8")).hexdigest()
+
+
+def event_hash(event: RecordedEvent) -> str:
+    """
+    Recompute the hash an event should carry, from its own fields and ``prev_hash``.
+    """
+    return chain_hash(
+        event.prev_hash,
+        envelope_text(
+            event.position,
+            event.stream_id,
+            event.stream_version,
+            event.type,
+            event.schema_version,
+            format_timestamp(event.recorded_at),
+            event.actor,
+            _encode(event.payload),
+            _encode(event.metadata),
+        ),
+    )
+
+
+class Prepared(NamedTuple):
+    """
+    A record ready to store: the event and the canonical texts of its JSON parts.
+    """
+
+    event: RecordedEvent
+    payload_text: str
+    metadata_text: str
+    recorded_at_text: str
+
+
+@attrs.define
+class PendingEvent:
+    """
+    A validated :class:`NewEvent`, encoded once, waiting for a position.
+    """
+
+    type: str
+    schema_version: int
+    actor: str | None
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    payload_text: str
+    metadata_text: str
+
+
+def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> list[PendingEvent]:
+    """
+    Validate and encode events before any storage is touched.
+
+    Raises:
+        InvalidEvent: on the first event that cannot be recorded; nothing is written.
+    """
+    pending = []
+    for index, event in enumerate(events):
+        if not isinstance(event, NewEvent):
+            raise InvalidEvent(f"event #{index} is a {type(event).__name__}, not a NewEvent")
+        _check_short_text(event.type, "event type", MAX_TYPE_LENGTH)
+        if type(event.schema_version) is not int or event.schema_version < 1:
+            raise InvalidEvent(f"schema_version must be a positive int, not {event.schema_version!r}")
+        actor = event.actor if event.actor is not None else default_actor
+        if actor is not None:
+            _check_short_text(actor, "actor", MAX_ACTOR_LENGTH)
+        check_json_object(event.payload, "payload")
+        metadata = event.metadata if event.metadata is not None else {}
+        check_json_object(metadata, "metadata")
+        pending.append(
+            PendingEvent(
+                type=event.type,
+                schema_version=event.schema_version,
+                actor=actor,
+                payload=event.payload,
+                metadata=metadata,
+                payload_text=_encode(event.payload),
+                metadata_text=_encode(metadata),
+            )
+        )
+    return pending
+
+
+def seal(
+    stream_id: str,
+    pending: Sequence[PendingEvent],
+    *,
+    first_position: int,
+    first_stream_version: int,
+    prev_hash: str,
+    recorded_at: datetime,
+) -> list[Prepared]:
+    """
+    Give pending events their positions, versions, timestamp and chained hashes.
+    """
+    stamp = format_timestamp(recorded_at)
+    moment = parse_timestamp(stamp)  # exactly what a reader will see
+    out = []
+    for offset, item in enumerate(pending):
+        position = first_position + offset
+        version = first_stream_version + offset
+        digest = chain_hash(
+            prev_hash,
+            envelope_text(position, stream_id, version, item.type, item.schema_version, stamp,
+                          item.actor, item.payload_text, item.metadata_text),
+        )
+        out.append(
+            Prepared(
+                RecordedEvent(position, stream_id, version, item.type, item.schema_version, moment,
+                              item.actor, item.payload, item.metadata, prev_hash, digest),
+                item.payload_text,
+                item.metadata_text,
+                stamp,
+            )
+        )
+        prev_hash = digest
+    return out
+
+
+def check_expected_version(stream_id: str, expected: Any, actual: int) -> None:
+    """
+    Raises:
+        ConcurrencyConflict: ``expected`` is neither ``ANY`` nor ``actual``.
+    """
+    if expected is ANY:
+        return
+    if type(expected) is not int or expected < 0:
+        raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected!r}")
+    if expected != actual:
+        raise ConcurrencyConflict(
+            f"stream {stream_id!r} is at version {actual}, expected {expected}",
+            stream_id=stream_id,
+            expected=expected,
+            actual=actual,
+        )
+
+
+def verify_chain(events: Iterable[RecordedEvent], expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
+    """
+    Recompute the hash chain over ``events`` (the whole log, in global order).
+
+    Args:
+        events: every recorded event from position 1.
+        expected_head: a ``(position, hash)`` written down earlier; the log must still
+            hold exactly that hash at that position.
+
+    Returns:
+        A :class:`VerifyResult` naming the first bad position, if any.
+    """
+    prev = GENESIS_HASH
+    expected_position = 1
+    checked = 0
+    versions: dict[str, int] = {}
+    head_seen = expected_head is None
+    for event in events:
+        problem = None
+        if event.position != expected_position:
+            problem = (
+                f"position {event.position} found where {expected_position} was expected "
+                "(an event was deleted, inserted or moved)"
+            )
+        elif event.prev_hash != prev:
+            problem = "prev_hash does not match the hash of the event before it"
+        elif event_hash(event) != event.hash:
+            problem = "hash does not match the event's content (it was edited)"
+        elif event.stream_version != versions.get(event.stream_id, 0) + 1:
+            problem = f"stream {event.stream_id!r} version {event.stream_version} is out of sequence"
+        if problem:
+            return VerifyResult(False, checked, Head(checked, prev), expected_position, problem)
+        versions[event.stream_id] = event.stream_version
+        prev = event.hash
+        checked += 1
+        expected_position += 1
+        if expected_head is not None and event.position == expected_head[0]:
+            if event.hash != expected_head[1]:
+                return VerifyResult(
+                    False, checked, Head(checked, prev), event.position,
+                    "hash differs from the expected head: the log up to it was rewritten",
+                )
+            head_seen = True
+    if not head_seen:
+        assert expected_head is not None
+        return VerifyResult(
+            False, checked, Head(checked, prev), checked + 1,
+            f"the log ends at position {checked}, before the expected head {expected_head[0]} "
+            "(it was truncated)",
+        )
+    return VerifyResult(True, checked, Head(checked, prev))
+
+
+def now() -> datetime:
+    """
+    The current time in UTC (one place, so tests and copies can reason about it).
+    """
+    return datetime.now(timezone.utc)
+
+
+# -- the protocol ----------------------------------------------------------------------
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """
+    What every backend provides. See docs/backends.md for the guarantees.
+    """
+
+    url: str
+    #: several processes may append at once (each append still atomic and ordered)
+    supports_concurrent_writers: bool
+    #: the same log can be opened from another process
+    shared_between_processes: bool
+    #: the log survives ``close()`` and reopening
+    persistent: bool
+
+    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: Any = ANY) -> list[RecordedEvent]: ...
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]: ...
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]: ...
+    def stream_version(self, stream_id: str) -> int: ...
+    def head(self) -> Head: ...
+    def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult: ...
+    def save_snapshot(self, position: int, data: bytes) -> None: ...
+    def latest_snapshot(self) -> Snapshot | None: ...
+    def get_checkpoint(self, consumer: str) -> int: ...
+    def set_checkpoint(self, consumer: str, position: int) -> None: ...
+    def import_events(self, events: Iterable[RecordedEvent]) -> int: ...
+    def close(self) -> None: ...
+
+
+class BaseLog:
+    """
+    What backends share. A backend implements ``_append``, ``read_stream``,
+    ``read_all``, ``stream_version``, ``head``, the snapshot and checkpoint methods,
+    ``_import`` and ``close``.
+    """
+
+    url: str = ""
+    supports_concurrent_writers = False
+    shared_between_processes = False
+    persistent = False
+    default_actor: str | None = None
+
+    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: Any = ANY) -> list[RecordedEvent]:
+        """
+        Atomically append ``events`` to ``stream_id``.
+
+        Args:
+            stream_id: the stream, e.g. ``"model:iris"``.
+            events: the events, in order; all are written or none.
+            expected_version: the stream's current version (``NO_STREAM`` = 0 for a
+                new stream) or ``ANY``.
+
+        Returns:
+            The recorded events, with positions, versions and hashes.
+
+        Raises:
+            ConcurrencyConflict: the stream is not at ``expected_version``.
+            InvalidEvent: an event or the stream id is invalid; nothing is written.
+        """
+        check_stream_id(stream_id)
+        if expected_version is not ANY and (type(expected_version) is not int or expected_version < 0):
+            raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected_version!r}")
+        if isinstance(events, NewEvent):
+            events = [events]
+        pending = prepare_events(events, self.default_actor)
+        if not pending:
+            return []
+        return self._append(stream_id, pending, expected_version)
+
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        raise NotImplementedError
+
+    def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
+        """
+        Recompute the whole hash chain; see :func:`verify_chain`.
+        """
+        return verify_chain(self.read_all(), expected_head)
+
+    def import_events(self, events: Iterable[RecordedEvent]) -> int:
+        """
+        Append already-recorded events verbatim (positions, times, actors, hashes).
+
+        Used by ``eventreg.copy``. The first event must follow this log's head, and each
+        must chain to the one before; the backend stores them in batches.
+
+        Returns:
+            How many events were imported.
+
+        Raises:
+            InvalidEvent: an event does not continue this log.
+        """
+        head = self.head()
+        batch: list[Prepared] = []
+        count = 0
+        expected_position, prev = head.position + 1, head.hash
+        for event in events:
+            if event.position != expected_position or event.prev_hash != prev:
+                raise InvalidEvent(
+                    f"event at position {event.position} does not continue this log "
+                    f"(expected position {expected_position} chained to {prev[:12]}...)"
+                )
+            if event_hash(event) != event.hash:
+                raise InvalidEvent(f"event at position {event.position} does not match its hash")
+            batch.append(
+                Prepared(event, _encode(event.payload), _encode(event.metadata),
+                         format_timestamp(event.recorded_at))
+            )
+            expected_position, prev = event.position + 1, event.hash
+            if len(batch) >= 1000:
+                self._import(batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self._import(batch)
+            count += len(batch)
+        return count
+
+    def _import(self, batch: list[Prepared]) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> BaseLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - backends override
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+
+def decode_json(text: str) -> Any:
+    """
+    Decode JSON text written by :func:`canonical_json`.
+    """
+    return _decode(text)

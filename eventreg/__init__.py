@@ -10,6 +10,7 @@ from eventreg.errors import (
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
+    DestinationNotEmpty,
     EventregError,
     FilterSyntaxError,
     InvalidEvent,
@@ -27,6 +28,7 @@ from eventreg.errors import (
     ValidationError,
 )
 from eventreg.log import ANY, NO_STREAM, EventLog, Head, NewEvent, RecordedEvent, VerifyResult
+from eventreg.transfer import CopyResult, copy
 
 __version__ = "0.1.0.dev0"
 
@@ -38,6 +40,8 @@ __all__ = [
     "BackendUnavailable",
     "ConcurrencyConflict",
     "ConfigurationError",
+    "CopyResult",
+    "DestinationNotEmpty",
     "EventLog",
     "EventregError",
     "FilterSyntaxError",
@@ -60,5 +64,6 @@ __all__ = [
     "ValidationError",
     "VerifyResult",
     "__version__",
+    "copy",
     "open_log",
 ]

@@ -78,6 +78,14 @@ class ConcurrencyConflict(EventregError, RuntimeError):
         self.actual = actual
 
 
+class DestinationNotEmpty(EventregError, ValueError):
+    """
+    The destination of a copy holds events that are not a prefix of the source.
+    """
+
+    exit_code = 4
+
+
 class InvalidEvent(EventregError, ValueError):
     """
     An event cannot be recorded as given (not JSON, bad stream id, too large ...).
@@ -187,6 +195,7 @@ __all__ = [
     "BackendUnavailable",
     "ConcurrencyConflict",
     "ConfigurationError",
+    "DestinationNotEmpty",
     "EventregError",
     "FilterSyntaxError",
     "InvalidEvent",

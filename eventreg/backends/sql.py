@@ -1,0 +1,797 @@
+"""
+The SQL event log: SQLite, PostgreSQL and MySQL/MariaDB through one SQLAlchemy Core module.
+
+One set of Core table definitions and one set of statements serve every dialect. The
+statements are compiled once per log for its dialect and run on the DBAPI cursor, so an
+append costs about what the same ``INSERT`` costs by hand (benchmarks/log_bench.py).
+The few dialect differences are small named functions: :func:`_begin_write` (SQLite's
+``BEGIN IMMEDIATE``), :func:`_upsert_checkpoint`, :func:`_schema_lock`,
+:func:`_mysql_binary_collation` and :func:`_is_conflict`.
+
+Positions are handed out under a one-row head table: every append locks that row
+(``SELECT ... FOR UPDATE``; on SQLite the whole database, by ``BEGIN IMMEDIATE``),
+inserts its events after the head, moves the head and commits. So positions are
+contiguous, commits happen in position order, and a reader that has seen position N
+never later sees a newly committed event below N.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql as sa_mysql
+from sqlalchemy.engine import URL, make_url
+
+import eventreg
+from eventreg.config import redact_url
+from eventreg.errors import (
+    BackendUnavailable,
+    ConcurrencyConflict,
+    ConfigurationError,
+    InvalidEvent,
+    MissingDriver,
+    NotAnEventLog,
+    SchemaVersionError,
+)
+from eventreg.log import (
+    GENESIS_HASH,
+    MAX_STREAM_ID_LENGTH,
+    BaseLog,
+    Head,
+    PendingEvent,
+    Prepared,
+    RecordedEvent,
+    Snapshot,
+    check_expected_version,
+    decode_json,
+    format_timestamp,
+    now,
+    parse_timestamp,
+    seal,
+)
+
+# -- tables ----------------------------------------------------------------------------
+
+PREFIX = "eventreg_"
+_MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4",
+                "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4"}
+_LONG_TEXT = sa.Text().with_variant(sa_mysql.LONGTEXT(), "mysql", "mariadb")
+_LONG_BLOB = sa.LargeBinary().with_variant(sa_mysql.LONGBLOB(), "mysql", "mariadb")
+#: SQLite only makes ``INTEGER PRIMARY KEY`` the (fast) rowid; elsewhere 64 bits
+_POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_TIMESTAMP = sa.String(32)  # "2026-01-31T12:00:00.000000Z", as hashed
+
+
+def _mysql_binary_collation(dialect: sa.Dialect) -> str:
+    """
+    A case- and trailing-space-sensitive collation, so ``"a"``, ``"A"`` and ``"a "`` differ.
+    """
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    if (dialect.server_version_info or (0,)) >= (8, 0):
+        return "utf8mb4_0900_bin"
+    return "utf8mb4_bin"  # MySQL 5.7: pads trailing spaces, the best it has
+
+
+class _Key(sa.types.TypeDecorator):
+    """
+    A stream id or consumer name: compared exactly, byte for byte, on every dialect.
+    """
+
+    impl = sa.String(MAX_STREAM_ID_LENGTH)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(
+                sa_mysql.VARCHAR(MAX_STREAM_ID_LENGTH, charset="utf8mb4",
+                                 collation=_mysql_binary_collation(dialect))
+            )
+        return dialect.type_descriptor(sa.String(MAX_STREAM_ID_LENGTH))
+
+
+metadata = sa.MetaData()
+
+events = sa.Table(
+    f"{PREFIX}events", metadata,
+    sa.Column("position", _POSITION, primary_key=True, autoincrement=False),
+    sa.Column("stream_id", _Key(), nullable=False),
+    sa.Column("stream_version", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(200), nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("recorded_at", _TIMESTAMP, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("payload", _LONG_TEXT, nullable=False),
+    sa.Column("metadata", _LONG_TEXT, nullable=False),
+    sa.Column("prev_hash", sa.CHAR(64), nullable=False),
+    sa.Column("hash", sa.CHAR(64), nullable=False),
+    sa.UniqueConstraint("stream_id", "stream_version", name=f"{PREFIX}uq_stream_version"),
+    **_MYSQL_TABLE,
+)
+
+head_table = sa.Table(
+    f"{PREFIX}head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.CHAR(64), nullable=False),
+    **_MYSQL_TABLE,
+)
+
+snapshots = sa.Table(
+    f"{PREFIX}snapshots", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("data", _LONG_BLOB, nullable=False),
+    sa.Column("created_at", _TIMESTAMP, nullable=False),
+    **_MYSQL_TABLE,
+)
+
+checkpoints = sa.Table(
+    f"{PREFIX}checkpoints", metadata,
+    sa.Column("consumer", _Key(), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    **_MYSQL_TABLE,
+)
+
+schema_table = sa.Table(
+    f"{PREFIX}schema", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("min_eventreg", sa.String(40), nullable=False),
+    sa.Column("applied_at", _TIMESTAMP, nullable=False),
+    **_MYSQL_TABLE,
+)
+
+# -- schema versions -------------------------------------------------------------------
+
+
+class Migration(NamedTuple):
+    """
+    One schema version: the first eventreg release that writes it, and how to get there
+    from the version before (``None`` for version 1, which is created, not upgraded).
+    """
+
+    version: int
+    min_eventreg: str
+    upgrade: Callable[[sa.Connection], None] | None
+
+
+#: Every schema version, oldest first. A new version appends a step here and changes
+#: the table definitions above to what the step produces; a fresh database is created
+#: from the tables directly and stamped with the last version.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "0.1.0", None),
+]
+
+
+def schema_version_known() -> int:
+    """
+    The newest schema version this eventreg can read and write.
+    """
+    return MIGRATIONS[-1].version
+
+
+def _schema_lock(conn: sa.Connection) -> None:
+    """
+    Serialise schema creation and upgrades between processes (inside ``conn``'s transaction).
+    """
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+    elif name in ("mysql", "mariadb"):  # DDL commits on MySQL: a session lock instead
+        got = conn.execute(sa.text("SELECT GET_LOCK('eventreg_schema', 60)")).scalar()
+        if got != 1:
+            raise BackendUnavailable("timed out waiting for another process to create the eventreg schema")
+    # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes writers
+
+
+def _schema_unlock(conn: sa.Connection) -> None:
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.execute(sa.text("SELECT RELEASE_LOCK('eventreg_schema')"))
+
+
+def _stored_schema(conn: sa.Connection) -> tuple[int, str] | None:
+    """
+    The stored schema version and the eventreg release it needs; ``None`` if there is none.
+    """
+    if not sa.inspect(conn).has_table(schema_table.name):
+        return None
+    row = conn.execute(
+        sa.select(schema_table.c.version, schema_table.c.min_eventreg)
+        .order_by(schema_table.c.version.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _refuse_newer(stored: tuple[int, str], where: str) -> None:
+    version, needs = stored
+    if version > schema_version_known():
+        raise SchemaVersionError(
+            f"the event log at {where} has schema version {version}, which needs eventreg >= {needs}; "
+            f"this is eventreg {eventreg.__version__}, which knows schema versions up to "
+            f"{schema_version_known()}: upgrade eventreg (pip install -U 'eventreg>={needs}')"
+        )
+
+
+def ensure_schema(conn: sa.Connection, where: str) -> int:
+    """
+    Create the tables on first open, or upgrade an older schema, under a cross-process lock.
+
+    Returns:
+        The schema version now stored.
+
+    Raises:
+        SchemaVersionError: the stored schema is newer than this eventreg knows.
+    """
+    stored = _stored_schema(conn)
+    conn.rollback()
+    if stored is not None:
+        _refuse_newer(stored, where)
+        if stored[0] == schema_version_known():
+            return stored[0]
+    try:
+        with conn.begin():
+            _schema_lock(conn)
+            stored = _stored_schema(conn)  # again, now that we hold the lock
+            if stored is None:
+                _create(conn)
+            else:
+                _refuse_newer(stored, where)
+                _upgrade(conn, stored[0])
+    finally:
+        _schema_unlock(conn)
+        conn.rollback()
+    return schema_version_known()
+
+
+def _stamp(conn: sa.Connection, step: Migration) -> None:
+    conn.execute(sa.insert(schema_table).values(
+        version=step.version, min_eventreg=step.min_eventreg, applied_at=format_timestamp(now())))
+
+
+def _create(conn: sa.Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
+    if conn.execute(sa.select(head_table.c.id)).first() is None:
+        conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
+    _stamp(conn, MIGRATIONS[-1])
+
+
+def _upgrade(conn: sa.Connection, version: int) -> None:
+    for step in MIGRATIONS:
+        if step.version > version:
+            assert step.upgrade is not None, "only version 1 is created rather than upgraded"
+            step.upgrade(conn)
+            _stamp(conn, step)
+
+
+# -- statements ------------------------------------------------------------------------
+
+
+class _Sql(NamedTuple):
+    """
+    A statement compiled for one dialect: its text, the order of its parameters and
+    the values of those the dialect added itself (SQLite's ``OFFSET 0``).
+    """
+
+    text: str
+    order: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    def args(self, **values: Any) -> tuple[Any, ...]:
+        defaults = self.defaults
+        return tuple(values[name] if name in values else defaults[name] for name in self.order)
+
+
+def _compile(statement: Any, dialect: sa.Dialect, column_keys: list[str] | None = None) -> _Sql:
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+    text = str(compiled)
+    assert "POSTCOMPILE" not in text, text
+    defaults = {name: value for name, value in compiled.params.items() if value is not None}
+    return _Sql(text, tuple(compiled.positiontup or ()), defaults)
+
+
+def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
+    """
+    ``INSERT`` a consumer's checkpoint, or update it if the consumer has one.
+    """
+    values = {"consumer": sa.bindparam("consumer"), "position": sa.bindparam("position")}
+    if dialect.name in ("mysql", "mariadb"):
+        insert = sa_mysql.insert(checkpoints).values(values)
+        return insert.on_duplicate_key_update(position=insert.inserted.position)
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as pg_insert  # same ON CONFLICT syntax
+    insert = pg_insert(checkpoints).values(values)
+    return insert.on_conflict_do_update(index_elements=[checkpoints.c.consumer],
+                                        set_={"position": insert.excluded.position})
+
+
+_EVENT_COLUMNS = [c.name for c in events.columns]
+
+
+class _Statements:
+    """
+    Every statement the log runs, compiled once for a dialect.
+    """
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        bp = sa.bindparam
+        ev = events.c
+        every = [events.c[name] for name in _EVENT_COLUMNS]
+        self.insert = _compile(sa.insert(events), dialect, column_keys=_EVENT_COLUMNS)
+        assert list(self.insert.order) == _EVENT_COLUMNS, self.insert.order
+        self.lock_head = _compile(
+            sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("id"))
+            .with_for_update(), dialect)
+        self.head = _compile(
+            sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("id")), dialect)
+        self.move_head = _compile(
+            sa.update(head_table).where(head_table.c.id == bp("id"))
+            .values(position=bp("new_position"), hash=bp("new_hash")), dialect)
+        self.stream_version = _compile(
+            sa.select(ev.stream_version).where(ev.stream_id == bp("sid"))
+            .order_by(ev.stream_version.desc()).limit(bp("one")), dialect)
+        self.read_stream = _compile(
+            sa.select(*every).where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"))
+            .order_by(ev.stream_version), dialect)
+        self.read_all = _compile(
+            sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)
+        self.save_snapshot = _compile(sa.insert(snapshots).values(
+            position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
+        self.latest_snapshot = _compile(
+            sa.select(snapshots.c.position, snapshots.c.data, snapshots.c.created_at)
+            .order_by(snapshots.c.position.desc(), snapshots.c.id.desc()).limit(bp("one")), dialect)
+        self.get_checkpoint = _compile(
+            sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)
+        self.set_checkpoint = _compile(_upsert_checkpoint(dialect), dialect)
+
+
+def _event_row(item: Prepared) -> tuple[Any, ...]:
+    e = item.event
+    return (e.position, e.stream_id, e.stream_version, e.type, e.schema_version, item.recorded_at_text,
+            e.actor, item.payload_text, item.metadata_text, e.prev_hash, e.hash)
+
+
+def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
+    """
+    Rows of the events table (in column order) as :class:`RecordedEvent`.
+    """
+    make, loads, parse = RecordedEvent, decode_json, parse_timestamp
+    out = []
+    append = out.append
+    stamp_text, stamp = None, None
+    for position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest in rows:
+        if recorded != stamp_text:  # events appended together share one timestamp
+            stamp_text, stamp = recorded, parse(recorded)
+        append(make(position, sid, version, type_, schema, stamp, actor, loads(payload),
+                    {} if meta == "{}" else loads(meta), prev, digest))
+    return out
+
+
+# -- dialect specifics -----------------------------------------------------------------
+
+#: the driver to use when a URL names none (SQLAlchemy would pick psycopg2 / mysqlclient)
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
+                    "mariadb": "mariadb+pymysql"}
+_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+#: positional parameters everywhere, so rows go to the cursor as plain tuples
+_PARAMSTYLES = {"sqlite": "qmark"}
+_SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _begin_write(cursor: Any, dialect_name: str) -> None:
+    """
+    Start a write transaction; SQLite takes its single write lock up front (``BEGIN IMMEDIATE``).
+    """
+    if dialect_name == "sqlite":
+        cursor.execute("BEGIN IMMEDIATE")
+    # PostgreSQL and MySQL begin implicitly; the head row's FOR UPDATE is the lock
+
+
+def _sqlite_setup(engine: sa.Engine, synchronous: str) -> None:
+    """
+    WAL, a busy timeout (connect arg ``timeout``) and explicit transactions for SQLite.
+
+    pysqlite's own transaction handling is switched off (``isolation_level = None``) and
+    SQLAlchemy is told to begin with ``BEGIN IMMEDIATE``: the recipe from SQLAlchemy's
+    SQLite dialect documentation.
+    """
+
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_conflict(error: BaseException) -> str | None:
+    """
+    Why a driver error means "someone else wrote first / holds the lock", or ``None``.
+    """
+    name = type(error).__name__
+    if name == "IntegrityError":
+        return "another writer recorded the same stream version first"
+    sqlstate = getattr(error, "sqlstate", None)  # psycopg
+    if sqlstate in ("40001", "40P01"):
+        return "the database aborted the transaction as a serialization conflict"
+    if sqlstate == "55P03":
+        return "timed out waiting for the log's write lock"
+    code = error.args[0] if error.args and isinstance(error.args[0], int) else None  # PyMySQL
+    if code == 1213:
+        return "the database aborted the transaction as a deadlock"
+    if code == 1205:
+        return "timed out waiting for the log's write lock"
+    if getattr(error, "sqlite_errorname", "").startswith("SQLITE_BUSY") or "database is locked" in str(error):
+        return "timed out waiting for the log's write lock (SQLite busy)"
+    return None
+
+
+class SQLLog(BaseLog):
+    """
+    An event log in SQLite, PostgreSQL or MySQL/MariaDB.
+
+    Open it with :meth:`from_url` (or ``eventreg.open_log``). Thread-safe: each call
+    borrows a connection from the engine's pool.
+    """
+
+    supports_concurrent_writers = True
+    shared_between_processes = True
+    persistent = True
+
+    def __init__(self, engine: sa.Engine, *, actor: str | None = None, read_chunk: int = 2000) -> None:
+        """
+        Wrap an engine made by :meth:`from_url`; create or upgrade the schema.
+
+        Raises:
+            BackendUnavailable: the database cannot be reached.
+            SchemaVersionError: the database's schema is newer than this eventreg knows.
+        """
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._name = engine.dialect.name
+        self.url = redact_url(engine.url.render_as_string(hide_password=False))
+        self.default_actor = actor
+        self._read_chunk = read_chunk
+        self._pid = os.getpid()
+        self._dbapi = engine.dialect.loaded_dbapi
+        # stream versions known to be current while the head is at _cache_position
+        self._cache_lock = threading.Lock()
+        self._cache_position = -1
+        self._cache: dict[str, int] = {}
+        try:
+            with engine.connect() as conn:
+                ensure_schema(conn, self.url)
+        except sa_exc.DBAPIError as e:
+            self._raise(e, opening=True)
+        except self._dbapi.Error as e:
+            self._raise(e, opening=True)
+        self._sql = _Statements(self._dialect)
+
+    @classmethod
+    def from_url(cls, url: str, *, actor: str | None = None, connect_args: dict[str, Any] | None = None,
+                 sqlite_synchronous: str = "FULL", busy_timeout: float = 30.0, read_chunk: int = 2000,
+                 **unknown: Any) -> SQLLog:
+        """
+        Open (and on first use create) the event log at a SQLAlchemy database URL.
+
+        Args:
+            url: ``sqlite:///path.db``, ``postgresql+psycopg://user@host/db``,
+                ``mysql+pymysql://user@host/db`` (``postgresql://``, ``mysql://`` and
+                ``mariadb://`` get psycopg / PyMySQL).
+            actor: recorded on events that name none.
+            connect_args: passed to the driver's ``connect()``.
+            sqlite_synchronous: SQLite's ``PRAGMA synchronous``; ``FULL`` (the default)
+                makes every append durable against power loss, ``NORMAL`` only
+                against a crash of the process.
+            busy_timeout: seconds to wait for a lock (SQLite's busy timeout, and the
+                lock timeouts of PostgreSQL and MySQL).
+            read_chunk: rows fetched per query by ``read_all``.
+
+        Raises:
+            ConfigurationError: an unknown option or an unusable URL.
+            MissingDriver: the driver is not installed (names the extra to install).
+            BackendUnavailable: the server cannot be reached.
+            SchemaVersionError: the database's schema is newer than this eventreg knows.
+        """
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option(s) for a SQL log: {', '.join(sorted(unknown))} (known: actor, "
+                "connect_args, sqlite_synchronous, busy_timeout, read_chunk)"
+            )
+        try:
+            parsed = make_url(url)
+        except sa_exc.ArgumentError as e:
+            raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername))
+        backend = parsed.get_backend_name()
+        args = dict(connect_args or {})
+        options: dict[str, Any] = {"paramstyle": _PARAMSTYLES.get(backend, "format")}
+        lock_ms = int(busy_timeout * 1000)
+        if backend == "sqlite":
+            synchronous = str(sqlite_synchronous).upper()
+            if synchronous not in _SQLITE_SYNCHRONOUS:
+                raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
+            args.setdefault("timeout", busy_timeout)
+            if parsed.database in (None, "", ":memory:"):
+                options["poolclass"] = sa.pool.StaticPool
+            args.setdefault("check_same_thread", False)
+        elif backend == "postgresql":
+            args.setdefault("connect_timeout", 10)
+            args.setdefault("options", f"-c lock_timeout={lock_ms}")
+            options["pool_pre_ping"] = True
+        elif backend in ("mysql", "mariadb"):
+            args.setdefault("connect_timeout", 10)
+            args.setdefault("init_command", f"SET SESSION innodb_lock_wait_timeout={max(1, lock_ms // 1000)}")
+            options["isolation_level"] = "READ COMMITTED"  # every statement sees the latest commits
+            options["pool_pre_ping"] = True
+        try:
+            engine = sa.create_engine(parsed, connect_args=args, **options)
+        except ModuleNotFoundError as e:
+            extra = _EXTRAS.get(backend)
+            hint = f"pip install 'eventreg[{extra}]'" if extra else f"install the driver for {backend}"
+            raise MissingDriver(f"the {backend} log needs the {e.name} driver: {hint}") from e
+        except sa_exc.NoSuchModuleError as e:
+            raise ConfigurationError(f"SQLAlchemy has no dialect/driver {parsed.drivername!r}") from e
+        if backend == "sqlite":
+            _sqlite_setup(engine, synchronous)
+        try:
+            log = cls(engine, actor=actor, read_chunk=read_chunk)
+        except BaseException:
+            engine.dispose()
+            raise
+        if backend == "sqlite" and options.get("poolclass") is sa.pool.StaticPool:
+            log.persistent = False
+            log.shared_between_processes = False
+        return log
+
+    # -- connections and errors ------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._pid != os.getpid():  # forked: never share the parent's sockets
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+        try:
+            return self._engine.raw_connection()
+        except sa_exc.DBAPIError as e:
+            self._raise(e)
+        except self._dbapi.Error as e:
+            self._raise(e)
+
+    def _where(self) -> str:
+        url = self._engine.url
+        if self._name == "sqlite":
+            return f"SQLite database {url.database or ':memory:'}"
+        port = url.port or _DEFAULT_PORTS.get(self._name, "default port")
+        return f"{self._name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
+
+    def _translate(self, error: BaseException, *, opening: bool = False) -> Exception | None:
+        """
+        The eventreg error for a driver error, or ``None`` to let it through as it is.
+        """
+        reason = _is_conflict(error)
+        if reason and not opening:
+            return ConcurrencyConflict(f"append to {self._where()} not done: {reason}")
+        text = " ".join(str(error).split())
+        password = self._engine.url.password
+        if password:
+            text = text.replace(str(password), "***")
+        if self._name == "sqlite" and "not a database" in text:
+            return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
+        if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
+            return BackendUnavailable(f"cannot use {self._where()}: {text}")
+        return None
+
+    def _raise(self, error: BaseException, *, opening: bool = False, conn: Any = None) -> NoReturn:
+        """
+        Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
+        """
+        if conn is not None:
+            try:
+                conn.rollback()
+            except Exception:  # the connection is gone; the pool will drop it
+                conn.invalidate()
+        driver_error = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+        translated = self._translate(driver_error, opening=opening)
+        if translated is None:
+            raise error
+        raise translated from error
+
+    # -- appending -------------------------------------------------------------------
+
+    def _known_version(self, head_position: int, stream_id: str) -> int | None:
+        with self._cache_lock:
+            if head_position == self._cache_position:
+                return self._cache.get(stream_id)
+        return None
+
+    def _remember(self, old_head: int, new_head: int, stream_id: str, version: int) -> None:
+        with self._cache_lock:
+            if old_head != self._cache_position:  # someone else wrote: start afresh
+                self._cache = {}
+            self._cache[stream_id] = version
+            self._cache_position = new_head
+
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        sql = self._sql
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            _begin_write(cursor, self._name)
+            cursor.execute(sql.lock_head.text, (1,))
+            position, prev_hash = cursor.fetchone()
+            current = self._known_version(position, stream_id)
+            if current is None:
+                cursor.execute(sql.stream_version.text, sql.stream_version.args(sid=stream_id, one=1))
+                row = cursor.fetchone()
+                current = row[0] if row else 0
+            check_expected_version(stream_id, expected_version, current)
+            sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
+                          prev_hash=prev_hash, recorded_at=now())
+            if len(sealed) == 1:
+                cursor.execute(sql.insert.text, _event_row(sealed[0]))
+            else:
+                cursor.executemany(sql.insert.text, [_event_row(item) for item in sealed])
+            last = sealed[-1].event
+            cursor.execute(sql.move_head.text, sql.move_head.args(new_position=last.position,
+                                                                  new_hash=last.hash, id=1))
+            conn.commit()
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+        self._remember(position, last.position, stream_id, last.stream_version)
+        return [item.event for item in sealed]
+
+    def _import(self, batch: list[Prepared]) -> None:
+        sql = self._sql
+        first = batch[0].event
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            _begin_write(cursor, self._name)
+            cursor.execute(sql.lock_head.text, (1,))
+            position, prev_hash = cursor.fetchone()
+            if (position + 1, prev_hash) != (first.position, first.prev_hash):
+                raise InvalidEvent(f"event at position {first.position} does not continue this log "
+                                   f"(its head is now {position})")
+            cursor.executemany(sql.insert.text, [_event_row(item) for item in batch])
+            last = batch[-1].event
+            cursor.execute(sql.move_head.text, sql.move_head.args(new_position=last.position,
+                                                                  new_hash=last.hash, id=1))
+            conn.commit()
+        except self._dbapi.IntegrityError as e:
+            conn.rollback()
+            raise InvalidEvent(f"events from position {first.position} repeat stream versions this log "
+                               "already has") from e
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+        with self._cache_lock:
+            self._cache, self._cache_position = {}, -1
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _query(self, statement: _Sql, args: tuple[Any, ...], one: bool = False) -> Any:
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(statement.text, args)
+            result = cursor.fetchone() if one else cursor.fetchall()
+            cursor.close()
+            conn.rollback()  # end the read transaction (PostgreSQL/MySQL); no-op on SQLite
+            return result
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        finally:
+            conn.close()
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        """
+        The events of one stream from ``from_version`` on, in order.
+        """
+        sql = self._sql.read_stream
+        return _decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1))))
+
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
+        """
+        Every event from ``from_position`` on, in global order, fetched in chunks.
+
+        Events committed while iterating are included when the iteration reaches them.
+        """
+        position = max(from_position, 1)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
+            rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
+            if not rows:
+                return
+            yield from _decode_rows(rows)
+            if len(rows) < want:
+                return
+            position = rows[-1][0] + 1
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def stream_version(self, stream_id: str) -> int:
+        """
+        The stream's current version (0 if it does not exist).
+        """
+        row = self._query(self._sql.stream_version, self._sql.stream_version.args(sid=stream_id, one=1),
+                          one=True)
+        return row[0] if row else 0
+
+    def head(self) -> Head:
+        """
+        The last position and its hash (``(0, GENESIS_HASH)`` for an empty log).
+        """
+        position, digest = self._query(self._sql.head, (1,), one=True)
+        return Head(position, digest)
+
+    # -- snapshots and checkpoints ---------------------------------------------------
+
+    def _write(self, statement: _Sql, args: tuple[Any, ...]) -> None:
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(statement.text, args)
+            conn.commit()
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        finally:
+            conn.close()
+
+    def save_snapshot(self, position: int, data: bytes) -> None:
+        """
+        Store opaque bytes valid as of ``position``.
+        """
+        sql = self._sql.save_snapshot
+        self._write(sql, sql.args(position=position, data=bytes(data), created_at=format_timestamp(now())))
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """
+        The snapshot with the highest position (the newest among equals), or ``None``.
+        """
+        row = self._query(self._sql.latest_snapshot, self._sql.latest_snapshot.args(one=1), one=True)
+        if row is None:
+            return None
+        return Snapshot(row[0], bytes(row[1]), parse_timestamp(row[2]))
+
+    def get_checkpoint(self, consumer: str) -> int:
+        """
+        The position a consumer recorded as processed (0 if none).
+        """
+        row = self._query(self._sql.get_checkpoint, (consumer,), one=True)
+        return row[0] if row else 0
+
+    def set_checkpoint(self, consumer: str, position: int) -> None:
+        """
+        Record that ``consumer`` has processed the log up to ``position``.
+        """
+        sql = self._sql.set_checkpoint
+        self._write(sql, sql.args(consumer=consumer, position=position))
+
+    def close(self) -> None:
+        """
+        Close the pooled connections.
+        """
+        self._engine.dispose()

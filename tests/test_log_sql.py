@@ -1,0 +1,249 @@
+"""
+The SQL event log (SQLite, PostgreSQL, MariaDB): the shared contract plus what is
+particular to SQL storage.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from eventreg import open_log
+from eventreg.backends.sql import SQLLog
+from eventreg.errors import BackendUnavailable, ConfigurationError, InvalidEvent, MissingDriver, NotAnEventLog
+from eventreg.log import NewEvent
+from eventreg.testing import EventLogContract
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url)
+
+
+class SQLTampering:
+    """
+    Tamper hooks that change the events table directly, as an attacker with database access would.
+    """
+
+    def tamper_edit_payload(self, url: str, position: int, payload_text: str) -> None:
+        engine = _engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE eventreg_events SET payload = :p WHERE position = :pos"),
+                         {"p": payload_text, "pos": position})
+        engine.dispose()
+
+    def tamper_delete(self, url: str, position: int) -> None:
+        engine = _engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM eventreg_events WHERE position = :pos"), {"pos": position})
+        engine.dispose()
+
+    def tamper_swap(self, url: str, a: int, b: int) -> None:
+        columns = ["stream_id", "stream_version", "type", "schema_version", "recorded_at", "actor",
+                   "payload", "metadata", "prev_hash", "hash"]
+        select = sa.text(f"SELECT {', '.join(columns)} FROM eventreg_events WHERE position = :pos")
+        update = sa.text(f"UPDATE eventreg_events SET {', '.join(f'{c} = :{c}' for c in columns)} "
+                         "WHERE position = :pos")
+        engine = _engine(url)
+        with engine.begin() as conn:
+            row_a = conn.execute(select, {"pos": a}).mappings().one()
+            row_b = conn.execute(select, {"pos": b}).mappings().one()
+            # step aside first: (stream_id, stream_version) is unique
+            conn.execute(update, {**row_a, "stream_id": "tamper-tmp", "stream_version": -1, "pos": a})
+            conn.execute(update, {**row_a, "pos": b})
+            conn.execute(update, {**row_b, "pos": a})
+        engine.dispose()
+
+
+class TestSQLiteLog(SQLTampering, EventLogContract):
+    @pytest.fixture
+    def log_url(self, sqlite_url):
+        return sqlite_url
+
+
+class TestPostgresLog(SQLTampering, EventLogContract):
+    @pytest.fixture
+    def log_url(self, postgres_url):
+        return postgres_url
+
+
+class TestMariaDBLog(SQLTampering, EventLogContract):
+    @pytest.fixture
+    def log_url(self, mysql_url):
+        return mysql_url
+
+
+# -- what is particular to the SQL backends --------------------------------------------
+
+
+@pytest.fixture(params=["sqlite_url", "postgres_url", "mysql_url"], ids=["sqlite", "postgres", "mariadb"])
+def sql_url(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_urls_of_every_sql_kind_open_an_sqllog(sql_url):
+    with open_log(sql_url) as log:
+        assert isinstance(log, SQLLog)
+        assert log.supports_concurrent_writers and log.shared_between_processes and log.persistent
+
+
+def test_stream_ids_are_compared_exactly(sql_url):
+    # MySQL's default collations would make these equal (case, trailing spaces)
+    ids = ["model:a", "model:A", "model:a ", "model:ä", "model:a\u0301"]
+    with open_log(sql_url) as log:
+        for stream_id in ids:
+            log.append(stream_id, [NewEvent("e", {"id": stream_id})], expected_version=0)
+        for stream_id in ids:
+            assert [e.payload["id"] for e in log.read_stream(stream_id)] == [stream_id]
+            assert log.stream_version(stream_id) == 1
+        log.set_checkpoint("c", 1)
+        log.set_checkpoint("C", 2)
+        assert (log.get_checkpoint("c"), log.get_checkpoint("C")) == (1, 2)
+
+
+def test_an_unknown_option_is_refused(sqlite_url):
+    with pytest.raises(ConfigurationError, match="colour"):
+        open_log(sqlite_url, colour="blue")
+
+
+def test_actor_option_is_the_default_actor(sql_url):
+    with open_log(sql_url, actor="ci-bot") as log:
+        (event,) = log.append("s", [NewEvent("e", {})])
+        (other,) = log.append("s", [NewEvent("e", {}, actor="alice")])
+    assert (event.actor, other.actor) == ("ci-bot", "alice")
+
+
+def test_threads_sharing_one_handle_get_contiguous_positions(sql_url):
+    with open_log(sql_url) as log:
+        errors = []
+
+        def write(n: int) -> None:
+            try:
+                for i in range(25):
+                    log.append(f"t-{n}", [NewEvent("e", {"i": i})], expected_version=i)
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert [e.position for e in log.read_all()] == list(range(1, 101))
+        assert log.verify().ok
+
+
+def test_read_all_fetches_in_chunks_and_sees_later_appends(sqlite_url):
+    with open_log(sqlite_url, read_chunk=7) as log:
+        log.append("s", [NewEvent("e", {"i": i}) for i in range(20)])
+        reader = log.read_all()
+        first = [next(reader) for _ in range(7)]
+        log.append("s", [NewEvent("late", {})])  # committed while the reader is mid-way
+        rest = list(reader)
+        assert [e.position for e in first + rest] == list(range(1, 22))
+        assert [e.position for e in log.read_all(from_position=6, limit=9)] == list(range(6, 15))
+
+
+def test_importing_over_existing_stream_versions_is_refused(sqlite_url):
+    with open_log("memory://") as source, open_log(sqlite_url) as log:
+        source.append("s", [NewEvent("e", {})])
+        events = list(source.read_all())
+        log.import_events(events)
+        with pytest.raises(InvalidEvent):
+            log.import_events(events)
+        assert log.head().position == 1
+
+
+# -- errors a user meets ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://alice:s3cret-pw@127.0.0.1:1/registry",
+    "mysql+pymysql://alice:s3cret-pw@127.0.0.1:1/registry",
+], ids=["postgres", "mysql"])
+def test_an_unreachable_server_is_named_quickly_without_the_password(url):
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as info:
+        open_log(url)
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "127.0.0.1:1" in message and "registry" in message
+    assert "s3cret-pw" not in message and "s3cret-pw" not in repr(info.value)
+
+
+def test_a_wrong_password_is_not_repeated(postgres_url):
+    # PostgreSQL here trusts local connections, so use a user that does not exist on MariaDB
+    url = "mysql+pymysql://nobody-here:s3cret-pw@127.0.0.1:3306/test"
+    with pytest.raises(BackendUnavailable) as info:
+        open_log(url)
+    assert "s3cret-pw" not in str(info.value)
+    assert "127.0.0.1:3306" in str(info.value)
+
+
+def test_the_password_is_not_in_repr_or_url(postgres_url):
+    url = sa.make_url(postgres_url).set(password="s3cret-pw").render_as_string(hide_password=False)
+    with open_log(url) as log:  # the test server trusts local connections: any password works
+        assert "s3cret-pw" not in repr(log)
+        assert "s3cret-pw" not in log.url
+        assert "***" in log.url
+
+
+def test_a_missing_driver_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(MissingDriver, match=r"pip install 'eventreg\[postgres\]'"):
+        open_log("postgresql://user:pw@127.0.0.1/db")
+    monkeypatch.setitem(sys.modules, "pymysql", None)
+    with pytest.raises(MissingDriver, match=r"pip install 'eventreg\[mysql\]'"):
+        open_log("mysql://user:pw@127.0.0.1/db")
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(NotAnEventLog):
+        open_log(f"sqlite:///{path}")
+    assert path.read_text().startswith("these are my notes")
+
+
+def test_a_missing_folder_is_reported(tmp_path):
+    with pytest.raises(BackendUnavailable, match="SQLite"):
+        open_log(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'log.db'}")
+
+
+def test_sqlite_uses_wal_and_the_chosen_synchronous_mode(sqlite_url, tmp_path):
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_log(sqlite_url, sqlite_synchronous="normal") as log:
+        log.append("s", [NewEvent("e", {})])
+        conn = log._engine.raw_connection()
+        try:
+            assert conn.cursor().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        finally:
+            conn.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(ConfigurationError):
+        open_log(sqlite_url, sqlite_synchronous="sometimes")
+
+
+def test_a_held_sqlite_write_lock_times_out_as_a_conflict(sqlite_url):
+    from eventreg.errors import ConcurrencyConflict
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_log(sqlite_url, busy_timeout=0.2) as log:
+        log.append("s", [NewEvent("e", {})])
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(ConcurrencyConflict, match="lock"):
+                log.append("s", [NewEvent("e", {})])
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        log.append("s", [NewEvent("e", {})], expected_version=1)
+        assert log.verify().ok

@@ -81,3 +81,22 @@ def persistent_log_url(request):
     A fresh log URL of every backend whose storage outlives the process.
     """
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def reliability_report():
+    """
+    Record measured numbers: appended as JSON lines to ``$EVENTREG_RELIABILITY_REPORT``.
+
+    docs/reliability.md quotes these from the last soak run.
+    """
+    import json
+
+    path = os.environ.get("EVENTREG_RELIABILITY_REPORT")
+
+    def record(name: str, **numbers) -> None:
+        if path:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"test": name, **numbers}, sort_keys=True) + "\n")
+
+    return record

@@ -1,0 +1,794 @@
+"""
+An event log in a folder of JSON lines: ``file:///abs/dir`` or ``file://./rel/dir``.
+
+The folder holds::
+
+    eventreg-log.json     marker: {"format": "eventreg-file-log", "format_version": 1, ...}
+    events.jsonl          one event per line, in global order: the whole envelope
+    snapshots/            <position>-<created>.snapshot, one file per saved snapshot
+    checkpoints/          <consumer>.json, one small file per consumer
+
+Each line of ``events.jsonl`` is a JSON object with the envelope's fields in a fixed
+order (``position``, ``stream_id``, ... ``prev_hash``, ``hash``), so the file diffs and
+merges like any text file and can be re-checked by the ten lines of Python in
+docs/backends.md. The lines of a multi-event append form one batch: every line of
+the batch but the last also carries ``"more": n`` (how many lines of the batch follow),
+so a reader takes a batch only once its last line is there.
+
+Writers, in any number of processes, take an exclusive ``flock`` on the folder, catch
+up with what others appended, write their batch with one ``pwrite`` and ``fdatasync``
+it before ``append`` returns. Readers read new bytes under a shared lock (so they never
+see a batch half written) and committed bytes without one (they never change). Bytes
+after the last complete batch, left by a writer that crashed, are a *torn tail*: they
+are never read as events, a warning is logged when they are found, and the next writer
+cuts them off under its lock before it appends. Anything else that does not parse
+(a line edited by hand into garbage) is damage: reads stop there with ``LogCorrupted``,
+``verify()`` names the position, and appends are refused rather than cutting it off.
+
+``flock`` is POSIX advisory locking: the folder must be on a local file system
+(Linux; not NFS or SMB).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from eventreg.errors import (
+    ConfigurationError,
+    InvalidEvent,
+    LogCorrupted,
+    NotAnEventLog,
+    ReadOnlyError,
+    SchemaVersionError,
+)
+from eventreg.log import (
+    GENESIS_HASH,
+    BaseLog,
+    Head,
+    PendingEvent,
+    Prepared,
+    RecordedEvent,
+    Snapshot,
+    VerifyResult,
+    canonical_json,
+    check_expected_version,
+    decode_json,
+    now,
+    parse_timestamp,
+    seal,
+    verify_chain,
+)
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "eventreg-file-log"
+FORMAT_VERSION = 1
+MARKER = "eventreg-log.json"
+EVENTS = "events.jsonl"
+SNAPSHOTS = "snapshots"
+CHECKPOINTS = "checkpoints"
+OPTIONS = ("actor", "read_only")
+
+_CHUNK = 4 << 20  # bytes read per system call
+_SNAPSHOT_NAME = re.compile(r"(\d{20})-(\d{8}T\d{12}Z)\.snapshot")
+_SID_KEY = b',"stream_id":"'
+_MORE_KEY = b',"more":'
+_new_event = tuple.__new__  # RecordedEvent without its Python-level __new__ (hot read loop)
+
+
+class FileLog(BaseLog):
+    """
+    An event log in a folder of JSON lines, shared safely by processes on one machine.
+
+    Args:
+        path: the folder; created (with its parents) when missing.
+        actor: the default actor of appended events.
+        read_only: open a view that reads (and follows others' appends) but never writes;
+            the folder must already hold a log.
+
+    Raises:
+        NotAnEventLog: the folder holds other files and no eventreg marker, or a marker
+            of another format, or the path is a file.
+        SchemaVersionError: the log was written in a newer format than this eventreg reads.
+    """
+
+    supports_concurrent_writers = True
+    shared_between_processes = True
+    persistent = True
+
+    def __init__(self, path: str, *, actor: str | None = None, read_only: bool = False) -> None:
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.url = "file://" + self.path
+        self.default_actor = actor
+        self.read_only = bool(read_only)
+        self._events_path = os.path.join(self.path, EVENTS)
+        self._lock = threading.RLock()
+        self._dir_fd = self._read_fd = self._write_fd = -1
+        self._epoch = 0  # changes whenever _read_fd does (reopen, close)
+        self._closed = False
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> FileLog:
+        """
+        Open ``file:///abs/dir`` or ``file://./rel/dir`` (relative to the current directory).
+
+        Raises:
+            ConfigurationError: no folder in the URL, or an option this backend lacks.
+        """
+        rest = url.split("://", 1)[1]
+        if rest.startswith("localhost/"):
+            rest = rest[len("localhost"):]
+        if not rest:
+            raise ConfigurationError(
+                f"{url!r} names no folder (expected file:///abs/dir or file://./rel/dir)"
+            )
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option {', '.join(unknown)} for a file:// log (known: {', '.join(OPTIONS)})"
+            )
+        return cls(rest, **options)
+
+    # -- opening ----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        path = self.path
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise NotAnEventLog(f"{path} is a file, not an eventreg file-log folder")
+        marker = os.path.join(path, MARKER)
+        created = False
+        if self.read_only:
+            if not os.path.isfile(marker):
+                raise NotAnEventLog(f"no eventreg file log at {path} (it has no {MARKER})")
+        elif not os.path.isdir(path):
+            os.makedirs(path, exist_ok=True)
+            created = True
+        self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if not os.path.isfile(marker):
+            with self._flock(fcntl.LOCK_EX):
+                if not os.path.isfile(marker):  # another process may have beaten us to it
+                    self._initialise(created)
+        self._check_marker(marker)
+        if not os.path.isfile(self._events_path):
+            if self.read_only:
+                raise LogCorrupted(f"{path} has a {MARKER} but no {EVENTS}")
+            with self._flock(fcntl.LOCK_EX):
+                _create_empty(self._events_path)
+                os.fsync(self._dir_fd)
+        self._open_events()
+        self._refresh()
+
+    def _initialise(self, created: bool) -> None:
+        """
+        Make an empty (or just created) folder a log: the marker first, then the events file.
+        """
+        others = sorted(name for name in os.listdir(self.path) if not name.startswith("."))
+        if others:
+            raise NotAnEventLog(
+                f"{self.path} is not an eventreg file log: it holds other files "
+                f"({', '.join(others[:3])}{' ...' if len(others) > 3 else ''}) and no {MARKER}"
+            )
+        marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                  "created_by": f"eventreg {_eventreg_version()}"}
+        _write_atomically(os.path.join(self.path, MARKER),
+                          (json.dumps(marker, indent=2) + "\n").encode(), fsync_dir=False)
+        _create_empty(self._events_path)
+        os.fsync(self._dir_fd)
+        if created:
+            _fsync_dir(os.path.dirname(self.path))
+
+    def _check_marker(self, marker: str) -> None:
+        try:
+            with open(marker, "rb") as f:
+                info = json.loads(f.read())
+        except ValueError:
+            info = None
+        if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
+            raise NotAnEventLog(f"{self.path} is not an eventreg file log: {marker} is not its marker")
+        version = info.get("format_version")
+        if type(version) is not int or version < 1:
+            raise NotAnEventLog(f"{marker} has no valid format_version ({version!r})")
+        if version > FORMAT_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} is in file-log format {version} (written by "
+                f"{info.get('created_by', 'a newer eventreg')}); eventreg {_eventreg_version()} "
+                f"reads format {FORMAT_VERSION} and older: upgrade eventreg to open it"
+            )
+
+    def _open_events(self) -> None:
+        """
+        (Re)open events.jsonl for reading and forget everything known about it.
+        """
+        if self._read_fd >= 0:
+            os.close(self._read_fd)
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+        self._read_fd = -1
+        self._epoch += 1
+        self._read_fd = os.open(self._events_path, os.O_RDONLY | os.O_CLOEXEC)
+        self._ino = os.fstat(self._read_fd).st_ino
+        self._offsets = array("q")  # byte offset where each committed line starts
+        self._streams: dict[str, list[int]] = {}  # stream id -> indexes of its lines
+        self._end = 0  # byte offset just after the last complete batch
+        self._head = (0, Head(0, GENESIS_HASH))  # (the _end it belongs to, head)
+        self._tail_stat: tuple[int, int, int] | None = None  # file state the tail was judged at
+        self._torn = 0  # bytes after _end left by an interrupted append
+        self._damage: str | None = None  # why the bytes after _end cannot be read
+
+    # -- catching up with the file ------------------------------------------------------
+
+    @contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        fcntl.flock(self._dir_fd, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._dir_fd, fcntl.LOCK_UN)
+
+    def _refresh(self, locked: bool = False) -> None:
+        """
+        Take in the batches other processes appended since we last looked.
+
+        Cheap when nothing changed (one ``stat``). New bytes are read under a shared
+        lock unless the caller holds the exclusive one (``locked``), so what is judged
+        torn is never a write in progress.
+        """
+        if self._closed:
+            raise ValueError(f"{self.url} is closed")
+        try:
+            st = os.stat(self._events_path)
+        except FileNotFoundError:
+            raise LogCorrupted(f"{self._events_path} has disappeared") from None
+        if st.st_ino == self._ino and st.st_size == self._end:
+            self._torn, self._damage = 0, None
+            return
+        if not locked:
+            with self._flock(fcntl.LOCK_SH):
+                return self._refresh(locked=True)
+        if st.st_ino != self._ino or st.st_size < self._end:
+            # replaced or cut below what we had read (a checkout of another version): start over
+            logger.warning("file log %s: %s was replaced; reading it again", self.path, EVENTS)
+            self._open_events()
+            st = os.fstat(self._read_fd)
+        if (st.st_ino, st.st_size, st.st_mtime_ns) != self._tail_stat:
+            self._scan(st.st_size)
+            self._tail_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _scan(self, size: int) -> None:
+        """
+        Index the complete batches between ``_end`` and ``size``; judge what follows them.
+        """
+        fd, offsets, streams = self._read_fd, self._offsets, self._streams
+        base = read_at = committed = self._end
+        buf = b""
+        batch: list[tuple[str, int]] = []  # lines of a batch whose last line is still to come
+        bad: str | None = None
+        while read_at < size and bad is None:
+            data = os.pread(fd, min(_CHUNK, size - read_at), read_at)
+            if not data:
+                break
+            read_at += len(data)
+            buf = buf + data if buf else data
+            cut = buf.rfind(b"\n") + 1
+            if not cut:
+                continue
+            lines = buf[:cut].split(b"\n")
+            lines.pop()
+            start = base
+            for line in lines:
+                try:
+                    stream_id, more = _index_fields(line)
+                except ValueError as e:
+                    bad = f"line {len(offsets) + len(batch) + 1} is not an event ({e})"
+                    break
+                if more:
+                    batch.append((stream_id, start))
+                else:
+                    for sid, offset in batch:
+                        streams.setdefault(sid, []).append(len(offsets))
+                        offsets.append(offset)
+                    batch.clear()
+                    known = streams.get(stream_id)
+                    if known is None:
+                        streams[stream_id] = [len(offsets)]
+                    else:
+                        known.append(len(offsets))
+                    offsets.append(start)
+                    committed = start + len(line) + 1
+                start += len(line) + 1
+            base += cut
+            buf = buf[cut:]
+        self._end = committed
+        self._torn, self._damage = 0, None
+        if committed == size:
+            return
+        if bad is None:
+            bad = self._judge_tail(committed, base)
+        if bad is None:
+            self._torn = size - committed
+            logger.warning(
+                "file log %s: ignoring %d bytes after position %d left by an interrupted "
+                "append (a torn tail); the next append removes them",
+                self.path, self._torn, self._current_head().position,
+            )
+        else:
+            self._damage = (
+                f"{self._events_path}: {bad}; the log cannot be read past position "
+                f"{self._current_head().position}"
+            )
+            logger.error("file log %s", self._damage)
+
+    def _judge_tail(self, start: int, end: int) -> str | None:
+        """
+        None when the complete lines in ``[start, end)`` are the start of one batch, as an
+        interrupted append leaves them; else what is wrong with them.
+        """
+        data = os.pread(self._read_fd, end - start, start) if end > start else b""
+        expected = self._current_head().position + 1
+        previous_more = None
+        for number, line in enumerate(data.split(b"\n")[:-1], start=len(self._offsets) + 1):
+            try:
+                doc = decode_json(line)
+                more, position = doc.get("more"), doc.get("position")
+            except (ValueError, AttributeError):
+                return f"line {number} is not an event"
+            if position != expected or type(more) is not int or more < 1 or (
+                previous_more is not None and more != previous_more - 1
+            ):
+                return f"line {number} (position {position!r}) does not continue the log"
+            expected, previous_more = expected + 1, more
+        return None
+
+    def _current_head(self) -> Head:
+        end, head = self._head
+        if end == self._end:
+            return head
+        start = self._offsets[-1]
+        try:
+            doc = decode_json(os.pread(self._read_fd, self._end - start, start))
+            head = Head(doc["position"], doc["hash"])
+            if type(head.position) is not int or not isinstance(head.hash, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise LogCorrupted(
+                f"{self._events_path}: the last line ({len(self._offsets)}) is not a valid event"
+            ) from None
+        self._head = (self._end, head)
+        return head
+
+    # -- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """
+        Hold the log exclusively, caught up, with any torn tail cut off.
+        """
+        if self.read_only:
+            raise ReadOnlyError(f"{self.url} was opened read_only=True")
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.url} is closed")
+            with self._flock(fcntl.LOCK_EX):
+                self._refresh(locked=True)
+                if self._damage:
+                    raise LogCorrupted(f"{self._damage}: not appending to a damaged log")
+                if self._write_fd < 0:
+                    self._write_fd = os.open(self._events_path, os.O_WRONLY | os.O_CLOEXEC)
+                if self._torn:
+                    logger.info("file log %s: removing a torn tail of %d bytes", self.path, self._torn)
+                    os.ftruncate(self._write_fd, self._end)
+                    os.fdatasync(self._write_fd)
+                    self._torn = 0
+                yield
+                self._tail_stat = None
+
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        with self._writing():
+            version = len(self._streams.get(stream_id, ()))
+            check_expected_version(stream_id, expected_version, version)
+            head = self._current_head()
+            sealed = seal(stream_id, pending, first_position=head.position + 1,
+                          first_stream_version=version + 1, prev_hash=head.hash, recorded_at=now())
+            self._write(sealed)
+        return [item.event for item in sealed]
+
+    def _import(self, batch: list[Prepared]) -> None:
+        with self._writing():
+            head = self._current_head()
+            first = batch[0].event
+            if first.position != head.position + 1 or first.prev_hash != head.hash:
+                raise InvalidEvent(
+                    f"event at position {first.position} does not continue this log "
+                    f"(its head is {head.position}, another writer appended meanwhile?)"
+                )
+            self._write(batch)
+
+    def _write(self, sealed: list[Prepared]) -> None:
+        """
+        Append one batch at ``_end``, durably, and index it; on failure leave no trace.
+        """
+        lines = _lines(sealed)
+        data = b"".join(lines)
+        start = self._end
+        try:
+            written = 0
+            while written < len(data):
+                written += os.pwrite(self._write_fd, data[written:] if written else data, start + written)
+            os.fdatasync(self._write_fd)
+        except BaseException:
+            try:
+                os.ftruncate(self._write_fd, start)
+            except OSError:  # the next writer sees a torn tail and cuts it
+                pass
+            raise
+        offsets, streams = self._offsets, self._streams
+        offset = start
+        for item, line in zip(sealed, lines):
+            streams.setdefault(item.event.stream_id, []).append(len(offsets))
+            offsets.append(offset)
+            offset += len(line)
+        self._end = offset
+        last = sealed[-1].event
+        self._head = (offset, Head(last.position, last.hash))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
+        """
+        The events from ``from_position`` on, in global order, read lazily in large blocks.
+
+        Raises:
+            LogCorrupted: (while iterating) a stored line is not a valid event; the
+                events before it are yielded first.
+        """
+        with self._lock:
+            self._refresh()
+            count = len(self._offsets)
+            first = max(from_position, 1) - 1
+            stop = count if limit is None else min(count, first + max(limit, 0))
+            damage = self._damage if stop == count else None
+            if first >= stop:
+                return _raise_after((), damage)
+            begin = self._offsets[first]
+            end = self._offsets[stop] if stop < count else self._end
+            return _raise_after(self._read_span(begin, end, first + 1), damage)
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        """
+        The events of one stream from ``from_version`` on.
+        """
+        with self._lock:
+            self._refresh()
+            if self._damage:
+                raise LogCorrupted(self._damage)
+            indexes = self._streams.get(stream_id, [])[max(from_version, 1) - 1:]
+            offsets, count = self._offsets, len(self._offsets)
+            spans: list[list[int]] = []  # [begin, end, first line number] of adjacent lines
+            for i in indexes:
+                begin = offsets[i]
+                end = offsets[i + 1] if i + 1 < count else self._end
+                if spans and spans[-1][1] == begin:
+                    spans[-1][1] = end
+                else:
+                    spans.append([begin, end, i + 1])
+            out: list[RecordedEvent] = []
+            for begin, end, number in spans:
+                out.extend(self._read_span(begin, end, number))
+            return out
+
+    def _read_span(self, begin: int, end: int, number: int) -> Iterator[RecordedEvent]:
+        """
+        Decode the committed lines in ``[begin, end)``; ``number`` is the first one's line number.
+        """
+        epoch, fd = self._epoch, self._read_fd
+        rest = b""
+        while begin < end:
+            if self._epoch != epoch:
+                raise LogCorrupted(f"{self.url} was closed or its {EVENTS} replaced while being read")
+            data = os.pread(fd, min(_CHUNK, end - begin), begin)
+            if not data:
+                raise LogCorrupted(f"{self._events_path} became shorter while being read")
+            begin += len(data)
+            if rest:
+                data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                rest = data
+                continue
+            rest = data[cut:]
+            block = data[:cut]
+            events = _decode_block(block)
+            if events is None:
+                raise LogCorrupted(_first_bad_line(block, number, self._events_path))
+            number += len(events)
+            yield from events
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock:
+            self._refresh()
+            return len(self._streams.get(stream_id, ()))
+
+    def head(self) -> Head:
+        with self._lock:
+            self._refresh()
+            return self._current_head()
+
+    def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
+        """
+        Recompute the hash chain; a line that cannot be read is reported at its position.
+        """
+        unreadable: list[LogCorrupted] = []
+
+        def events() -> Iterator[RecordedEvent]:
+            try:
+                yield from self.read_all()
+            except LogCorrupted as e:
+                unreadable.append(e)
+
+        result = verify_chain(events(), expected_head)
+        if unreadable and (result.ok or result.first_bad_position > result.checked):
+            return VerifyResult(False, result.checked, result.head, result.checked + 1, str(unreadable[0]))
+        return result
+
+    # -- snapshots and checkpoints ------------------------------------------------------
+
+    def save_snapshot(self, position: int, data: bytes) -> None:
+        """
+        Store ``data`` as valid at ``position`` (a new file; earlier snapshots are kept).
+        """
+        if type(position) is not int or position < 0:
+            raise InvalidEvent(f"snapshot position must be an int >= 0, not {position!r}")
+        self._check_writable()
+        created = now().strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{position:020d}-{created}.snapshot"
+        _write_atomically(os.path.join(self.path, SNAPSHOTS, name), bytes(data))
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """
+        The snapshot with the highest position (the newest of those), or None.
+        """
+        folder = os.path.join(self.path, SNAPSHOTS)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return None
+        found = [m for m in map(_SNAPSHOT_NAME.fullmatch, names) if m]
+        if not found:
+            return None
+        best = max(found, key=lambda m: (int(m.group(1)), m.group(2)))
+        with open(os.path.join(folder, best.group(0)), "rb") as f:
+            data = f.read()
+        created = datetime.strptime(best.group(2), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
+        return Snapshot(int(best.group(1)), data, created)
+
+    def get_checkpoint(self, consumer: str) -> int:
+        """
+        The position ``consumer`` recorded last, or 0.
+        """
+        path = self._checkpoint_path(consumer)
+        try:
+            with open(path, "rb") as f:
+                doc = json.loads(f.read())
+        except FileNotFoundError:
+            return 0
+        except ValueError:
+            raise LogCorrupted(f"checkpoint file {path} is not JSON") from None
+        position = doc.get("position") if isinstance(doc, dict) else None
+        if type(position) is not int:
+            raise LogCorrupted(f"checkpoint file {path} holds no position")
+        return position
+
+    def set_checkpoint(self, consumer: str, position: int) -> None:
+        """
+        Record ``position`` for ``consumer`` (an atomic replace of its small file).
+        """
+        if type(position) is not int or position < 0:
+            raise InvalidEvent(f"checkpoint position must be an int >= 0, not {position!r}")
+        path = self._checkpoint_path(consumer)
+        self._check_writable()
+        text = json.dumps({"consumer": consumer, "position": position}, ensure_ascii=False) + "\n"
+        _write_atomically(path, text.encode())
+
+    def _checkpoint_path(self, consumer: str) -> str:
+        if not isinstance(consumer, str) or not consumer:
+            raise InvalidEvent(f"a checkpoint's consumer must be a non-empty string, not {consumer!r}")
+        name = quote(consumer, safe="")
+        if name.startswith("."):
+            name = "%2E" + name[1:]
+        if len(name) > 200:
+            name = "sha256-" + hashlib.sha256(consumer.encode("utf-8", "surrogatepass")).hexdigest()
+        return os.path.join(self.path, CHECKPOINTS, name + ".json")
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"{self.url} was opened read_only=True")
+        if self._closed:
+            raise ValueError(f"{self.url} is closed")
+
+    # -- closing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """
+        Release the files; safe to call twice.
+        """
+        with self._lock:
+            self._closed = True
+            self._epoch += 1
+            for name in ("_write_fd", "_read_fd", "_dir_fd"):
+                fd = getattr(self, name)
+                if fd >= 0:
+                    setattr(self, name, -1)
+                    os.close(fd)
+
+    def __del__(self) -> None:
+        if getattr(self, "_lock", None) is not None and not getattr(self, "_closed", True):
+            self.close()
+
+
+# -- lines ----------------------------------------------------------------------------------
+
+
+def _lines(sealed: list[Prepared]) -> list[bytes]:
+    """
+    The stored lines of one batch, assembled from the canonical texts (nothing re-encoded).
+    """
+    encode = canonical_json
+    last = len(sealed) - 1
+    out = []
+    stream_id, stream_text = None, ""
+    for k, item in enumerate(sealed):
+        e = item.event
+        if e.stream_id != stream_id:
+            stream_id, stream_text = e.stream_id, encode(e.stream_id)
+        tail = '"}\n' if k == last else f'","more":{last - k}}}\n'
+        out.append(
+            f'{{"position":{e.position},"stream_id":{stream_text},"stream_version":{e.stream_version},'
+            f'"type":{encode(e.type)},"schema_version":{e.schema_version},'
+            f'"recorded_at":"{item.recorded_at_text}","actor":{encode(e.actor)},'
+            f'"payload":{item.payload_text},"metadata":{item.metadata_text},'
+            f'"prev_hash":"{e.prev_hash}","hash":"{e.hash}{tail}'.encode()
+        )
+    return out
+
+
+def _index_fields(line: bytes) -> tuple[str, int]:
+    """
+    The stream id of a stored line and its ``more`` count, without decoding the payload
+    when the line is laid out as :func:`_lines` writes it.
+
+    Raises:
+        ValueError: the line is not an event.
+    """
+    if line.startswith(b'{"position":'):
+        i = line.find(_SID_KEY, 12, 50)
+        if i > 0:
+            s = i + len(_SID_KEY)
+            e = line.find(b'"', s)
+            if e > 0 and line.find(b"\\", s, e) < 0:
+                if line.endswith(b'"}'):
+                    return line[s:e].decode(), 0
+                m = line.rfind(_MORE_KEY, -30)
+                if m > 0 and line.endswith(b"}") and line[m + len(_MORE_KEY):-1].isdigit():
+                    return line[s:e].decode(), int(line[m + len(_MORE_KEY):-1])
+    doc = decode_json(line)  # laid out otherwise (edited by hand or another tool)
+    if not isinstance(doc, dict) or type(doc.get("stream_id")) is not str:
+        raise ValueError("no stream_id")
+    more = doc.get("more", 0)
+    if type(more) is not int or more < 0:
+        raise ValueError(f"bad more {more!r}")
+    return doc["stream_id"], more
+
+
+def _decode_block(block: bytes) -> list[RecordedEvent] | None:
+    """
+    The events of newline-terminated lines, decoded in one ``json.loads``; None if any is bad.
+    """
+    try:
+        docs = decode_json(b"[" + block[:-1].replace(b"\n", b",") + b"]")
+        out = []
+        last_text, last_time = None, None
+        append = out.append
+        for d in docs:
+            text = d["recorded_at"]
+            if text != last_text:
+                last_text, last_time = text, parse_timestamp(text)
+            append(_new_event(RecordedEvent, (
+                d["position"], d["stream_id"], d["stream_version"], d["type"], d["schema_version"],
+                last_time, d["actor"], d["payload"], d["metadata"], d["prev_hash"], d["hash"],
+            )))
+        return out
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _first_bad_line(block: bytes, number: int, path: str) -> str:
+    for offset, line in enumerate(block.split(b"\n")[:-1]):
+        if _decode_block(line + b"\n") is None:
+            return f"{path}: line {number + offset} is not a valid event"
+    return f"{path}: lines {number} and on are not valid events"  # pragma: no cover
+
+
+def _raise_after(events: Any, damage: str | None) -> Iterator[RecordedEvent]:
+    yield from events
+    if damage:
+        raise LogCorrupted(damage)
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+def _create_empty(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: str, data: bytes, fsync_dir: bool = True) -> None:
+    """
+    Replace ``path`` by ``data`` so that a reader or a crash sees the old or the new file.
+    """
+    folder = os.path.dirname(path)
+    try:
+        os.mkdir(folder)
+        _fsync_dir(os.path.dirname(folder))
+    except FileExistsError:
+        pass
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                logger.warning("could not remove %s: %s", tmp, e)
+        raise
+    if fsync_dir:
+        _fsync_dir(folder)
+
+
+def _eventreg_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("eventreg")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "(unknown version)"

@@ -1,0 +1,885 @@
+"""
+A content-addressed, verified artifact store over fsspec.
+
+Every stored file is an *object* named by the sha256 of its bytes,
+``<root>/objects/<sha[:2]>/<sha>``, so the same bytes are stored once however often
+they are logged. What a model version consists of is a :class:`Manifest` — relative
+path -> (sha256, size) — that goes into the event log; the log alone then says which
+bytes each version is, and every read checks them again.
+
+The URL picks the filesystem through :func:`fsspec.core.url_to_fs` (``file://``,
+``memory://``, ``s3://bucket/prefix``, ``gs://bucket/prefix``, ``abfs://container/prefix``
+and any other installed fsspec protocol). How an object is made visible depends on
+what the store offers:
+
+- local disk: written to ``<root>/tmp/``, fsynced, then hard-linked into place
+  (``link`` fails if the name exists, so publication is atomic and exclusive);
+- object stores: a single upload is atomic already (a multipart upload is invisible
+  until it completes), so the bytes go straight to their final key with exclusive
+  create (``pipe_file(mode="create")`` / ``open("xb")``). That needs the digest first:
+  a local file is hashed once before upload — which also skips the upload entirely
+  when the object exists (dedup) — and hashed again while it is sent; if the two
+  differ the upload is discarded. A stream that cannot be re-read goes to a temporary
+  key and is copied into place.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import inspect
+import io
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+
+import attrs
+import fsspec.core
+from fsspec.callbacks import Callback
+
+from eventreg.config import redact_url
+from eventreg.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    ConfigurationError,
+    MissingDriver,
+    UnknownBackend,
+    UnsafePath,
+    ValidationError,
+)
+from eventreg.log import canonical_bytes
+from eventreg.progress import bar
+
+#: Bytes read and hashed at a time (memory use of a put or get is about twice this).
+CHUNK_SIZE = 8 * 2**20
+#: Block size of uploads to object stores (s3fs' default of 50 MiB would be buffered whole).
+UPLOAD_BLOCK_SIZE = 16 * 2**20
+#: Below this size no progress bar is shown unless one is asked for.
+PROGRESS_THRESHOLD = 8 * 2**20
+
+#: Which eventreg extra installs the driver of a protocol (only for error messages;
+#: fsspec's own registry decides which filesystem serves a URL).
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "azure",
+           "abfss": "azure", "az": "azure"}
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+Source = Union[str, "os.PathLike[str]", BinaryIO]
+
+
+# -- manifests -------------------------------------------------------------------------
+
+
+def normalize_artifact_path(path: str | os.PathLike[str]) -> str:
+    """
+    The canonical form of a relative artifact path: ``/``-separated, no ``.`` or empty parts.
+
+    Backslashes count as separators, so a manifest written on Windows means the same
+    everywhere.
+
+    Raises:
+        UnsafePath: the path is empty, absolute (``/x``, ``C:x``), contains ``..`` or NUL,
+            or is not text.
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise UnsafePath(f"artifact path must be a string, not {type(path).__name__}")
+    shown = repr(path if len(path) <= 200 else path[:200] + "...")
+    text = path.replace("\\", "/")
+    if "\x00" in text:
+        raise UnsafePath(f"artifact path {shown} contains a NUL character")
+    if text.startswith("/") or _DRIVE.match(text):
+        raise UnsafePath(f"artifact path {shown} is absolute; use a path relative to the artifact root")
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePath(f"artifact path {shown} contains '..'")
+    if not parts:
+        raise UnsafePath(f"artifact path {shown} is empty")
+    return "/".join(parts)
+
+
+def _check_sha256(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise ValidationError(f"sha256 must be 64 lower-case hex digits, not {value!r:.80}")
+
+
+def _check_size(instance: Any, attribute: Any, value: Any) -> None:
+    if type(value) is not int or value < 0:
+        raise ValidationError(f"size must be a non-negative integer, not {value!r:.80}")
+
+
+@attrs.frozen
+class ManifestEntry:
+    """
+    One stored file: the sha256 of its bytes and their number.
+    """
+
+    sha256: str = attrs.field(validator=_check_sha256)
+    size: int = attrs.field(validator=_check_size)
+
+    def to_json(self) -> dict[str, Any]:
+        """
+        ``{"sha256": ..., "size": ...}``.
+        """
+        return {"sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> ManifestEntry:
+        """
+        The inverse of :meth:`to_json`.
+
+        Raises:
+            ValidationError: ``obj`` is not such an object.
+        """
+        if not isinstance(obj, Mapping) or set(obj) != {"sha256", "size"}:
+            raise ValidationError(f"a manifest entry is {{'sha256': ..., 'size': ...}}, not {obj!r:.120}")
+        return cls(obj["sha256"], obj["size"])
+
+
+class Manifest(Mapping[str, ManifestEntry]):
+    """
+    The files of an artifact set: normalised relative path -> :class:`ManifestEntry`.
+
+    Immutable, ordered by path, compared by content. ``a | b`` merges two manifests
+    (``b`` wins on a path both have).
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, ManifestEntry] | Iterable[tuple[str, ManifestEntry]] = ()) -> None:
+        """
+        Args:
+            entries: path -> entry; paths are normalised.
+
+        Raises:
+            UnsafePath: a path is absolute, contains ``..`` or is empty.
+            ValidationError: an entry is not a :class:`ManifestEntry`, two paths
+                normalise to the same one, or a path is both a file and a folder.
+        """
+        items = entries.items() if isinstance(entries, Mapping) else entries
+        normalised: dict[str, ManifestEntry] = {}
+        for path, entry in items:
+            key = normalize_artifact_path(path)
+            if not isinstance(entry, ManifestEntry):
+                raise ValidationError(f"manifest entry for {key!r} is a {type(entry).__name__}, not a ManifestEntry")
+            if key in normalised:
+                raise ValidationError(f"manifest names {key!r} twice")
+            normalised[key] = entry
+        folders = {key.rsplit("/", i)[0] for key in normalised for i in range(1, key.count("/") + 1)}
+        clash = sorted(folders & normalised.keys())
+        if clash:
+            raise ValidationError(f"manifest path {clash[0]!r} is both a file and a folder")
+        self._entries = dict(sorted(normalised.items()))
+
+    def __getitem__(self, path: str) -> ManifestEntry:
+        return self._entries[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Manifest):
+            return self._entries == other._entries
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._entries.items()))
+
+    def __or__(self, other: Manifest) -> Manifest:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return Manifest({**self._entries, **other._entries})
+
+    def __repr__(self) -> str:
+        return f"Manifest({len(self)} files, {self.total_size} bytes)"
+
+    @property
+    def total_size(self) -> int:
+        """
+        The sum of the sizes of all files.
+        """
+        return sum(entry.size for entry in self._entries.values())
+
+    @property
+    def digest(self) -> str:
+        """
+        sha256 of the canonical JSON of the manifest: one digest for the whole set.
+        """
+        return hashlib.sha256(canonical_bytes(self.to_json())).hexdigest()
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        """
+        ``{"path": {"sha256": ..., "size": ...}, ...}``, as recorded in events.
+        """
+        return {path: entry.to_json() for path, entry in self._entries.items()}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Manifest:
+        """
+        The inverse of :meth:`to_json`.
+
+        Raises:
+            UnsafePath: a path would escape its destination.
+            ValidationError: ``obj`` is not a manifest object.
+        """
+        if not isinstance(obj, Mapping):
+            raise ValidationError(f"a manifest is a JSON object, not {type(obj).__name__}")
+        return cls((path, ManifestEntry.from_json(entry)) for path, entry in obj.items())
+
+    def with_prefix(self, prefix: str) -> Manifest:
+        """
+        The same files under the folder ``prefix``.
+        """
+        base = normalize_artifact_path(prefix)
+        return Manifest((f"{base}/{path}", entry) for path, entry in self._entries.items())
+
+    def subtree(self, prefix: str) -> Manifest:
+        """
+        The files under the folder ``prefix``, with the prefix removed (a file named
+        exactly ``prefix`` keeps its base name).
+        """
+        base = normalize_artifact_path(prefix)
+        out = {}
+        for path, entry in self._entries.items():
+            if path.startswith(base + "/"):
+                out[path[len(base) + 1:]] = entry
+            elif path == base:
+                out[base.rsplit("/", 1)[-1]] = entry
+        return Manifest(out)
+
+
+@attrs.frozen
+class ArtifactProblem:
+    """
+    One failed check of :meth:`ArtifactStore.verify`.
+
+    ``actual_sha256`` is None when the object is missing.
+    """
+
+    path: str
+    expected: ManifestEntry
+    actual_sha256: str | None
+    actual_size: int | None
+
+    def __str__(self) -> str:
+        if self.actual_sha256 is None:
+            return (f"{self.path}: stored object is missing "
+                    f"(expected sha256 {self.expected.sha256}, {self.expected.size} bytes)")
+        return (f"{self.path}: stored bytes changed (expected sha256 {self.expected.sha256}, "
+                f"{self.expected.size} bytes; found sha256 {self.actual_sha256}, "
+                f"{self.actual_size} bytes)")
+
+
+def _integrity_error(problem: ArtifactProblem) -> ArtifactIntegrityError:
+    error = ArtifactIntegrityError(f"artifact {problem}")
+    error.path = problem.path
+    error.expected = problem.expected.sha256
+    error.actual = problem.actual_sha256
+    return error
+
+
+# -- streaming helpers -----------------------------------------------------------------
+
+
+def _pump(read: Callable[[int], bytes], write: Callable[[bytes], Any] | None,
+          advance: Callable[[int], None], stop: threading.Event | None = None) -> tuple[str, int] | None:
+    """
+    Copy ``read`` to ``write`` chunk by chunk, hashing each chunk in a second thread
+    while it is written; the (sha256, size) read, or None if ``stop`` was set.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="eventreg-hash") as pool:
+        pending = None
+        while True:
+            chunk = read(CHUNK_SIZE)
+            if not chunk:
+                break
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(digest.update, chunk)  # hashlib releases the GIL
+            if write is not None:
+                write(chunk)
+            size += len(chunk)
+            advance(len(chunk))
+            if stop is not None and stop.is_set():
+                pending.result()
+                return None
+        if pending is not None:
+            pending.result()
+    return digest.hexdigest(), size
+
+
+def _hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    with open(path, "rb", buffering=0) as f:
+        result = _pump(f.read, None, lambda n: None)
+    assert result is not None
+    return result
+
+
+def _file_source(source: Source) -> tuple[str | None, BinaryIO | None]:
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise ArtifactError(f"not a file: {path}")
+        return path, None
+    if not hasattr(source, "read"):
+        raise ArtifactError(f"put() takes a path or a binary file object, not {type(source).__name__}")
+    return None, source
+
+
+def _seekable(fileobj: BinaryIO) -> bool:
+    try:
+        return bool(fileobj.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _show(progress: bool | None, size: int | None) -> bool | None:
+    if progress is None and (size is None or size < PROGRESS_THRESHOLD):
+        return False
+    return progress
+
+
+# -- the store -------------------------------------------------------------------------
+
+
+class ArtifactStore:
+    """
+    A content-addressed store of files at a URL, read back only after verification.
+
+    Example::
+
+        store = ArtifactStore("s3://models/registry", endpoint_url="http://127.0.0.1:9000")
+        manifest = store.put_tree("model_dir/")          # path -> ManifestEntry
+        store.download(manifest, "restored/")            # checks every sha256
+    """
+
+    def __init__(self, url: str | os.PathLike[str], *, progress: bool | None = None,
+                 **storage_options: Any) -> None:
+        """
+        Args:
+            url: ``file://path``, ``memory://name``, ``s3://bucket/prefix``,
+                ``gs://bucket/prefix``, ``abfs://container/prefix`` or any fsspec URL;
+                a plain path means local disk.
+            progress: show progress bars (default: on a terminal, above 8 MiB).
+            **storage_options: passed to the fsspec filesystem (``endpoint_url``,
+                ``key``/``secret``, ``token``, ``profile``, ``connection_string`` ...).
+                What is not given comes from fsspec's configuration and the driver's
+                usual environment variables (``AWS_*``, ``STORAGE_EMULATOR_HOST`` ...).
+
+        Raises:
+            UnknownBackend: no fsspec filesystem handles the URL's protocol.
+            MissingDriver: the protocol's driver is not installed (names the extra).
+            ConfigurationError: the filesystem rejects the options.
+        """
+        self.url = os.fspath(url)
+        self.progress = progress
+        shown = redact_url(self.url)
+        protocol = self.url.split("://", 1)[0].lower() if "://" in self.url else "file"
+        try:
+            self.fs, root = fsspec.core.url_to_fs(self.url, **storage_options)
+        except ImportError as e:
+            extra = _EXTRAS.get(protocol)
+            hint = f"pip install 'eventreg[{extra}]'" if extra else f"install the fsspec driver for {protocol}://"
+            raise MissingDriver(f"artifact store {protocol}:// needs a driver that is not installed: {hint}") from e
+        except ValueError as e:
+            if "protocol not known" not in str(e).lower():
+                raise ConfigurationError(f"cannot open artifact store {shown}: {e}") from e
+            raise UnknownBackend(
+                f"no filesystem for artifact store protocol {protocol}:// (for S3 pip install "
+                "'eventreg[s3]', for gs:// 'eventreg[gcs]', for abfs:// 'eventreg[azure]')") from e
+        except TypeError as e:
+            raise ConfigurationError(f"cannot open artifact store {shown}: {e}") from e
+        self.root = root.rstrip("/")
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, (tuple, list)) else (self.fs.protocol,)
+        # Local disk needs OS operations fsspec does not offer (fsync, link); everything
+        # else goes through the filesystem's own exclusive create.
+        self.local = "file" in protocols or "local" in protocols
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({redact_url(self.url)!r})"
+
+    # -- names ----------------------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        if self.root or self.local:  # a local root of "/" is stripped to ""
+            return "/".join((self.root, *parts))
+        return "/".join(parts)
+
+    def object_key(self, sha256: str) -> str:
+        """
+        Where the object with this digest lives in the filesystem.
+        """
+        _check_sha256(None, None, sha256)
+        return self._key("objects", sha256[:2], sha256)
+
+    def _stored_size(self, key: str) -> int | None:
+        self.fs.invalidate_cache(key)
+        try:
+            info = self.fs.info(key)
+        except FileNotFoundError:
+            return None
+        size = info.get("size")
+        return size if info.get("type", "file") == "file" and size is not None else None
+
+    def exists(self, sha256: str, size: int | None = None) -> bool:
+        """
+        Whether an object with this digest (and, if given, this size) is stored.
+        """
+        stored = self._stored_size(self.object_key(sha256))
+        return stored is not None and (size is None or stored == size)
+
+    # -- writing --------------------------------------------------------------------
+
+    def put(self, source: Source, *, progress: bool | None = None) -> ManifestEntry:
+        """
+        Store a local file or the rest of a binary file object; return its entry.
+
+        Streams in chunks (memory use does not grow with the file), hashes while it
+        writes, and makes the object visible only once it is complete. If an object
+        with the same digest exists, nothing is uploaded.
+
+        Args:
+            source: a local path, or a file object opened for binary reading.
+            progress: show a progress bar (default: the store's setting).
+
+        Returns:
+            The :class:`ManifestEntry` of the stored bytes.
+
+        Raises:
+            ArtifactError: the source is not a file, changed while it was stored, or
+                the store failed.
+        """
+        path, fileobj = _file_source(source)
+        size = os.path.getsize(path) if path is not None else None
+        show = _show(self.progress if progress is None else progress, size)
+        name = os.path.basename(path) if path is not None else "stream"
+        with bar(f"upload {name}", size, progress=show, bytes_=True) as advance:
+            return self._put(path, fileobj, advance)
+
+    def _put(self, path: str | None, fileobj: BinaryIO | None,
+             advance: Callable[[int], None]) -> ManifestEntry:
+        try:
+            if self.local:
+                return self._put_local(path, fileobj, advance)
+            if path is not None:
+                with open(path, "rb", buffering=0) as f:
+                    return self._put_remote(f, advance)
+            return self._put_remote(fileobj, advance)
+        except (ArtifactError, ValidationError):
+            raise
+        except OSError as e:
+            raise ArtifactError(f"storing into {redact_url(self.url)} failed: {e}") from e
+
+    def put_bytes(self, data: bytes, *, progress: bool | None = None) -> ManifestEntry:
+        """
+        Store ``data``; return its entry.
+        """
+        entry = ManifestEntry(hashlib.sha256(data).hexdigest(), len(data))
+        if self.exists(entry.sha256, entry.size):
+            return entry
+        with bar("upload bytes", entry.size, progress=_show(self.progress if progress is None else progress,
+                                                           entry.size), bytes_=True) as advance:
+            try:
+                if self.local:
+                    self._put_local(None, io.BytesIO(data), advance)
+                else:
+                    self._publish_bytes(entry, data)
+                    advance(entry.size)
+            except (ArtifactError, ValidationError):
+                raise
+            except OSError as e:
+                raise ArtifactError(f"storing into {redact_url(self.url)} failed: {e}") from e
+        return entry
+
+    def put_tree(self, local_path: str | os.PathLike[str], *, prefix: str | None = None,
+                 progress: bool | None = None) -> Manifest:
+        """
+        Store a file or a whole folder; return its manifest.
+
+        A file is recorded under its base name; a folder's files under their paths
+        relative to it (structure kept, empty folders not recorded). Symbolic links
+        to files are stored as the file they point to.
+
+        Args:
+            local_path: a file or folder on local disk.
+            prefix: put everything under this folder of the manifest (e.g. ``"model"``).
+            progress: show one progress bar for all files.
+
+        Raises:
+            ArtifactError: the path does not exist, or a folder inside is a symbolic
+                link (not followed, to keep the tree finite and inside the folder).
+        """
+        root = Path(local_path)
+        if root.is_file():
+            files = [(root.name, root)]
+        elif root.is_dir():
+            files = []
+            for folder, dirs, names in os.walk(root):
+                for d in sorted(dirs):
+                    if os.path.islink(os.path.join(folder, d)):
+                        raise ArtifactError(f"{os.path.join(folder, d)} is a symbolic link to a folder; not followed")
+                dirs.sort()
+                for n in sorted(names):
+                    full = Path(folder, n)
+                    files.append((full.relative_to(root).as_posix(), full))
+        else:
+            raise ArtifactError(f"no such file or folder: {local_path}")
+        total = sum(os.path.getsize(full) for _, full in files)
+        show = _show(self.progress if progress is None else progress, total)
+        entries = {}
+        with bar(f"upload {root.name or local_path}", total, progress=show, bytes_=True) as advance:
+            for rel, full in files:
+                entries[rel] = self._put(os.fspath(full), None, advance)
+        manifest = Manifest(entries)
+        return manifest.with_prefix(prefix) if prefix else manifest
+
+    def _put_local(self, path: str | None, fileobj: BinaryIO | None,
+                   advance: Callable[[int], None]) -> ManifestEntry:
+        tmp_dir = self._key("tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
+        stop = threading.Event()
+        probe: dict[str, tuple[str, int]] = {}
+        prober = None
+        if path is not None:
+            # Hash the file in parallel with the copy: if the object exists already the
+            # copy stops early (dedup costs one read, not a write).
+            def probe_existing() -> None:
+                probe["entry"] = _hash_file(path)
+                if self.exists(*probe["entry"]):
+                    stop.set()
+            prober = threading.Thread(target=probe_existing, name="eventreg-dedup", daemon=True)
+        try:
+            source = open(path, "rb", buffering=0) if path is not None else fileobj
+            try:
+                with open(tmp, "xb", buffering=0) as out:
+                    if prober is not None:
+                        prober.start()
+                    result = _pump(source.read, out.write, advance, stop=stop)
+                    if prober is not None:
+                        prober.join()
+                    if result is not None and not stop.is_set():
+                        os.fsync(out.fileno())
+            finally:
+                if path is not None:
+                    source.close()
+            if stop.is_set():
+                return ManifestEntry(*probe["entry"])
+            assert result is not None
+            if prober is not None and probe.get("entry") != result:
+                raise ArtifactError(f"{path} changed while it was being stored; try again")
+            entry = ManifestEntry(*result)
+            final = self.object_key(entry.sha256)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            try:
+                os.link(tmp, final)  # atomic and exclusive
+            except FileExistsError:
+                if self._stored_size(final) != entry.size:  # a damaged object: replace it
+                    os.replace(tmp, final)
+            except OSError as e:  # a filesystem without hard links: atomic, not exclusive
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                os.replace(tmp, final)
+            _fsync_dir(os.path.dirname(final))
+            return entry
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _put_remote(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
+        if not _seekable(source):
+            return self._put_via_temporary(source, advance)
+        start = source.tell()
+        first = source.read(CHUNK_SIZE)
+        rest = source.read(1)
+        if not rest:  # small: one exclusive single-request write
+            entry = self.put_bytes(first, progress=False)
+            advance(entry.size)
+            return entry
+        source.seek(start)
+        expected = _pump(source.read, None, lambda n: None)
+        assert expected is not None
+        entry = ManifestEntry(*expected)
+        final = self.object_key(entry.sha256)
+        stored = self._stored_size(final)
+        if stored == entry.size:
+            return entry  # dedup: no upload
+        source.seek(start)
+        # exclusive create; a present object of the wrong size is damaged: overwrite it
+        f = self.fs.open(final, "xb" if stored is None else "wb", block_size=UPLOAD_BLOCK_SIZE)
+        try:
+            sent = _pump(source.read, f.write, advance)
+        except BaseException:
+            _abandon(f)
+            raise
+        if sent != expected:
+            _abandon(f)
+            raise ArtifactError("the source changed while it was being stored; try again")
+        try:
+            f.close()
+        except FileExistsError:  # another writer stored the same bytes first
+            _abandon(f)
+        return entry
+
+    def _put_via_temporary(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
+        tmp = self._key("tmp", uuid.uuid4().hex)
+        try:
+            with self.fs.open(tmp, "wb", block_size=UPLOAD_BLOCK_SIZE) as f:
+                result = _pump(source.read, f.write, advance)
+            assert result is not None
+            entry = ManifestEntry(*result)
+            if not self.exists(entry.sha256, entry.size):
+                self.fs.copy(tmp, self.object_key(entry.sha256))
+            return entry
+        finally:
+            try:
+                self.fs.rm_file(tmp)
+            except FileNotFoundError:
+                pass
+
+    def _publish_bytes(self, entry: ManifestEntry, data: bytes) -> None:
+        final = self.object_key(entry.sha256)
+        if self._stored_size(final) is not None:  # present with the wrong size: repair
+            self.fs.pipe_file(final, data)
+            return
+        try:
+            _exclusive_pipe(self.fs, final, data)
+        except FileExistsError:
+            pass  # another writer stored the same bytes first
+
+    # -- reading --------------------------------------------------------------------
+
+    def get_file(self, entry: ManifestEntry, dest: str | os.PathLike[str], *,
+                 name: str | None = None, progress: bool | None = None) -> None:
+        """
+        Write the object of ``entry`` to the local file ``dest``, verified.
+
+        The bytes go to a temporary file next to ``dest`` and are moved into place only
+        after their size and sha256 match; ``dest`` is never left holding other bytes.
+
+        Raises:
+            ArtifactIntegrityError: the object is missing or its bytes differ (names
+                ``name`` and both digests).
+        """
+        name = name or entry.sha256
+        dest = os.fspath(dest)
+        folder = os.path.dirname(os.path.abspath(dest))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".eventreg-", dir=folder)
+        os.close(fd)
+        show = _show(self.progress if progress is None else progress, entry.size)
+        try:
+            with bar(f"download {name}", entry.size, progress=show, bytes_=True) as advance:
+                actual = self._fetch(entry, tmp, advance)
+            if actual != (entry.sha256, entry.size):
+                raise _integrity_error(ArtifactProblem(name, entry, *(actual or (None, None))))
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _fetch(self, entry: ManifestEntry, tmp: str | None,
+               advance: Callable[[int], None]) -> tuple[str, int] | None:
+        """
+        Copy the object into the local file ``tmp`` (if given); its actual (sha256,
+        size), or None if it is missing. An object of the wrong size is only hashed.
+        """
+        key = self.object_key(entry.sha256)
+        try:
+            stored = self._stored_size(key)
+            if stored is None:
+                return None
+            if self.local:
+                with open(key, "rb", buffering=0) as src:
+                    if tmp is None or stored != entry.size:
+                        return _pump(src.read, None, lambda n: None)
+                    with open(tmp, "wb", buffering=0) as out:
+                        return _pump(src.read, out.write, advance)
+            if stored != entry.size:  # do not download what cannot be right
+                return _hash_remote(self.fs, key)
+            if tmp is None:
+                with tempfile.TemporaryDirectory(prefix="eventreg-verify-") as scratch:
+                    return self._fetch(entry, os.path.join(scratch, "object"), advance)
+            self.fs.get_file(key, tmp, callback=_Advance(advance))
+            return _hash_file(tmp)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise ArtifactError(f"reading from {redact_url(self.url)} failed: {e}") from e
+
+    def open(self, entry: ManifestEntry, *, name: str | None = None) -> BinaryIO:
+        """
+        A binary file holding the object's bytes, verified before it is returned.
+
+        The bytes are copied to an anonymous local temporary file first, so nothing
+        unverified is ever handed out; use :meth:`download` to keep the files.
+
+        Raises:
+            ArtifactIntegrityError: the object is missing or its bytes differ.
+        """
+        fd, tmp = tempfile.mkstemp(prefix="eventreg-")
+        os.close(fd)
+        try:
+            self.get_file(entry, tmp, name=name)
+            return open(tmp, "rb")
+        finally:
+            try:
+                os.unlink(tmp)  # the open handle keeps the bytes (POSIX)
+            except OSError:
+                pass
+
+    def get_bytes(self, entry: ManifestEntry, *, name: str | None = None) -> bytes:
+        """
+        The object's bytes, verified.
+
+        Raises:
+            ArtifactIntegrityError: the object is missing or its bytes differ.
+        """
+        key = self.object_key(entry.sha256)
+        try:
+            data = self.fs.cat_file(key)
+        except FileNotFoundError:
+            raise _integrity_error(ArtifactProblem(name or entry.sha256, entry, None, None)) from None
+        except OSError as e:
+            raise ArtifactError(f"reading from {redact_url(self.url)} failed: {e}") from e
+        actual = hashlib.sha256(data).hexdigest()
+        if (actual, len(data)) != (entry.sha256, entry.size):
+            raise _integrity_error(ArtifactProblem(name or entry.sha256, entry, actual, len(data)))
+        return data
+
+    def download(self, manifest: Manifest | Mapping[str, Any], dest_dir: str | os.PathLike[str], *,
+                 progress: bool | None = None) -> Path:
+        """
+        Write every file of ``manifest`` under ``dest_dir``, verified; return ``dest_dir``.
+
+        All paths are checked before anything is written. Existing files of the same
+        names are replaced.
+
+        Raises:
+            UnsafePath: a path is absolute, contains ``..`` or would land outside
+                ``dest_dir`` (also through a symbolic link already there).
+            ArtifactIntegrityError: an object is missing or its bytes differ.
+        """
+        if not isinstance(manifest, Manifest):
+            manifest = Manifest.from_json(manifest)
+        dest = Path(dest_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        base = dest.resolve()
+        targets = []
+        for rel, entry in manifest.items():
+            target = (base / rel).resolve()
+            if target == base or base not in target.parents:
+                raise UnsafePath(f"artifact path {rel!r} would be written outside {dest}")
+            targets.append((rel, entry, target))
+        show = _show(self.progress if progress is None else progress, manifest.total_size)
+        with bar(f"download {dest.name or dest}", manifest.total_size, progress=show, bytes_=True) as advance:
+            for rel, entry, target in targets:
+                self.get_file(entry, target, name=rel, progress=False)
+                advance(entry.size)
+        return dest
+
+    def verify(self, manifest: Manifest | Mapping[str, Any]) -> list[ArtifactProblem]:
+        """
+        Check that every object of ``manifest`` is stored with the right bytes.
+
+        Returns:
+            The problems found (empty when all is well); ``str()`` of each names the
+            path and both digests.
+        """
+        if not isinstance(manifest, Manifest):
+            manifest = Manifest.from_json(manifest)
+        problems = []
+        for rel, entry in manifest.items():
+            actual = self._fetch(entry, None, lambda n: None)
+            if actual != (entry.sha256, entry.size):
+                problems.append(ArtifactProblem(rel, entry, *(actual or (None, None))))
+        return problems
+
+
+# -- filesystem capabilities ------------------------------------------------------------
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on every platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exclusive_pipe(fs: Any, path: str, data: bytes) -> None:
+    """
+    Write ``data`` to ``path`` in one request that fails if ``path`` exists.
+
+    fsspec's newer drivers take ``mode="create"``, adlfs takes ``overwrite=False``.
+    """
+    params = inspect.signature(fs.pipe_file).parameters
+    if "mode" in params:
+        fs.pipe_file(path, data, mode="create")
+    elif "overwrite" in params:
+        fs.pipe_file(path, data, overwrite=False)
+    else:
+        if fs.exists(path):
+            raise FileExistsError(path)
+        fs.pipe_file(path, data)
+
+
+def _abandon(f: Any) -> None:
+    """
+    Throw away an unfinished upload without publishing it (aborts a multipart upload).
+    """
+    try:
+        f.discard()
+    except Exception:
+        pass
+    f.closed = True  # so that close() from the garbage collector does not commit it
+
+
+def _hash_remote(fs: Any, key: str) -> tuple[str, int]:
+    with fs.open(key, "rb", block_size=UPLOAD_BLOCK_SIZE) as f:
+        result = _pump(f.read, None, lambda n: None)
+    assert result is not None
+    return result
+
+
+class _Advance(Callback):
+    """
+    An fsspec transfer callback that drives an ``advance(n)`` function.
+    """
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        super().__init__()
+        self._advance = advance
+        self._seen = 0
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        if self.value > self._seen:
+            self._advance(self.value - self._seen)
+            self._seen = self.value
+
+
+__all__ = [
+    "ArtifactProblem",
+    "ArtifactStore",
+    "CHUNK_SIZE",
+    "Manifest",
+    "ManifestEntry",
+    "normalize_artifact_path",
+]

@@ -3,6 +3,18 @@ eventreg: a model registry whose history is an append-only, tamper-evident event
 """
 
 from eventreg.config import open_log
+from eventreg.domain.references import ModelReference, parse_reference
+from eventreg.domain.views import (
+    Alias,
+    ArtifactEntry,
+    Comparison,
+    ComparisonRow,
+    Experiment,
+    MetricPoint,
+    Model,
+    ModelVersion,
+    Run,
+)
 from eventreg.errors import (
     AlreadyExists,
     ArtifactError,
@@ -28,35 +40,48 @@ from eventreg.errors import (
     ValidationError,
 )
 from eventreg.log import ANY, NO_STREAM, EventLog, Head, NewEvent, RecordedEvent, VerifyResult
+from eventreg.registry import ActiveRun, Registry, open
 from eventreg.transfer import CopyResult, copy
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ANY",
+    "ActiveRun",
+    "Alias",
     "AlreadyExists",
+    "ArtifactEntry",
     "ArtifactError",
     "ArtifactIntegrityError",
     "BackendUnavailable",
+    "Comparison",
+    "ComparisonRow",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CopyResult",
     "DestinationNotEmpty",
     "EventLog",
     "EventregError",
+    "Experiment",
     "FilterSyntaxError",
     "Head",
     "InvalidEvent",
     "InvalidReference",
     "InvalidTransition",
     "LogCorrupted",
+    "MetricPoint",
     "MissingDriver",
+    "Model",
+    "ModelReference",
+    "ModelVersion",
     "NO_STREAM",
     "NewEvent",
     "NotAnEventLog",
     "NotFound",
     "ReadOnlyError",
     "RecordedEvent",
+    "Registry",
+    "Run",
     "SchemaVersionError",
     "UnknownBackend",
     "UnknownEventType",
@@ -65,5 +90,7 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "copy",
+    "open",
     "open_log",
+    "parse_reference",
 ]

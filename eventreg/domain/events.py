@@ -1,0 +1,351 @@
+"""
+The registry's events: plain, frozen data, one class per thing that can happen.
+
+Each class names its wire ``type`` and ``schema_version`` once; :mod:`eventreg.domain.codec`
+turns them into ``(type, payload)`` and back. Names are in the past tense. Every event
+carries the model or run it concerns, so a payload read on its own (an audit export, a
+subscriber) is self-explanatory; who and when live in the log's envelope.
+
+Streams: ``model:<name>`` holds a model, its versions, tags and aliases (so version numbers
+come from one stream and two writers cannot both create version 7); ``run:<id>`` holds a
+run; ``experiment:<name>`` holds the creation of an experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+
+def nan_safe(value: Any) -> Any:
+    """
+    An equality key under which NaN equals NaN (floats, and dicts/tuples of them).
+    """
+    if isinstance(value, float) and math.isnan(value):
+        return ("<nan>",)
+    if isinstance(value, dict):
+        return {key: nan_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(nan_safe(item) for item in value)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class MetricPoint:
+    """
+    One measurement of a metric: value (NaN allowed), optional step, and when it was taken.
+    """
+
+    key: str
+    value: float = attrs.field(eq=nan_safe)
+    step: int | None = None
+    timestamp: datetime
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactEntry:
+    """
+    A stored artifact: the sha256 of its bytes and its size.
+    """
+
+    sha256: str
+    size: int
+
+
+def model_stream(name: str) -> str:
+    """
+    The stream id of a model.
+    """
+    return f"model:{name}"
+
+
+def run_stream(run_id: str) -> str:
+    """
+    The stream id of a run.
+    """
+    return f"run:{run_id}"
+
+
+def experiment_stream(name: str) -> str:
+    """
+    The stream id of an experiment.
+    """
+    return f"experiment:{name}"
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ModelCreated:
+    type: ClassVar[str] = "model.created"
+    schema_version: ClassVar[int] = 1
+    model: str
+    description: str | None = None
+    tags: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class ModelUpdated:
+    type: ClassVar[str] = "model.updated"
+    schema_version: ClassVar[int] = 1
+    model: str
+    description: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ModelTagSet:
+    type: ClassVar[str] = "model.tag_set"
+    schema_version: ClassVar[int] = 1
+    model: str
+    key: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class ModelTagDeleted:
+    type: ClassVar[str] = "model.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class ModelArchived:
+    type: ClassVar[str] = "model.archived"
+    schema_version: ClassVar[int] = 1
+    model: str
+    reason: str | None = None
+
+
+# -- versions ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class VersionRegistered:
+    """
+    A new version of a model, with everything needed to reproduce and audit it.
+
+    ``model_info`` is ``{"path": <artifact folder>, "flavor": {...}}`` when the artifacts
+    hold a model saved by :mod:`eventreg.flavors`; ``artifacts`` maps relative paths to
+    their digests.
+    """
+
+    type: ClassVar[str] = "version.registered"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    label: str | None = None
+    description: str | None = None
+    params: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
+    metrics: tuple[MetricPoint, ...] = ()
+    tags: dict[str, str] = attrs.field(factory=dict)
+    artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
+    model_info: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    code: dict[str, Any] | None = None
+    environment: dict[str, Any] = attrs.field(factory=dict)
+    architecture: dict[str, Any] | None = None
+    run_id: str | None = None
+    parents: tuple[int, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class VersionUpdated:
+    type: ClassVar[str] = "version.updated"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    description: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VersionMetricsLogged:
+    type: ClassVar[str] = "version.metrics_logged"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    points: tuple[MetricPoint, ...]
+
+
+@attrs.frozen(kw_only=True)
+class VersionTagSet:
+    type: ClassVar[str] = "version.tag_set"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    key: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class VersionTagDeleted:
+    type: ClassVar[str] = "version.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class VersionDeprecated:
+    type: ClassVar[str] = "version.deprecated"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VersionArchived:
+    type: ClassVar[str] = "version.archived"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    reason: str | None = None
+
+
+# -- aliases -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AliasPromoted:
+    """
+    An alias moved to ``version``; ``previous`` is the version that held it (or None).
+    """
+
+    type: ClassVar[str] = "alias.promoted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    alias: str
+    version: int
+    previous: int | None
+    reason: str | None = None
+    forced: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AliasRolledBack:
+    """
+    An alias moved back from ``previous`` to ``version``, an earlier holder of it.
+    """
+
+    type: ClassVar[str] = "alias.rolled_back"
+    schema_version: ClassVar[int] = 1
+    model: str
+    alias: str
+    version: int
+    previous: int
+    reason: str | None = None
+    forced: bool = False
+
+
+# -- experiments and runs ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentCreated:
+    type: ClassVar[str] = "experiment.created"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+
+
+@attrs.frozen(kw_only=True)
+class RunStarted:
+    type: ClassVar[str] = "run.started"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    experiment: str
+    name: str | None = None
+    tags: dict[str, str] = attrs.field(factory=dict)
+    environment: dict[str, Any] = attrs.field(factory=dict)
+    code: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunParamsLogged:
+    type: ClassVar[str] = "run.params_logged"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    params: dict[str, Any] = attrs.field(eq=nan_safe)
+
+
+@attrs.frozen(kw_only=True)
+class RunMetricsLogged:
+    type: ClassVar[str] = "run.metrics_logged"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    points: tuple[MetricPoint, ...]
+
+
+@attrs.frozen(kw_only=True)
+class RunTagsSet:
+    type: ClassVar[str] = "run.tags_set"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    tags: dict[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class RunArtifactsLogged:
+    type: ClassVar[str] = "run.artifacts_logged"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    artifacts: dict[str, ArtifactEntry]
+
+
+@attrs.frozen(kw_only=True)
+class RunModelLogged:
+    """
+    A model object saved into the run's artifacts under ``path`` (its files are in
+    ``artifacts``, keyed ``<path>/<file>``).
+    """
+
+    type: ClassVar[str] = "run.model_logged"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    path: str
+    flavor: dict[str, Any]
+    artifacts: dict[str, ArtifactEntry]
+
+
+@attrs.frozen(kw_only=True)
+class RunFinished:
+    type: ClassVar[str] = "run.finished"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    status: str
+    error: str | None = None
+
+
+#: Every event class, in a stable order.
+EVENT_CLASSES: tuple[type, ...] = (
+    ModelCreated,
+    ModelUpdated,
+    ModelTagSet,
+    ModelTagDeleted,
+    ModelArchived,
+    VersionRegistered,
+    VersionUpdated,
+    VersionMetricsLogged,
+    VersionTagSet,
+    VersionTagDeleted,
+    VersionDeprecated,
+    VersionArchived,
+    AliasPromoted,
+    AliasRolledBack,
+    ExperimentCreated,
+    RunStarted,
+    RunParamsLogged,
+    RunMetricsLogged,
+    RunTagsSet,
+    RunArtifactsLogged,
+    RunModelLogged,
+    RunFinished,
+)
+
+#: Event class by wire type name.
+EVENT_TYPES: dict[str, type] = {cls.type: cls for cls in EVENT_CLASSES}

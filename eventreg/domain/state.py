@@ -1,0 +1,414 @@
+"""
+The projection: everything the registry shows, as a fold over the log.
+
+``RegistryState`` holds in-memory indexes shaped for the queries (models by name,
+versions by number, labels and aliases by name, each alias's history, runs by id, runs
+per experiment, metric histories). :func:`apply` folds one recorded event into it; it
+reads nothing but its arguments (no clock, no I/O, no randomness), so the same events
+always give an equal state. For speed it updates the state it is given in place and
+returns it: to keep an older state, fold into a fresh one (``as_of`` does exactly that).
+
+Two states compare equal (``==``) when they would answer every query the same way; NaN
+metric values compare equal to NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from eventreg.domain import events as ev
+from eventreg.domain.codec import converter, decode_recorded
+from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
+from eventreg.errors import LogCorrupted
+from eventreg.log import GENESIS_HASH, RecordedEvent
+
+READY = "READY"
+DEPRECATED = "DEPRECATED"
+ARCHIVED = "ARCHIVED"
+
+RUNNING = "RUNNING"
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+KILLED = "KILLED"
+RUN_END_STATUSES = (FINISHED, FAILED, KILLED)
+
+#: Version of the snapshot format of :func:`dump_state`; a snapshot of another is rebuilt.
+STATE_FORMAT = 1
+
+
+@attrs.frozen(kw_only=True)
+class Alias:
+    """
+    One move of an alias: which version it pointed at afterwards and before, who moved
+    it, when (``at`` and the log ``position``), how (``"promote"`` or ``"rollback"``) and why.
+    """
+
+    model: str
+    name: str
+    version: int
+    previous: int | None
+    action: str
+    reason: str | None
+    forced: bool
+    actor: str | None
+    at: datetime
+    position: int
+
+
+@attrs.define(kw_only=True)
+class VersionState:
+    model: str
+    version: int
+    label: str | None
+    description: str | None
+    params: dict[str, Any] = attrs.field(eq=nan_safe)
+    metrics: dict[str, float] = attrs.field(eq=nan_safe)  # latest value per key
+    metric_history: dict[str, list[MetricPoint]]
+    tags: dict[str, str]
+    artifacts: dict[str, ArtifactEntry]
+    model_info: dict[str, Any] | None
+    data: dict[str, Any] | None
+    code: dict[str, Any] | None
+    environment: dict[str, Any]
+    architecture: dict[str, Any] | None
+    run_id: str | None
+    parents: tuple[int, ...]
+    status: str = READY
+    status_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    actor: str | None
+    position: int
+
+
+@attrs.define(kw_only=True)
+class ModelState:
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    status: str = READY
+    status_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    actor: str | None
+    versions: dict[int, VersionState] = attrs.field(factory=dict)
+    labels: dict[str, int] = attrs.field(factory=dict)
+    aliases: dict[str, int] = attrs.field(factory=dict)
+    #: the holders an alias can roll back through, oldest first, current last
+    alias_stacks: dict[str, list[int]] = attrs.field(factory=dict)
+    alias_history: dict[str, list[Alias]] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class RunState:
+    run_id: str
+    experiment: str
+    name: str | None
+    status: str = RUNNING
+    error: str | None = None
+    params: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
+    metrics: dict[str, float] = attrs.field(factory=dict, eq=nan_safe)
+    metric_history: dict[str, list[MetricPoint]] = attrs.field(factory=dict)
+    tags: dict[str, str] = attrs.field(factory=dict)
+    artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
+    #: ``{"path": ..., "flavor": {...}}`` of the last model logged
+    model_info: dict[str, Any] | None = None
+    environment: dict[str, Any] = attrs.field(factory=dict)
+    code: dict[str, Any] | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    actor: str | None
+
+
+@attrs.define(kw_only=True)
+class ExperimentState:
+    name: str
+    created_at: datetime
+    actor: str | None
+    runs: list[str] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
+class RegistryState:
+    """
+    The whole projection at ``position`` (the last event folded in, 0 for none).
+    """
+
+    position: int = 0
+    last_hash: str = GENESIS_HASH
+    models: dict[str, ModelState] = attrs.field(factory=dict)
+    runs: dict[str, RunState] = attrs.field(factory=dict)
+    experiments: dict[str, ExperimentState] = attrs.field(factory=dict)
+    #: current version of every stream, for ``append(expected_version=...)``
+    streams: dict[str, int] = attrs.field(factory=dict)
+
+
+# -- folding -----------------------------------------------------------------------------
+
+
+def apply(state: RegistryState, recorded: RecordedEvent) -> RegistryState:
+    """
+    Fold one recorded event into ``state`` and return it.
+
+    Raises:
+        UnknownEventType: the event's type is newer than this eventreg.
+        LogCorrupted: the event does not fit the state (it refers to something missing,
+            or it is out of order).
+    """
+    if recorded.position != state.position + 1:
+        raise LogCorrupted(
+            f"event at position {recorded.position} folded after position {state.position}"
+        )
+    event = decode_recorded(recorded)
+    handler = _HANDLERS[type(event)]
+    try:
+        handler(state, event, recorded)
+    except (KeyError, IndexError) as e:
+        raise LogCorrupted(
+            f"at position {recorded.position}: {recorded.type} refers to something missing ({e})"
+        ) from None
+    state.streams[recorded.stream_id] = recorded.stream_version
+    state.position = recorded.position
+    state.last_hash = recorded.hash
+    return state
+
+
+def fold(events: Iterable[RecordedEvent], state: RegistryState | None = None) -> RegistryState:
+    """
+    Fold events, in log order, into ``state`` (a new empty state by default).
+    """
+    state = RegistryState() if state is None else state
+    for recorded in events:
+        apply(state, recorded)
+    return state
+
+
+def _record_points(latest: dict[str, float], history: dict[str, list[MetricPoint]],
+                   points: Iterable[MetricPoint]) -> None:
+    for point in points:
+        history.setdefault(point.key, []).append(point)
+        latest[point.key] = point.value
+
+
+def _model_created(state: RegistryState, e: ev.ModelCreated, r: RecordedEvent) -> None:
+    state.models[e.model] = ModelState(
+        name=e.model, description=e.description, tags=dict(e.tags),
+        created_at=r.recorded_at, updated_at=r.recorded_at, actor=r.actor,
+    )
+
+
+def _touch(state: RegistryState, name: str, r: RecordedEvent) -> ModelState:
+    model = state.models[name]
+    model.updated_at = r.recorded_at
+    return model
+
+
+def _model_updated(state: RegistryState, e: ev.ModelUpdated, r: RecordedEvent) -> None:
+    _touch(state, e.model, r).description = e.description
+
+
+def _model_tag_set(state: RegistryState, e: ev.ModelTagSet, r: RecordedEvent) -> None:
+    _touch(state, e.model, r).tags[e.key] = e.value
+
+
+def _model_tag_deleted(state: RegistryState, e: ev.ModelTagDeleted, r: RecordedEvent) -> None:
+    _touch(state, e.model, r).tags.pop(e.key, None)
+
+
+def _model_archived(state: RegistryState, e: ev.ModelArchived, r: RecordedEvent) -> None:
+    model = _touch(state, e.model, r)
+    model.status = ARCHIVED
+    model.status_reason = e.reason
+
+
+def _version_registered(state: RegistryState, e: ev.VersionRegistered, r: RecordedEvent) -> None:
+    model = _touch(state, e.model, r)
+    if e.version != len(model.versions) + 1:
+        raise LogCorrupted(f"at position {r.position}: version {e.version} of {e.model!r} out of sequence")
+    latest: dict[str, float] = {}
+    history: dict[str, list[MetricPoint]] = {}
+    _record_points(latest, history, e.metrics)
+    model.versions[e.version] = VersionState(
+        model=e.model, version=e.version, label=e.label, description=e.description,
+        params=dict(e.params), metrics=latest, metric_history=history, tags=dict(e.tags),
+        artifacts=dict(e.artifacts), model_info=e.model_info, data=e.data, code=e.code,
+        environment=e.environment, architecture=e.architecture, run_id=e.run_id,
+        parents=tuple(e.parents), created_at=r.recorded_at, updated_at=r.recorded_at,
+        actor=r.actor, position=r.position,
+    )
+    if e.label is not None:
+        model.labels[e.label] = e.version
+
+
+def _version(state: RegistryState, name: str, number: int, r: RecordedEvent) -> VersionState:
+    version = _touch(state, name, r).versions[number]
+    version.updated_at = r.recorded_at
+    return version
+
+
+def _version_updated(state: RegistryState, e: ev.VersionUpdated, r: RecordedEvent) -> None:
+    _version(state, e.model, e.version, r).description = e.description
+
+
+def _version_metrics_logged(state: RegistryState, e: ev.VersionMetricsLogged, r: RecordedEvent) -> None:
+    version = _version(state, e.model, e.version, r)
+    _record_points(version.metrics, version.metric_history, e.points)
+
+
+def _version_tag_set(state: RegistryState, e: ev.VersionTagSet, r: RecordedEvent) -> None:
+    _version(state, e.model, e.version, r).tags[e.key] = e.value
+
+
+def _version_tag_deleted(state: RegistryState, e: ev.VersionTagDeleted, r: RecordedEvent) -> None:
+    _version(state, e.model, e.version, r).tags.pop(e.key, None)
+
+
+def _version_deprecated(state: RegistryState, e: ev.VersionDeprecated, r: RecordedEvent) -> None:
+    version = _version(state, e.model, e.version, r)
+    version.status = DEPRECATED
+    version.status_reason = e.reason
+
+
+def _version_archived(state: RegistryState, e: ev.VersionArchived, r: RecordedEvent) -> None:
+    version = _version(state, e.model, e.version, r)
+    version.status = ARCHIVED
+    version.status_reason = e.reason
+
+
+def _alias_moved(state: RegistryState, e: ev.AliasPromoted | ev.AliasRolledBack, r: RecordedEvent) -> None:
+    model = _touch(state, e.model, r)
+    if e.version not in model.versions:
+        raise KeyError(f"version {e.version}")
+    stack = model.alias_stacks.setdefault(e.alias, [])
+    if isinstance(e, ev.AliasRolledBack):
+        action = "rollback"
+        earlier = stack[:-1]
+        if e.version in earlier:
+            del stack[len(earlier) - earlier[::-1].index(e.version):]
+        else:  # not an earlier holder: written by another tool; still a move
+            stack.append(e.version)
+    else:
+        action = "promote"
+        stack.append(e.version)
+    model.aliases[e.alias] = e.version
+    model.alias_history.setdefault(e.alias, []).append(
+        Alias(model=e.model, name=e.alias, version=e.version, previous=e.previous, action=action,
+              reason=e.reason, forced=e.forced, actor=r.actor, at=r.recorded_at, position=r.position)
+    )
+
+
+def _experiment_created(state: RegistryState, e: ev.ExperimentCreated, r: RecordedEvent) -> None:
+    state.experiments.setdefault(
+        e.experiment, ExperimentState(name=e.experiment, created_at=r.recorded_at, actor=r.actor)
+    )
+
+
+def _run_started(state: RegistryState, e: ev.RunStarted, r: RecordedEvent) -> None:
+    state.runs[e.run_id] = RunState(
+        run_id=e.run_id, experiment=e.experiment, name=e.name, tags=dict(e.tags),
+        environment=e.environment, code=e.code, started_at=r.recorded_at, actor=r.actor,
+    )
+    experiment = state.experiments.get(e.experiment)
+    if experiment is None:  # a run may start before its experiment's event is seen
+        experiment = state.experiments[e.experiment] = ExperimentState(
+            name=e.experiment, created_at=r.recorded_at, actor=r.actor
+        )
+    experiment.runs.append(e.run_id)
+
+
+def _run_params_logged(state: RegistryState, e: ev.RunParamsLogged, r: RecordedEvent) -> None:
+    state.runs[e.run_id].params.update(e.params)
+
+
+def _run_metrics_logged(state: RegistryState, e: ev.RunMetricsLogged, r: RecordedEvent) -> None:
+    run = state.runs[e.run_id]
+    _record_points(run.metrics, run.metric_history, e.points)
+
+
+def _run_tags_set(state: RegistryState, e: ev.RunTagsSet, r: RecordedEvent) -> None:
+    state.runs[e.run_id].tags.update(e.tags)
+
+
+def _run_artifacts_logged(state: RegistryState, e: ev.RunArtifactsLogged, r: RecordedEvent) -> None:
+    state.runs[e.run_id].artifacts.update(e.artifacts)
+
+
+def _run_model_logged(state: RegistryState, e: ev.RunModelLogged, r: RecordedEvent) -> None:
+    run = state.runs[e.run_id]
+    run.artifacts.update(e.artifacts)
+    run.model_info = {"path": e.path, "flavor": e.flavor}
+
+
+def _run_finished(state: RegistryState, e: ev.RunFinished, r: RecordedEvent) -> None:
+    run = state.runs[e.run_id]
+    run.status = e.status
+    run.error = e.error
+    run.ended_at = r.recorded_at
+
+
+_HANDLERS: dict[type, Any] = {
+    ev.ModelCreated: _model_created,
+    ev.ModelUpdated: _model_updated,
+    ev.ModelTagSet: _model_tag_set,
+    ev.ModelTagDeleted: _model_tag_deleted,
+    ev.ModelArchived: _model_archived,
+    ev.VersionRegistered: _version_registered,
+    ev.VersionUpdated: _version_updated,
+    ev.VersionMetricsLogged: _version_metrics_logged,
+    ev.VersionTagSet: _version_tag_set,
+    ev.VersionTagDeleted: _version_tag_deleted,
+    ev.VersionDeprecated: _version_deprecated,
+    ev.VersionArchived: _version_archived,
+    ev.AliasPromoted: _alias_moved,
+    ev.AliasRolledBack: _alias_moved,
+    ev.ExperimentCreated: _experiment_created,
+    ev.RunStarted: _run_started,
+    ev.RunParamsLogged: _run_params_logged,
+    ev.RunMetricsLogged: _run_metrics_logged,
+    ev.RunTagsSet: _run_tags_set,
+    ev.RunArtifactsLogged: _run_artifacts_logged,
+    ev.RunModelLogged: _run_model_logged,
+    ev.RunFinished: _run_finished,
+}
+assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
+
+
+# -- snapshots ---------------------------------------------------------------------------
+
+
+def dump_state(state: RegistryState, code_version: str) -> bytes:
+    """
+    The state as snapshot bytes: compressed JSON (never pickle, so a forged snapshot
+    cannot run code), tagged with :data:`STATE_FORMAT` and ``code_version``.
+    """
+    document = {
+        "format": STATE_FORMAT,
+        "code_version": code_version,
+        "position": state.position,
+        "hash": state.last_hash,
+        "state": converter.unstructure(state),
+    }
+    return zlib.compress(json.dumps(document, allow_nan=True, separators=(",", ":")).encode("utf-8"), 1)
+
+
+def load_state(data: bytes, code_version: str) -> RegistryState | None:
+    """
+    The state in snapshot bytes, or None when they are of another format or code
+    version, or unreadable (the caller then rebuilds from the log).
+    """
+    try:
+        document = json.loads(zlib.decompress(data))
+        if document.get("format") != STATE_FORMAT or document.get("code_version") != code_version:
+            return None
+        state = converter.structure(document["state"], RegistryState)
+    except Exception:
+        return None
+    if state.position != document.get("position") or state.last_hash != document.get("hash"):
+        return None
+    return state

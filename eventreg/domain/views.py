@@ -1,0 +1,228 @@
+"""
+What queries return: frozen snapshots of the projection, shaped as an MLflow user expects.
+
+A view is a copy: it does not change when the registry does. Metric histories are not
+copied into views (they can be long); ask ``registry.get_metric_history(...)`` for them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
+from eventreg.domain.references import PREFIX
+from eventreg.domain.state import Alias, ExperimentState, ModelState, RunState, VersionState
+
+__all__ = [
+    "Alias",
+    "ArtifactEntry",
+    "Comparison",
+    "ComparisonRow",
+    "Experiment",
+    "MetricPoint",
+    "Model",
+    "ModelVersion",
+    "Run",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Model:
+    """
+    A registered model: its description, tags, status and where its aliases point.
+    """
+
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    status: str
+    status_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    actor: str | None
+    latest_version: int | None
+    aliases: dict[str, int]
+    labels: dict[str, int]
+
+    @classmethod
+    def of(cls, model: ModelState) -> Model:
+        return cls(
+            name=model.name, description=model.description, tags=dict(model.tags),
+            status=model.status, status_reason=model.status_reason, created_at=model.created_at,
+            updated_at=model.updated_at, actor=model.actor,
+            latest_version=len(model.versions) or None, aliases=dict(model.aliases),
+            labels=dict(model.labels),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ModelVersion:
+    """
+    One version of a model with its full lineage.
+
+    ``metrics`` holds the latest value of each metric; ``aliases`` the aliases pointing
+    at this version now; ``status`` is ``READY``, ``DEPRECATED`` or ``ARCHIVED``.
+    """
+
+    name: str
+    version: int
+    label: str | None
+    aliases: tuple[str, ...]
+    status: str
+    status_reason: str | None
+    description: str | None
+    params: dict[str, Any] = attrs.field(eq=nan_safe)
+    metrics: dict[str, float] = attrs.field(eq=nan_safe)
+    tags: dict[str, str]
+    artifacts: dict[str, ArtifactEntry]
+    model_info: dict[str, Any] | None
+    data: dict[str, Any] | None
+    code: dict[str, Any] | None
+    environment: dict[str, Any]
+    architecture: dict[str, Any] | None
+    run_id: str | None
+    parents: tuple[int, ...]
+    created_at: datetime
+    updated_at: datetime
+    actor: str | None
+    position: int
+
+    @property
+    def uri(self) -> str:
+        """
+        ``models:/<name>/<version>``.
+        """
+        return f"{PREFIX}{self.name}/{self.version}"
+
+    @classmethod
+    def of(cls, model: ModelState, version: VersionState) -> ModelVersion:
+        aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
+        return cls(
+            name=version.model, version=version.version, label=version.label, aliases=aliases,
+            status=version.status, status_reason=version.status_reason,
+            description=version.description, params=dict(version.params),
+            metrics=dict(version.metrics), tags=dict(version.tags),
+            artifacts=dict(version.artifacts), model_info=version.model_info, data=version.data,
+            code=version.code, environment=version.environment,
+            architecture=version.architecture, run_id=version.run_id, parents=version.parents,
+            created_at=version.created_at, updated_at=version.updated_at, actor=version.actor,
+            position=version.position,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Run:
+    """
+    A training run: params, latest metrics, tags, artifacts and the logged model.
+
+    ``status`` is ``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``; ``error`` names the
+    exception type of a failed run.
+    """
+
+    id: str
+    experiment: str
+    name: str | None
+    status: str
+    error: str | None
+    params: dict[str, Any] = attrs.field(eq=nan_safe)
+    metrics: dict[str, float] = attrs.field(eq=nan_safe)
+    tags: dict[str, str]
+    artifacts: dict[str, ArtifactEntry]
+    model_info: dict[str, Any] | None
+    environment: dict[str, Any]
+    code: dict[str, Any] | None
+    started_at: datetime
+    ended_at: datetime | None
+    actor: str | None
+
+    @classmethod
+    def of(cls, run: RunState) -> Run:
+        return cls(
+            id=run.run_id, experiment=run.experiment, name=run.name, status=run.status,
+            error=run.error, params=dict(run.params), metrics=dict(run.metrics),
+            tags=dict(run.tags), artifacts=dict(run.artifacts), model_info=run.model_info,
+            environment=run.environment, code=run.code, started_at=run.started_at,
+            ended_at=run.ended_at, actor=run.actor,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Experiment:
+    """
+    An experiment: a named group of runs.
+    """
+
+    name: str
+    created_at: datetime
+    actor: str | None
+    run_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, experiment: ExperimentState) -> Experiment:
+        return cls(name=experiment.name, created_at=experiment.created_at,
+                   actor=experiment.actor, run_ids=tuple(experiment.runs))
+
+
+@attrs.frozen(kw_only=True)
+class ComparisonRow:
+    """
+    One param or metric across the compared versions (None where a version lacks it);
+    ``differs`` marks a difference.
+    """
+
+    section: str
+    key: str
+    values: tuple[Any, ...] = attrs.field(eq=nan_safe)
+    differs: bool
+
+
+@attrs.frozen(kw_only=True)
+class Comparison:
+    """
+    Params and (latest) metrics of several versions side by side.
+    """
+
+    model: str
+    versions: tuple[int, ...]
+    rows: tuple[ComparisonRow, ...]
+
+    @property
+    def differences(self) -> tuple[ComparisonRow, ...]:
+        """
+        Only the rows whose values differ.
+        """
+        return tuple(row for row in self.rows if row.differs)
+
+    def __str__(self) -> str:
+        header = ["", *(f"v{number}" for number in self.versions)]
+        lines = [header]
+        for row in self.rows:
+            mark = "* " if row.differs else "  "
+            lines.append([mark + f"{row.section}.{row.key}", *("-" if v is None else str(v) for v in row.values)])
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+
+    @classmethod
+    def of(cls, model: str, versions: list[VersionState]) -> Comparison:
+        rows = []
+        for section in ("params", "metrics"):
+            keys = sorted({key for v in versions for key in getattr(v, section)})
+            for key in keys:
+                present = [getattr(v, section) for v in versions]
+                values = tuple(p.get(key) for p in present)
+                keys_seen = {_same_key(p[key]) if key in p else ("<missing>",) for p in present}
+                rows.append(ComparisonRow(section=section, key=key, values=values,
+                                          differs=len(keys_seen) > 1))
+        return cls(model=model, versions=tuple(v.version for v in versions), rows=tuple(rows))
+
+
+def _same_key(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return "<nan>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ("num", float(value))
+    return (type(value).__name__, repr(value))

@@ -1,0 +1,932 @@
+"""
+The registry users call: commands that become events, and queries over the projection.
+
+Every command follows one path: catch up with the log -> validate against the current
+state -> build events -> ``append(stream, events, expected_version)``. If another writer
+appended to the same stream first, the log raises ``ConcurrencyConflict``; the registry
+catches up and decides again, a bounded number of times. So version numbers stay
+1, 2, 3 ... and every alias move records the true previous holder, across processes.
+
+Queries (in :class:`~eventreg.domain.queries.RegistryQueries`) catch up with the log and
+answer from the in-memory projection.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from eventreg.config import open_log, redact_url, resolve_settings
+from eventreg.domain import events as ev
+from eventreg.domain import validation as check
+from eventreg.domain.codec import to_new_event
+from eventreg.domain.events import ArtifactEntry, MetricPoint
+from eventreg.domain.queries import RegistryQueries, VersionRef, _model, _run, _version
+from eventreg.domain.references import ModelReference, parse_reference
+from eventreg.domain.state import (
+    ARCHIVED,
+    DEPRECATED,
+    FAILED,
+    FINISHED,
+    KILLED,
+    RUN_END_STATUSES,
+    RUNNING,
+    RegistryState,
+    apply,
+    dump_state,
+    load_state,
+)
+from eventreg.domain.views import Alias, Model, ModelVersion, Run
+from eventreg.environment import capture_code, capture_environment, framework_of
+from eventreg.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+)
+from eventreg.log import now
+
+#: How many times a command decides again after a concurrent writer got there first.
+MAX_RETRIES = 50
+#: Default number of new events after which closing the registry saves a snapshot.
+SNAPSHOT_EVERY = 1000
+
+
+def _code_version() -> str:
+    from eventreg import __version__
+
+    return __version__
+
+
+@attrs.frozen
+class _Plan:
+    """
+    What a command decided: events for one stream and how to build its return value.
+    """
+
+    stream: str
+    events: list[Any]
+    result: Callable[[RegistryState], Any] | None = None
+
+
+def open(url: str | None = None, artifacts: str | None = None, actor: str | None = None, *,
+         snapshot_every: int = SNAPSHOT_EVERY, artifact_options: Mapping[str, Any] | None = None,
+         **log_options: Any) -> Registry:
+    """
+    Open the registry whose log is at ``url`` and whose artifacts are at ``artifacts``.
+
+    Args:
+        url: the log's URL (``sqlite:///eventreg.db``, ``postgresql+psycopg://...``,
+            ``file:///dir``, ``memory://``); default ``EVENTREG_URL``, else
+            ``sqlite:///./eventreg.db``.
+        artifacts: the artifact store's URL (``file://...``, ``s3://bucket/prefix`` ...);
+            default ``EVENTREG_ARTIFACTS``, else ``file://./eventreg-artifacts``.
+        actor: who is acting, recorded on every event; default ``EVENTREG_ACTOR``, else
+            the operating-system user.
+        snapshot_every: save a projection snapshot on close when at least this many
+            events were read or written since the last one (0: never).
+        artifact_options: passed to the artifact store's filesystem (``endpoint_url``,
+            ``key``/``secret`` ...).
+        **log_options: passed to the log backend.
+
+    Returns:
+        A :class:`Registry`, also usable as a context manager.
+    """
+    url, artifacts, actor = resolve_settings(url, artifacts, actor)
+    return Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
+                    snapshot_every=snapshot_every, artifact_options=artifact_options)
+
+
+class Registry(RegistryQueries):
+    """
+    Models, versions, runs and aliases over an event log. Thread-safe.
+
+    Build one with :func:`eventreg.open`.
+    """
+
+    def __init__(self, log: Any, *, artifacts: str, actor: str, snapshot_every: int = SNAPSHOT_EVERY,
+                 artifact_options: Mapping[str, Any] | None = None) -> None:
+        check.check_text(actor, "actor", 200, allow_none=False)
+        self.log = log
+        self.actor = actor
+        self.artifacts_url = artifacts
+        self.artifact_options = dict(artifact_options or {})
+        self.snapshot_every = snapshot_every
+        self._store: Any = None
+        self._lock = threading.RLock()
+        self._state = RegistryState()
+        self._snapshot_position = 0
+        self._closed = False
+        self._load_snapshot()
+        self._catch_up()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Registry {redact_url(self.log.url)} actor={self.actor!r}>"
+
+    def close(self) -> None:
+        """
+        Save a snapshot if many events were folded since the last one, then close the log.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            if self.snapshot_every and self._state.position - self._snapshot_position >= self.snapshot_every:
+                self.save_snapshot()
+            self._closed = True
+            self.log.close()
+
+    @property
+    def position(self) -> int:
+        """
+        The last log position this registry has folded into its projection.
+        """
+        return self._state.position
+
+    def save_snapshot(self) -> int:
+        """
+        Store the projection in the log's backend, so the next open reads only newer events.
+
+        Returns:
+            The position the snapshot is valid at.
+        """
+        with self._lock:
+            self._catch_up()
+            state = self._state
+            if state.position:
+                self.log.save_snapshot(state.position, dump_state(state, _code_version()))
+            self._snapshot_position = state.position
+            return state.position
+
+    def _load_snapshot(self) -> None:
+        snapshot = self.log.latest_snapshot()
+        if snapshot is None:
+            return
+        state = load_state(snapshot.data, _code_version())
+        if state is None or state.position != snapshot.position:
+            return  # another format or code version, or damaged: rebuild from the log
+        at = next(iter(self.log.read_all(from_position=state.position, limit=1)), None)
+        if at is None or at.hash != state.last_hash:
+            return  # it does not describe this log
+        self._state = state
+        self._snapshot_position = state.position
+
+    def _catch_up(self) -> None:
+        state = self._state
+        for recorded in self.log.read_all(from_position=state.position + 1):
+            apply(state, recorded)
+
+    def _read_state(self) -> RegistryState:
+        self._catch_up()
+        return self._state
+
+    @contextmanager
+    def _reading(self) -> Iterator[RegistryState]:
+        with self._lock:
+            self._catch_up()
+            yield self._state
+
+    def _execute(self, decide: Callable[[RegistryState], _Plan]) -> Any:
+        """
+        Catch up, decide, append with the stream's expected version; retry on conflict.
+        """
+        for attempt in range(MAX_RETRIES + 1):
+            with self._lock:
+                if self._closed:
+                    raise InvalidTransition("the registry is closed")
+                self._catch_up()
+                plan = decide(self._state)
+                if plan.events:
+                    expected = self._state.streams.get(plan.stream, 0)
+                    news = [to_new_event(e, actor=self.actor) for e in plan.events]
+                    try:
+                        recorded = self.log.append(plan.stream, news, expected)
+                    except ConcurrencyConflict:
+                        recorded = None
+                    if recorded is not None:
+                        if recorded and recorded[0].position == self._state.position + 1:
+                            for item in recorded:
+                                apply(self._state, item)
+                        else:
+                            self._catch_up()
+                        return plan.result(self._state) if plan.result else None
+                else:
+                    return plan.result(self._state) if plan.result else None
+            time.sleep(random.uniform(0, min(0.002 * 2 ** min(attempt, 6), 0.1)))
+        raise ConcurrencyConflict(
+            f"gave up after {MAX_RETRIES} retries: other writers keep changing {plan.stream!r}",
+            stream_id=plan.stream,
+        )
+
+    def _artifact_store(self) -> Any:
+        if self._store is None:
+            from eventreg.artifacts import ArtifactStore
+
+            self._store = ArtifactStore(self.artifacts_url, **self.artifact_options)
+        return self._store
+
+    # -- models ---------------------------------------------------------------------------
+
+    def create_model(self, name: str, *, description: str | None = None,
+                     tags: Mapping[str, Any] | None = None) -> Model:
+        """
+        Register a new model name.
+
+        Raises:
+            AlreadyExists: a model of that name exists.
+            ValidationError: the name, description or a tag is invalid.
+        """
+        name = check.check_name(name, "model name")
+        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
+        tags = check.check_tags(tags)
+
+        def decide(state: RegistryState) -> _Plan:
+            if name in state.models:
+                raise AlreadyExists(f"model {name!r} already exists")
+            return _Plan(ev.model_stream(name),
+                         [ev.ModelCreated(model=name, description=description, tags=tags)],
+                         lambda s: Model.of(s.models[name]))
+
+        return self._execute(decide)
+
+    def update_model(self, name: str, *, description: str | None) -> Model:
+        """
+        Change a model's description.
+
+        Raises:
+            NotFound: there is no such model.
+        """
+        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
+        return self._model_command(name, lambda m: [ev.ModelUpdated(model=m.name, description=description)])
+
+    def set_model_tag(self, name: str, key: str, value: Any) -> Model:
+        """
+        Set one tag of a model (strings; numbers are converted).
+        """
+        key = check.check_name(key, "tag key")
+        value = check.check_tag_value(value, f"tag {key!r}")
+
+        def build(model: Any) -> list[Any]:
+            if key not in model.tags and len(model.tags) >= check.MAX_TAGS:
+                raise ValidationError(f"model {name!r} has {check.MAX_TAGS:,} tags, the limit")
+            return [ev.ModelTagSet(model=model.name, key=key, value=value)]
+
+        return self._model_command(name, build)
+
+    def delete_model_tag(self, name: str, key: str) -> Model:
+        """
+        Remove a tag from a model.
+
+        Raises:
+            NotFound: the model or tag does not exist.
+        """
+
+        def build(model: Any) -> list[Any]:
+            if key not in model.tags:
+                raise NotFound(f"model {name!r} has no tag {key!r}")
+            return [ev.ModelTagDeleted(model=model.name, key=key)]
+
+        return self._model_command(name, build)
+
+    def archive_model(self, name: str, *, reason: str | None = None) -> Model:
+        """
+        Archive a model: it stays readable, takes no new versions, and its versions
+        cannot be promoted without ``force=True``. Archiving twice changes nothing.
+        """
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+        return self._model_command(
+            name, lambda m: [] if m.status == ARCHIVED else [ev.ModelArchived(model=m.name, reason=reason)]
+        )
+
+    def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
+        def decide(state: RegistryState) -> _Plan:
+            model = _model(state, name)
+            return _Plan(ev.model_stream(name), build(model), lambda s: Model.of(s.models[name]))
+
+        return self._execute(decide)
+
+    # -- versions -------------------------------------------------------------------------
+
+    def register_version(
+        self,
+        model: str,
+        *,
+        run: str | Any = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        artifacts: str | Path | None = None,
+        data: Mapping[str, Any] | None = None,
+        code: str | Mapping[str, Any] | None = "auto",
+        architecture: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parents: Iterable[VersionRef] = (),
+    ) -> ModelVersion:
+        """
+        Record a new version of ``model`` (created if it does not exist yet).
+
+        Args:
+            model: the model's name.
+            run: a run (id or object) to take params, metrics (with history), artifacts,
+                the logged model, environment and code from; explicit arguments add to them.
+            params: hyperparameters.
+            metrics: evaluation metrics, ``{"accuracy": 0.97}``.
+            artifacts: a file or folder to store and record (path -> sha256, size).
+            data: the training data, e.g. ``{"uri": "s3://b/iris.csv", "digest": "sha256:..."}``.
+            code: ``"auto"`` (git repo, commit, dirty flag of the working directory, if it
+                is a checkout), a mapping given by you, or None.
+            architecture: e.g. ``{"flavor": "sklearn", "class": "RandomForestClassifier"}``.
+            label: a human name unique within the model, e.g. ``"v1.1"``.
+            description: free text.
+            tags: string tags.
+            parents: versions of this model it derives from.
+
+        Returns:
+            The new :class:`ModelVersion`, numbered one above the model's last.
+
+        Raises:
+            ValidationError: an argument is invalid or over a limit; nothing is written.
+            AlreadyExists: the label is taken.
+            InvalidTransition: the model is archived.
+            NotFound: the run or a parent does not exist.
+        """
+        name = check.check_name(model, "model name")
+        if label is not None:
+            check.check_version_name(label, "label")
+        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
+        tags = check.check_tags(tags)
+        params = check.check_params(params)
+        stamp = now()
+        points = [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+                              step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
+        data = check.check_json_blob(data, "data")
+        architecture = check.check_json_blob(architecture, "architecture")
+        if isinstance(code, str):
+            if code != "auto":
+                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
+            code_info = capture_code()
+        else:
+            code_info = check.check_json_blob(code, "code")
+        parent_refs = list(parents or ())
+        if len(parent_refs) > check.MAX_PARENTS:
+            raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
+        stored = self._store_path(artifacts) if artifacts is not None else {}
+        run_id = getattr(run, "id", run)
+
+        def decide(state: RegistryState) -> _Plan:
+            found = state.models.get(name)
+            if found is not None and found.status == ARCHIVED:
+                raise InvalidTransition(f"model {name!r} is archived and takes no new versions")
+            all_params: dict[str, Any] = {}
+            all_points: list[MetricPoint] = []
+            all_artifacts: dict[str, ArtifactEntry] = {}
+            model_info = None
+            environment = None
+            run_code = None
+            if run_id is not None:
+                source = _run(state, run_id)
+                all_params.update(source.params)
+                for history in source.metric_history.values():
+                    all_points.extend(history)
+                all_artifacts.update(source.artifacts)
+                model_info = source.model_info
+                environment = source.environment or None
+                run_code = source.code
+            all_params.update(params)
+            if len(all_params) > check.MAX_PARAMS:
+                raise ValidationError(f"{len(all_params):,} params; the limit is {check.MAX_PARAMS:,}")
+            all_points.extend(points)
+            all_artifacts.update(stored)
+            arch = architecture
+            if arch is None and model_info is not None:
+                flavor = model_info.get("flavor") or {}
+                arch = {k: flavor[k] for k in ("flavor", "class", "module") if k in flavor} or None
+            frameworks = _frameworks(arch, model_info)
+            env = capture_environment(frameworks)
+            if environment:  # the run's, from the training process, completed with ours
+                env = {**env, **environment,
+                       "packages": {**env.get("packages", {}), **environment.get("packages", {})}}
+            version_code = run_code if (code == "auto" and run_code) else code_info
+            number = len(found.versions) + 1 if found is not None else 1
+            parent_numbers = []
+            for ref in parent_refs:
+                if found is None:
+                    raise NotFound(f"model {name!r} has no version {ref!r} to be a parent")
+                parent_numbers.append(_version(found, ref).version)
+            if found is not None and label is not None:
+                if label in found.labels:
+                    raise AlreadyExists(
+                        f"label {label!r} is already version {found.labels[label]} of {name!r}"
+                    )
+                if label in found.aliases:
+                    raise ValidationError(f"label {label!r} is already an alias of {name!r}")
+            new = [] if found is not None else [ev.ModelCreated(model=name)]
+            new.append(ev.VersionRegistered(
+                model=name, version=number, label=label, description=description,
+                params=all_params, metrics=tuple(all_points), tags=tags,
+                artifacts=all_artifacts, model_info=model_info, data=data, code=version_code,
+                environment=env, architecture=arch, run_id=run_id, parents=tuple(parent_numbers),
+            ))
+            return _Plan(ev.model_stream(name), new,
+                         lambda s: ModelVersion.of(s.models[name], s.models[name].versions[number]))
+
+        return self._execute(decide)
+
+    def update_version(self, model: str, version: VersionRef, *, description: str | None) -> ModelVersion:
+        """
+        Change a version's description.
+        """
+        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
+        return self._version_command(
+            model, version, lambda v: [ev.VersionUpdated(model=v.model, version=v.version, description=description)]
+        )
+
+    def log_metric(self, model: str, version: VersionRef, key: str, value: float,
+                   step: int | None = None) -> ModelVersion:
+        """
+        Add a point to a version's metric (e.g. an evaluation after registration).
+        """
+        return self.log_metrics(model, version, {key: value}, step=step)
+
+    def log_metrics(self, model: str, version: VersionRef, metrics: Mapping[str, float],
+                    step: int | None = None) -> ModelVersion:
+        """
+        Add one point to each of several metrics of a version, in one event.
+        """
+        points = _points(metrics, step)
+        return self._version_command(
+            model, version, lambda v: [ev.VersionMetricsLogged(model=v.model, version=v.version, points=chunk)
+                                       for chunk in _chunks(points)]
+        )
+
+    def set_version_tag(self, model: str, version: VersionRef, key: str, value: Any) -> ModelVersion:
+        """
+        Set one tag of a version.
+        """
+        key = check.check_name(key, "tag key")
+        value = check.check_tag_value(value, f"tag {key!r}")
+
+        def build(v: Any) -> list[Any]:
+            if key not in v.tags and len(v.tags) >= check.MAX_TAGS:
+                raise ValidationError(f"version {v.version} of {v.model!r} has {check.MAX_TAGS:,} tags, the limit")
+            return [ev.VersionTagSet(model=v.model, version=v.version, key=key, value=value)]
+
+        return self._version_command(model, version, build)
+
+    def delete_version_tag(self, model: str, version: VersionRef, key: str) -> ModelVersion:
+        """
+        Remove a tag from a version.
+
+        Raises:
+            NotFound: the version or tag does not exist.
+        """
+
+        def build(v: Any) -> list[Any]:
+            if key not in v.tags:
+                raise NotFound(f"version {v.version} of {v.model!r} has no tag {key!r}")
+            return [ev.VersionTagDeleted(model=v.model, version=v.version, key=key)]
+
+        return self._version_command(model, version, build)
+
+    def deprecate_version(self, model: str, version: VersionRef, *, reason: str | None = None) -> ModelVersion:
+        """
+        Mark a version deprecated: still readable, not promotable without ``force=True``.
+
+        Raises:
+            InvalidTransition: the version is archived.
+        """
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+
+        def build(v: Any) -> list[Any]:
+            if v.status == ARCHIVED:
+                raise InvalidTransition(f"version {v.version} of {v.model!r} is archived")
+            if v.status == DEPRECATED:
+                return []
+            return [ev.VersionDeprecated(model=v.model, version=v.version, reason=reason)]
+
+        return self._version_command(model, version, build)
+
+    def archive_version(self, model: str, version: VersionRef, *, reason: str | None = None) -> ModelVersion:
+        """
+        Mark a version archived: still readable, not promotable without ``force=True``.
+        """
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+        return self._version_command(
+            model, version,
+            lambda v: [] if v.status == ARCHIVED else [ev.VersionArchived(model=v.model, version=v.version, reason=reason)],
+        )
+
+    def _version_command(self, model: str, version: VersionRef, build: Callable[[Any], list[Any]]) -> ModelVersion:
+        def decide(state: RegistryState) -> _Plan:
+            found = _model(state, model)
+            target = _version(found, version)
+            number = target.version
+            return _Plan(ev.model_stream(found.name), build(target),
+                         lambda s: ModelVersion.of(s.models[model], s.models[model].versions[number]))
+
+        return self._execute(decide)
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def promote(self, model: str, version: VersionRef, *, alias: str, reason: str | None = None,
+                force: bool = False) -> Alias:
+        """
+        Point ``alias`` at ``version``, recording the version it replaces and why.
+
+        Promoting the version that already holds the alias changes nothing.
+
+        Raises:
+            NotFound: the model or version does not exist.
+            InvalidTransition: the version is deprecated or archived (or the model is
+                archived) and ``force`` is false.
+            ValidationError: the alias name is invalid or is a label of the model.
+        """
+        alias = check.check_version_name(alias, "alias")
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+
+        def decide(state: RegistryState) -> _Plan:
+            found = _model(state, model)
+            target = _version(found, version)
+            if alias in found.labels:
+                raise ValidationError(f"alias {alias!r} is already a label of {model!r}")
+            current = found.aliases.get(alias)
+            result = lambda s: s.models[model].alias_history[alias][-1]  # noqa: E731
+            if current == target.version:
+                return _Plan(ev.model_stream(model), [], result)
+            forced = _check_promotable(found, target, force, "promote")
+            return _Plan(ev.model_stream(model), [ev.AliasPromoted(
+                model=model, alias=alias, version=target.version, previous=current,
+                reason=reason, forced=forced)], result)
+
+        return self._execute(decide)
+
+    def rollback(self, model: str, *, alias: str, reason: str | None = None,
+                 to: VersionRef | None = None, force: bool = False) -> Alias:
+        """
+        Move ``alias`` back to the version that held it before the current one.
+
+        A second rollback goes one further back through the alias's own history.
+
+        Args:
+            model: the model's name.
+            alias: the alias to move back.
+            reason: why, recorded in the log.
+            to: an earlier holder of the alias to return to directly.
+            force: allow returning to a deprecated or archived version.
+
+        Raises:
+            NotFound: the model or alias does not exist.
+            InvalidTransition: the alias has no earlier holder, ``to`` never held it, or
+                the target is deprecated/archived and ``force`` is false.
+        """
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+
+        def decide(state: RegistryState) -> _Plan:
+            found = _model(state, model)
+            if alias not in found.aliases:
+                raise NotFound(f"model {model!r} has no alias {alias!r}")
+            stack = found.alias_stacks[alias]
+            current = stack[-1]
+            if to is None:
+                if len(stack) < 2:
+                    raise InvalidTransition(
+                        f"alias {alias!r} of {model!r} has no earlier holder to roll back to "
+                        f"(version {current} is its first)"
+                    )
+                target = found.versions[stack[-2]]
+            else:
+                target = _version(found, to)
+                if target.version == current:
+                    raise InvalidTransition(f"alias {alias!r} of {model!r} already points at version {current}")
+                if target.version not in stack[:-1]:
+                    raise InvalidTransition(
+                        f"version {target.version} is not an earlier holder of alias {alias!r} "
+                        f"of {model!r}; use promote to move it there"
+                    )
+            forced = _check_promotable(found, target, force, "roll back to")
+            return _Plan(ev.model_stream(model), [ev.AliasRolledBack(
+                model=model, alias=alias, version=target.version, previous=current,
+                reason=reason, forced=forced)], lambda s: s.models[model].alias_history[alias][-1])
+
+        return self._execute(decide)
+
+    def alias_holders(self, model: str, alias: str) -> list[Alias]:
+        """
+        Every move of an alias, oldest first (the full history is ``history`` of issue 5).
+        """
+        with self._reading() as state:
+            found = _model(state, model)
+            if alias not in found.alias_history:
+                raise NotFound(f"model {model!r} has no alias {alias!r}")
+            return list(found.alias_history[alias])
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, experiment: str | None = None, *, name: str | None = None,
+                  tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto") -> ActiveRun:
+        """
+        Start a run in ``experiment`` (created if needed; default ``"Default"``).
+
+        Use it as a context manager: leaving the block records ``FINISHED``, or
+        ``FAILED`` with the exception type when the block raises.
+
+        Returns:
+            An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
+        """
+        experiment = check.check_name(experiment if experiment is not None else "Default", "experiment")
+        if name is not None:
+            check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
+        tags = check.check_tags(tags)
+        if isinstance(code, str):
+            if code != "auto":
+                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
+            code_info = capture_code()
+        else:
+            code_info = check.check_json_blob(code, "code")
+        environment = capture_environment()
+        run_id = uuid.uuid4().hex
+
+        def ensure_experiment(state: RegistryState) -> _Plan:
+            exists = ev.experiment_stream(experiment) in state.streams
+            return _Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
+
+        self._execute(ensure_experiment)
+        self._execute(lambda state: _Plan(ev.run_stream(run_id), [ev.RunStarted(
+            run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
+            code=code_info)]))
+        return ActiveRun(self, run_id, experiment)
+
+    def _run_command(self, run_id: str, build: Callable[[Any], list[Any]]) -> None:
+        def decide(state: RegistryState) -> _Plan:
+            run = _run(state, run_id)
+            if run.status != RUNNING:
+                raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
+            return _Plan(ev.run_stream(run_id), build(run))
+
+        self._execute(decide)
+
+    # -- artifacts ------------------------------------------------------------------------
+
+    def _store_path(self, path: str | Path, prefix: str | None = None) -> dict[str, ArtifactEntry]:
+        """
+        Store a file or a folder's files; return their entries keyed by relative path.
+        """
+        if not Path(path).exists():
+            raise NotFound(f"no file or folder at {str(path)!r}")
+        manifest = self._artifact_store().put_tree(path, prefix=prefix)
+        if len(manifest) > check.MAX_ARTIFACT_FILES:
+            raise ValidationError(f"{len(manifest):,} files; the limit is {check.MAX_ARTIFACT_FILES:,}")
+        return {rel: ArtifactEntry(sha256=entry.sha256, size=entry.size) for rel, entry in manifest.items()}
+
+    def _manifest(self, entries: Mapping[str, ArtifactEntry]) -> Any:
+        from eventreg.artifacts import Manifest
+
+        return Manifest.from_json({path: {"sha256": e.sha256, "size": e.size} for path, e in entries.items()})
+
+    def download(self, model: str, version: VersionRef, dest: str | Path) -> Path:
+        """
+        Download a version's artifacts into ``dest`` (each file checked against its digest).
+
+        Returns:
+            The destination folder.
+
+        Raises:
+            NotFound: the model or version does not exist.
+            ArtifactIntegrityError: a stored file does not match its recorded digest.
+        """
+        found = self.get_version(model, version)
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        self._artifact_store().download(self._manifest(found.artifacts), dest)
+        return dest
+
+    def load_model(self, reference: str | ModelReference | ModelVersion) -> Any:
+        """
+        Load the model object of a version, e.g. ``load_model("models:/iris@production")``.
+
+        The files are checked against their recorded digests before anything is unpickled.
+
+        Raises:
+            NotFound: the version does not exist or has no logged model.
+            ArtifactIntegrityError: a stored file does not match its recorded digest.
+        """
+        from eventreg.flavors import load_model
+
+        found = reference if isinstance(reference, ModelVersion) else self.resolve(reference)
+        if not found.model_info:
+            raise NotFound(f"version {found.version} of {found.name!r} has no logged model")
+        base = found.model_info["path"].rstrip("/") + "/"
+        files = {path[len(base):]: entry for path, entry in found.artifacts.items() if path.startswith(base)}
+        with tempfile.TemporaryDirectory(prefix="eventreg-model-") as tmp:
+            self._artifact_store().download(self._manifest(files), tmp)
+            return load_model(tmp, found.model_info["flavor"])
+
+
+def _check_promotable(model: Any, version: Any, force: bool, verb: str) -> bool:
+    """
+    Whether the move needs ``force`` (recorded as ``forced``); raise if it is not given.
+    """
+    blocked = None
+    if version.status in (DEPRECATED, ARCHIVED):
+        blocked = f"version {version.version} of {model.name!r} is {version.status.lower()}"
+    elif model.status == ARCHIVED:
+        blocked = f"model {model.name!r} is archived"
+    if blocked is None:
+        return False
+    if not force:
+        raise InvalidTransition(f"cannot {verb} it: {blocked} (pass force=True to do it anyway)")
+    return True
+
+
+def _frameworks(architecture: Mapping[str, Any] | None, model_info: Mapping[str, Any] | None) -> tuple[str, ...]:
+    names = []
+    for source in (architecture or {}, (model_info or {}).get("flavor") or {}):
+        for key in ("flavor", "module", "framework"):
+            value = source.get(key)
+            if isinstance(value, str) and value:
+                names.append(value.split(".", 1)[0])
+    return tuple(dict.fromkeys(names))
+
+
+def _points(metrics: Mapping[str, Any], step: Any, timestamp: datetime | None = None) -> list[MetricPoint]:
+    if not isinstance(metrics, Mapping):
+        raise ValidationError(f"metrics must be a mapping, not {type(metrics).__name__}")
+    step = check.check_step(step)
+    stamp = timestamp or now()
+    return [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+                        step=step, timestamp=stamp) for k, v in metrics.items()]
+
+
+def _chunks(points: list[MetricPoint]) -> list[tuple[MetricPoint, ...]]:
+    size = check.MAX_METRIC_POINTS_PER_EVENT
+    return [tuple(points[i:i + size]) for i in range(0, len(points), size)]
+
+
+class ActiveRun:
+    """
+    A run being recorded; returned by :meth:`Registry.start_run`.
+    """
+
+    def __init__(self, registry: Registry, run_id: str, experiment: str) -> None:
+        self.registry = registry
+        self.id = run_id
+        self.experiment = experiment
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id} experiment={self.experiment!r}>"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.end(FINISHED)
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end(KILLED, error=exc_type.__name__)
+        else:
+            message = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
+            self.end(FAILED, error=message[: check.MAX_REASON_LENGTH])
+
+    @property
+    def info(self) -> Run:
+        """
+        The run as recorded now.
+        """
+        return self.registry.get_run(self.id)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """
+        Record a hyperparameter (str, int, float, bool or None).
+        """
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """
+        Record several hyperparameters in one event.
+
+        Raises:
+            ValidationError: a key was logged before with a different value (params
+                describe the run and do not change), or a limit is exceeded.
+        """
+        params = check.check_params(params)
+
+        def build(run: Any) -> list[Any]:
+            for key, value in params.items():
+                if key in run.params and not _same(run.params[key], value):
+                    raise ValidationError(
+                        f"param {key!r} was already logged as {run.params[key]!r}; params cannot change"
+                    )
+            if len(set(run.params) | set(params)) > check.MAX_PARAMS:
+                raise ValidationError(f"run {run.run_id!r} would have more than {check.MAX_PARAMS:,} params")
+            return [ev.RunParamsLogged(run_id=run.run_id, params=params)] if params else []
+
+        self.registry._run_command(self.id, build)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """
+        Record a metric value (NaN allowed), optionally at a training step.
+        """
+        self.log_metrics({key: value}, step=step)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """
+        Record several metric values in one append.
+        """
+        points = _points(metrics, step)
+        self.registry._run_command(
+            self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
+        )
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """
+        Set a tag of the run.
+        """
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """
+        Set several tags of the run in one event.
+        """
+        tags = check.check_tags(tags)
+        self.registry._run_command(self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """
+        Store a file (or a folder's files) in the artifact store and record it on the run.
+
+        Args:
+            path: the local file or folder.
+            artifact_path: a folder name to put it under in the run's artifacts.
+        """
+        prefix = _artifact_prefix(artifact_path)
+        entries = self.registry._store_path(path, prefix)
+        self.registry._run_command(self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)])
+
+    def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None) -> None:
+        """
+        Save a model object with its framework's flavor and record it as the run's model.
+
+        Args:
+            model: the trained object (a scikit-learn estimator, ...).
+            artifact_path: the folder in the run's artifacts.
+            flavor: force a flavor instead of detecting it.
+        """
+        from eventreg.flavors import save_model
+
+        prefix = _artifact_prefix(artifact_path) or "model"
+        with tempfile.TemporaryDirectory(prefix="eventreg-save-") as tmp:
+            info = save_model(model, tmp, flavor=flavor)
+            entries = self.registry._store_path(tmp, prefix)
+        info = check.check_json_blob(info, "flavor info") or {}
+        framework = framework_of(model)
+        if framework and "module" not in info:
+            info = {**info, "module": framework}
+        self.registry._run_command(self.id, lambda run: [ev.RunModelLogged(
+            run_id=run.run_id, path=prefix, flavor=info, artifacts=entries)])
+
+    def end(self, status: str = FINISHED, *, error: str | None = None) -> None:
+        """
+        End the run with ``status`` (FINISHED, FAILED or KILLED); ending twice changes nothing.
+        """
+        if status not in RUN_END_STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(RUN_END_STATUSES)}, not {status!r}")
+
+        def decide(state: RegistryState) -> _Plan:
+            run = _run(state, self.id)
+            if run.status != RUNNING:
+                return _Plan(ev.run_stream(self.id), [])
+            return _Plan(ev.run_stream(self.id), [ev.RunFinished(run_id=self.id, status=status, error=error)])
+
+        self.registry._execute(decide)
+
+
+def _artifact_prefix(artifact_path: str | None) -> str | None:
+    if artifact_path is None or artifact_path.strip("/") == "":
+        return None
+    parts = artifact_path.strip("/").split("/")
+    return "/".join(check.check_name(part, "artifact path part") for part in parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return type(a) is type(b) and a == b or (a == b and not isinstance(a, bool) and not isinstance(b, bool))

@@ -194,6 +194,12 @@ BUG_SQL_GARBAGE = (
     "raise json.JSONDecodeError instead of LogCorrupted naming the position"
 )
 
+BUG_FILE_POSITION = (
+    "bug: eventreg/backends/file.py _read_span decodes a whole block at once and, when one "
+    "line in it is bad, raises LogCorrupted without yielding the good lines before it, so "
+    "verify() reports first_bad_position=1 (checked=0) for garbage at line 5"
+)
+
 OK = None  # expectation: verify passes
 
 # edit -> (verify(), verify(expected_head=final), verify(expected_head=early)), each either
@@ -294,7 +300,9 @@ def test_storage_edited_into_garbage_is_reported_with_its_position(tamper_url, g
     """
     if tamper_url.startswith("memory"):
         pytest.skip("a memory log holds decoded objects: there is no stored text to corrupt")
-    if not tamper_url.startswith("file"):
+    if tamper_url.startswith("file"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_FILE_POSITION, raises=AssertionError))
+    else:
         request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_SQL_GARBAGE, raises=ValueError))
     _write_log(tamper_url)
     raw = raw_store(tamper_url)
@@ -311,3 +319,23 @@ def test_storage_edited_into_garbage_is_reported_with_its_position(tamper_url, g
             assert "5" in str(e), str(e)
         else:
             assert not result.ok and result.first_bad_position == 5, result
+
+
+def test_a_file_log_whose_last_line_was_edited_into_garbage_is_damaged_not_torn(file_url):
+    """
+    A complete (newline-terminated) last line that does not parse is damage, not a torn
+    tail from a crash: it must not be silently dropped (which would hide an edit).
+    """
+    _write_log(file_url)
+    raw = raw_store(file_url)
+    path = raw.path
+    with open(path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    lines[-1] = b'{"position":12,"garbage\n'
+    with open(path, "wb") as f:
+        f.write(b"".join(lines))
+    with open_log(file_url) as log:
+        result = log.verify()
+        assert not result.ok and result.first_bad_position == 12, result
+        with pytest.raises(LogCorrupted):
+            log.append("model:m0", [NewEvent("e", {})])

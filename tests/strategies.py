@@ -1,0 +1,97 @@
+"""
+Hypothesis strategies: one per registry event, and valid names and values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import strategies as st
+
+from eventreg.domain import events as ev
+
+_NAME_ALPHABET = st.characters(
+    codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
+    exclude_characters="/\\@",
+)
+
+#: Valid names: printable, no / \ @ .., no surrounding spaces.
+names = st.text(_NAME_ALPHABET, min_size=1, max_size=20).map(str.strip).filter(
+    lambda s: s and ".." not in s and s != "." and s.isprintable()
+)
+#: Valid alias and label names (not numbers, not "latest").
+version_names = names.filter(lambda s: not s.isdigit() and s.lower() != "latest")
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=50)
+optional_texts = st.none() | texts
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=True) | texts
+json_objects = st.dictionaries(st.text(max_size=10), json_scalars, max_size=4)
+timestamps = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+)
+tags = st.dictionaries(names, texts, max_size=3)
+params = st.dictionaries(names, json_scalars, max_size=3)
+versions = st.integers(1, 10_000)
+run_ids = st.uuids().map(lambda u: u.hex)
+
+metric_points = st.builds(
+    ev.MetricPoint, key=names, value=st.floats(allow_nan=True, allow_infinity=True),
+    step=st.none() | st.integers(-(2**40), 2**40), timestamp=timestamps,
+)
+artifact_entries = st.builds(
+    ev.ArtifactEntry, sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
+    size=st.integers(0, 2**40),
+)
+artifacts = st.dictionaries(names, artifact_entries, max_size=3)
+
+#: One strategy per event class.
+EVENT_STRATEGIES = {
+    ev.ModelCreated: st.builds(ev.ModelCreated, model=names, description=optional_texts, tags=tags),
+    ev.ModelUpdated: st.builds(ev.ModelUpdated, model=names, description=optional_texts),
+    ev.ModelTagSet: st.builds(ev.ModelTagSet, model=names, key=names, value=texts),
+    ev.ModelTagDeleted: st.builds(ev.ModelTagDeleted, model=names, key=names),
+    ev.ModelArchived: st.builds(ev.ModelArchived, model=names, reason=optional_texts),
+    ev.VersionRegistered: st.builds(
+        ev.VersionRegistered, model=names, version=versions, label=st.none() | version_names,
+        description=optional_texts, params=params, metrics=st.lists(metric_points, max_size=3).map(tuple),
+        tags=tags, artifacts=artifacts,
+        model_info=st.none() | st.fixed_dictionaries({"path": names, "flavor": json_objects}),
+        data=st.none() | json_objects, code=st.none() | json_objects, environment=json_objects,
+        architecture=st.none() | json_objects, run_id=st.none() | run_ids,
+        parents=st.lists(versions, max_size=3).map(tuple),
+    ),
+    ev.VersionUpdated: st.builds(ev.VersionUpdated, model=names, version=versions, description=optional_texts),
+    ev.VersionMetricsLogged: st.builds(
+        ev.VersionMetricsLogged, model=names, version=versions,
+        points=st.lists(metric_points, min_size=1, max_size=3).map(tuple),
+    ),
+    ev.VersionTagSet: st.builds(ev.VersionTagSet, model=names, version=versions, key=names, value=texts),
+    ev.VersionTagDeleted: st.builds(ev.VersionTagDeleted, model=names, version=versions, key=names),
+    ev.VersionDeprecated: st.builds(ev.VersionDeprecated, model=names, version=versions, reason=optional_texts),
+    ev.VersionArchived: st.builds(ev.VersionArchived, model=names, version=versions, reason=optional_texts),
+    ev.AliasPromoted: st.builds(
+        ev.AliasPromoted, model=names, alias=version_names, version=versions,
+        previous=st.none() | versions, reason=optional_texts, forced=st.booleans(),
+    ),
+    ev.AliasRolledBack: st.builds(
+        ev.AliasRolledBack, model=names, alias=version_names, version=versions, previous=versions,
+        reason=optional_texts, forced=st.booleans(),
+    ),
+    ev.ExperimentCreated: st.builds(ev.ExperimentCreated, experiment=names),
+    ev.RunStarted: st.builds(
+        ev.RunStarted, run_id=run_ids, experiment=names, name=optional_texts, tags=tags,
+        environment=json_objects, code=st.none() | json_objects,
+    ),
+    ev.RunParamsLogged: st.builds(ev.RunParamsLogged, run_id=run_ids, params=params),
+    ev.RunMetricsLogged: st.builds(
+        ev.RunMetricsLogged, run_id=run_ids, points=st.lists(metric_points, min_size=1, max_size=3).map(tuple),
+    ),
+    ev.RunTagsSet: st.builds(ev.RunTagsSet, run_id=run_ids, tags=tags),
+    ev.RunArtifactsLogged: st.builds(ev.RunArtifactsLogged, run_id=run_ids, artifacts=artifacts),
+    ev.RunModelLogged: st.builds(ev.RunModelLogged, run_id=run_ids, path=names, flavor=json_objects,
+                                 artifacts=artifacts),
+    ev.RunFinished: st.builds(ev.RunFinished, run_id=run_ids, status=st.sampled_from(["FINISHED", "FAILED", "KILLED"]),
+                              error=optional_texts),
+}
+
+#: Any event.
+any_event = st.one_of(*EVENT_STRATEGIES.values())

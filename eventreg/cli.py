@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import PurePath
@@ -36,6 +37,8 @@ EXIT_CHECK_FAILED = 1
 #: Exit code of an unexpected error: a bug in eventreg (rerun with ``--debug``).
 EXIT_INTERNAL = 70
 
+#: click >= 8.2 raises this for a group called without a command (older: prints help, exits 0)
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -106,22 +109,46 @@ class _Group(click.Group):
     The root group: maps eventreg's errors to one line on stderr and an exit code.
     """
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NO_ARGS as error:  # a bare group: its help, exit 2
+            click.echo(error.ctx.get_help() if error.ctx else error.format_message(), err=True)
+            sys.exit(2)
+        except click.UsageError as error:  # click's own: one line too, exit 2
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"error: {_one_line(error.format_message())}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {_one_line(error.format_message())}", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except EventregError as error:
-            if ctx.params.get("debug"):
-                raise
+            _traceback(ctx)
             _fail(ctx, _message(error), getattr(error, "exit_code", 2))
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except Exception as error:  # a bug: say so in one line; --debug shows the traceback
-            if ctx.params.get("debug"):
-                raise
+            _traceback(ctx)
             _fail(ctx, f"internal error: {type(error).__name__}: {_one_line(str(error))} "
                        "(rerun with --debug for the traceback)", EXIT_INTERNAL)
+
+
+def _traceback(ctx: click.Context) -> None:
+    if ctx.params.get("debug"):
+        traceback.print_exc(file=sys.stderr)
 
 
 def _one_line(text: str) -> str:
@@ -238,12 +265,21 @@ def _cell(value: Any) -> str:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
     if isinstance(value, Mapping):
-        return "\n".join(f"{key}={_cell(_metric_value(item))}" for key, item in value.items())
+        return "\n".join(f"{key}={_inner(_metric_value(item))}" for key, item in value.items())
     if isinstance(value, (list, tuple, set, frozenset)) and not hasattr(value, "_asdict"):
         return ", ".join(_cell(item) for item in value)
     if attrs.has(type(value)) or hasattr(value, "_asdict"):
         return json.dumps(to_json(value), ensure_ascii=False)
     return str(value)
+
+
+def _inner(value: Any) -> str:
+    """
+    A value inside a mapping cell: nested structures as compact JSON.
+    """
+    if isinstance(value, (Mapping, list, tuple)) or attrs.has(type(value)):
+        return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"))
+    return _cell(value)
 
 
 def _metric_value(value: Any) -> Any:
@@ -424,7 +460,7 @@ def models_show(name: str, as_of: str | None) -> None:
 @click.option("--delete", "deletes", multiple=True, metavar="KEY", help="Delete this tag (repeatable).")
 def models_tag(name: str, tags: tuple[str, ...], deletes: tuple[str, ...]) -> None:
     """
-    Set (KEY=VALUE) or delete (--delete KEY) tags of the model NAME.
+    Set or delete tags of a model.
     """
     pairs = _pairs(tags, "KEY=VALUE")
     if not pairs and not deletes:
@@ -443,7 +479,9 @@ def models_tag(name: str, tags: tuple[str, ...], deletes: tuple[str, ...]) -> No
 @_reason_option()
 def models_archive(name: str, reason: str | None) -> None:
     """
-    Archive the model NAME (its history stays; its versions can no longer be promoted).
+    Archive a model (its history stays).
+
+    An archived model's versions can be promoted only with --force.
     """
     result = _registry().archive_model(name, reason=reason)
     _emit(result, _done(f"archived model {name}"))
@@ -463,12 +501,14 @@ def versions() -> None:
 
 @versions.command("list")
 @click.argument("model")
+@click.option("--status", type=click.Choice(["READY", "DEPRECATED", "ARCHIVED"], case_sensitive=False),
+              help="Only versions with this status.")
 @_as_of_option
-def versions_list(model: str, as_of: str | None) -> None:
+def versions_list(model: str, status: str | None, as_of: str | None) -> None:
     """
-    List the versions of MODEL.
+    List the versions of a model, oldest first.
     """
-    _emit(_reader(as_of).list_versions(model),
+    _emit(_reader(as_of).list_versions(model, status=status and status.upper()),
           lambda console, rows: console.print(_table(f"versions of {model}", rows, _version_columns)))
 
 
@@ -478,7 +518,7 @@ def versions_list(model: str, as_of: str | None) -> None:
 @_as_of_option
 def versions_show(model: str, ref: str, as_of: str | None) -> None:
     """
-    Show version REF of MODEL with its whole lineage.
+    Show a version with its whole lineage.
     """
     _emit(_reader(as_of).get_version(model, _ref(ref)), _print_record(f"{model} {ref}"))
 
@@ -495,15 +535,18 @@ def versions_show(model: str, ref: str, as_of: str | None) -> None:
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
 @click.option("--data-uri", metavar="URI", help="Where the training data is.")
 @click.option("--data-digest", metavar="DIGEST", help="Digest of the training data, e.g. sha256:...")
-@click.option("--git", "git", type=click.Choice(["auto", "none"]), default="none", show_default=True,
-              help="auto: record the git repository, commit and dirty flag of the current checkout.")
+@click.option("--git", "git", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: record the git repository, commit and dirty flag when run in a checkout.")
 @click.option("--parent", "parents", multiple=True, type=int, metavar="VERSION", help="A parent version (repeatable).")
 def versions_register(model: str, run_id: str | None, params: tuple[str, ...], metrics: tuple[str, ...],
                       artifact_path: str | None, label: str | None, description: str | None,
                       tags: tuple[str, ...], data_uri: str | None, data_digest: str | None,
                       git: str, parents: tuple[int, ...]) -> None:
     """
-    Register a new version of MODEL.
+    Register a new version of a model.
+
+    With --run, params, metrics and artifacts come from that run; the options add to
+    them. Who, when, Python and package versions are recorded automatically.
     """
     kwargs: dict[str, Any] = {}
     if run_id:
@@ -516,8 +559,7 @@ def versions_register(model: str, run_id: str | None, params: tuple[str, ...], m
         kwargs["artifacts"] = artifact_path
     if data_uri or data_digest:
         kwargs["data"] = {"uri": data_uri, "digest": data_digest}
-    if git == "auto":
-        kwargs["code"] = "auto"
+    kwargs["code"] = "auto" if git == "auto" else None
     if tags:
         kwargs["tags"] = _pairs(tags, "--tag")
     if parents:
@@ -533,7 +575,7 @@ def versions_register(model: str, run_id: str | None, params: tuple[str, ...], m
 @click.option("--delete", "deletes", multiple=True, metavar="KEY", help="Delete this tag (repeatable).")
 def versions_tag(model: str, ref: str, tags: tuple[str, ...], deletes: tuple[str, ...]) -> None:
     """
-    Set (KEY=VALUE) or delete (--delete KEY) tags of version REF of MODEL.
+    Set or delete tags of a version.
     """
     pairs = _pairs(tags, "KEY=VALUE")
     if not pairs and not deletes:
@@ -553,7 +595,7 @@ def versions_tag(model: str, ref: str, tags: tuple[str, ...], deletes: tuple[str
 @_reason_option(required=True)
 def versions_deprecate(model: str, ref: str, reason: str) -> None:
     """
-    Deprecate version REF of MODEL (it can then be promoted only with --force).
+    Deprecate a version (promote it then only with --force).
     """
     result = _registry().deprecate_version(model, _ref(ref), reason=reason)
     _emit(result, _done(f"deprecated {model} {ref}"))
@@ -572,12 +614,17 @@ def runs() -> None:
 @runs.command("list")
 @click.option("--experiment", help="Only runs of this experiment.")
 @click.option("--filter", "filter_", metavar="FILTER", help='E.g. "metrics.accuracy > 0.9".')
+@click.option("--order-by", "order_by", multiple=True, metavar="FIELD [ASC|DESC]",
+              help='E.g. "metrics.accuracy DESC" (repeatable).')
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many runs.")
 @_as_of_option
-def runs_list(experiment: str | None, filter_: str | None, as_of: str | None) -> None:
+def runs_list(experiment: str | None, filter_: str | None, order_by: tuple[str, ...],
+              limit: int | None, as_of: str | None) -> None:
     """
-    List runs, newest first.
+    List runs (oldest first unless --order-by).
     """
-    _emit(_reader(as_of).search_runs(experiment=experiment, filter=filter_),
+    _emit(_reader(as_of).search_runs(experiment=experiment, filter=filter_,
+                                     order_by=list(order_by) or None, limit=limit),
           lambda console, rows: console.print(_table("runs", rows, _run_columns)))
 
 
@@ -602,7 +649,10 @@ def runs_show(run_id: str, as_of: str | None) -> None:
 @click.option("--step", type=int, help="Training step or epoch of this value.")
 def log_metric(model: str, ref: str, key: str, value: float, step: int | None) -> None:
     """
-    Record metric KEY = VALUE on version REF of MODEL (its history is kept).
+    Record a metric value on a version.
+
+    Sets metric KEY of version REF of MODEL to VALUE (nan allowed); earlier values stay
+    in the metric's history.
     """
     result = _registry().log_metric(model, _ref(ref), key, value, step=step)
     _emit(result, _done(f"{model} {ref}: {key} = {_cell(value)}"))
@@ -616,7 +666,10 @@ def log_metric(model: str, ref: str, key: str, value: float, step: int | None) -
 @click.option("--force", is_flag=True, help="Allow a deprecated or archived version (recorded).")
 def promote(model: str, ref: str, alias: str, reason: str | None, force: bool) -> None:
     """
-    Point ALIAS of MODEL at version REF.
+    Point an alias at a version.
+
+    Moves --to ALIAS of MODEL to version REF; the log records the version it replaced,
+    so `eventreg rollback` can return to it.
     """
     result = _registry().promote(model, _ref(ref), alias=alias, reason=reason, force=force)
     _emit(result, _done(f"{model}@{alias} -> version {_field(result, 'version') or ref}"))
@@ -627,11 +680,16 @@ def promote(model: str, ref: str, alias: str, reason: str | None, force: bool) -
 @click.option("--alias", required=True, metavar="ALIAS", help="The alias to move back.")
 @click.option("--to", "to", metavar="REF", help="Move it to this version [default: the previous holder].")
 @_reason_option()
-def rollback(model: str, alias: str, to: str | None, reason: str | None) -> None:
+@click.option("--force", is_flag=True, help="Allow a deprecated or archived version (recorded).")
+def rollback(model: str, alias: str, to: str | None, reason: str | None, force: bool) -> None:
     """
-    Move ALIAS of MODEL back to its previous holder (or to --to REF).
+    Move an alias back to its previous holder.
+
+    Without --to, ALIAS of MODEL returns to the version that held it before the current
+    one; a second rollback goes one further back.
     """
-    result = _registry().rollback(model, alias=alias, to=None if to is None else _ref(to), reason=reason)
+    result = _registry().rollback(model, alias=alias, to=None if to is None else _ref(to), reason=reason,
+                                  force=force)
     _emit(result, _done(f"{model}@{alias} rolled back to version {_field(result, 'version')}"))
 
 
@@ -646,7 +704,9 @@ def rollback(model: str, alias: str, to: str | None, reason: str | None) -> None
 @_as_of_option
 def search(filter_: str, order_by: tuple[str, ...], limit: int | None, as_of: str | None) -> None:
     """
-    Find versions matching FILTER, e.g. "model = 'iris' and metrics.accuracy >= 0.9".
+    Find versions matching a filter.
+
+    FILTER is e.g. "model = 'iris' and metrics.accuracy >= 0.9" (see docs/search.md).
     """
     rows = _reader(as_of).search_versions(filter_, order_by=list(order_by) or None, limit=limit)
     _emit(rows, lambda console, r: console.print(_table("versions", r, _version_columns)))
@@ -658,7 +718,9 @@ def search(filter_: str, order_by: tuple[str, ...], limit: int | None, as_of: st
 @_as_of_option
 def compare(model: str, refs: tuple[str, ...], as_of: str | None) -> None:
     """
-    Show params and metrics of versions of MODEL side by side; differences are marked.
+    Show versions' params and metrics side by side.
+
+    Rows whose values differ between the versions REF... of MODEL are marked.
     """
     _emit(_reader(as_of).compare(model, [_ref(r) for r in refs]), _print_comparison)
 
@@ -674,11 +736,11 @@ def _print_comparison(console: Any, comparison: Any) -> None:
     table = Table(title="comparison", title_justify="left")
     table.add_column("field")
     for version in versions_:
-        table.add_column(str(version))
+        table.add_column(f"v{version}")
     table.add_column("differs")
     for row in rows:
         values = _field(row, "values") or []
-        table.add_row(str(_field(row, "key")), *(_cell(v) for v in values),
+        table.add_row(f"{_field(row, 'section')}.{_field(row, 'key')}", *(_cell(v) for v in values),
                       "*" if _field(row, "differs") else "")
     console.print(table)
 
@@ -690,7 +752,10 @@ def _print_comparison(console: Any, comparison: Any) -> None:
 @_as_of_option
 def download(model: str, ref: str, dest: str, as_of: str | None) -> None:
     """
-    Download the artifacts of version REF of MODEL into DEST, verifying every byte.
+    Download a version's artifacts, verifying every byte.
+
+    Writes the artifacts of version REF of MODEL under DEST; a file whose size or sha256
+    does not match the record is an error (exit 1).
     """
     result = _reader(as_of).download(model, _ref(ref), dest)
     _emit({"model": model, "ref": ref, "dest": dest, "files": result},
@@ -710,7 +775,9 @@ def download(model: str, ref: str, dest: str, as_of: str | None) -> None:
 def history(model: str | None, since: str | None, until: str | None, actor: str | None,
             types: tuple[str, ...], as_of: str | None) -> None:
     """
-    Show what happened (to MODEL, or to everything), oldest first: who, when, what, why.
+    Show who changed what, when and why.
+
+    Lists the events of MODEL (or of the whole registry), oldest first.
     """
     events = _reader(as_of).history(
         model, since=None if since is None else _when(since), until=None if until is None else _when(until),
@@ -723,7 +790,10 @@ def history(model: str | None, since: str | None, until: str | None, actor: str 
 @click.argument("b", metavar="B")
 def diff(a: str, b: str) -> None:
     """
-    What changed between moments A and B (ISO-8601 times or log positions).
+    Show what changed between two moments.
+
+    A and B are ISO-8601 times (UTC if no zone) or log positions: models and versions
+    added, aliases moved, tags and metrics changed.
     """
     _emit(_registry().diff(_when(a), _when(b)), _print_record(f"changes from {a} to {b}"))
 
@@ -734,7 +804,7 @@ def diff(a: str, b: str) -> None:
 @click.option("--check-artifacts", is_flag=True, help="Also re-hash every stored artifact (slower).")
 def verify(expected_head: str | None, check_artifacts: bool) -> None:
     """
-    Check the hash chain of the whole log; exit 1 if anything is wrong.
+    Check the log's hash chain; exit 1 if it is broken.
     """
     kwargs: dict[str, Any] = {}
     if expected_head is not None:
@@ -757,7 +827,10 @@ def _print_verify(console: Any, result: Any) -> None:
 @cli.command(context_settings=_CONTEXT)
 def head() -> None:
     """
-    Print the log's head as POS:HASH, a digest to publish and check later with verify.
+    Print the log's head as POS:HASH.
+
+    Publish it (CI log, ticket, git tag); later `eventreg verify --expected-head POS:HASH`
+    proves the log up to POS unchanged.
     """
     _emit(_registry().head(), lambda console, h: console.print(str(h)))
 
@@ -770,7 +843,10 @@ def head() -> None:
 @click.option("--until", metavar="WHEN", help="End of the period (ISO-8601 or position).")
 def report(model: str, fmt: str, output: str, since: str | None, until: str | None) -> None:
     """
-    Write an audit report of MODEL: promotions, rollbacks and each version's lineage.
+    Write an audit report of a model.
+
+    A timeline of promotions and rollbacks of MODEL and each version's lineage (data,
+    code, params, metrics, who and when), as a self-contained HTML page, JSON or CSV.
     """
     result = _registry().audit_report(
         model, since=None if since is None else _when(since), until=None if until is None else _when(until),
@@ -784,7 +860,11 @@ def report(model: str, fmt: str, output: str, since: str | None, until: str | No
 @click.argument("dst_url", metavar="DST_URL")
 def copy(src_url: str, dst_url: str) -> None:
     """
-    Copy a whole log into an empty backend, keeping positions, times, actors and hashes.
+    Copy a whole log into another, empty backend.
+
+    Positions, timestamps, actors and hashes are kept, so the copy verifies and has the
+    same head. A destination holding a prefix of the source (an interrupted copy) is
+    resumed; any other non-empty destination is refused.
     """
     result = eventreg.copy(src_url, dst_url)
     _emit(result, lambda console, r: console.print(
@@ -807,10 +887,11 @@ def copy(src_url: str, dst_url: str) -> None:
 def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...],
          promote_to: str | None, reason: str | None) -> None:
     """
-    CI/CD gate: exit 0 (and optionally promote) if version REF of MODEL meets every
-    condition, else exit 1 with a table of what failed.
+    CI/CD gate: check a version, optionally promote it.
 
-    Each condition is one search_versions() call restricted to this version.
+    Exits 0 (and, with --promote-to, promotes) when version REF of MODEL meets every
+    condition; else exits 1 with a table of what failed. Each --require is a search
+    filter evaluated on this version only.
     """
     if not requires and not better:
         raise click.UsageError("give at least one --require or --better-than")
@@ -881,8 +962,12 @@ def _print_gate(console: Any, data: Any) -> None:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """
-    Train a small iris model and walk the registry: log, register, promote, roll back,
-    history, verify (in ./eventreg.db and ./eventreg-artifacts unless --url/--artifacts).
+    Train an iris model and walk through the registry.
+
+    Trains two RandomForests, logs them as runs, registers two versions, promotes both,
+    rolls production back, shows the history and verifies the log: in ./eventreg.db and
+    ./eventreg-artifacts unless --url/--artifacts say otherwise. Needs scikit-learn
+    (pip install 'eventreg[demo]'); safe to run again in the same folder.
     """
     from eventreg.demo import run
 

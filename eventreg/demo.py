@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import eventreg
+from eventreg.config import redact_url
 from eventreg.errors import AlreadyExists, MissingDriver
 
 MODEL = "iris"
@@ -116,8 +117,8 @@ def run(url: str | None = None, artifacts: str | None = None, actor: str | None 
     say = _Say(console)
     with eventreg.open(url=url, artifacts=artifacts, actor=actor) as reg:
         if console is not None:
-            console.print(f"[bold]eventreg demo[/bold]: registry {reg.url}, artifacts {reg.artifacts.url}, "
-                          f"acting as {reg.actor!r}")
+            console.print(f"[bold]eventreg demo[/bold]: registry {redact_url(reg.log.url)}, "
+                          f"artifacts {reg.artifacts_url}, acting as {reg.actor!r}")
         say(f"Create the model {MODEL!r}")
         try:
             reg.create_model(MODEL, description="RandomForest classifiers of iris flowers",
@@ -164,7 +165,7 @@ def run(url: str | None = None, artifacts: str | None = None, actor: str | None 
                           "eventreg history iris   eventreg compare iris "
                           f"{first.version} {second.version}")
         return {
-            "url": reg.url,
+            "url": redact_url(reg.log.url),
             "model": MODEL,
             "runs": [first_run, second_run],
             "versions": [first.version, second.version],

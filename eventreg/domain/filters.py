@@ -232,7 +232,7 @@ def _like_test(pattern: str, ignore_case: bool) -> Callable[[Any], bool]:
     def like(value: Any) -> bool:
         found = _text(value)
         if found is None:
-            return False
+            return isinstance(value, _COLLECTIONS) and any(like(item) for item in value)
         if len(segments) == 1:
             return first.fullmatch(found) is not None
         start = first.match(found)
@@ -247,20 +247,7 @@ def _like_test(pattern: str, ignore_case: bool) -> Callable[[Any], bool]:
             position = hit.end()
         return True
 
-    return _any_of(like)
-
-
-def _any_of(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """
-    Let ``test`` also accept a collection, true when it holds for any item.
-    """
-
-    def any_of(value: Any) -> bool:
-        if isinstance(value, _COLLECTIONS):
-            return any(test(item) for item in value)
-        return test(value)
-
-    return any_of
+    return like
 
 
 # -- tokens and errors -----------------------------------------------------------------
@@ -869,6 +856,9 @@ class OrderBy:
         self._terms = tuple((get, descending) for _, descending, get in terms)
 
     def __call__(self, record: Record) -> tuple[tuple[int, int, Any], ...]:
+        """
+        The sort key of ``record``, for ``sorted(records, key=order)``.
+        """
         return tuple(_sort_key(get(record), descending) for get, descending in self._terms)
 
     def sort(self, records: Iterable[Record]) -> list[Record]:

@@ -144,9 +144,9 @@ class _Literal(NamedTuple):
 
     @classmethod
     def of(cls, raw: str | int | float | bool) -> _Literal:
-        if type(raw) is bool:
+        if isinstance(raw, bool):
             return cls(raw, None, None, raw, None)
-        if type(raw) is str:
+        if isinstance(raw, str):
             lowered = raw.lower()
             flag = True if lowered == "true" else False if lowered == "false" else None
             return cls(raw, raw, _number(raw), flag, _when(raw))
@@ -314,10 +314,10 @@ def _tokenize(text: str, what: str) -> list[_Token]:
             if pos < length and (text[pos].isalnum() or text[pos] in "_."):
                 raise _error(what, text, pos, f"unexpected {text[pos]!r} after a number")
             source = match.group()
-            value = _number(source)
-            if value is None:
+            number = _number(source)
+            if number is None:
                 raise _error(what, text, start, f"number {source[:30]!r} is out of range")
-            tokens.append(_Token("number", value, start, source))
+            tokens.append(_Token("number", number, start, source))
         elif char in "<>!=":
             two = text[pos:pos + 2]
             if two == "==":

@@ -467,6 +467,11 @@ class SQLLog(BaseLog):
         self._read_chunk = read_chunk
         self._pid = os.getpid()
         self._dbapi = engine.dialect.loaded_dbapi
+        self._writer_lock = threading.Lock()
+        self._writer: Any = None
+        self._writer_cursor: Any = None
+        self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
+        self._head_key = (1,)
         # stream versions known to be current while the head is at _cache_position
         self._cache_lock = threading.Lock()
         self._cache_position = -1
@@ -560,7 +565,12 @@ class SQLLog(BaseLog):
     # -- connections and errors ------------------------------------------------------
 
     def _connection(self) -> Any:
-        if self._pid != os.getpid():  # forked: never share the parent's sockets
+        """
+        A DBAPI connection from the pool (give it back with ``close()``).
+        """
+        if self._pid != os.getpid():  # forked: never touch the parent's connections
+            self._inherited.append(self._writer)
+            self._writer = None
             self._engine.dispose(close=False)
             self._pid = os.getpid()
         try:
@@ -569,6 +579,27 @@ class SQLLog(BaseLog):
             self._raise(e)
         except self._dbapi.Error as e:
             self._raise(e)
+
+    def _open_writer(self) -> Any:
+        """
+        The connection kept for appends (one per log: the database lets one append in at a time).
+        """
+        if self._writer is not None and self._pid == os.getpid():
+            return self._writer
+        writer = self._connection()
+        self._writer, self._writer_cursor = writer, writer.cursor()
+        return writer
+
+    def _drop_if_lost(self, error: BaseException, conn: Any) -> bool:
+        """
+        Forget ``conn`` if ``error`` says it is gone (the server restarted, a timeout ...).
+        """
+        if not self._dialect.is_disconnect(error, conn.dbapi_connection, None):
+            return False
+        conn.invalidate()
+        if conn is self._writer:
+            self._writer = None
+        return True
 
     def _where(self) -> str:
         url = self._engine.url
@@ -598,12 +629,14 @@ class SQLLog(BaseLog):
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
         """
-        if conn is not None:
+        driver_error = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+        if conn is not None and not self._drop_if_lost(driver_error, conn):
             try:
                 conn.rollback()
-            except Exception:  # the connection is gone; the pool will drop it
+            except Exception:  # the connection is unusable; the pool must not reuse it
                 conn.invalidate()
-        driver_error = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+                if conn is self._writer:
+                    self._writer = None
         translated = self._translate(driver_error, opening=opening)
         if translated is None:
             raise error
@@ -624,70 +657,87 @@ class SQLLog(BaseLog):
             self._cache[stream_id] = version
             self._cache_position = new_head
 
-    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+    def _write_transaction(self, work: Callable[[Any, int, str], tuple[int, str, Any]]) -> tuple[int, Any]:
+        """
+        Run ``work(cursor, head_position, head_hash)`` holding the log's write lock.
+
+        The head row is locked (on SQLite the whole database, by ``BEGIN IMMEDIATE``),
+        ``work`` inserts events after it and returns the new head and a result; the
+        head is moved and the transaction committed. A connection found dead before
+        the commit is replaced once (a server restart must not fail the next append).
+
+        Returns:
+            The head position before the transaction and ``work``'s result.
+        """
         sql = self._sql
-        conn = self._connection()
-        try:
-            cursor = conn.cursor()
-            _begin_write(cursor, self._name)
-            cursor.execute(sql.lock_head.text, (1,))
-            position, prev_hash = cursor.fetchone()
+        with self._writer_lock:
+            for attempt in (1, 2):
+                conn = self._open_writer()
+                cursor = self._writer_cursor
+                committing = False
+                try:
+                    _begin_write(cursor, self._name)
+                    cursor.execute(sql.lock_head.text, self._head_key)
+                    position, digest = cursor.fetchone()
+                    new_position, new_hash, result = work(cursor, position, digest)
+                    cursor.execute(sql.move_head.text, sql.move_head.args(new_position=new_position,
+                                                                          new_hash=new_hash, id=1))
+                    committing = True
+                    conn.commit()
+                    return position, result
+                except self._dbapi.Error as e:
+                    if attempt == 1 and not committing and self._drop_if_lost(e, conn):
+                        continue
+                    self._raise(e, conn=conn)
+                except BaseException:
+                    conn.rollback()
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        version_sql = self._sql.stream_version
+        insert = self._sql.insert.text
+
+        def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, list[Prepared]]:
             current = self._known_version(position, stream_id)
             if current is None:
-                cursor.execute(sql.stream_version.text, sql.stream_version.args(sid=stream_id, one=1))
+                cursor.execute(version_sql.text, version_sql.args(sid=stream_id, one=1))
                 row = cursor.fetchone()
                 current = row[0] if row else 0
             check_expected_version(stream_id, expected_version, current)
             sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
                           prev_hash=prev_hash, recorded_at=now())
             if len(sealed) == 1:
-                cursor.execute(sql.insert.text, _event_row(sealed[0]))
+                cursor.execute(insert, _event_row(sealed[0]))
             else:
-                cursor.executemany(sql.insert.text, [_event_row(item) for item in sealed])
+                cursor.executemany(insert, [_event_row(item) for item in sealed])
             last = sealed[-1].event
-            cursor.execute(sql.move_head.text, sql.move_head.args(new_position=last.position,
-                                                                  new_hash=last.hash, id=1))
-            conn.commit()
-        except self._dbapi.Error as e:
-            self._raise(e, conn=conn)
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
-        self._remember(position, last.position, stream_id, last.stream_version)
+            return last.position, last.hash, sealed
+
+        old_head, sealed = self._write_transaction(work)
+        last = sealed[-1].event
+        self._remember(old_head, last.position, stream_id, last.stream_version)
         return [item.event for item in sealed]
 
     def _import(self, batch: list[Prepared]) -> None:
-        sql = self._sql
-        first = batch[0].event
-        conn = self._connection()
-        try:
-            cursor = conn.cursor()
-            _begin_write(cursor, self._name)
-            cursor.execute(sql.lock_head.text, (1,))
-            position, prev_hash = cursor.fetchone()
+        first, last = batch[0].event, batch[-1].event
+
+        def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, None]:
             if (position + 1, prev_hash) != (first.position, first.prev_hash):
                 raise InvalidEvent(f"event at position {first.position} does not continue this log "
                                    f"(its head is now {position})")
-            cursor.executemany(sql.insert.text, [_event_row(item) for item in batch])
-            last = batch[-1].event
-            cursor.execute(sql.move_head.text, sql.move_head.args(new_position=last.position,
-                                                                  new_hash=last.hash, id=1))
-            conn.commit()
-        except self._dbapi.IntegrityError as e:
-            conn.rollback()
-            raise InvalidEvent(f"events from position {first.position} repeat stream versions this log "
-                               "already has") from e
-        except self._dbapi.Error as e:
-            self._raise(e, conn=conn)
-        except BaseException:
-            conn.rollback()
-            raise
+            try:
+                cursor.executemany(self._sql.insert.text, [_event_row(item) for item in batch])
+            except self._dbapi.IntegrityError as e:
+                raise InvalidEvent(f"events from position {first.position} repeat stream versions "
+                                   "this log already has") from e
+            return last.position, last.hash, None
+
+        try:
+            self._write_transaction(work)
         finally:
-            conn.close()
-        with self._cache_lock:
-            self._cache, self._cache_position = {}, -1
+            with self._cache_lock:
+                self._cache, self._cache_position = {}, -1
 
     # -- reading ---------------------------------------------------------------------
 
@@ -792,6 +842,10 @@ class SQLLog(BaseLog):
 
     def close(self) -> None:
         """
-        Close the pooled connections.
+        Close the log's connections (a later call reconnects).
         """
+        with self._writer_lock:
+            if self._writer is not None and self._pid == os.getpid():
+                self._writer.close()
+            self._writer = None
         self._engine.dispose()

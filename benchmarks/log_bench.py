@@ -1,0 +1,266 @@
+"""
+Benchmark of the SQL event log against the physical limit: stdlib sqlite3 doing the same inserts.
+
+On a SQLite file: 20,000 single-event appends, 100,000 events in batches of 100, then
+``read_all`` of everything with decoded payloads. The baseline writes the same rows
+(same table definition, same values, same transaction per append) with plain
+``sqlite3`` and the same PRAGMAs (WAL and the same ``synchronous``), in the same run.
+eventreg additionally validates and encodes each event, reads and moves the head row,
+checks the stream version and computes the hash chain: that is what the ratio prices.
+
+With a reachable PostgreSQL server (``EVENTREG_PG_URL``, default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``) it adds a row for 4 writer
+processes appending single events at once.
+
+Usage::
+
+    python benchmarks/log_bench.py [--singles 20000] [--batches 1000] [--repeat 3]
+                                   [--synchronous FULL|NORMAL] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from eventreg import NewEvent, open_log
+from eventreg.backends import sql as sql_backend
+
+SINGLE_STREAMS = 100
+BATCH_SIZE = 100
+BATCH_STREAMS = 10
+
+
+def payload(i: int) -> dict:
+    """
+    A typical registry event: a metric logged at a step of a run.
+    """
+    return {"run": "run-7f3a", "key": "val_loss", "value": 1.0 / (i + 1), "step": i}
+
+
+# -- raw sqlite3: the physical limit ---------------------------------------------------
+
+
+def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    dialect = sqlite_dialect.dialect()
+    table = sql_backend.events  # the very same table definition and indexes
+    conn.execute(str(CreateTable(table).compile(dialect=dialect)))
+    for index in table.indexes:
+        conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    return conn
+
+
+def raw_rows(count: int, streams: int, batch: int) -> list[list[tuple]]:
+    """
+    The rows eventreg would write, grouped per append (built before the clock starts).
+    """
+    versions = [0] * streams
+    out, prev = [], "0" * 64
+    position = 0
+    for n in range(count // batch):
+        s = n % streams
+        group = []
+        for _ in range(batch):
+            position += 1
+            versions[s] += 1
+            text = json.dumps(payload(position), sort_keys=True, separators=(",", ":"))
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            group.append((position, f"run:{s}", versions[s], "metric.logged", 1,
+                          "2026-11-27T12:00:00.000000Z", "bench", text, "{}", prev, digest))
+            prev = digest
+        out.append(group)
+    return out
+
+
+def raw_append(path: Path, groups: list[list[tuple]], synchronous: str) -> float:
+    conn = raw_connect(path, synchronous)
+    insert = sql_backend._Statements(sqlite_dialect.dialect(paramstyle="qmark")).insert.text
+    started = time.perf_counter()
+    for group in groups:
+        conn.execute("BEGIN IMMEDIATE")
+        if len(group) == 1:
+            conn.execute(insert, group[0])
+        else:
+            conn.executemany(insert, group)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def raw_read(path: Path) -> float:
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    rows = conn.execute("SELECT * FROM eventreg_events ORDER BY position").fetchall()
+    decoded = [json.loads(row[7]) for row in rows]
+    elapsed = time.perf_counter() - started
+    conn.close()
+    assert decoded
+    return elapsed
+
+
+# -- eventreg --------------------------------------------------------------------------
+
+
+def eventreg_append(url: str, count: int, streams: int, batch: int, synchronous: str) -> float:
+    log = open_log(url, actor="bench", sqlite_synchronous=synchronous)
+    versions = [0] * streams
+    groups = []
+    i = 0
+    for n in range(count // batch):
+        groups.append([NewEvent("metric.logged", payload(i + k)) for k in range(batch)])
+        i += batch
+    started = time.perf_counter()
+    for n, group in enumerate(groups):
+        s = n % streams
+        log.append(f"run:{s}", group, expected_version=versions[s])
+        versions[s] += batch
+    elapsed = time.perf_counter() - started
+    log.close()
+    return elapsed
+
+
+def eventreg_read(url: str, expected: int) -> float:
+    log = open_log(url)
+    started = time.perf_counter()
+    count = 0
+    for event in log.read_all():
+        count += 1
+    elapsed = time.perf_counter() - started
+    log.close()
+    assert count == expected, (count, expected)
+    return elapsed
+
+
+# -- PostgreSQL: 4 writer processes ----------------------------------------------------
+
+
+def _pg_writer(url: str, stream: str, count: int, barrier) -> None:
+    log = open_log(url, actor="bench")
+    barrier.wait(60)
+    for i in range(count):
+        log.append(stream, [NewEvent("metric.logged", payload(i))], expected_version=i)
+    log.close()
+
+
+def postgres_row(per_writer: int, writers: int = 4) -> tuple[float, float] | str:
+    """
+    Events/s of ``writers`` processes appending single events, and of one process alone.
+    """
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get("EVENTREG_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        with admin.connect():
+            pass
+    except Exception as e:  # no server: the row says why
+        return f"PostgreSQL not reachable ({type(e).__name__})"
+    name = f"eventreg_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        open_log(url).close()  # create the schema once
+        ctx = multiprocessing.get_context("spawn")
+        results = []
+        for n in (writers, 1):
+            barrier = ctx.Barrier(n + 1)
+            procs = [ctx.Process(target=_pg_writer, args=(url, f"w{n}-{w}", per_writer, barrier))
+                     for w in range(n)]
+            for p in procs:
+                p.start()
+            barrier.wait(60)
+            started = time.perf_counter()
+            for p in procs:
+                p.join()
+            results.append(n * per_writer / (time.perf_counter() - started))
+        with open_log(url) as log:
+            assert log.verify().ok
+        return results[0], results[1]
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+def best(times: list[float]) -> float:
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--singles", type=int, default=20_000)
+    parser.add_argument("--batches", type=int, default=1_000, help="appends of 100 events each")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts")
+    parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
+    parser.add_argument("--pg-events", type=int, default=2_000, help="events per PostgreSQL writer")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+    sync = args.synchronous
+    batched = args.batches * BATCH_SIZE
+    single_rows = raw_rows(args.singles, SINGLE_STREAMS, 1)
+    batch_rows = raw_rows(batched, BATCH_STREAMS, BATCH_SIZE)
+
+    timings: dict[str, list[float]] = {k: [] for k in ("raw1", "ev1", "rawB", "evB", "rawR", "evR")}
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="eventreg-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
+            tmp = Path(tmp)
+            timings["raw1"].append(raw_append(tmp / "raw1.db", single_rows, sync))
+            timings["ev1"].append(eventreg_append(f"sqlite:///{tmp / 'ev1.db'}", args.singles,
+                                                  SINGLE_STREAMS, 1, sync))
+            timings["rawB"].append(raw_append(tmp / "rawB.db", batch_rows, sync))
+            timings["evB"].append(eventreg_append(f"sqlite:///{tmp / 'evB.db'}", batched,
+                                                  BATCH_STREAMS, BATCH_SIZE, sync))
+            timings["rawR"].append(raw_read(tmp / "rawB.db"))
+            timings["evR"].append(eventreg_read(f"sqlite:///{tmp / 'evB.db'}", batched))
+
+    rows = [
+        (f"single appends ({args.singles:,})", args.singles, "ev1", "raw1", ">= 0.85x raw"),
+        (f"batches of {BATCH_SIZE} ({batched:,} events)", batched, "evB", "rawB", ">= 0.75x raw"),
+        (f"read_all, decoded ({batched:,})", batched, "evR", "rawR", ">= 300,000/s"),
+    ]
+    print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={sync}; Python {sys.version.split()[0]}; "
+          f"best of {args.repeat}")
+    header = f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  target"
+    print(header)
+    print("-" * len(header))
+    for label, count, ours, raw, target in rows:
+        ev_rate = count / best(timings[ours])
+        raw_rate = count / best(timings[raw])
+        print(f"{label:<32} {ev_rate:>14,.0f} {raw_rate:>17,.0f} {ev_rate / raw_rate:>6.2f}x  {target}")
+        if len(timings[ours]) > 1:
+            spread = [count / t for t in timings[ours]]
+            print(f"{'':<32} {'(runs: ' + ', '.join(f'{r:,.0f}' for r in spread) + ')'}")
+    if not args.no_postgres:
+        pg = postgres_row(args.pg_events)
+        if isinstance(pg, str):
+            print(f"{'PostgreSQL, 4 writer processes':<32} {'-':>14}   {pg}")
+        else:
+            four, one = pg
+            print(f"{'PostgreSQL, 4 writer processes':<32} {four:>14,.0f} {'-':>17} {'':>7}  "
+                  f"(1 process alone: {one:,.0f} ev/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

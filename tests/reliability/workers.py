@@ -99,3 +99,84 @@ def parse_report(text: str) -> dict[str, list[str]]:
         elif kind == "F":
             failed.append(rest.split(" ", 1)[0])
     return {"started": started, "done": done, "failed": failed}
+
+
+# -- concurrent registry writers -------------------------------------------------------------
+
+MODELS = ("alpha", "beta", "gamma")
+ALIAS = "production"
+COMMANDS = ("register", "metric", "promote", "rollback", "tag")
+WEIGHTS = (25, 25, 20, 10, 20)
+
+
+def projection_text(state: Any) -> str:
+    """
+    A registry projection as canonical JSON, for comparing two of them exactly.
+    """
+    from eventreg.domain.codec import converter
+    from eventreg.log import canonical_json
+
+    return canonical_json(converter.unstructure(state))
+
+
+def run_command(reg: Any, rng: random.Random, op: str) -> tuple[str, dict[str, Any]]:
+    """
+    One random registry command, tagged with the unique ``op`` so the log shows it.
+
+    Returns:
+        The command's name and what it returned that the test checks.
+    """
+    command = rng.choices(COMMANDS, WEIGHTS)[0]
+    model = rng.choice(MODELS)
+    if command == "register":
+        version = reg.register_version(model, tags={"op": op}, code=None)
+        return command, {"model": model, "version": version.version}
+    latest = reg.get_version(model, "latest").version  # NotFound before the first version
+    if command == "metric":
+        number = rng.randint(1, latest)
+        reg.log_metric(model, number, f"m-{op}", rng.random(), step=rng.randint(0, 10**6))
+        return command, {"model": model, "version": number}
+    if command == "promote":
+        number = rng.randint(1, latest)
+        alias = reg.promote(model, number, alias=ALIAS, reason=op)
+        return command, {"model": model, "requested": number, "version": alias.version,
+                         "reason": alias.reason}
+    if command == "rollback":
+        alias = reg.rollback(model, alias=ALIAS, reason=op)
+        return command, {"model": model, "version": alias.version, "reason": alias.reason}
+    number = rng.randint(1, latest)
+    reg.set_version_tag(model, number, f"t-{op}", op)
+    return command, {"model": model, "version": number}
+
+
+def registry_worker(url: str, artifacts: str, worker: int, ops: int, seed: int, out_path: str,
+                    go_path: str) -> None:
+    """
+    Run ``ops`` random commands on the shared models; write one JSON line per call.
+
+    Each line is ``{"op", "command", "ok", ...}``; the last line holds the worker's own
+    projection and the position it is at, for comparison with a fresh fold.
+    """
+    import eventreg
+
+    rng = random.Random(seed)
+    reg = eventreg.open(url, artifacts=artifacts, actor=f"worker-{worker}", snapshot_every=0)
+    out = open(out_path, "w", encoding="utf-8")
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    while not os.path.exists(go_path):
+        time.sleep(0.005)
+    for i in range(ops):
+        op = f"w{worker}-{i}"
+        try:
+            command, result = run_command(reg, rng, op)
+        except Exception as e:  # the test decides which errors are legitimate
+            line = {"op": op, "ok": False, "error": type(e).__name__, "message": str(e)[:300]}
+        else:
+            line = {"op": op, "ok": True, "command": command, **result}
+        out.write(json.dumps(line) + "\n")
+    state = reg._read_state()
+    out.write(json.dumps({"final": True, "position": state.position,
+                          "projection": projection_text(state)}) + "\n")
+    out.close()
+    reg.close()

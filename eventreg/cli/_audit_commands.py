@@ -1,0 +1,238 @@
+"""
+Audit, transfer, gate and demo commands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import click
+
+import eventreg
+from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _ref, _registry, _settings, _when, cli
+from eventreg.cli._output import _cell, _console, _done, _emit, _field, _metric_value, _print_record, _table, to_json
+
+_event_columns = [
+    ("position", "position"), ("recorded", "recorded_at"), ("actor", "actor"),
+    ("type", "type"), ("model", "model"), ("version", "version"), ("alias", "alias"),
+    ("reason", "reason"),
+]
+
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@click.option("--since", metavar="WHEN", help="Only events at or after WHEN (ISO-8601 or position).")
+@click.option("--until", metavar="WHEN", help="Only events at or before WHEN (ISO-8601 or position).")
+@click.option("--by", "actor", metavar="ACTOR", help="Only events recorded by ACTOR.")
+@click.option("--type", "types", multiple=True, metavar="TYPE", help="Only this event type, e.g. alias.promoted (repeatable).")
+@_as_of_option
+def history(model: str | None, since: str | None, until: str | None, actor: str | None,
+            types: tuple[str, ...], as_of: str | None) -> None:
+    """
+    Show who changed what, when and why.
+
+    Lists the events of MODEL (or of the whole registry), oldest first.
+    """
+    events = _reader(as_of).history(
+        model, since=None if since is None else _when(since), until=None if until is None else _when(until),
+        actor=actor, types=list(types) or None)
+    _emit(events, lambda console, rows: console.print(_table("history", rows, _event_columns)))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+def diff(a: str, b: str) -> None:
+    """
+    Show what changed between two moments.
+
+    A and B are ISO-8601 times (UTC if no zone) or log positions: models and versions
+    added, aliases moved, tags and metrics changed.
+    """
+    _emit(_registry().diff(_when(a), _when(b)), _print_record(f"changes from {a} to {b}"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--expected-head", metavar="POS:HASH",
+              help="Also prove the log up to POS is unchanged (a head printed earlier by `eventreg head`).")
+@click.option("--check-artifacts", is_flag=True, help="Also re-hash every stored artifact (slower).")
+def verify(expected_head: str | None, check_artifacts: bool) -> None:
+    """
+    Check the log's hash chain; exit 1 if it is broken.
+    """
+    kwargs: dict[str, Any] = {}
+    if expected_head is not None:
+        kwargs["expected_head"] = eventreg.Head.parse(expected_head)
+    if check_artifacts:
+        kwargs["artifacts"] = True
+    result = _registry().verify(**kwargs)
+    _emit(result, _print_verify)
+    if not _field(result, "ok"):
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+def _print_verify(console: Any, result: Any) -> None:
+    if _field(result, "ok"):
+        console.print(f"ok: {_field(result, 'checked')} events checked, head {_field(result, 'head')}")
+    else:
+        console.print(f"FAILED at position {_field(result, 'first_bad_position')}: {_field(result, 'problem')}")
+
+
+@cli.command(context_settings=CONTEXT)
+def head() -> None:
+    """
+    Print the log's head as POS:HASH.
+
+    Publish it (CI log, ticket, git tag); later `eventreg verify --expected-head POS:HASH`
+    proves the log up to POS unchanged.
+    """
+    _emit(_registry().head(), lambda console, h: console.print(str(h)))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "csv"]), default="html", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), metavar="FILE")
+@click.option("--since", metavar="WHEN", help="Start of the period (ISO-8601 or position).")
+@click.option("--until", metavar="WHEN", help="End of the period (ISO-8601 or position).")
+def report(model: str, fmt: str, output: str, since: str | None, until: str | None) -> None:
+    """
+    Write an audit report of a model.
+
+    A timeline of promotions and rollbacks of MODEL and each version's lineage (data,
+    code, params, metrics, who and when), as a self-contained HTML page, JSON or CSV.
+    """
+    result = _registry().audit_report(
+        model, since=None if since is None else _when(since), until=None if until is None else _when(until),
+        format=fmt, path=output)
+    _emit({"model": model, "format": fmt, "output": output, "result": result},
+          _done(f"wrote {fmt} audit report of {model} to {output}"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("src_url", metavar="SRC_URL")
+@click.argument("dst_url", metavar="DST_URL")
+def copy(src_url: str, dst_url: str) -> None:
+    """
+    Copy a whole log into another, empty backend.
+
+    Positions, timestamps, actors and hashes are kept, so the copy verifies and has the
+    same head. A destination holding a prefix of the source (an interrupted copy) is
+    resumed; any other non-empty destination is refused.
+    """
+    result = eventreg.copy(src_url, dst_url)
+    _emit(result, lambda console, r: console.print(
+        f"copied {_field(r, 'copied')} events ({_field(r, 'skipped')} already there), head {_field(r, 'head')}"))
+
+
+# -- gate and demo ----------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("ref")
+@click.option("--require", "requires", multiple=True, metavar="CONDITION",
+              help='A search filter the version must match, e.g. "metrics.accuracy >= 0.9" (repeatable).')
+@click.option("--better-than", "better", multiple=True, metavar="ALIAS:FIELD",
+              help="FIELD must be greater than on the version ALIAS points at, e.g. "
+                   "production:metrics.accuracy (repeatable; holds when nothing holds ALIAS yet).")
+@click.option("--promote-to", metavar="ALIAS", help="When every condition holds, promote the version to ALIAS.")
+@_reason_option()
+def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...],
+         promote_to: str | None, reason: str | None) -> None:
+    """
+    CI/CD gate: check a version, optionally promote it.
+
+    Exits 0 (and, with --promote-to, promotes) when version REF of MODEL meets every
+    condition; else exits 1 with a table of what failed. Each --require is a search
+    filter evaluated on this version only.
+    """
+    if not requires and not better:
+        raise click.UsageError("give at least one --require or --better-than")
+    baselines = []
+    for item in better:
+        alias, sep, field = item.partition(":")
+        if not sep or not alias or not field:
+            raise click.BadParameter(f"expected ALIAS:FIELD, got {item!r}", param_hint="--better-than")
+        baselines.append((alias, field))
+    reg = _registry()
+    version = _field(reg.get_version(model, _ref(ref)), "version")
+    this = f"model = {_quote(model)} and version = {version}"
+    checks = []
+    for condition in requires:
+        ok = bool(reg.search_versions(f"{this} and ({condition})", limit=1))
+        checks.append({"condition": condition, "ok": ok, "note": None})
+    for alias, field in baselines:
+        condition = f"{field} > {alias}"
+        holder = _version_or_none(reg, model, alias)
+        if holder is None:
+            checks.append({"condition": condition, "ok": True, "note": f"nothing holds {alias} yet"})
+            continue
+        baseline = _metric_value(_field(holder, field))
+        if not isinstance(baseline, (int, float)) or isinstance(baseline, bool) or math.isnan(baseline):
+            checks.append({"condition": condition, "ok": False,
+                           "note": f"{alias} (version {_field(holder, 'version')}) has no number in {field}"})
+            continue
+        ok = bool(reg.search_versions(f"{this} and {field} > {baseline!r}", limit=1))
+        checks.append({"condition": condition, "ok": ok,
+                       "note": f"{alias} is version {_field(holder, 'version')} with {field} = {_cell(baseline)}"})
+    passed = all(check["ok"] for check in checks)
+    promoted = None
+    if passed and promote_to:
+        promoted = reg.promote(model, version, alias=promote_to,
+                               reason=reason or "passed gate: " + "; ".join(c["condition"] for c in checks))
+    _emit({"ok": passed, "model": model, "version": version, "checks": checks,
+           "promoted_to": promote_to if promoted is not None else None},
+          _print_gate)
+    if not passed:
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+def _quote(text: str) -> str:
+    """
+    A string literal of the filter language.
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _version_or_none(reg: Any, model: str, ref: str) -> Any:
+    try:
+        return reg.get_version(model, ref)
+    except eventreg.NotFound:
+        return None
+
+
+def _print_gate(console: Any, data: Any) -> None:
+    title = f"gate {data['model']} version {data['version']}"
+    console.print(_table(title, data["checks"], [("condition", "condition"), ("ok", "ok"), ("note", "note")]))
+    if data["ok"]:
+        console.print("gate passed" + (f"; promoted to {data['promoted_to']}" if data["promoted_to"] else ""))
+    else:
+        failed = [c["condition"] for c in data["checks"] if not c["ok"]]
+        console.print(f"gate FAILED: {'; '.join(failed)}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """
+    Train an iris model and walk through the registry.
+
+    Trains two RandomForests, logs them as runs, registers two versions, promotes both,
+    rolls production back, shows the history and verifies the log: in ./eventreg.db and
+    ./eventreg-artifacts unless --url/--artifacts say otherwise. Needs scikit-learn
+    (pip install 'eventreg[demo]'); safe to run again in the same folder.
+    """
+    from eventreg.demo import run
+
+    settings = _settings(ctx)
+    result = run(url=settings.url, artifacts=settings.artifacts, actor=settings.actor,
+                 console=None if settings.json else _console())
+    if settings.json:
+        click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False, allow_nan=False))

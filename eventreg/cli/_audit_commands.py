@@ -79,9 +79,11 @@ def verify(expected_head: str | None, check_artifacts: bool) -> None:
 
 def _print_verify(console: Any, result: Any) -> None:
     if _field(result, "ok"):
-        console.print(f"ok: {_field(result, 'checked')} events checked, head {_field(result, 'head')}")
+        console.print(f"ok: {_field(result, 'checked')} events checked, head {_field(result, 'head')}",
+                      markup=False)
     else:
-        console.print(f"FAILED at position {_field(result, 'first_bad_position')}: {_field(result, 'problem')}")
+        console.print(f"FAILED at position {_field(result, 'first_bad_position')}: {_field(result, 'problem')}",
+                      markup=False)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -92,7 +94,7 @@ def head() -> None:
     Publish it (CI log, ticket, git tag); later `eventreg verify --expected-head POS:HASH`
     proves the log up to POS unchanged.
     """
-    _emit(_registry().head(), lambda console, h: console.print(str(h)))
+    _emit(_registry().head(), lambda console, h: console.print(str(h), markup=False))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -128,7 +130,8 @@ def copy(src_url: str, dst_url: str) -> None:
     """
     result = eventreg.copy(src_url, dst_url)
     _emit(result, lambda console, r: console.print(
-        f"copied {_field(r, 'copied')} events ({_field(r, 'skipped')} already there), head {_field(r, 'head')}"))
+        f"copied {_field(r, 'copied')} events ({_field(r, 'skipped')} already there), head {_field(r, 'head')}",
+        markup=False))
 
 
 # -- gate and demo ----------------------------------------------------------------------------
@@ -212,10 +215,11 @@ def _print_gate(console: Any, data: Any) -> None:
     title = f"gate {data['model']} version {data['version']}"
     console.print(_table(title, data["checks"], [("condition", "condition"), ("ok", "ok"), ("note", "note")]))
     if data["ok"]:
-        console.print("gate passed" + (f"; promoted to {data['promoted_to']}" if data["promoted_to"] else ""))
+        console.print("gate passed" + (f"; promoted to {data['promoted_to']}" if data["promoted_to"] else ""),
+                      markup=False)
     else:
         failed = [c["condition"] for c in data["checks"] if not c["ok"]]
-        console.print(f"gate FAILED: {'; '.join(failed)}")
+        console.print(f"gate FAILED: {'; '.join(failed)}", markup=False)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -147,12 +147,13 @@ def _table(title: str | None, rows: Iterable[Any], columns: list[tuple[str, Any]
     A rich table; each column is ``(header, field name or function of the row)``.
     """
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title) if title else None, title_justify="left")
     for header, _ in columns:
         table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(get(row) if callable(get) else _field(row, get)) for _, get in columns))
+    for row in rows:  # Text: a "[" in a name or reason is not rich markup
+        table.add_row(*(Text(_cell(get(row) if callable(get) else _field(row, get))) for _, get in columns))
     return table
 
 
@@ -160,13 +161,14 @@ def _record(title: str | None, obj: Any) -> Any:
     """
     A two-column table of every field of one result.
     """
-    data = obj if isinstance(obj, Mapping) else to_json(obj)
-    rows = data.items() if isinstance(data, Mapping) else [("value", data)]
     if isinstance(obj, Mapping):
-        rows = obj.items()
+        rows = list(obj.items())
     elif attrs.has(type(obj)):
         rows = [(f.name, getattr(obj, f.name)) for f in attrs.fields(type(obj))
                 if not f.name.startswith("_")]
+    else:
+        data = to_json(obj)
+        rows = list(data.items()) if isinstance(data, Mapping) else [("value", data)]
     return _table(title, rows, [("field", lambda r: r[0]), ("value", lambda r: r[1])])
 
 
@@ -175,4 +177,4 @@ def _print_record(title: str | None) -> Callable[[Any, Any], None]:
 
 
 def _done(text: str) -> Callable[[Any, Any], None]:
-    return lambda console, _: console.print(text)
+    return lambda console, _: console.print(text, markup=False)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from eventreg.cli._app import CONTEXT, _as_of_option, _pairs, _number, _reader, _reason_option, _ref, _registry, cli
-from eventreg.cli._output import _cell, _done, _emit, _field, _print_record, _record, _table
+from eventreg.cli._output import _cell, _done, _emit, _field, _print_record, _table
 
 _model_columns = [
     ("name", "name"), ("description", "description"), ("status", "status"),
@@ -338,23 +338,10 @@ def compare(model: str, refs: tuple[str, ...], as_of: str | None) -> None:
 
 
 def _print_comparison(console: Any, comparison: Any) -> None:
-    from rich.table import Table
-
-    versions_ = _field(comparison, "versions") or []
-    rows = _field(comparison, "rows")
-    if rows is None:
-        console.print(_record("comparison", comparison))
-        return
-    table = Table(title="comparison", title_justify="left")
-    table.add_column("field")
-    for version in versions_:
-        table.add_column(f"v{version}")
-    table.add_column("differs")
-    for row in rows:
-        values = _field(row, "values") or []
-        table.add_row(f"{_field(row, 'section')}.{_field(row, 'key')}", *(_cell(v) for v in values),
-                      "*" if _field(row, "differs") else "")
-    console.print(table)
+    columns: list[tuple[str, Any]] = [("field", lambda row: f"{row.section}.{row.key}")]
+    columns += [(f"v{number}", lambda row, i=i: row.values[i]) for i, number in enumerate(comparison.versions)]
+    columns.append(("differs", lambda row: "*" if row.differs else ""))
+    console.print(_table(f"{comparison.model}: params and metrics", comparison.rows, columns))
 
 
 @cli.command(context_settings=CONTEXT)

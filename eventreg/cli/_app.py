@@ -5,6 +5,7 @@ where exceptions become exit codes.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -124,10 +125,24 @@ class _Group(click.Group):
             _fail(ctx, _message(error), getattr(error, "exit_code", 2))
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
+        except BrokenPipeError:  # the reader went away (eventreg history | head): not an error
+            _silence_stdout()
+            ctx.exit(0)
         except Exception as error:  # a bug: say so in one line; --debug shows the traceback
             _traceback(ctx)
             _fail(ctx, f"internal error: {type(error).__name__}: {_one_line(str(error))} "
                        "(rerun with --debug for the traceback)", EXIT_INTERNAL)
+
+
+def _silence_stdout() -> None:
+    """
+    Point stdout at /dev/null so that Python's final flush does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
 
 
 def _traceback(ctx: click.Context) -> None:

@@ -247,3 +247,13 @@ def test_a_held_sqlite_write_lock_times_out_as_a_conflict(sqlite_url):
             blocker.close()
         log.append("s", [NewEvent("e", {})], expected_version=1)
         assert log.verify().ok
+
+
+def test_stored_text_that_is_not_json_is_reported_as_corruption(sqlite_url):
+    from eventreg.errors import LogCorrupted
+
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {"i": i}) for i in range(3)])
+    SQLTampering().tamper_edit_payload(sqlite_url, 2, '{"i": 1')  # cut short
+    with open_log(sqlite_url) as log, pytest.raises(LogCorrupted, match="position 2"):
+        list(log.read_all())

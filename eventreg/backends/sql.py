@@ -17,6 +17,8 @@ never later sees a newly committed event below N.
 
 from __future__ import annotations
 
+import json
+import json.scanner
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +37,7 @@ from eventreg.errors import (
     ConcurrencyConflict,
     ConfigurationError,
     InvalidEvent,
+    LogCorrupted,
     MissingDriver,
     NotAnEventLog,
     SchemaVersionError,
@@ -350,6 +353,10 @@ class _Statements:
         self.get_checkpoint = _compile(
             sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)
         self.set_checkpoint = _compile(_upsert_checkpoint(dialect), dialect)
+        # the appends' hot statements take plain tuples in this order
+        assert self.move_head.order == ("new_position", "new_hash", "id"), self.move_head.order
+        assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
+        self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
 
 
 def _event_row(item: Prepared) -> tuple[Any, ...]:
@@ -358,20 +365,45 @@ def _event_row(item: Prepared) -> tuple[Any, ...]:
             e.actor, item.payload_text, item.metadata_text, e.prev_hash, e.hash)
 
 
+#: json's C scanner: ``decode_json`` without its per-call whitespace handling
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+
+
 def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
     """
     Rows of the events table (in column order) as :class:`RecordedEvent`.
+
+    The hot loop of ``read_all``: JSON goes straight to the C scanner; text that is not
+    exactly one JSON value (stored text is canonical, so only after tampering) goes
+    through :func:`decode_json`, which decodes it the same way or raises.
     """
-    make, loads, parse = RecordedEvent, decode_json, parse_timestamp
+    make, scan, parse = RecordedEvent, _scan_json, parse_timestamp
     out = []
     append = out.append
     stamp_text, stamp = None, None
     for position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest in rows:
         if recorded != stamp_text:  # events appended together share one timestamp
             stamp_text, stamp = recorded, parse(recorded)
-        append(make(position, sid, version, type_, schema, stamp, actor, loads(payload),
-                    {} if meta == "{}" else loads(meta), prev, digest))
+        try:
+            data, end = scan(payload, 0)
+            if end != len(payload):
+                data = _decode_stored(payload, position)
+        except StopIteration:
+            data = _decode_stored(payload, position)
+        append(make(position, sid, version, type_, schema, stamp, actor, data,
+                    {} if meta == "{}" else _decode_stored(meta, position), prev, digest))
     return out
+
+
+def _decode_stored(text: str, position: int) -> Any:
+    """
+    Raises:
+        LogCorrupted: the stored text at ``position`` is not JSON (it was edited by hand).
+    """
+    try:
+        return decode_json(text)
+    except ValueError as e:
+        raise LogCorrupted(f"the event at position {position} holds text that is not JSON: {e}") from e
 
 
 # -- dialect specifics -----------------------------------------------------------------
@@ -680,8 +712,7 @@ class SQLLog(BaseLog):
                     cursor.execute(sql.lock_head.text, self._head_key)
                     position, digest = cursor.fetchone()
                     new_position, new_hash, result = work(cursor, position, digest)
-                    cursor.execute(sql.move_head.text, sql.move_head.args(new_position=new_position,
-                                                                          new_hash=new_hash, id=1))
+                    cursor.execute(sql.move_head.text, (new_position, new_hash, 1))
                     committing = True
                     conn.commit()
                     return position, result
@@ -695,13 +726,13 @@ class SQLLog(BaseLog):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
-        version_sql = self._sql.stream_version
+        version_sql, version_tail = self._sql.stream_version.text, self._sql.stream_version_tail
         insert = self._sql.insert.text
 
         def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, list[Prepared]]:
             current = self._known_version(position, stream_id)
             if current is None:
-                cursor.execute(version_sql.text, version_sql.args(sid=stream_id, one=1))
+                cursor.execute(version_sql, (stream_id, 1, *version_tail))
                 row = cursor.fetchone()
                 current = row[0] if row else 0
             check_expected_version(stream_id, expected_version, current)

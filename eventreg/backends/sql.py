@@ -388,7 +388,7 @@ def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
             data, end = scan(payload, 0)
             if end != len(payload):
                 data = _decode_stored(payload, position)
-        except StopIteration:
+        except (StopIteration, ValueError):  # not one JSON value
             data = _decode_stored(payload, position)
         append(make(position, sid, version, type_, schema, stamp, actor, data,
                     {} if meta == "{}" else _decode_stored(meta, position), prev, digest))

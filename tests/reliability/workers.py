@@ -180,3 +180,28 @@ def registry_worker(url: str, artifacts: str, worker: int, ops: int, seed: int, 
                           "projection": projection_text(state)}) + "\n")
     out.close()
     reg.close()
+
+
+# -- artifact uploads killed midway ----------------------------------------------------------
+
+
+def artifact_uploader(log_url: str, artifacts: str, options: dict, seed: int, work_dir: str,
+                      size_mb: int) -> None:
+    """
+    Register versions whose artifacts are large unique files, until killed.
+    """
+    import eventreg
+
+    rng = random.Random(seed)
+    body = rng.randbytes(size_mb * 2**20)
+    reg = eventreg.open(log_url, artifacts=artifacts, actor=f"uploader-{seed}", snapshot_every=0,
+                        artifact_options=options)
+    _say(f"R {os.getpid()}")
+    for k in range(10**6):
+        folder = Path(work_dir) / f"{seed}-{k}"
+        folder.mkdir(parents=True)
+        (folder / "weights.bin").write_bytes(f"{seed}-{k}".encode() + body[: rng.randint(1, len(body))])
+        (folder / "config.json").write_text(json.dumps({"seed": seed, "k": k}))
+        _say(f"B {seed}-{k}")
+        reg.register_version("m", artifacts=folder, code=None, tags={"op": f"{seed}-{k}"})
+        _say(f"D {seed}-{k}")

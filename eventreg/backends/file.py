@@ -38,9 +38,13 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import uuid
 from array import array
+from bisect import bisect_left
+from itertools import accumulate, count
+from operator import add
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -83,10 +87,13 @@ SNAPSHOTS = "snapshots"
 CHECKPOINTS = "checkpoints"
 OPTIONS = ("actor", "read_only")
 
-_CHUNK = 4 << 20  # bytes read per system call
+_SCAN_CHUNK = 1 << 20  # bytes read per system call when indexing
+_READ_CHUNK = 64 << 10  # ... when decoding: small blocks keep the garbage collector's work small
 _SNAPSHOT_NAME = re.compile(r"(\d{20})-(\d{8}T\d{12}Z)\.snapshot")
-_SID_KEY = b',"stream_id":"'
+_STREAM_ID = re.compile(rb'\n\{"position":\d+,"stream_id":"([^"\\\n]*)"')  # at a line's start
 _MORE_KEY = b',"more":'
+# parse_timestamp, done by one C call where datetime reads the "Z" itself (3.11+)
+_parse_time = datetime.fromisoformat if sys.version_info >= (3, 11) else parse_timestamp
 _new_event = tuple.__new__  # RecordedEvent without its Python-level __new__ (hot read loop)
 
 
@@ -229,6 +236,7 @@ class FileLog(BaseLog):
         self._ino = os.fstat(self._read_fd).st_ino
         self._offsets = array("q")  # byte offset where each committed line starts
         self._streams: dict[str, list[int]] = {}  # stream id -> indexes of its lines
+        self._indexed = 0  # lines taken into _streams so far
         self._end = 0  # byte offset just after the last complete batch
         self._head = (0, Head(0, GENESIS_HASH))  # (the _end it belongs to, head)
         self._tail_stat: tuple[int, int, int] | None = None  # file state the tail was judged at
@@ -276,15 +284,18 @@ class FileLog(BaseLog):
 
     def _scan(self, size: int) -> None:
         """
-        Index the complete batches between ``_end`` and ``size``; judge what follows them.
+        Take in the complete batches between ``_end`` and ``size``; judge what follows them.
+
+        Only line boundaries and the end of each batch are looked at here (a C-speed split
+        and one look at the last lines of a block); which stream each line belongs to is
+        worked out later, when first needed, by :meth:`_stream_index`.
         """
-        fd, offsets, streams = self._read_fd, self._offsets, self._streams
+        fd, offsets = self._read_fd, self._offsets
         base = read_at = committed = self._end
         buf = b""
-        batch: list[tuple[str, int]] = []  # lines of a batch whose last line is still to come
-        bad: str | None = None
-        while read_at < size and bad is None:
-            data = os.pread(fd, min(_CHUNK, size - read_at), read_at)
+        pending = array("q")  # starts of complete lines after the last line that ends a batch
+        while read_at < size:
+            data = os.pread(fd, min(_SCAN_CHUNK, size - read_at), read_at)
             if not data:
                 break
             read_at += len(data)
@@ -294,36 +305,25 @@ class FileLog(BaseLog):
                 continue
             lines = buf[:cut].split(b"\n")
             lines.pop()
-            start = base
-            for line in lines:
-                try:
-                    stream_id, more = _index_fields(line)
-                except ValueError as e:
-                    bad = f"line {len(offsets) + len(batch) + 1} is not an event ({e})"
-                    break
-                if more:
-                    batch.append((stream_id, start))
-                else:
-                    for sid, offset in batch:
-                        streams.setdefault(sid, []).append(len(offsets))
-                        offsets.append(offset)
-                    batch.clear()
-                    known = streams.get(stream_id)
-                    if known is None:
-                        streams[stream_id] = [len(offsets)]
-                    else:
-                        known.append(len(offsets))
-                    offsets.append(start)
-                    committed = start + len(line) + 1
-                start += len(line) + 1
+            # start of line i = base + (lengths of the lines before it) + i newlines
+            starts = array("q", map(add, accumulate(map(len, lines[:-1]), initial=base), count()))
+            last = len(lines) - 1
+            while last >= 0 and _more(lines[last]) != 0:
+                last -= 1
+            if last >= 0:
+                offsets.extend(pending)
+                offsets.extend(starts[:last + 1])
+                pending = starts[last + 1:]
+                committed = starts[last] + len(lines[last]) + 1
+            else:
+                pending.extend(starts)
             base += cut
             buf = buf[cut:]
         self._end = committed
         self._torn, self._damage = 0, None
         if committed == size:
             return
-        if bad is None:
-            bad = self._judge_tail(committed, base)
+        bad = self._judge_tail(committed, base)
         if bad is None:
             self._torn = size - committed
             logger.warning(
@@ -337,6 +337,34 @@ class FileLog(BaseLog):
                 f"{self._current_head().position}"
             )
             logger.error("file log %s", self._damage)
+
+    def _stream_index(self) -> dict[str, list[int]]:
+        """
+        Stream id -> indexes of its lines, brought up to date with the committed lines.
+        """
+        offsets, streams = self._offsets, self._streams
+        count_, i = len(offsets), self._indexed
+        while i < count_:
+            j = bisect_left(offsets, offsets[i] + _SCAN_CHUNK, i + 1, count_)
+            begin, end = offsets[i], (offsets[j] if j < count_ else self._end)
+            block = os.pread(self._read_fd, end - begin, begin)
+            found = _STREAM_ID.findall(b"\n" + block)
+            try:
+                if len(found) != j - i:
+                    raise UnicodeError
+                keys = [sid.decode() for sid in found]
+            except UnicodeError:  # some line is laid out otherwise: one at a time
+                keys = [_stream_id(line) for line in block.split(b"\n")[:-1]]
+            for index, key in enumerate(keys, i):
+                known = streams.get(key)
+                if known is None:
+                    if key is not None:  # an unreadable line: read_all reports it
+                        streams[key] = [index]
+                else:
+                    known.append(index)
+            i = j
+        self._indexed = count_
+        return streams
 
     def _judge_tail(self, start: int, end: int) -> str | None:
         """
@@ -404,7 +432,7 @@ class FileLog(BaseLog):
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         with self._writing():
-            version = len(self._streams.get(stream_id, ()))
+            version = len(self._stream_index().get(stream_id, ()))
             check_expected_version(stream_id, expected_version, version)
             head = self._current_head()
             sealed = seal(stream_id, pending, first_position=head.position + 1,
@@ -442,11 +470,15 @@ class FileLog(BaseLog):
                 pass
             raise
         offsets, streams = self._offsets, self._streams
+        in_step = self._indexed == len(offsets)  # else _stream_index reads these lines later
         offset = start
         for item, line in zip(sealed, lines):
-            streams.setdefault(item.event.stream_id, []).append(len(offsets))
+            if in_step:
+                streams.setdefault(item.event.stream_id, []).append(len(offsets))
             offsets.append(offset)
             offset += len(line)
+        if in_step:
+            self._indexed = len(offsets)
         self._end = offset
         last = sealed[-1].event
         self._head = (offset, Head(last.position, last.hash))
@@ -481,7 +513,7 @@ class FileLog(BaseLog):
             self._refresh()
             if self._damage:
                 raise LogCorrupted(self._damage)
-            indexes = self._streams.get(stream_id, [])[max(from_version, 1) - 1:]
+            indexes = self._stream_index().get(stream_id, [])[max(from_version, 1) - 1:]
             offsets, count = self._offsets, len(self._offsets)
             spans: list[list[int]] = []  # [begin, end, first line number] of adjacent lines
             for i in indexes:
@@ -505,7 +537,7 @@ class FileLog(BaseLog):
         while begin < end:
             if self._epoch != epoch:
                 raise LogCorrupted(f"{self.url} was closed or its {EVENTS} replaced while being read")
-            data = os.pread(fd, min(_CHUNK, end - begin), begin)
+            data = os.pread(fd, min(_READ_CHUNK, end - begin), begin)
             if not data:
                 raise LogCorrupted(f"{self._events_path} became shorter while being read")
             begin += len(data)
@@ -526,7 +558,7 @@ class FileLog(BaseLog):
     def stream_version(self, stream_id: str) -> int:
         with self._lock:
             self._refresh()
-            return len(self._streams.get(stream_id, ()))
+            return len(self._stream_index().get(stream_id, ()))
 
     def head(self) -> Head:
         with self._lock:
@@ -671,32 +703,35 @@ def _lines(sealed: list[Prepared]) -> list[bytes]:
     return out
 
 
-def _index_fields(line: bytes) -> tuple[str, int]:
+def _more(line: bytes) -> int | None:
     """
-    The stream id of a stored line and its ``more`` count, without decoding the payload
-    when the line is laid out as :func:`_lines` writes it.
-
-    Raises:
-        ValueError: the line is not an event.
+    How many lines of its batch follow a stored line (0 on a batch's last line); None if
+    the line is not an event. Cheap for lines laid out as :func:`_lines` writes them.
     """
     if line.startswith(b'{"position":'):
-        i = line.find(_SID_KEY, 12, 50)
-        if i > 0:
-            s = i + len(_SID_KEY)
-            e = line.find(b'"', s)
-            if e > 0 and line.find(b"\\", s, e) < 0:
-                if line.endswith(b'"}'):
-                    return line[s:e].decode(), 0
-                m = line.rfind(_MORE_KEY, -30)
-                if m > 0 and line.endswith(b"}") and line[m + len(_MORE_KEY):-1].isdigit():
-                    return line[s:e].decode(), int(line[m + len(_MORE_KEY):-1])
-    doc = decode_json(line)  # laid out otherwise (edited by hand or another tool)
-    if not isinstance(doc, dict) or type(doc.get("stream_id")) is not str:
-        raise ValueError("no stream_id")
-    more = doc.get("more", 0)
-    if type(more) is not int or more < 0:
-        raise ValueError(f"bad more {more!r}")
-    return doc["stream_id"], more
+        if line.endswith(b'"}'):
+            return 0
+        m = line.rfind(_MORE_KEY, -30)
+        if m > 0 and line.endswith(b"}") and line[m + len(_MORE_KEY):-1].isdigit():
+            return int(line[m + len(_MORE_KEY):-1])
+    try:  # laid out otherwise (edited by hand or by another tool)
+        doc = decode_json(line)
+    except ValueError:
+        return None
+    more = doc.get("more", 0) if isinstance(doc, dict) and "hash" in doc else None
+    return more if type(more) is int and more >= 0 else None
+
+
+def _stream_id(line: bytes) -> str | None:
+    """
+    The stream id of a stored line, or None if it is not an event.
+    """
+    try:
+        doc = decode_json(line)
+    except ValueError:
+        return None
+    stream_id = doc.get("stream_id") if isinstance(doc, dict) else None
+    return stream_id if type(stream_id) is str else None
 
 
 def _decode_block(block: bytes) -> list[RecordedEvent] | None:
@@ -711,7 +746,9 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
         for d in docs:
             text = d["recorded_at"]
             if text != last_text:
-                last_text, last_time = text, parse_timestamp(text)
+                if text[-1] != "Z":
+                    raise ValueError(f"recorded_at {text!r} is not UTC")
+                last_text, last_time = text, _parse_time(text)
             append(_new_event(RecordedEvent, (
                 d["position"], d["stream_id"], d["stream_version"], d["type"], d["schema_version"],
                 last_time, d["actor"], d["payload"], d["metadata"], d["prev_hash"], d["hash"],

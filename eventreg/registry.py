@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from eventreg.audit import AuditMixin
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
@@ -108,7 +109,7 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
                     snapshot_every=snapshot_every, artifact_options=artifact_options)
 
 
-class Registry(RegistryQueries):
+class Registry(AuditMixin, RegistryQueries):
     """
     Models, versions, runs and aliases over an event log. Thread-safe.
 

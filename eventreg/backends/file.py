@@ -550,8 +550,13 @@ class FileLog(BaseLog):
             rest = data[cut:]
             block = data[:cut]
             events = _decode_block(block)
-            if events is None:
-                raise LogCorrupted(_first_bad_line(block, number, self._events_path))
+            if events is None:  # yield the good lines before the bad one, then say where it is
+                for line in block.split(b"\n")[:-1]:
+                    event = _decode_block(line + b"\n")
+                    if event is None:
+                        raise LogCorrupted(f"{self._events_path}: line {number} is not a valid event")
+                    number += 1
+                    yield event[0]
             number += len(events)
             yield from events
 
@@ -756,13 +761,6 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
         return out
     except (ValueError, KeyError, TypeError, IndexError):
         return None
-
-
-def _first_bad_line(block: bytes, number: int, path: str) -> str:
-    for offset, line in enumerate(block.split(b"\n")[:-1]):
-        if _decode_block(line + b"\n") is None:
-            return f"{path}: line {number + offset} is not a valid event"
-    return f"{path}: lines {number} and on are not valid events"  # pragma: no cover
 
 
 def _raise_after(events: Any, damage: str | None) -> Iterator[RecordedEvent]:

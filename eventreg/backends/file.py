@@ -1,37 +1,25 @@
 """
 An event log in a folder of JSON lines: ``file:///abs/dir`` or ``file://./rel/dir``.
 
-The folder holds::
+The folder holds ``eventreg-log.json`` (the marker: format name and version),
+``events.jsonl`` (one event per line, the whole envelope, fields in a fixed order),
+``snapshots/`` and ``checkpoints/`` (one small file each). The lines of a multi-event
+append form a batch: each line but the last carries ``"more": n`` (lines still to
+come), so a batch counts only once its last line is there.
 
-    eventreg-log.json     marker: {"format": "eventreg-file-log", "format_version": 1, ...}
-    events.jsonl          one event per line, in global order: the whole envelope
-    snapshots/            <position>-<created>.snapshot, one file per saved snapshot
-    checkpoints/          <consumer>.json, one small file per consumer
-
-Each line of ``events.jsonl`` is a JSON object with the envelope's fields in a fixed
-order (``position``, ``stream_id``, ... ``prev_hash``, ``hash``), so the file diffs and
-merges like any text file and can be re-checked by the ten lines of Python in
-docs/backends.md. The lines of a multi-event append form one batch: every line of
-the batch but the last also carries ``"more": n`` (how many lines of the batch follow),
-so a reader takes a batch only once its last line is there.
-
-Writers, in any number of processes, take an exclusive ``flock`` on the folder, catch
-up with what others appended, write their batch with one ``pwrite`` and ``fdatasync``
-it before ``append`` returns. Readers read new bytes under a shared lock (so they never
-see a batch half written) and committed bytes without one (they never change). Bytes
-after the last complete batch, left by a writer that crashed, are a *torn tail*: they
-are never read as events, a warning is logged when they are found, and the next writer
-cuts them off under its lock before it appends. Anything else that does not parse
-(a line edited by hand into garbage) is damage: reads stop there with ``LogCorrupted``,
-``verify()`` names the position, and appends are refused rather than cutting it off.
-
-``flock`` is POSIX advisory locking: the folder must be on a local file system
-(Linux; not NFS or SMB).
+Writers, in any number of processes, hold an exclusive ``flock`` on the folder, catch up
+with others' appends, ``pwrite`` their batch and ``fdatasync`` it before ``append``
+returns. Readers take in new bytes under a shared lock (a write in progress is never
+mistaken for a crash's leftovers); committed bytes never change and are read without one.
+Bytes after the last complete batch are a *torn tail* left by a crashed writer: never
+read as events, logged when found, cut off by the next writer under its lock. A line
+that is not an event is *damage*: reading stops there with ``LogCorrupted``, ``verify()``
+names its position, and damage at the end stops appends instead of being cut off.
+``flock`` needs a local file system (Linux; not NFS or SMB). See docs/backends.md.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
@@ -43,11 +31,11 @@ import threading
 import uuid
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
 from itertools import accumulate, count
 from operator import add
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -557,6 +545,7 @@ class FileLog(BaseLog):
                         raise LogCorrupted(f"{self._events_path}: line {number} is not a valid event")
                     number += 1
                     yield event[0]
+                continue
             number += len(events)
             yield from events
 
@@ -745,6 +734,8 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
     """
     try:
         docs = decode_json(b"[" + block[:-1].replace(b"\n", b",") + b"]")
+        if len(docs) != block.count(b"\n"):  # bad lines that happen to join into JSON
+            return None
         out = []
         last_text, last_time = None, None
         append = out.append
@@ -772,20 +763,16 @@ def _raise_after(events: Any, damage: str | None) -> Iterator[RecordedEvent]:
 # -- files ----------------------------------------------------------------------------------
 
 
+def _fsync_dir(path: str, flags: int = os.O_RDONLY | os.O_DIRECTORY) -> None:
+    fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create_empty(path: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_dir(path, os.O_WRONLY | os.O_CREAT)
 
 
 def _write_atomically(path: str, data: bytes, fsync_dir: bool = True) -> None:
@@ -810,11 +797,8 @@ def _write_atomically(path: str, data: bytes, fsync_dir: bool = True) -> None:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with suppress(OSError):
             os.unlink(tmp)
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                logger.warning("could not remove %s: %s", tmp, e)
         raise
     if fsync_dir:
         _fsync_dir(folder)

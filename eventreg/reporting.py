@@ -226,9 +226,9 @@ def _html(data: dict[str, Any]) -> str:
         for move in data["timeline"]:
             verb = "promoted to" if move["action"] == "promote" else "rolled back"
             was = f" (replacing version {_e(move['previous'])})" if move["previous"] is not None else ""
-            what = (f"version {_e(move['version'])} {verb} <b>{_e(move['alias'])}</b>{was}"
+            what = (f"version {_e(move['version'])} {verb} <strong>{_e(move['alias'])}</strong>{was}"
                     if move["action"] == "promote" else
-                    f"<b>{_e(move['alias'])}</b> {verb} to version {_e(move['version'])} "
+                    f"<strong>{_e(move['alias'])}</strong> {verb} to version {_e(move['version'])} "
                     f"(from version {_e(move['previous'])})")
             forced = " <span class='badge'>forced</span>" if move["forced"] else ""
             reason = f"<br>why: {_e(move['reason'])}" if move["reason"] else ""

@@ -36,7 +36,9 @@ class Subscription:
 
     def __init__(self, log: Any, consumer: str, handler: Callable[[RecordedEvent], Any], *,
                  types: Iterable[str] | None = None, batch: int = 1000) -> None:
-        self.consumer = check.check_text(consumer, "consumer", 200, allow_none=False)
+        self.consumer: str = check.check_text(consumer, "consumer", 200, allow_none=False)  # type: ignore[assignment]
+        if not self.consumer.strip() or not self.consumer.isprintable():
+            raise ValidationError(f"consumer must be a non-empty printable name, not {consumer!r}")
         if not callable(handler):
             raise ValidationError(f"handler must be callable, not {type(handler).__name__}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:

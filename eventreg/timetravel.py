@@ -25,7 +25,7 @@ from eventreg.log import Head
 CHUNK = 10_000
 
 #: Registry methods that only read, and so also work on a view (bound to it).
-_READ_METHODS = frozenset({"alias_holders", "download", "load_model"})
+_READ_METHODS = frozenset({"_manifest", "alias_holders", "download", "load_model"})
 
 Moment = int | datetime
 

@@ -67,23 +67,7 @@ def _reader(as_of: str | None) -> Any:
     The registry, or its read-only view ``as_of(WHEN)`` when ``--as-of`` was given.
     """
     reg = _registry()
-    return reg if as_of is None else reg.as_of(_when(as_of))
-
-
-def _when(text: str) -> Any:
-    """
-    A moment as the API takes it: a global position (digits) or an ISO-8601 string.
-    """
-    text = text.strip()
-    return int(text) if text.isdigit() else text
-
-
-def _ref(text: str) -> Any:
-    """
-    A version reference as the API takes it: a number, else a label or an alias.
-    """
-    text = text.strip()
-    return int(text) if text.isdigit() else text
+    return reg if as_of is None else reg.as_of(as_of)
 
 
 # -- errors: the one place where exceptions become exit codes --------------------------

@@ -11,15 +11,17 @@ from typing import Any
 import click
 
 import eventreg
-from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _ref, _registry, _settings, _when, cli
-from eventreg.cli._output import _cell, _console, _done, _emit, _field, _metric_value, _print_record, _table, to_json
+from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry, _settings, cli
+from eventreg.cli._output import _cell, _console, _done, _emit, _field, _metric_value, _table, to_json
 
 _event_columns = [
-    ("position", "position"), ("recorded", "recorded_at"), ("actor", "actor"),
-    ("type", "type"), ("model", "model"), ("version", "version"), ("alias", "alias"),
-    ("reason", "reason"),
+    ("position", "position"), ("recorded (UTC)", "recorded_at"), ("actor", "actor"),
+    ("what", "summary"), ("why", "reason"),
 ]
-
+_change_columns = [
+    ("change", "what"), ("model", "model"), ("version", "version"), ("key", "key"),
+    ("before", "before"), ("after", "after"),
+]
 
 
 # -- audit ----------------------------------------------------------------------------------
@@ -27,22 +29,23 @@ _event_columns = [
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", required=False)
-@click.option("--since", metavar="WHEN", help="Only events at or after WHEN (ISO-8601 or position).")
-@click.option("--until", metavar="WHEN", help="Only events at or before WHEN (ISO-8601 or position).")
+@click.option("--since", metavar="WHEN", help="Only events at or after WHEN.")
+@click.option("--until", metavar="WHEN", help="Only events at or before WHEN.")
 @click.option("--by", "actor", metavar="ACTOR", help="Only events recorded by ACTOR.")
-@click.option("--type", "types", multiple=True, metavar="TYPE", help="Only this event type, e.g. alias.promoted (repeatable).")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only events of this type, e.g. alias.promoted (repeatable).")
 @_as_of_option
 def history(model: str | None, since: str | None, until: str | None, actor: str | None,
             types: tuple[str, ...], as_of: str | None) -> None:
     """
     Show who changed what, when and why.
 
-    Lists the events of MODEL (or of the whole registry), oldest first.
+    Lists the events of MODEL (or of the whole registry), oldest first. WHEN is an
+    ISO-8601 time (UTC if no zone) or a log position.
     """
-    events = _reader(as_of).history(
-        model, since=None if since is None else _when(since), until=None if until is None else _when(until),
-        actor=actor, types=list(types) or None)
-    _emit(events, lambda console, rows: console.print(_table("history", rows, _event_columns)))
+    events = _reader(as_of).history(model, since=since, until=until, actor=actor, types=list(types) or None)
+    _emit(events, lambda console, rows: console.print(
+        _table(f"history of {model}" if model else "history", rows, _event_columns)))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -53,37 +56,45 @@ def diff(a: str, b: str) -> None:
     Show what changed between two moments.
 
     A and B are ISO-8601 times (UTC if no zone) or log positions: models and versions
-    added, aliases moved, tags and metrics changed.
+    added or removed, aliases moved, tags, metrics, statuses and descriptions changed.
     """
-    _emit(_registry().diff(_when(a), _when(b)), _print_record(f"changes from {a} to {b}"))
+    _emit(_registry().diff(a, b), _print_diff)
+
+
+def _print_diff(console: Any, found: Any) -> None:
+    title = f"changes from position {found.a_position} to {found.b_position}"
+    if not found.changes:
+        console.print(f"no changes ({title})", markup=False)
+    else:
+        console.print(_table(title, found.changes, _change_columns))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--expected-head", metavar="POS:HASH",
-              help="Also prove the log up to POS is unchanged (a head printed earlier by `eventreg head`).")
+              help="Also prove the log up to POS unchanged (a head printed earlier by `eventreg head`).")
 @click.option("--check-artifacts", is_flag=True, help="Also re-hash every stored artifact (slower).")
 def verify(expected_head: str | None, check_artifacts: bool) -> None:
     """
     Check the log's hash chain; exit 1 if it is broken.
+
+    With --expected-head, the log must still hold that hash at that position even if it
+    has grown since; with --check-artifacts, every stored artifact must match its digest.
     """
-    kwargs: dict[str, Any] = {}
-    if expected_head is not None:
-        kwargs["expected_head"] = eventreg.Head.parse(expected_head)
-    if check_artifacts:
-        kwargs["artifacts"] = True
-    result = _registry().verify(**kwargs)
+    result = _registry().verify(expected_head=expected_head, artifacts=check_artifacts)
     _emit(result, _print_verify)
-    if not _field(result, "ok"):
+    if not result.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
 
 
 def _print_verify(console: Any, result: Any) -> None:
-    if _field(result, "ok"):
-        console.print(f"ok: {_field(result, 'checked')} events checked, head {_field(result, 'head')}",
-                      markup=False)
-    else:
-        console.print(f"FAILED at position {_field(result, 'first_bad_position')}: {_field(result, 'problem')}",
-                      markup=False)
+    if result.ok:
+        extra = f", {result.artifacts_checked} artifact objects" if result.artifacts_checked is not None else ""
+        proved = f"; contains {result.expected_head}" if result.expected_head is not None else ""
+        console.print(f"ok: {result.checked} events checked{extra}, head {result.head}{proved}", markup=False)
+        return
+    console.print(f"FAILED at position {result.first_bad_position}: {result.problem}", markup=False)
+    for finding in result.artifact_problems:
+        console.print(f"  {finding}", markup=False)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -101,8 +112,8 @@ def head() -> None:
 @click.argument("model")
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "csv"]), default="html", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), metavar="FILE")
-@click.option("--since", metavar="WHEN", help="Start of the period (ISO-8601 or position).")
-@click.option("--until", metavar="WHEN", help="End of the period (ISO-8601 or position).")
+@click.option("--since", metavar="WHEN", help="Start of the period (ISO-8601 time or log position).")
+@click.option("--until", metavar="WHEN", help="End of the period; versions and aliases as they stood then.")
 def report(model: str, fmt: str, output: str, since: str | None, until: str | None) -> None:
     """
     Write an audit report of a model.
@@ -110,11 +121,9 @@ def report(model: str, fmt: str, output: str, since: str | None, until: str | No
     A timeline of promotions and rollbacks of MODEL and each version's lineage (data,
     code, params, metrics, who and when), as a self-contained HTML page, JSON or CSV.
     """
-    result = _registry().audit_report(
-        model, since=None if since is None else _when(since), until=None if until is None else _when(until),
-        format=fmt, path=output)
-    _emit({"model": model, "format": fmt, "output": output, "result": result},
-          _done(f"wrote {fmt} audit report of {model} to {output}"))
+    written = _registry().audit_report(model, since=since, until=until, format=fmt, path=output)
+    _emit({"model": model, "format": fmt, "output": str(written)},
+          _done(f"wrote the {fmt} audit report of {model} to {written}"))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -165,7 +174,7 @@ def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...
             raise click.BadParameter(f"expected ALIAS:FIELD, got {item!r}", param_hint="--better-than")
         baselines.append((alias, field))
     reg = _registry()
-    version = _field(reg.get_version(model, _ref(ref)), "version")
+    version = _field(reg.get_version(model, ref), "version")
     this = f"model = {_quote(model)} and version = {version}"
     checks = []
     for condition in requires:

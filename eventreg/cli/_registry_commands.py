@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from eventreg.cli._app import CONTEXT, _as_of_option, _pairs, _number, _reader, _reason_option, _ref, _registry, cli
+from eventreg.cli._app import CONTEXT, _as_of_option, _pairs, _number, _reader, _reason_option, _registry, cli
 from eventreg.cli._output import _cell, _done, _emit, _field, _print_record, _table
 
 _model_columns = [
@@ -132,7 +132,7 @@ def versions_show(model: str, ref: str, as_of: str | None) -> None:
     """
     Show a version with its whole lineage.
     """
-    _emit(_reader(as_of).get_version(model, _ref(ref)), _print_record(f"{model} {ref}"))
+    _emit(_reader(as_of).get_version(model, ref), _print_record(f"{model} {ref}"))
 
 
 @versions.command("register")
@@ -194,9 +194,9 @@ def versions_tag(model: str, ref: str, tags: tuple[str, ...], deletes: tuple[str
         raise click.UsageError("give at least one KEY=VALUE or --delete KEY")
     reg = _registry()
     for key, value in pairs.items():
-        reg.set_version_tag(model, _ref(ref), key, value)
+        reg.set_version_tag(model, ref, key, value)
     for key in deletes:
-        reg.delete_version_tag(model, _ref(ref), key)
+        reg.delete_version_tag(model, ref, key)
     _emit({"model": model, "ref": ref, "set": pairs, "deleted": list(deletes)},
           _done(f"{model} {ref}: {len(pairs)} tag(s) set, {len(deletes)} deleted"))
 
@@ -209,7 +209,7 @@ def versions_deprecate(model: str, ref: str, reason: str) -> None:
     """
     Deprecate a version (promote it then only with --force).
     """
-    result = _registry().deprecate_version(model, _ref(ref), reason=reason)
+    result = _registry().deprecate_version(model, ref, reason=reason)
     _emit(result, _done(f"deprecated {model} {ref}"))
 
 
@@ -266,7 +266,7 @@ def log_metric(model: str, ref: str, key: str, value: float, step: int | None) -
     Sets metric KEY of version REF of MODEL to VALUE (nan allowed); earlier values stay
     in the metric's history.
     """
-    result = _registry().log_metric(model, _ref(ref), key, value, step=step)
+    result = _registry().log_metric(model, ref, key, value, step=step)
     _emit(result, _done(f"{model} {ref}: {key} = {_cell(value)}"))
 
 
@@ -283,7 +283,7 @@ def promote(model: str, ref: str, alias: str, reason: str | None, force: bool) -
     Moves --to ALIAS of MODEL to version REF; the log records the version it replaced,
     so `eventreg rollback` can return to it.
     """
-    result = _registry().promote(model, _ref(ref), alias=alias, reason=reason, force=force)
+    result = _registry().promote(model, ref, alias=alias, reason=reason, force=force)
     _emit(result, _done(f"{model}@{alias} -> version {_field(result, 'version') or ref}"))
 
 
@@ -300,7 +300,7 @@ def rollback(model: str, alias: str, to: str | None, reason: str | None, force: 
     Without --to, ALIAS of MODEL returns to the version that held it before the current
     one; a second rollback goes one further back.
     """
-    result = _registry().rollback(model, alias=alias, to=None if to is None else _ref(to), reason=reason,
+    result = _registry().rollback(model, alias=alias, to=None if to is None else to, reason=reason,
                                   force=force)
     _emit(result, _done(f"{model}@{alias} rolled back to version {_field(result, 'version')}"))
 
@@ -334,7 +334,7 @@ def compare(model: str, refs: tuple[str, ...], as_of: str | None) -> None:
 
     Rows whose values differ between the versions REF... of MODEL are marked.
     """
-    _emit(_reader(as_of).compare(model, [_ref(r) for r in refs]), _print_comparison)
+    _emit(_reader(as_of).compare(model, list(refs)), _print_comparison)
 
 
 def _print_comparison(console: Any, comparison: Any) -> None:
@@ -356,6 +356,6 @@ def download(model: str, ref: str, dest: str, as_of: str | None) -> None:
     Writes the artifacts of version REF of MODEL under DEST; a file whose size or sha256
     does not match the record is an error (exit 1).
     """
-    result = _reader(as_of).download(model, _ref(ref), dest)
+    result = _reader(as_of).download(model, ref, dest)
     _emit({"model": model, "ref": ref, "dest": dest, "files": result},
           _done(f"downloaded {model} {ref} to {dest}"))

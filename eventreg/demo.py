@@ -79,20 +79,20 @@ def _train_and_log(reg: Any, say: _Say, n_estimators: int, max_depth: int | None
     return run.id, accuracy
 
 
-def _history_table(events: list[Any]) -> Any:
+def _table(title: str, headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"history of {MODEL!r} (newest last)", title_justify="left")
-    for header in ("position", "when (UTC)", "who", "what", "why"):
+    table = Table(title=Text(title), title_justify="left")
+    for header in headers:
         table.add_column(header)
-    for event in events:
-        when = getattr(event, "recorded_at", None)
-        table.add_row(str(getattr(event, "position", "")),
-                      when.strftime("%Y-%m-%d %H:%M:%S") if when else "",
-                      str(getattr(event, "actor", "") or ""),
-                      str(getattr(event, "summary", None) or getattr(event, "type", "")),
-                      str(getattr(event, "reason", None) or ""))
+    for row in rows:
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     return table
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
 
 
 def run(url: str | None = None, artifacts: str | None = None, actor: str | None = None,
@@ -148,11 +148,15 @@ def run(url: str | None = None, artifacts: str | None = None, actor: str | None 
         now = reg.get_version(MODEL, ALIAS)
         say(f"Roll {ALIAS!r} back: it points at version {now.version} again")
 
-        events = reg.history(MODEL)
+        events = reg.history(MODEL)[-7:]
         say(f"The history of {MODEL!r}: every change, who made it, when and why")
-        say.table(_history_table(events[-8:]))
-        if len(events) > 8:
-            say.detail(f"(the last 8 of {len(events)} events; all of them: eventreg history {MODEL})")
+        say.table(_table(f"the last {len(events)} events of {MODEL!r} (all: eventreg history {MODEL})",
+                         ("position", "when (UTC)", "who", "what", "why"),
+                         [(e.position, _when(e.recorded_at), e.actor, e.summary, e.reason) for e in events]))
+        tenures = reg.alias_history(MODEL, ALIAS)
+        say.table(_table(f"who held {ALIAS!r}", ("version", "from (UTC)", "until (UTC)", "moved by", "how", "why"),
+                         [(t.version, _when(t.since), _when(t.until) or "now", t.actor, t.action, t.reason)
+                          for t in tenures[-4:]]))
 
         check = reg.verify()
         head = reg.head()

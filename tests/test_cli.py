@@ -454,7 +454,7 @@ def test_gate_first_deployment_and_missing_metric(iris: Cli) -> None:
 def test_gate_bad_input(iris: Cli) -> None:
     iris("gate", "iris", "2", code=2)  # no condition
     iris("gate", "iris", "2", "--better-than", "production", code=2)
-    assert "column" in iris("gate", "iris", "2", "--require", "metrics.accuracy >", code=2).stderr
+    assert "column 19" in iris("gate", "iris", "2", "--require", "metrics.accuracy >", code=2).stderr
     iris("gate", "iris", "9", "--require", "metrics.accuracy > 0", code=3)
 
 

@@ -178,6 +178,7 @@ def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...
     this = f"model = {_quote(model)} and version = {version}"
     checks = []
     for condition in requires:
+        reg.search_versions(condition, limit=1)  # a syntax error names the column of the user's text
         ok = bool(reg.search_versions(f"{this} and ({condition})", limit=1))
         checks.append({"condition": condition, "ok": ok, "note": None})
     for alias, field in baselines:

@@ -320,7 +320,7 @@ class Registry(AuditMixin, RegistryQueries):
     def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
         def decide(state: RegistryState) -> _Plan:
             model = _model(state, name)
-            return _Plan(ev.model_stream(name), build(model), lambda s: Model.of(s.models[name]))
+            return _Plan(ev.model_stream(model.name), build(model), lambda s: Model.of(s.models[model.name]))
 
         return self._execute(decide)
 
@@ -372,7 +372,7 @@ class Registry(AuditMixin, RegistryQueries):
         """
         name = check.check_name(model, "model name")
         if label is not None:
-            check.check_version_name(label, "label")
+            label = check.check_version_name(label, "label")
         description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
         tags = check.check_tags(tags)
         params = check.check_params(params)
@@ -541,8 +541,9 @@ class Registry(AuditMixin, RegistryQueries):
             found = _model(state, model)
             target = _version(found, version)
             number = target.version
-            return _Plan(ev.model_stream(found.name), build(target),
-                         lambda s: ModelVersion.of(s.models[model], s.models[model].versions[number]))
+            name = found.name
+            return _Plan(ev.model_stream(name), build(target),
+                         lambda s: ModelVersion.of(s.models[name], s.models[name].versions[number]))
 
         return self._execute(decide)
 
@@ -566,16 +567,17 @@ class Registry(AuditMixin, RegistryQueries):
 
         def decide(state: RegistryState) -> _Plan:
             found = _model(state, model)
+            name = found.name
             target = _version(found, version)
             if alias in found.labels:
-                raise ValidationError(f"alias {alias!r} is already a label of {model!r}")
+                raise ValidationError(f"alias {alias!r} is already a label of {name!r}")
             current = found.aliases.get(alias)
-            result = lambda s: s.models[model].alias_history[alias][-1]  # noqa: E731
+            result = lambda s: s.models[name].alias_history[alias][-1]  # noqa: E731
             if current == target.version:
-                return _Plan(ev.model_stream(model), [], result)
+                return _Plan(ev.model_stream(name), [], result)
             forced = _check_promotable(found, target, force, "promote")
-            return _Plan(ev.model_stream(model), [ev.AliasPromoted(
-                model=model, alias=alias, version=target.version, previous=current,
+            return _Plan(ev.model_stream(name), [ev.AliasPromoted(
+                model=name, alias=alias, version=target.version, previous=current,
                 reason=reason, forced=forced)], result)
 
         return self._execute(decide)
@@ -603,6 +605,7 @@ class Registry(AuditMixin, RegistryQueries):
 
         def decide(state: RegistryState) -> _Plan:
             found = _model(state, model)
+            name = found.name
             if alias not in found.aliases:
                 raise NotFound(f"model {model!r} has no alias {alias!r}")
             stack = found.alias_stacks[alias]
@@ -624,9 +627,9 @@ class Registry(AuditMixin, RegistryQueries):
                         f"of {model!r}; use promote to move it there"
                     )
             forced = _check_promotable(found, target, force, "roll back to")
-            return _Plan(ev.model_stream(model), [ev.AliasRolledBack(
-                model=model, alias=alias, version=target.version, previous=current,
-                reason=reason, forced=forced)], lambda s: s.models[model].alias_history[alias][-1])
+            return _Plan(ev.model_stream(name), [ev.AliasRolledBack(
+                model=name, alias=alias, version=target.version, previous=current,
+                reason=reason, forced=forced)], lambda s: s.models[name].alias_history[alias][-1])
 
         return self._execute(decide)
 
@@ -928,6 +931,11 @@ def _artifact_prefix(artifact_path: str | None) -> str | None:
 
 
 def _same(a: Any, b: Any) -> bool:
+    """
+    Whether two param values are the same (NaN is NaN; True is not 1).
+    """
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return True
-    return type(a) is type(b) and a == b or (a == b and not isinstance(a, bool) and not isinstance(b, bool))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)

@@ -466,3 +466,39 @@ def test_open_uses_environment_then_embedded_default(tmp_path, monkeypatch):
     with eventreg.open() as registry:
         assert registry.actor == "dave" and registry.list_models() == []
     assert (tmp_path / "env.db").exists()
+
+
+# -- the seed example ---------------------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def test_seed_example_quickstart_runs_against_the_embedded_default(tmp_path):
+    pytest.importorskip("sklearn", reason="the seed example trains a scikit-learn model")
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("EVENTREG_")}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "rolled production back from v2 to v1" in done.stdout
+    assert (tmp_path / "eventreg.db").exists() and (tmp_path / "eventreg-artifacts").is_dir()
+
+    from sklearn.datasets import load_iris
+
+    with eventreg.open(f"sqlite:///{tmp_path / 'eventreg.db'}", artifacts=f"file://{tmp_path / 'eventreg-artifacts'}",
+                       actor="auditor") as reg:
+        first, second = reg.list_versions("iris")
+        assert first.params == {"n_estimators": 10} and second.params == {"n_estimators": 100}
+        assert 0.8 < second.metrics["accuracy"] <= 1.0
+        assert second.model_info["path"] == "model" and any(p.startswith("model/") for p in second.artifacts)
+        assert "sklearn" in second.environment["packages"]
+        assert reg.get_version("iris", "production").version == 1
+        moves = reg.alias_holders("iris", "production")
+        assert [(m.action, m.previous, m.version) for m in moves] == [
+            ("promote", None, 1), ("promote", 1, 2), ("rollback", 2, 1)]
+        assert moves[-1].reason == "latency regression"
+        model = reg.load_model("models:/iris@production")
+        features, labels = load_iris(return_X_y=True)
+        assert (model.predict(features) == labels).mean() > 0.9
+        assert fold(reg.log.read_all()) == reg._state

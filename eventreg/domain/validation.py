@@ -16,7 +16,7 @@ would change the meaning or escape a folder.
 from __future__ import annotations
 
 import json
-import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,7 +66,7 @@ def check_text(value: Any, what: str, limit: int, *, allow_none: bool = True) ->
         raise ValidationError(f"{what} is {len(value):,} characters long; the limit is {limit:,}")
     if "\x00" in value or _bad_unicode(value):
         raise ValidationError(f"{what} contains a NUL character or invalid Unicode")
-    return value
+    return str(value)  # a str subclass (numpy.str_ ...) becomes a plain str
 
 
 def _bad_unicode(text: str) -> bool:
@@ -101,14 +101,14 @@ def check_name(value: Any, what: str = "name") -> str:
             raise ValidationError(f"{what} {_describe(value)} must not contain {bad!r}")
     if value == ".":
         raise ValidationError(f"{what} must not be '.'")
-    return value
+    return str(value)
 
 
 def check_version_name(value: Any, what: str) -> str:
     """
     An alias or label: a name that cannot be mistaken for a version number or ``latest``.
     """
-    check_name(value, what)
+    value = check_name(value, what)
     if value.isdigit():
         raise ValidationError(f"{what} {value!r} must not be a number (it would read as a version)")
     if value.lower() in _RESERVED_REFS:
@@ -120,7 +120,7 @@ def check_tag_value(value: Any, what: str = "tag value") -> str:
     """
     A tag value: a string (numbers and booleans are converted) of at most 5,000 characters.
     """
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, numbers.Number)):
         value = str(value)
     result = check_text(value, what, MAX_TAG_VALUE_LENGTH, allow_none=False)
     assert result is not None
@@ -142,10 +142,15 @@ def check_tags(tags: Any, what: str = "tags") -> dict[str, str]:
 
 def check_param_value(key: str, value: Any) -> Any:
     """
-    A param value: str, int, float, bool or None (kept as given; strings up to 6,000 chars).
+    A param value: str, int, float, bool or None, kept as given (numpy scalars become
+    the Python number); strings up to 6,000 characters.
     """
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
     if isinstance(value, str):
         return check_text(value, f"param {key!r}", MAX_PARAM_VALUE_LENGTH)
     raise ValidationError(
@@ -169,16 +174,9 @@ def check_params(params: Any) -> dict[str, Any]:
 
 def check_metric_value(key: str, value: Any) -> float:
     """
-    A metric value: a real number; NaN and infinities are allowed and kept.
+    A metric value: a real number (numpy scalars too); NaN and infinities are kept.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            import numbers
-
-            if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                return float(value)
-        except Exception:  # pragma: no cover - defensive
-            pass
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValidationError(f"metric {key!r} must be a number, not {type(value).__name__}")
     try:
         return float(value)
@@ -188,19 +186,13 @@ def check_metric_value(key: str, value: Any) -> float:
 
 def check_step(step: Any) -> int | None:
     """
-    A metric step: None or an int.
+    A metric step: None or an int (numpy integers too) that fits in 64 bits.
     """
     if step is None:
         return None
-    if isinstance(step, bool) or not isinstance(step, int):
-        try:
-            import numbers
-
-            if isinstance(step, numbers.Integral):
-                return int(step)
-        except Exception:  # pragma: no cover - defensive
-            pass
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise ValidationError(f"step must be an int or None, not {type(step).__name__}")
+    step = int(step)
     if abs(step) >= 2**63:
         raise ValidationError("step does not fit in 64 bits")
     return step
@@ -232,10 +224,3 @@ def check_version_number(value: Any, what: str = "version") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{what} must be a positive int, not {_describe(value)}")
     return value
-
-
-def is_finite(value: float) -> bool:
-    """
-    Whether a metric value is a finite number.
-    """
-    return math.isfinite(value)

@@ -291,18 +291,30 @@ def _integrity_error(problem: ArtifactProblem) -> ArtifactIntegrityError:
 # -- streaming helpers -----------------------------------------------------------------
 
 
-def _pump(read: Callable[[int], bytes], write: Callable[[bytes], Any] | None,
-          advance: Callable[[int], None], stop: threading.Event | None = None) -> tuple[str, int] | None:
+def _pump(source: BinaryIO, write: Callable[[Any], Any] | None,
+          advance: Callable[[int], None]) -> tuple[str, int]:
     """
-    Copy ``read`` to ``write`` chunk by chunk, hashing each chunk in a second thread
-    while it is written; the (sha256, size) read, or None if ``stop`` was set.
+    Copy ``source`` to ``write`` chunk by chunk, hashing each chunk in a second thread
+    while it is written; the (sha256, size) read.
+
+    Reads into two reused buffers when the source has ``readinto`` (no allocation per
+    chunk), so memory use is two chunks whatever the size.
     """
     digest = hashlib.sha256()
     size = 0
+    readinto = getattr(source, "readinto", None)
+    buffers = [memoryview(bytearray(CHUNK_SIZE)) for _ in range(2)] if readinto else None
     with ThreadPoolExecutor(1, thread_name_prefix="eventreg-hash") as pool:
         pending = None
+        turn = 0
         while True:
-            chunk = read(CHUNK_SIZE)
+            if buffers is not None:
+                buffer = buffers[turn]
+                turn ^= 1
+                n = readinto(buffer)  # this buffer's previous hash finished one turn ago
+                chunk = buffer[:n] if n else b""
+            else:
+                chunk = source.read(CHUNK_SIZE)
             if not chunk:
                 break
             if pending is not None:
@@ -312,19 +324,76 @@ def _pump(read: Callable[[int], bytes], write: Callable[[bytes], Any] | None,
                 write(chunk)
             size += len(chunk)
             advance(len(chunk))
-            if stop is not None and stop.is_set():
-                pending.result()
-                return None
         if pending is not None:
             pending.result()
     return digest.hexdigest(), size
 
 
+def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None]) -> tuple[str, int]:
+    """
+    Copy between two local files in the kernel (``copy_file_range``) while hashing what
+    has landed in ``out`` (opened for reading too); falls back to :func:`_pump`.
+
+    The digest is of the bytes in ``out``, so it names exactly what was stored.
+    """
+    copy_range = getattr(os, "copy_file_range", None)
+    try:
+        src_fd, out_fd = source.fileno(), out.fileno()
+    except (AttributeError, OSError, ValueError):
+        copy_range = None
+    if copy_range is None:
+        return _pump(source, out.write, advance)
+    state = {"done": 0, "finished": False, "error": None}
+    changed = threading.Condition()
+
+    def copier() -> None:
+        try:
+            while True:
+                n = copy_range(src_fd, out_fd, CHUNK_SIZE)
+                if n == 0:
+                    break
+                with changed:
+                    state["done"] += n
+                    changed.notify()
+        except BaseException as e:  # handed to the caller below
+            state["error"] = e
+        finally:
+            with changed:
+                state["finished"] = True
+                changed.notify()
+
+    thread = threading.Thread(target=copier, name="eventreg-copy", daemon=True)
+    thread.start()
+    digest = hashlib.sha256()
+    hashed = 0
+    view = memoryview(bytearray(CHUNK_SIZE))
+    while True:
+        with changed:
+            while hashed >= state["done"] and not state["finished"]:
+                changed.wait()
+            available, finished = state["done"], state["finished"]
+        while hashed < available:
+            n = os.preadv(out_fd, [view[:min(CHUNK_SIZE, available - hashed)]], hashed)
+            if n <= 0:
+                raise ArtifactError("a local file shrank while it was being copied")
+            digest.update(view[:n])
+            hashed += n
+            advance(n)
+        if finished and hashed >= state["done"]:
+            break
+    thread.join()
+    error = state["error"]
+    if error is not None:
+        if state["done"] == 0 and isinstance(error, OSError) and error.errno in (
+                errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF):
+            return _pump(source, out.write, advance)  # no kernel copy between these
+        raise error
+    return digest.hexdigest(), hashed
+
+
 def _hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     with open(path, "rb", buffering=0) as f:
-        result = _pump(f.read, None, lambda n: None)
-    assert result is not None
-    return result
+        return _pump(f, None, lambda n: None)
 
 
 def _file_source(source: Source) -> tuple[str | None, BinaryIO | None]:
@@ -471,12 +540,10 @@ class ArtifactStore:
     def _put(self, path: str | None, fileobj: BinaryIO | None,
              advance: Callable[[int], None]) -> ManifestEntry:
         try:
-            if self.local:
-                return self._put_local(path, fileobj, advance)
             if path is not None:
-                with open(path, "rb", buffering=0) as f:
-                    return self._put_remote(f, advance)
-            return self._put_remote(fileobj, advance)
+                with open(path, "rb", buffering=0) as source:
+                    return self._put_stream(source, advance)
+            return self._put_stream(fileobj, advance)
         except (ArtifactError, ValidationError):
             raise
         except OSError as e:
@@ -493,9 +560,9 @@ class ArtifactStore:
                                                            entry.size), bytes_=True) as advance:
             try:
                 if self.local:
-                    self._put_local(None, io.BytesIO(data), advance)
+                    self._write_local(io.BytesIO(data), advance, expected=entry)
                 else:
-                    self._publish_bytes(entry, data)
+                    self._publish_bytes(entry, data, damaged=self._stored_size(self.object_key(entry.sha256)) is not None)
                     advance(entry.size)
             except (ArtifactError, ValidationError):
                 raise
@@ -545,49 +612,77 @@ class ArtifactStore:
         manifest = Manifest(entries)
         return manifest.with_prefix(prefix) if prefix else manifest
 
-    def _put_local(self, path: str | None, fileobj: BinaryIO | None,
-                   advance: Callable[[int], None]) -> ManifestEntry:
+    def _put_stream(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
+        """
+        Hash a re-readable source first (dedup: no write if the object exists), then
+        copy it while hashing again; a one-way stream is copied once to a temporary name.
+        """
+        if not _seekable(source):
+            return self._put_once(source, advance)
+        start = source.tell()
+        hashed = _pump(source, None, lambda n: None)
+        entry = ManifestEntry(*hashed)
+        stored = self._stored_size(self.object_key(entry.sha256))
+        if stored == entry.size:
+            advance(entry.size)
+            return entry  # dedup: nothing written
+        source.seek(start)
+        if entry.size <= CHUNK_SIZE and not self.local:  # one exclusive request
+            data = source.read(entry.size + 1)
+            if (hashlib.sha256(data).hexdigest(), len(data)) != hashed:
+                raise ArtifactError("the source changed while it was being stored; try again")
+            self._publish_bytes(entry, data, damaged=stored is not None)
+            advance(entry.size)
+            return entry
+        if self.local:
+            written = self._write_local(source, advance, expected=entry)
+        else:
+            written = self._write_remote(source, advance, entry, damaged=stored is not None)
+        return written
+
+    def _put_once(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
+        if self.local:
+            return self._write_local(source, advance, expected=None)
+        tmp = self._key("tmp", uuid.uuid4().hex)
+        try:
+            with self.fs.open(tmp, "wb", block_size=UPLOAD_BLOCK_SIZE) as f:
+                written = _pump(source, f.write, advance)
+            entry = ManifestEntry(*written)
+            if not self.exists(entry.sha256, entry.size):
+                self.fs.copy(tmp, self.object_key(entry.sha256))  # no atomic rename on object stores
+            return entry
+        finally:
+            try:
+                self.fs.rm_file(tmp)
+            except FileNotFoundError:
+                pass
+
+    def _write_local(self, source: BinaryIO, advance: Callable[[int], None],
+                     expected: ManifestEntry | None) -> ManifestEntry:
+        """
+        Copy into ``<root>/tmp/``, fsync, then hard-link to the object's name.
+        """
         tmp_dir = self._key("tmp")
         os.makedirs(tmp_dir, exist_ok=True)
         tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
-        stop = threading.Event()
-        probe: dict[str, tuple[str, int]] = {}
-        prober = None
-        if path is not None:
-            # Hash the file in parallel with the copy: if the object exists already the
-            # copy stops early (dedup costs one read, not a write).
-            def probe_existing() -> None:
-                probe["entry"] = _hash_file(path)
-                if self.exists(*probe["entry"]):
-                    stop.set()
-            prober = threading.Thread(target=probe_existing, name="eventreg-dedup", daemon=True)
         try:
-            source = open(path, "rb", buffering=0) if path is not None else fileobj
-            try:
-                with open(tmp, "xb", buffering=0) as out:
-                    if prober is not None:
-                        prober.start()
-                    result = _pump(source.read, out.write, advance, stop=stop)
-                    if prober is not None:
-                        prober.join()
-                    if result is not None and not stop.is_set():
-                        os.fsync(out.fileno())
-            finally:
-                if path is not None:
-                    source.close()
-            if stop.is_set():
-                return ManifestEntry(*probe["entry"])
-            assert result is not None
-            if prober is not None and probe.get("entry") != result:
-                raise ArtifactError(f"{path} changed while it was being stored; try again")
-            entry = ManifestEntry(*result)
-            final = self.object_key(entry.sha256)
+            with open(tmp, "x+b", buffering=0) as out:
+                entry = ManifestEntry(*_copy_local(source, out, advance))
+                if expected is not None and entry != expected:
+                    raise ArtifactError("the source changed while it was being stored; try again")
+                final = self.object_key(entry.sha256)
+                stored = self._stored_size(final)
+                if stored == entry.size:
+                    return entry  # another writer stored the same bytes meanwhile
+                os.fsync(out.fileno())
             os.makedirs(os.path.dirname(final), exist_ok=True)
             try:
-                os.link(tmp, final)  # atomic and exclusive
+                if stored is None:
+                    os.link(tmp, final)  # atomic and exclusive
+                else:
+                    os.replace(tmp, final)  # a damaged object (wrong size): replace it
             except FileExistsError:
-                if self._stored_size(final) != entry.size:  # a damaged object: replace it
-                    os.replace(tmp, final)
+                pass  # another writer stored the same bytes first
             except OSError as e:  # a filesystem without hard links: atomic, not exclusive
                 if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
                     raise
@@ -598,33 +693,20 @@ class ArtifactStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def _put_remote(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
-        if not _seekable(source):
-            return self._put_via_temporary(source, advance)
-        start = source.tell()
-        first = source.read(CHUNK_SIZE)
-        rest = source.read(1)
-        if not rest:  # small: one exclusive single-request write
-            entry = self.put_bytes(first, progress=False)
-            advance(entry.size)
-            return entry
-        source.seek(start)
-        expected = _pump(source.read, None, lambda n: None)
-        assert expected is not None
-        entry = ManifestEntry(*expected)
+    def _write_remote(self, source: BinaryIO, advance: Callable[[int], None],
+                      entry: ManifestEntry, damaged: bool) -> ManifestEntry:
+        """
+        Upload straight to the object's key: a (multipart) upload is invisible until it
+        completes, and is discarded if the bytes sent are not the ones hashed before.
+        """
         final = self.object_key(entry.sha256)
-        stored = self._stored_size(final)
-        if stored == entry.size:
-            return entry  # dedup: no upload
-        source.seek(start)
-        # exclusive create; a present object of the wrong size is damaged: overwrite it
-        f = self.fs.open(final, "xb" if stored is None else "wb", block_size=UPLOAD_BLOCK_SIZE)
+        f = self.fs.open(final, "wb" if damaged else "xb", block_size=UPLOAD_BLOCK_SIZE)
         try:
-            sent = _pump(source.read, f.write, advance)
+            sent = _pump(source, f.write, advance)
         except BaseException:
             _abandon(f)
             raise
-        if sent != expected:
+        if sent != (entry.sha256, entry.size):
             _abandon(f)
             raise ArtifactError("the source changed while it was being stored; try again")
         try:
@@ -633,25 +715,9 @@ class ArtifactStore:
             _abandon(f)
         return entry
 
-    def _put_via_temporary(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
-        tmp = self._key("tmp", uuid.uuid4().hex)
-        try:
-            with self.fs.open(tmp, "wb", block_size=UPLOAD_BLOCK_SIZE) as f:
-                result = _pump(source.read, f.write, advance)
-            assert result is not None
-            entry = ManifestEntry(*result)
-            if not self.exists(entry.sha256, entry.size):
-                self.fs.copy(tmp, self.object_key(entry.sha256))
-            return entry
-        finally:
-            try:
-                self.fs.rm_file(tmp)
-            except FileNotFoundError:
-                pass
-
-    def _publish_bytes(self, entry: ManifestEntry, data: bytes) -> None:
+    def _publish_bytes(self, entry: ManifestEntry, data: bytes, damaged: bool = False) -> None:
         final = self.object_key(entry.sha256)
-        if self._stored_size(final) is not None:  # present with the wrong size: repair
+        if damaged:  # present with the wrong size: repair
             self.fs.pipe_file(final, data)
             return
         try:
@@ -704,9 +770,9 @@ class ArtifactStore:
             if self.local:
                 with open(key, "rb", buffering=0) as src:
                     if tmp is None or stored != entry.size:
-                        return _pump(src.read, None, lambda n: None)
-                    with open(tmp, "wb", buffering=0) as out:
-                        return _pump(src.read, out.write, advance)
+                        return _pump(src, None, lambda n: None)
+                    with open(tmp, "w+b", buffering=0) as out:
+                        return _copy_local(src, out, advance)
             if stored != entry.size:  # do not download what cannot be right
                 return _hash_remote(self.fs, key)
             if tmp is None:
@@ -854,9 +920,7 @@ def _abandon(f: Any) -> None:
 
 def _hash_remote(fs: Any, key: str) -> tuple[str, int]:
     with fs.open(key, "rb", block_size=UPLOAD_BLOCK_SIZE) as f:
-        result = _pump(f.read, None, lambda n: None)
-    assert result is not None
-    return result
+        return _pump(f, None, lambda n: None)
 
 
 class _Advance(Callback):

@@ -32,14 +32,6 @@ def _script() -> str:
     return found
 
 
-def _has(method: str) -> bool:
-    return hasattr(eventreg.open(url="memory://", artifacts="memory://eventreg-cli-probe"), method)
-
-
-def _needs(method: str):
-    return pytest.mark.skipif(not _has(method), reason=f"Registry.{method} (issue 5) is not built yet")
-
-
 class Cli:
     """
     Runs ``eventreg`` with ``--url``/``--artifacts``/``--actor`` pointing into tmp_path.
@@ -329,10 +321,9 @@ def test_download_verifies_bytes(iris: Cli, tmp_path: Path) -> None:
     assert "weights.bin" in result.stderr
 
 
-# -- the audit commands (issue 5) -----------------------------------------------------------
+# -- the audit commands -----------------------------------------------------------------------
 
 
-@_needs("history")
 def test_history(iris: Cli) -> None:
     iris("rollback", "iris", "--alias", "production", "--reason", "latency regression")
     events = iris.json("history", "iris")
@@ -345,7 +336,6 @@ def test_history(iris: Cli) -> None:
     assert iris.json("history", "iris", "--by", "nobody") == []
 
 
-@_needs("head")
 def test_head_and_verify(iris: Cli) -> None:
     head = iris("head").stdout.strip()
     position, digest = head.split(":")
@@ -361,7 +351,6 @@ def test_head_and_verify(iris: Cli) -> None:
     iris("verify", "--expected-head", "nonsense", code=2)
 
 
-@_needs("verify")
 def test_verify_catches_a_changed_event(iris: Cli, tmp_path: Path) -> None:
     import sqlite3
 
@@ -373,7 +362,6 @@ def test_verify_catches_a_changed_event(iris: Cli, tmp_path: Path) -> None:
     assert "2" in result.stdout and "FAILED" in result.stdout
 
 
-@_needs("as_of")
 def test_as_of_on_read_commands(iris: Cli) -> None:
     # position 3: model created, two versions registered, nothing promoted yet
     assert iris.json("versions", "show", "iris", "latest", "--as-of", "3")["aliases"] == []
@@ -386,16 +374,27 @@ def test_as_of_on_read_commands(iris: Cli) -> None:
     now = iris.json("versions", "show", "iris", "production", "--as-of", "2999-01-01T00:00:00Z")
     assert now["version"] == 2
     iris("models", "show", "iris", "--as-of", "not a time", code=2)
+    assert [e["position"] for e in iris.json("history", "iris", "--as-of", "3")] == [1, 2, 3]
 
 
-@_needs("diff")
+def test_as_of_on_runs_and_download(iris: Cli, tmp_path: Path) -> None:
+    with iris.registry() as reg:
+        with reg.start_run(experiment="later", code=None) as run:
+            run.log_metric("accuracy", 0.5)
+    assert iris.json("runs", "list", "--as-of", "5") == []
+    iris("runs", "show", run.id, "--as-of", "5", code=3)
+    assert iris.json("runs", "show", run.id)["metrics"] == {"accuracy": 0.5}
+    iris("download", "iris", "v1", str(tmp_path / "then"), "--as-of", "2")
+    assert (tmp_path / "then" / "weights.bin").exists()
+    iris("download", "iris", "2", str(tmp_path / "never"), "--as-of", "2", code=3)
+
+
 def test_diff(iris: Cli) -> None:
     changes = iris.json("diff", "3", "5")
     assert "production" in json.dumps(changes)
     assert iris("diff", "1", "5").stdout.strip()
 
 
-@_needs("audit_report")
 def test_report_writes_each_format(iris: Cli, tmp_path: Path) -> None:
     for fmt in ("html", "json", "csv"):
         out = tmp_path / f"report.{fmt}"
@@ -409,8 +408,6 @@ def test_report_writes_each_format(iris: Cli, tmp_path: Path) -> None:
 
 
 def test_copy_between_backends(iris: Cli, tmp_path: Path) -> None:
-    if not hasattr(eventreg, "copy"):
-        pytest.skip("eventreg.copy is not exported from eventreg/__init__.py yet")
     destination = f"sqlite:///{tmp_path / 'copy.db'}"
     copied = iris.json("copy", iris.url, destination)
     assert copied["copied"] == 5 and copied["skipped"] == 0

@@ -370,6 +370,25 @@ def test_register_a_folder_of_artifacts(reg, tmp_path):
     assert (out / "weights.bin").read_bytes() == b"\x00\x01" * 100
 
 
+def test_load_model_checks_digests_before_unpickling(reg):
+    from eventreg import ArtifactIntegrityError
+
+    with reg.start_run() as run:
+        run.log_model({"weights": [1, 2, 3]}, "model")
+    v = reg.register_version("toy", run=run.id, code=None)
+    assert v.model_info["path"] == "model" and v.model_info["flavor"]["flavor"] == "pickle"
+    assert reg.load_model(v) == {"weights": [1, 2, 3]}
+    assert reg.load_model("models:/toy/1") == {"weights": [1, 2, 3]}
+    store = reg._artifact_store()
+    [entry] = v.artifacts.values()
+    key = store.object_key(entry.sha256)
+    store.fs.pipe_file(key, b"\x80not the pickle that was registered")
+    with pytest.raises(ArtifactIntegrityError):
+        reg.load_model("models:/toy/latest")
+    with pytest.raises(NotFound, match="no logged model"):
+        reg.load_model(reg.register_version("toy", code=None))
+
+
 # -- validation and limits ----------------------------------------------------------------
 
 

@@ -411,3 +411,20 @@ def test_checkpoints_for_any_consumer_name_stay_in_their_folder(file_url, consum
     folder = os.path.join(file_url.split("://", 1)[1], "checkpoints")
     (name,) = os.listdir(folder)
     assert not name.startswith(".") and len(name) < 256
+
+
+def _append_with(log: Any, tag: str, count: int) -> None:
+    for i in range(count):
+        log.append(tag, [NewEvent("e", {"i": i})], expected_version=i)
+
+
+def test_a_handle_inherited_by_a_forked_child_still_takes_turns(file_url):
+    with open_log(file_url) as log:
+        log.head()
+        child = multiprocessing.get_context("fork").Process(target=_append_with, args=(log, "child", 200))
+        child.start()
+        _append_with(log, "parent", 200)
+        child.join(60)
+        assert child.exitcode == 0
+        assert [e.position for e in log.read_all()] == list(range(1, 401))
+        assert log.stream_version("child") == 200 and log.verify().ok

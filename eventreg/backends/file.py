@@ -158,6 +158,7 @@ class FileLog(BaseLog):
             os.makedirs(path, exist_ok=True)
             created = True
         self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._pid = os.getpid()
         if not os.path.isfile(marker):
             with self._flock(fcntl.LOCK_EX):
                 if not os.path.isfile(marker):  # another process may have beaten us to it
@@ -235,6 +236,9 @@ class FileLog(BaseLog):
 
     @contextmanager
     def _flock(self, mode: int) -> Iterator[None]:
+        if self._pid != os.getpid():  # a forked child shares the parent's lock: take its own
+            self._dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._pid = os.getpid()
         fcntl.flock(self._dir_fd, mode)
         try:
             yield
@@ -668,7 +672,8 @@ class FileLog(BaseLog):
 
     def __del__(self) -> None:
         if getattr(self, "_lock", None) is not None and not getattr(self, "_closed", True):
-            self.close()
+            with suppress(Exception):  # at interpreter exit the os module may be gone
+                self.close()
 
 
 # -- lines ----------------------------------------------------------------------------------

@@ -107,18 +107,21 @@ def test_kill_9_mid_append_never_leaves_half_a_batch(crash_url, budget, reliabil
 # -- the server drops the connection mid-transaction ----------------------------------------
 
 
-def _server_sessions(conn, postgres: bool):
+def _sessions_in_a_transaction(conn, postgres: bool) -> list[int]:
+    """
+    Other sessions on this database that are inside a transaction right now.
+    """
     from sqlalchemy import text
 
     if postgres:
-        rows = conn.execute(text(
-            "SELECT pid, state FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+        sql = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+               "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')")
     else:
-        rows = conn.execute(text(
-            "SELECT id, command FROM information_schema.processlist "
-            "WHERE db = DATABASE() AND id <> CONNECTION_ID()")).all()
-    return rows
+        # a statement running; the writer runs statements only inside append transactions
+        # (information_schema.innodb_trx is refreshed only every 0.1 s: too slow to see them)
+        sql = ("SELECT id FROM information_schema.processlist "
+               "WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command = 'Query'")
+    return list(conn.execute(text(sql)).scalars())
 
 
 def _terminate(conn, session_id: int, postgres: bool) -> None:
@@ -136,43 +139,48 @@ def _terminate(conn, session_id: int, postgres: bool) -> None:
 
 @pytest.mark.parametrize("server", ["postgres_url", "mysql_url"], ids=["postgres", "mysql"])
 def test_connection_dropped_mid_transaction(request, server, budget, reliability_report):
+    """
+    The server ends the writer's session while it is inside an append's transaction
+    (``pg_terminate_backend`` / ``KILL CONNECTION`` of a session seen in a transaction),
+    again and again; the writer gets an error for that append and its next appends
+    succeed on a new connection.
+    """
     from sqlalchemy import create_engine
 
     url = request.getfixturevalue(server)
     postgres = server == "postgres_url"
-    drops = budget.count(15)
+    wanted = budget.count(6)
     rng = random.Random(11)
     proc, ready = _start_writer(url, 1000)
+    os.set_blocking(proc.stdout.fileno(), False)
+    seen = ready
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    states: dict[str, int] = defaultdict(int)
+    drops = 0
     try:
         with admin.connect() as conn:
-            for _ in range(drops):
-                time.sleep(rng.uniform(0.02, 0.15))
-                for session_id, state in _server_sessions(conn, postgres):
-                    states[str(state)] += 1
+            deadline = time.monotonic() + budget.count(60, 600)
+            while len(parse_report(seen)["failed"]) < wanted and time.monotonic() < deadline:
+                sessions = _sessions_in_a_transaction(conn, postgres)
+                for session_id in sessions:
                     _terminate(conn, session_id, postgres)
-        # the writer must get going again on its own: a new append returns after the last drop
+                    drops += 1
+                if sessions:
+                    time.sleep(rng.uniform(0.01, 0.08))
+                seen += (proc.stdout.read() or b"").decode()
+        # the writer must get going again on its own: new appends return after the last drop
+        marker = len(parse_report(seen)["done"])
         deadline = time.monotonic() + 30
-        seen = ready
-        os.set_blocking(proc.stdout.fileno(), False)
-        marker = None
-        while time.monotonic() < deadline:
-            chunk = proc.stdout.read() or b""
-            seen += chunk.decode()
-            if marker is None:
-                marker = len(parse_report(seen)["done"])
-            elif len(parse_report(seen)["done"]) >= marker + 3:
-                break
+        while len(parse_report(seen)["done"]) < marker + 3:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the writer did not recover after the connection was dropped: {seen[-800:]}")
             time.sleep(0.05)
-        else:
-            pytest.fail(f"the writer did not recover after the connection was dropped: {seen[-800:]}")
+            seen += (proc.stdout.read() or b"").decode()
     finally:
         proc.kill()
-        out, err = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=60)
         admin.dispose()
     report = parse_report(seen + out.decode())
-    assert report["failed"], "no append saw the dropped connection; the test proved nothing"
+    assert len(report["failed"]) >= wanted, f"{drops} drops: only {len(report['failed'])} appends saw a dropped connection"
     with open_log(url) as log:
         stats = check_batches(log, set(report["done"]))
         present = {e.payload["batch"] for e in log.read_all() if e.type == "crash.test"}
@@ -181,44 +189,4 @@ def test_connection_dropped_mid_transaction(request, server, budget, reliability
         assert log.verify().ok
     reliability_report("connection-drop", backend="postgresql" if postgres else "mariadb", drops=drops,
                        failed_appends=len(report["failed"]),
-                       failed_but_committed=len(set(report["failed"]) & present), session_states=dict(states), **stats)
-
-
-def test_a_torn_tail_at_any_byte_is_never_read_and_the_next_append_is_clean(tmp_path, budget):
-    """
-    A crash while a batch is being written (power loss: any prefix of the bytes reached
-    the disk) on the file backend: cut the last batch of three events at many byte
-    offsets; each time the log opens with the events before it, verifies, and the next
-    append lands right after them, readable by a fresh handle.
-    """
-    import shutil
-
-    base = tmp_path / "base"
-    with open_log(f"file://{base}") as log:
-        for i in range(5):
-            log.append(f"s-{i % 2}", [NewEvent("e", {"i": i})])
-        head = log.head()
-    before = (base / "events.jsonl").read_bytes()
-    full = tmp_path / "full"
-    shutil.copytree(base, full)
-    with open_log(f"file://{full}") as log:
-        log.append("s-9", [NewEvent("batch", {"k": k, "pad": "é" * 50}) for k in range(3)])
-    tail = (full / "events.jsonl").read_bytes()[len(before):]
-    rng = random.Random(5)
-    newlines = [i + 1 for i, b in enumerate(tail) if b == ord("\n")][:-1]
-    cuts = sorted(set(newlines + [1, len(tail) - 1] + rng.sample(range(1, len(tail)), budget.count(12, 120))))
-    for cut in cuts:
-        case = tmp_path / f"cut-{cut}"
-        shutil.copytree(base, case)
-        (case / "events.jsonl").write_bytes(before + tail[:cut])
-        url = f"file://{case}"
-        with open_log(url) as log:
-            assert log.head() == head, f"cut at byte {cut}"
-            assert [e.position for e in log.read_all()] == [1, 2, 3, 4, 5]
-            assert log.read_stream("s-9") == []
-            assert log.verify().ok
-            (event,) = log.append("s-9", [NewEvent("after", {"cut": cut})])
-            assert event.position == 6 and event.stream_version == 1
-        with open_log(url) as again:
-            assert [e.type for e in again.read_all()][-1] == "after"
-            assert again.verify().ok
+                       failed_but_committed=len(set(report["failed"]) & present), **stats)

@@ -188,18 +188,6 @@ def delete_last_of_stream_and_rechain(rows):
     rechain(rows, 9)
 
 
-BUG_SQL_GARBAGE = (
-    "bug: eventreg/backends/sql.py _decode_rows calls decode_json on the stored payload "
-    "without handling errors, so a payload edited into non-JSON makes read_all()/verify() "
-    "raise json.JSONDecodeError instead of LogCorrupted naming the position"
-)
-
-BUG_FILE_POSITION = (
-    "bug: eventreg/backends/file.py _read_span decodes a whole block at once and, when one "
-    "line in it is bad, raises LogCorrupted without yielding the good lines before it, so "
-    "verify() reports first_bad_position=1 (checked=0) for garbage at line 5"
-)
-
 OK = None  # expectation: verify passes
 
 # edit -> (verify(), verify(expected_head=final), verify(expected_head=early)), each either
@@ -293,17 +281,13 @@ def test_heads_written_down_over_time_bound_where_a_rewrite_happened(tamper_url)
 
 
 @pytest.mark.parametrize("garbage", ['{"s":1,"round":', "not json at all", ""], ids=["cut", "text", "empty"])
-def test_storage_edited_into_garbage_is_reported_with_its_position(tamper_url, garbage, request):
+def test_storage_edited_into_garbage_is_reported_with_its_position(tamper_url, garbage):
     """
     A stored payload that is no longer JSON: ``verify()`` names position 5, or reading
     raises ``LogCorrupted`` naming it; never a raw decoding error.
     """
     if tamper_url.startswith("memory"):
         pytest.skip("a memory log holds decoded objects: there is no stored text to corrupt")
-    if tamper_url.startswith("file"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_FILE_POSITION, raises=AssertionError))
-    else:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_SQL_GARBAGE, raises=ValueError))
     _write_log(tamper_url)
     raw = raw_store(tamper_url)
     try:

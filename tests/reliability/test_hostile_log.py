@@ -86,18 +86,30 @@ def test_non_utf8_input_is_refused_and_nothing_is_written(any_log_url, where):
         assert log.verify().ok
 
 
-def test_an_oversized_event_is_stored_whole_or_refused_cleanly(any_log_url):
+BUG_PACKET = (
+    "bug: eventreg/backends/sql.py: on MariaDB an event larger than max_allowed_packet "
+    "(16 MB by default) raises BackendUnavailable 'MySQL server has gone away' (exit code 5, "
+    "'server unreachable') instead of InvalidEvent naming the size; the log has no size "
+    "limit of its own"
+)
+
+
+def test_an_oversized_event_is_stored_whole_or_refused_cleanly(any_log_url, request):
     """
     Row "huge values at the log level": 24 MB in one event (over MariaDB's default
-    ``max_allowed_packet`` of 16 MB) is either stored exactly or refused with an
-    eventreg error; nothing half-written, and the log keeps working.
+    ``max_allowed_packet`` of 16 MB) is either stored exactly or refused as invalid
+    input (``InvalidEvent``, not "server unavailable"); nothing half-written, and the
+    log keeps working.
     """
+    if any_log_url.startswith("mysql"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_PACKET))
     big = "é" * (12 * 2**20)  # 24 MB of UTF-8
     with open_log(any_log_url) as log:
         log.append("model:ok", [NewEvent("first", {})])
         try:
             log.append("model:big", [NewEvent("big", {"blob": big})])
         except EventregError as e:
+            assert isinstance(e, InvalidEvent), f"{type(e).__name__}: {e}"
             assert len(str(e)) < 2000, "the error message echoes the payload"
             assert [e.type for e in log.read_all()] == ["first"]
         else:

@@ -16,12 +16,18 @@ SOAK_FACTOR = 10
 
 
 def pytest_addoption(parser):
-    parser.addoption(
-        "--soak",
-        action="store_true",
-        default=False,
-        help="run the reliability suite's long form (iteration counts x10, full process counts)",
-    )
+    # Registered here, so ``pytest tests/reliability --soak`` works. For a bare
+    # ``pytest --soak`` the root conftest.py must register it too (pytest reads options
+    # before it reaches this folder); then this registration steps aside.
+    try:
+        parser.addoption(
+            "--soak",
+            action="store_true",
+            default=False,
+            help="run the reliability suite's long form (iteration counts x10, full process counts)",
+        )
+    except ValueError:  # already registered by the root conftest.py
+        pass
 
 
 def soak_enabled(config) -> bool:

@@ -237,10 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
 
     if args.json:
-        print(json.dumps({"throughput": results, "peak_rss": rss}, indent=2))
+        print(json.dumps({"throughput": results, "peak_rss": rss, "loadavg": os.getloadavg()}, indent=2))
         return 0
-    print(f"eventreg artifact benchmark: {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, median of {args.repeat}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"eventreg artifact benchmark: Python {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} CPUs (load average {load} at the end), median of {args.repeat}")
     print()
     print(f"| store | size | put MiB/s (plain fsspec) | put ratio | get MiB/s (plain fsspec) "
           f"| get ratio | re-put unchanged (dedup) |")

@@ -2,6 +2,7 @@
 eventreg: a model registry whose history is an append-only, tamper-evident event log.
 """
 
+from eventreg.audit import AliasTenure, ArtifactFinding, Change, HistoryEvent, RegistryDiff, VerifyReport
 from eventreg.config import open_log
 from eventreg.domain.references import ModelReference, parse_reference
 from eventreg.domain.views import (
@@ -41,6 +42,8 @@ from eventreg.errors import (
 )
 from eventreg.log import ANY, NO_STREAM, EventLog, Head, NewEvent, RecordedEvent, VerifyResult
 from eventreg.registry import ActiveRun, Registry, open
+from eventreg.subscriptions import Subscription
+from eventreg.timetravel import RegistryView
 from eventreg.transfer import CopyResult, copy
 
 __version__ = "0.1.0.dev0"
@@ -49,11 +52,14 @@ __all__ = [
     "ANY",
     "ActiveRun",
     "Alias",
+    "AliasTenure",
     "AlreadyExists",
     "ArtifactEntry",
     "ArtifactError",
+    "ArtifactFinding",
     "ArtifactIntegrityError",
     "BackendUnavailable",
+    "Change",
     "Comparison",
     "ComparisonRow",
     "ConcurrencyConflict",
@@ -65,6 +71,7 @@ __all__ = [
     "Experiment",
     "FilterSyntaxError",
     "Head",
+    "HistoryEvent",
     "InvalidEvent",
     "InvalidReference",
     "InvalidTransition",
@@ -81,12 +88,16 @@ __all__ = [
     "ReadOnlyError",
     "RecordedEvent",
     "Registry",
+    "RegistryDiff",
+    "RegistryView",
     "Run",
     "SchemaVersionError",
+    "Subscription",
     "UnknownBackend",
     "UnknownEventType",
     "UnsafePath",
     "ValidationError",
+    "VerifyReport",
     "VerifyResult",
     "__version__",
     "copy",

@@ -119,7 +119,7 @@ def build(db: str, total: int) -> None:
     print(f"built {db} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
-def _timed(function, repeat: int = 3):
+def _timed(function, repeat: int = 3, what: str = ""):
     best = float("inf")
     result = None
     for _ in range(repeat):
@@ -127,6 +127,8 @@ def _timed(function, repeat: int = 3):
         start = time.perf_counter()
         result = function()
         best = min(best, time.perf_counter() - start)
+    if what:
+        print(f"  {what}: {best:.2f} s", file=sys.stderr, flush=True)
     return best, result
 
 
@@ -144,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with open_log(url) as log:
         head = log.head()
-        read_s, events = _timed(lambda: list(log.read_all()), repeat=1)
+        read_s, events = _timed(lambda: list(log.read_all()), repeat=1, what="read")
         rows.append(("read_all (decode only)", f"{read_s:.2f} s", f"{head.position / read_s:,.0f} events/s"))
-        fold_s, state = _timed(lambda: _fold(events), repeat=1)
+        fold_s, state = _timed(lambda: _fold(events), repeat=1, what="fold")
         rows.append(("full replay (fold, in memory)", f"{fold_s:.2f} s",
                      f"{head.position / fold_s:,.0f} events/s (target >= 200,000)"))
         del events
@@ -154,18 +156,20 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(("full replay (read + fold)", f"{total_s:.2f} s", f"{head.position / total_s:,.0f} events/s"))
         # open without a snapshot: hide them by opening with snapshots ignored
     artifacts = "memory://bench-artifacts"
-    no_snap_s, _ = _timed(lambda: _open_without_snapshot(url, artifacts), repeat=1)
+    no_snap_s, _ = _timed(lambda: _open_without_snapshot(url, artifacts), repeat=1, what="open without snapshot")
     rows.append(("open, no snapshot", f"{no_snap_s:.2f} s", ""))
     with eventreg.open(url, artifacts=artifacts, actor="bench") as reg:
-        reg.save_snapshot()
-    snap_s, _ = _timed(lambda: _open(url, artifacts), repeat=3)
+        save_s, _ = _timed(reg.save_snapshot, repeat=1, what="save snapshot")
+        size = len(reg.log.latest_snapshot().data)
+    rows.append(("save a snapshot at head", f"{save_s:.2f} s", f"{size / 1e6:.1f} MB compressed"))
+    snap_s, _ = _timed(lambda: _open(url, artifacts), repeat=2, what="open with snapshot")
     rows.append(("open, snapshot at head", f"{snap_s:.3f} s", "target < 1 s"))
     with eventreg.open(url, artifacts=artifacts, actor="bench") as reg:
         middle = head.position // 2
-        pos_s, view = _timed(lambda: reg.as_of(middle), repeat=1)
+        pos_s, view = _timed(lambda: reg.as_of(middle), repeat=1, what="as_of position")
         rows.append((f"as_of(position {middle:,})", f"{pos_s:.2f} s", ""))
-        when = view.moment
-        time_s, _ = _timed(lambda: reg.as_of(when), repeat=1)
+        when = next(iter(reg.log.read_all(from_position=middle, limit=1))).recorded_at
+        time_s, _ = _timed(lambda: reg.as_of(when), repeat=1, what="as_of time")
         rows.append((f"as_of({when:%Y-%m-%dT%H:%M:%S}Z)", f"{time_s:.2f} s", ""))
         model = reg.as_of(middle).get_model("model-000")
         rows.append(("  (check: model-000 at midpoint)", f"v{model.latest_version}", f"aliases {model.aliases}"))

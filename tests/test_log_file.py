@@ -428,3 +428,30 @@ def test_a_handle_inherited_by_a_forked_child_still_takes_turns(file_url):
         assert child.exitcode == 0
         assert [e.position for e in log.read_all()] == list(range(1, 401))
         assert log.stream_version("child") == 200 and log.verify().ok
+
+
+def _batch_writer(url: str, batches: int) -> None:
+    with open_log(url) as log:
+        for b in range(batches):
+            log.append(f"s-{b % 7}", [NewEvent("part", {"b": b, "k": k, "pad": "x" * (k * 3000)})
+                                      for k in range(5)])
+
+
+def test_a_tailing_reader_never_sees_part_of_an_append(file_url):
+    open_log(file_url).close()
+    writer = multiprocessing.get_context("spawn").Process(target=_batch_writer, args=(file_url, 300))
+    writer.start()
+    seen: list[tuple[int, int]] = []
+    polls = 0
+    with open_log(file_url, read_only=True) as reader:
+        deadline = time.monotonic() + 120
+        while len(seen) < 1500 and time.monotonic() < deadline:
+            new = [(e.payload["b"], e.payload["k"]) for e in reader.read_all(from_position=len(seen) + 1)]
+            if new:
+                polls += 1
+                assert new[-1][1] == 4, f"a read ended inside an append: {new[-3:]}"
+            seen += new
+    writer.join(60)
+    assert writer.exitcode == 0
+    assert seen == [(b, k) for b in range(300) for k in range(5)]
+    assert polls > 1

@@ -35,7 +35,7 @@ def _train(n_estimators: int, max_depth: int | None) -> tuple[Any, float]:
         raise MissingDriver("the demo needs scikit-learn: pip install 'eventreg[demo]'") from e
     features, labels = load_iris(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(
-        features, labels, test_size=0.3, random_state=42, stratify=labels)
+        features, labels, test_size=0.3, random_state=42)
     model = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=42)
     model.fit(x_train, y_train)
     return model, float(accuracy_score(y_test, model.predict(x_test)))
@@ -131,12 +131,14 @@ def run(url: str | None = None, artifacts: str | None = None, actor: str | None 
         first = reg.register_version(MODEL, run=first_run, code="auto",
                                      description="100 trees, no depth limit")
         say(f"Register that run as {MODEL!r} version {first.version}")
-        say.detail(f"it records params {first.params}, metrics {first.metrics}, "
-                   f"{len(first.artifacts)} artifact file(s), Python and package versions")
+        params = ", ".join(f"{k}={v}" for k, v in first.params.items())
+        metrics = ", ".join(f"{k}={v:.3f}" for k, v in first.metrics.items())
+        say.detail(f"it records params ({params}), metrics ({metrics}), {len(first.artifacts)} artifact "
+                   "file(s) with their sha256, the run, who and when, Python and package versions")
 
         second_run, _ = _train_and_log(reg, say, 5, 2)
         second = reg.register_version(MODEL, run=second_run, code="auto",
-                                      description="5 shallow trees: smaller and faster")
+                                      description="5 shallow trees: as accurate here, smaller and faster")
         say(f"Register it as {MODEL!r} version {second.version}")
 
         reg.promote(MODEL, first.version, alias=ALIAS, reason="first model to serve")

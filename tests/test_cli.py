@@ -514,3 +514,40 @@ def test_environment_variables_configure_the_cli(tmp_path: Path) -> None:
     assert (tmp_path / "env.db").exists()
     result = runner.invoke(cli, ["--json", "--actor", "flag", "models", "create", "other"], env=env)
     assert json.loads(result.stdout)["actor"] == "flag", "an option beats the environment"
+
+
+# -- the JSON contract (docs/cli.md) -----------------------------------------------------------
+
+VERSION_KEYS = ["name", "version", "label", "aliases", "status", "status_reason", "description", "params",
+                "metrics", "tags", "artifacts", "model_info", "data", "code", "environment", "architecture",
+                "run_id", "parents", "created_at", "updated_at", "actor", "position"]
+
+
+def test_json_shapes_are_the_documented_ones(iris: Cli, tmp_path: Path) -> None:
+    """
+    A change here changes what scripts parse: update docs/cli.md in the same commit.
+    """
+    assert list(iris.json("models", "show", "iris")) == [
+        "name", "description", "tags", "status", "status_reason", "created_at", "updated_at", "actor",
+        "latest_version", "aliases", "labels"]
+    assert list(iris.json("versions", "show", "iris", "1")) == VERSION_KEYS
+    assert list(iris.json("log-metric", "iris", "1", "f1", "0.5")) == VERSION_KEYS
+    assert list(iris.json("promote", "iris", "1", "--to", "staging")) == [
+        "model", "name", "version", "previous", "action", "reason", "forced", "actor", "at", "position"]
+    assert list(iris.json("compare", "iris", "1", "2")) == ["model", "versions", "rows"]
+    assert list(iris.json("history", "iris")[0]) == [
+        "position", "recorded_at", "actor", "type", "stream_id", "model", "version", "alias", "run_id",
+        "reason", "summary", "payload", "metadata", "hash"]
+    diff = iris.json("diff", "1", "5")
+    assert list(diff) == ["a", "b", "a_position", "b_position", "models_added", "models_removed",
+                          "versions_added", "versions_removed", "aliases_moved", "tags_changed",
+                          "metrics_changed", "statuses_changed", "descriptions_changed"]
+    assert list(diff["versions_added"][0]) == ["what", "model", "version", "key", "before", "after"]
+    assert list(iris.json("verify")) == ["ok", "checked", "head", "first_bad_position", "problem",
+                                         "expected_head", "artifacts_checked", "artifact_problems"]
+    assert list(iris.json("head")) == ["position", "hash"]
+    assert list(iris.json("copy", iris.url, f"sqlite:///{tmp_path / 'c.db'}")) == ["copied", "skipped", "head"]
+    assert list(iris.json("gate", "iris", "2", "--require", "metrics.accuracy > 0")) == [
+        "ok", "model", "version", "checks", "promoted_to"]
+    recorded_at = iris.json("history", "iris")[0]["recorded_at"]
+    assert recorded_at.endswith("Z") and "T" in recorded_at

@@ -308,7 +308,7 @@ def test_compare(iris: Cli) -> None:
 
 def test_download_verifies_bytes(iris: Cli, tmp_path: Path) -> None:
     dest = tmp_path / "out"
-    iris("download", "iris", "v1", str(dest))
+    assert iris.json("download", "iris", "v1", str(dest)) == {"model": "iris", "ref": "v1", "dest": str(dest)}
     assert (dest / "weights.bin").read_bytes() == b"\x00\x01weights" * 100
     assert (dest / "sub" / "config.json").read_text() == '{"depth": 3}'
     # change one byte of the stored object: the download refuses it (exit 1)

@@ -356,6 +356,5 @@ def download(model: str, ref: str, dest: str, as_of: str | None) -> None:
     Writes the artifacts of version REF of MODEL under DEST; a file whose size or sha256
     does not match the record is an error (exit 1).
     """
-    result = _reader(as_of).download(model, ref, dest)
-    _emit({"model": model, "ref": ref, "dest": dest, "files": result},
-          _done(f"downloaded {model} {ref} to {dest}"))
+    written = _reader(as_of).download(model, ref, dest)
+    _emit({"model": model, "ref": ref, "dest": str(written)}, _done(f"downloaded {model} {ref} to {written}"))

@@ -36,10 +36,12 @@ from eventreg.domain.state import (
     ARCHIVED,
     DEPRECATED,
     RUNNING,
+    STATE_FORMAT,
     RegistryState,
     apply,
     dump_state,
     load_state,
+    snapshot_digest,
 )
 from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.environment import capture_code, capture_environment
@@ -50,7 +52,7 @@ from eventreg.errors import (
     NotFound,
     ValidationError,
 )
-from eventreg.log import now
+from eventreg.log import RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
 
 #: How many times a command decides again after a concurrent writer got there first.
@@ -73,7 +75,8 @@ class _Plan:
 
     stream: str
     events: list[Any]
-    result: Callable[[RegistryState], Any] | None = None
+    #: called with the state after the append and the events this command recorded
+    result: Callable[[RegistryState, list[RecordedEvent]], Any] | None = None
 
 
 def open(url: str | None = None, artifacts: str | None = None, actor: str | None = None, *,
@@ -161,29 +164,31 @@ class Registry(AuditMixin, RegistryQueries):
         """
         Store the projection in the log's backend, so the next open reads only newer events.
 
+        The snapshot's sha256 is appended to the log (a ``projection.snapshot_saved``
+        event), so the hash chain vouches for it: a snapshot whose bytes the log does not
+        vouch for is never used.
+
         Returns:
             The position the snapshot is valid at.
         """
         with self._lock:
             self._catch_up()
-            state = self._state
-            if state.position:
-                self.log.save_snapshot(state.position, dump_state(state, _code_version()))
-            self._snapshot_position = state.position
-            return state.position
+            position = self._state.position
+            if position:
+                data = dump_state(self._state, _code_version())
+                self.log.save_snapshot(position, data)
+                saved = ev.SnapshotSaved(position=position, digest=snapshot_digest(data),
+                                         format=STATE_FORMAT, code_version=_code_version())
+                self.log.append(ev.SNAPSHOT_STREAM, [to_new_event(saved, actor=self.actor)])
+                self._catch_up()
+            self._snapshot_position = self._state.position
+            return position
 
     def _load_snapshot(self) -> None:
-        snapshot = self.log.latest_snapshot()
-        if snapshot is None:
-            return
-        state = load_state(snapshot.data, _code_version())
-        if state is None or state.position != snapshot.position:
-            return  # another format or code version, or damaged: rebuild from the log
-        at = next(iter(self.log.read_all(from_position=state.position, limit=1)), None)
-        if at is None or at.hash != state.last_hash:
-            return  # it does not describe this log
-        self._state = state
-        self._snapshot_position = state.position
+        state = load_trusted_snapshot(self.log, _code_version())
+        if state is not None:
+            self._state = state
+            self._snapshot_position = state.position
 
     def _catch_up(self) -> None:
         state = self._state
@@ -223,9 +228,9 @@ class Registry(AuditMixin, RegistryQueries):
                                 apply(self._state, item)
                         else:
                             self._catch_up()
-                        return plan.result(self._state) if plan.result else None
+                        return plan.result(self._state, recorded) if plan.result else None
                 else:
-                    return plan.result(self._state) if plan.result else None
+                    return plan.result(self._state, []) if plan.result else None
             time.sleep(random.uniform(0, min(0.002 * 2 ** min(attempt, 6), 0.1)))
         raise ConcurrencyConflict(
             f"gave up after {MAX_RETRIES} retries: other writers keep changing {plan.stream!r}",
@@ -259,7 +264,7 @@ class Registry(AuditMixin, RegistryQueries):
                 raise AlreadyExists(f"model {name!r} already exists")
             return _Plan(ev.model_stream(name),
                          [ev.ModelCreated(model=name, description=description, tags=tags)],
-                         lambda s: Model.of(s.models[name]))
+                         lambda s, _: Model.of(s.models[name]))
 
         return self._execute(decide)
 
@@ -315,7 +320,7 @@ class Registry(AuditMixin, RegistryQueries):
     def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
         def decide(state: RegistryState) -> _Plan:
             model = _model(state, name)
-            return _Plan(ev.model_stream(model.name), build(model), lambda s: Model.of(s.models[model.name]))
+            return _Plan(ev.model_stream(model.name), build(model), lambda s, _: Model.of(s.models[model.name]))
 
         return self._execute(decide)
 
@@ -443,7 +448,7 @@ class Registry(AuditMixin, RegistryQueries):
                 environment=env, architecture=arch, run_id=run_id, parents=tuple(parent_numbers),
             ))
             return _Plan(ev.model_stream(name), new,
-                         lambda s: ModelVersion.of(s.models[name], s.models[name].versions[number]))
+                         lambda s, _: ModelVersion.of(s.models[name], s.models[name].versions[number]))
 
         return self._execute(decide)
 
@@ -538,7 +543,7 @@ class Registry(AuditMixin, RegistryQueries):
             number = target.version
             name = found.name
             return _Plan(ev.model_stream(name), build(target),
-                         lambda s: ModelVersion.of(s.models[name], s.models[name].versions[number]))
+                         lambda s, _: ModelVersion.of(s.models[name], s.models[name].versions[number]))
 
         return self._execute(decide)
 
@@ -567,7 +572,7 @@ class Registry(AuditMixin, RegistryQueries):
             if alias in found.labels:
                 raise ValidationError(f"alias {alias!r} is already a label of {name!r}")
             current = found.aliases.get(alias)
-            result = lambda s: s.models[name].alias_history[alias][-1]  # noqa: E731
+            result = _alias_move(name, alias)
             if current == target.version:
                 return _Plan(ev.model_stream(name), [], result)
             forced = _check_promotable(found, target, force, "promote")
@@ -624,7 +629,7 @@ class Registry(AuditMixin, RegistryQueries):
             forced = _check_promotable(found, target, force, "roll back to")
             return _Plan(ev.model_stream(name), [ev.AliasRolledBack(
                 model=name, alias=alias, version=target.version, previous=current,
-                reason=reason, forced=forced)], lambda s: s.models[name].alias_history[alias][-1])
+                reason=reason, forced=forced)], _alias_move(name, alias))
 
         return self._execute(decide)
 
@@ -744,6 +749,48 @@ class Registry(AuditMixin, RegistryQueries):
             raise NotFound(f"version {found.version} of {found.name!r} has no logged model")
         info = {**found.model_info["flavor"], "path": found.model_info["path"]}
         return fetch_model(self._artifact_store(), self._manifest(found.artifacts), info)
+
+
+def load_trusted_snapshot(log: Any, code_version: str) -> RegistryState | None:
+    """
+    The projection in the log's latest snapshot, if it can be trusted; else None.
+
+    Trusted means: this state format and ``code_version``, its position and hash are
+    those of the log, and a ``projection.snapshot_saved`` event in the log records the
+    sha256 of its exact bytes. Anything else is ignored and the caller folds the log.
+    """
+    snapshot = log.latest_snapshot()
+    if snapshot is None:
+        return None
+    state = load_state(snapshot.data, code_version)
+    if state is None or state.position != snapshot.position:
+        return None  # another format or code version, or damaged
+    at = next(iter(log.read_all(from_position=state.position, limit=1)), None)
+    if at is None or at.hash != state.last_hash:
+        return None  # it does not describe this log
+    digest = snapshot_digest(snapshot.data)
+    for recorded in reversed(log.read_stream(ev.SNAPSHOT_STREAM)):
+        if recorded.payload.get("position") == state.position and recorded.payload.get("digest") == digest:
+            return state
+    return None  # the log does not vouch for these bytes
+
+
+def _alias_move(model: str, alias: str) -> Callable[[RegistryState, list[RecordedEvent]], Alias]:
+    """
+    The result of promote/rollback: the move this command recorded (other writers may
+    have moved the alias again before the registry caught up), or the current one.
+    """
+
+    def result(state: RegistryState, recorded: list[RecordedEvent]) -> Alias:
+        history = state.models[model].alias_history[alias]
+        if recorded:
+            position = recorded[-1].position
+            for move in reversed(history):
+                if move.position == position:
+                    return move
+        return history[-1]
+
+    return result
 
 
 def _check_promotable(model: Any, version: Any, force: bool, verb: str) -> bool:

@@ -91,6 +91,9 @@ EVENT_STRATEGIES = {
                                  artifacts=artifacts),
     ev.RunFinished: st.builds(ev.RunFinished, run_id=run_ids, status=st.sampled_from(["FINISHED", "FAILED", "KILLED"]),
                               error=optional_texts),
+    ev.SnapshotSaved: st.builds(ev.SnapshotSaved, position=st.integers(1, 2**40),
+                                digest=st.text("0123456789abcdef", min_size=64, max_size=64),
+                                format=st.integers(1, 5), code_version=names),
 }
 
 #: Any event.

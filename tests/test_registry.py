@@ -467,12 +467,29 @@ def test_snapshot_is_used_when_valid_and_ignored_when_not(url, tmp_path):
         expected = registry._state
     with eventreg.open(url, artifacts=arts, actor="alice") as registry:
         assert registry._snapshot_position == at and registry._state == expected
+        assert registry.log.read_stream("projection:snapshots")[-1].payload["position"] == at
         registry.promote("iris", 3, alias="production")
         registry.log.save_snapshot(registry.position, b"not a snapshot")
         expected = registry._state
     with eventreg.open(url, artifacts=arts, actor="alice") as registry:
         assert registry._snapshot_position == 0  # the damaged one was not trusted
         assert registry._state == expected
+
+
+def test_a_snapshot_the_log_does_not_vouch_for_is_not_used(url, tmp_path):
+    from eventreg.domain.state import dump_state
+    from eventreg.registry import _code_version
+
+    arts = f"file://{tmp_path / 'a'}"
+    with eventreg.open(url, artifacts=arts, actor="alice") as registry:
+        _populate(registry)
+        registry.save_snapshot()
+        forged = fold(registry.log.read_all())
+        forged.models["iris"].aliases["production"] = 3  # right position and hash, edited content
+        registry.log.save_snapshot(forged.position, dump_state(forged, _code_version()))
+    with eventreg.open(url, artifacts=arts, actor="alice") as registry:
+        assert registry._snapshot_position == 0
+        assert registry.get_version("iris", "production").version == 1
 
 
 def test_open_uses_environment_then_embedded_default(tmp_path, monkeypatch):

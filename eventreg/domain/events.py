@@ -321,6 +321,29 @@ class RunFinished:
     error: str | None = None
 
 
+# -- the projection ----------------------------------------------------------------------
+
+#: The stream that vouches for projection snapshots.
+SNAPSHOT_STREAM = "projection:snapshots"
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotSaved:
+    """
+    A projection snapshot valid at ``position`` was stored with this sha256 ``digest``.
+
+    Snapshots live outside the hash chain; this event puts their digest inside it, so a
+    registry trusts a snapshot only when the log vouches for its exact bytes.
+    """
+
+    type: ClassVar[str] = "projection.snapshot_saved"
+    schema_version: ClassVar[int] = 1
+    position: int
+    digest: str
+    format: int
+    code_version: str
+
+
 #: Every event class, in a stable order.
 EVENT_CLASSES: tuple[type, ...] = (
     ModelCreated,
@@ -345,6 +368,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunArtifactsLogged,
     RunModelLogged,
     RunFinished,
+    SnapshotSaved,
 )
 
 #: Event class by wire type name.

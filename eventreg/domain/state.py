@@ -14,6 +14,7 @@ metric values compare equal to NaN.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterable
@@ -352,6 +353,10 @@ def _run_finished(state: RegistryState, e: ev.RunFinished, r: RecordedEvent) -> 
     run.ended_at = r.recorded_at
 
 
+def _snapshot_saved(state: RegistryState, e: ev.SnapshotSaved, r: RecordedEvent) -> None:
+    pass  # vouches for a snapshot; changes nothing a query shows
+
+
 _HANDLERS: dict[type, Any] = {
     ev.ModelCreated: _model_created,
     ev.ModelUpdated: _model_updated,
@@ -375,6 +380,7 @@ _HANDLERS: dict[type, Any] = {
     ev.RunArtifactsLogged: _run_artifacts_logged,
     ev.RunModelLogged: _run_model_logged,
     ev.RunFinished: _run_finished,
+    ev.SnapshotSaved: _snapshot_saved,
 }
 assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
 
@@ -395,6 +401,13 @@ def dump_state(state: RegistryState, code_version: str) -> bytes:
         "state": converter.unstructure(state),
     }
     return zlib.compress(json.dumps(document, allow_nan=True, separators=(",", ":")).encode("utf-8"), 1)
+
+
+def snapshot_digest(data: bytes) -> str:
+    """
+    The sha256 (hex) of snapshot bytes, as recorded by a ``projection.snapshot_saved`` event.
+    """
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_state(data: bytes, code_version: str) -> RegistryState | None:

@@ -204,3 +204,19 @@ def test_nav_lists_every_page() -> None:
     listed = {next(iter(entry.values())) if isinstance(entry, dict) else entry for entry in config["nav"]}
     pages = {page.name for page in DOCS.glob("*.md")}
     assert pages - listed == set(), f"pages not in mkdocs.yml's nav: {sorted(pages - listed)}"
+
+
+def test_cli_reference_lists_each_error_under_its_exit_code() -> None:
+    import eventreg.errors as errors
+
+    rows = {}
+    for line in (DOCS / "cli.md").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| (\d+) \|", line)
+        if match:
+            rows[int(match.group(1))] = line
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if cls is errors.EventregError or cls.exit_code not in rows:
+            continue
+        assert f"`{name}`" in rows[cls.exit_code], (
+            f"docs/cli.md's exit-code table should list {name} under {cls.exit_code}")

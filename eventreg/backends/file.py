@@ -214,12 +214,10 @@ class FileLog(BaseLog):
         """
         (Re)open events.jsonl for reading and forget everything known about it.
         """
-        if self._read_fd >= 0:
-            os.close(self._read_fd)
-        if self._write_fd >= 0:
-            os.close(self._write_fd)
-            self._write_fd = -1
-        self._read_fd = -1
+        for fd in (self._read_fd, self._write_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._read_fd = self._write_fd = -1
         self._epoch += 1
         self._read_fd = os.open(self._events_path, os.O_RDONLY | os.O_CLOEXEC)
         self._ino = os.fstat(self._read_fd).st_ino
@@ -403,11 +401,8 @@ class FileLog(BaseLog):
         """
         Hold the log exclusively, caught up, with any torn tail cut off.
         """
-        if self.read_only:
-            raise ReadOnlyError(f"{self.url} was opened read_only=True")
         with self._lock:
-            if self._closed:
-                raise ValueError(f"{self.url} is closed")
+            self._check_writable()
             with self._flock(fcntl.LOCK_EX):
                 self._refresh(locked=True)
                 if self._damage:

@@ -166,7 +166,9 @@ class Migration(NamedTuple):
 
 #: Every schema version, oldest first. A new version appends a step here and changes
 #: the table definitions above to what the step produces; a fresh database is created
-#: from the tables directly and stamped with the last version.
+#: from the tables directly and stamped with the last version. MySQL commits each DDL
+#: statement by itself, so a step interrupted there is run again on the next open:
+#: write steps that can be re-run (``checkfirst=True``, ``IF NOT EXISTS``).
 MIGRATIONS: list[Migration] = [
     Migration(1, "0.1.0", None),
 ]
@@ -231,8 +233,10 @@ def ensure_schema(conn: sa.Connection, where: str) -> int:
     Raises:
         SchemaVersionError: the stored schema is newer than this eventreg knows.
     """
+    conn.execution_options(sqlite_begin="DEFERRED")  # only reading, so far
     stored = _stored_schema(conn)
     conn.rollback()
+    conn.execution_options(sqlite_begin="IMMEDIATE")
     if stored is not None:
         _refuse_newer(stored, where)
         if stored[0] == schema_version_known():
@@ -446,7 +450,7 @@ def _sqlite_setup(engine: sa.Engine, synchronous: str) -> None:
 
     @sa_event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
 def _is_conflict(error: BaseException) -> str | None:

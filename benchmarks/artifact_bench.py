@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"eventreg artifact benchmark: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs (load average {load} at the end), median of {args.repeat}")
     print()
-    print(f"| store | size | put MiB/s (plain fsspec) | put ratio | get MiB/s (plain fsspec) "
-          f"| get ratio | re-put unchanged (dedup) |")
+    print("| store | size | put MiB/s (plain fsspec) | put ratio | get MiB/s (plain fsspec) "
+          "| get ratio | re-put unchanged (dedup) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['store']} | {r['size_mib']:.0f} MiB | {r['put_mib_s']:.0f} ({r['plain_put_mib_s']:.0f}) "

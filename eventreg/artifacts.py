@@ -337,12 +337,9 @@ def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None])
     The digest is of the bytes in ``out``, so it names exactly what was stored.
     """
     copy_range = getattr(os, "copy_file_range", None)
-    try:
-        src_fd, out_fd = source.fileno(), out.fileno()
-    except (AttributeError, OSError, ValueError):
-        copy_range = None
-    if copy_range is None:
-        return _pump(source, out.write, advance)
+    if copy_range is None or not isinstance(source, io.FileIO):  # a buffered reader's offset
+        return _pump(source, out.write, advance)                 # is not the descriptor's
+    src_fd, out_fd = source.fileno(), out.fileno()
     state = {"done": 0, "finished": False, "error": None}
     changed = threading.Condition()
 
@@ -405,6 +402,14 @@ def _file_source(source: Source) -> tuple[str | None, BinaryIO | None]:
     if not hasattr(source, "read"):
         raise ArtifactError(f"put() takes a path or a binary file object, not {type(source).__name__}")
     return None, source
+
+
+def _stat(fileobj: BinaryIO) -> tuple[int, int] | None:
+    try:
+        info = os.fstat(fileobj.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 def _seekable(fileobj: BinaryIO) -> bool:
@@ -614,11 +619,18 @@ class ArtifactStore:
 
     def _put_stream(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
         """
-        Hash a re-readable source first (dedup: no write if the object exists), then
-        copy it while hashing again; a one-way stream is copied once to a temporary name.
+        On an object store, hash a re-readable source first (dedup: no upload if the
+        object exists), then upload it while hashing again. On local disk, and for a
+        one-way stream, copy once while hashing and publish (or drop) the copy.
         """
-        if not _seekable(source):
-            return self._put_once(source, advance)
+        if self.local or not _seekable(source):
+            # On local disk one sha256 pass is the cost that matters (a copy that is
+            # dropped again never reaches the disk), so no separate dedup pass.
+            before = _stat(source)
+            entry = self._put_once(source, advance)
+            if before is not None and _stat(source) != before:
+                raise ArtifactError("the source changed while it was being stored; try again")
+            return entry
         start = source.tell()
         hashed = _pump(source, None, lambda n: None)
         entry = ManifestEntry(*hashed)
@@ -627,18 +639,14 @@ class ArtifactStore:
             advance(entry.size)
             return entry  # dedup: nothing written
         source.seek(start)
-        if entry.size <= CHUNK_SIZE and not self.local:  # one exclusive request
+        if entry.size <= CHUNK_SIZE:  # one exclusive request
             data = source.read(entry.size + 1)
             if (hashlib.sha256(data).hexdigest(), len(data)) != hashed:
                 raise ArtifactError("the source changed while it was being stored; try again")
             self._publish_bytes(entry, data, damaged=stored is not None)
             advance(entry.size)
             return entry
-        if self.local:
-            written = self._write_local(source, advance, expected=entry)
-        else:
-            written = self._write_remote(source, advance, entry, damaged=stored is not None)
-        return written
+        return self._write_remote(source, advance, entry, damaged=stored is not None)
 
     def _put_once(self, source: BinaryIO, advance: Callable[[int], None]) -> ManifestEntry:
         if self.local:
@@ -673,7 +681,7 @@ class ArtifactStore:
                 final = self.object_key(entry.sha256)
                 stored = self._stored_size(final)
                 if stored == entry.size:
-                    return entry  # another writer stored the same bytes meanwhile
+                    return entry  # stored already (dedup): the copy is dropped unsynced
                 os.fsync(out.fileno())
             os.makedirs(os.path.dirname(final), exist_ok=True)
             try:

@@ -408,3 +408,28 @@ def test_concurrent_puts_of_the_same_content_from_processes(file_artifacts, tmp_
     store = file_artifacts.open()
     assert [key.rsplit("/", 1)[-1] for key in objects(store)] == [sha(data)]
     assert store.get_bytes(ManifestEntry(sha(data), len(data))) == data
+
+
+def test_lost_multipart_race_leaves_no_upload_behind(s3_artifacts, tmp_path):
+    """
+    Streamed puts that lose the exclusive create (IfNoneMatch on complete) abort their
+    multipart upload instead of leaving it to be billed.
+    """
+    from eventreg.artifacts import UPLOAD_BLOCK_SIZE
+
+    store = s3_artifacts.open()
+    data = os.urandom(UPLOAD_BLOCK_SIZE + MiB)  # two parts
+    (tmp_path / "m.bin").write_bytes(data)
+    barrier = threading.Barrier(3)
+
+    def put(_):
+        barrier.wait()
+        return store.put(tmp_path / "m.bin")
+
+    with ThreadPoolExecutor(3) as pool:
+        assert set(pool.map(put, range(3))) == {ManifestEntry(sha(data), len(data))}
+    bucket = s3_artifacts.url.split("/")[2]
+    uploads = store.fs.call_s3("list_multipart_uploads", Bucket=bucket)
+    assert uploads.get("Uploads", []) == []
+    assert [key.rsplit("/", 1)[-1] for key in objects(store)] == [sha(data)]
+    assert store.get_bytes(ManifestEntry(sha(data), len(data))) == data

@@ -11,13 +11,15 @@ answers every query of the registry from it.
 
 from __future__ import annotations
 
+import gc
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timezone
 from typing import Any
 
 from eventreg.domain.queries import RegistryQueries
-from eventreg.domain.state import RegistryState, apply, load_state
+from eventreg.domain.state import RegistryState, apply
 from eventreg.errors import NotFound, ReadOnlyError, ValidationError
 from eventreg.log import Head
 
@@ -88,6 +90,24 @@ def reached(moment: Moment, recorded: Any) -> bool:
     return recorded.recorded_at > moment
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """
+    Pause the cyclic garbage collector while building many objects that all stay alive.
+
+    A fold or a snapshot load creates millions of long-lived objects; each collection
+    would walk all of them again for nothing (it makes a large fold 2-3 times slower).
+    The collector's previous setting is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def advance(log: Any, state: RegistryState, moment: Moment) -> RegistryState:
     """
     Fold the events after ``state.position`` into ``state`` until ``moment``.
@@ -95,6 +115,11 @@ def advance(log: Any, state: RegistryState, moment: Moment) -> RegistryState:
     Returns:
         ``state``, now at the last event at or before ``moment``.
     """
+    with bulk():
+        return _advance(log, state, moment)
+
+
+def _advance(log: Any, state: RegistryState, moment: Moment) -> RegistryState:
     while True:
         if isinstance(moment, int) and state.position >= moment:
             return state
@@ -135,7 +160,9 @@ def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> Regis
     at = next(iter(log.read_all(from_position=snapshot.position, limit=1)), None)
     if at is None or reached(moment, at):
         return None
-    state = load_state(snapshot.data, code_version)
+    from eventreg.snapshots import load
+
+    state = load(snapshot.data, code_version)
     if state is None or state.position != snapshot.position or state.last_hash != at.hash:
         return None
     return state

@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -31,7 +32,9 @@ from eventreg.config import open_log
 from eventreg.domain import events as ev
 from eventreg.domain.codec import to_new_event
 from eventreg.domain.events import MetricPoint
+from eventreg import snapshots
 from eventreg.domain.state import RegistryState, apply
+from eventreg.timetravel import bulk
 
 DEFAULT_DB = "/tmp/eventreg-replay-1m.db"
 MODELS = 200
@@ -141,14 +144,23 @@ def main(argv: list[str] | None = None) -> None:
         return
     url = f"sqlite:///{args.db}"
     rows = []
+    load_before = os.getloadavg()[0]
     with open_log(url) as log:
         head = log.head()
         read_s, events = _timed(lambda: list(log.read_all()), repeat=1, what="read")
         rows.append(("read_all (decode only)", f"{read_s:.2f} s", f"{head.position / read_s:,.0f} events/s"))
-        fold_s, state = _timed(lambda: _fold(events), repeat=1, what="fold")
-        rows.append(("full replay (fold, in memory)", f"{fold_s:.2f} s",
+        gc_s, _ = _timed(lambda: _fold(events), repeat=1, what="fold, GC on")
+        rows.append(("full replay (fold, in memory, GC on)", f"{gc_s:.2f} s", f"{head.position / gc_s:,.0f} events/s"))
+        fold_s, state = _timed(lambda: _fold(events, paused=True), repeat=1, what="fold, GC paused")
+        rows.append(("full replay (fold, in memory, GC paused)", f"{fold_s:.2f} s",
                      f"{head.position / fold_s:,.0f} events/s (target >= 200,000)"))
         events.clear()
+        blob = snapshots.dump(state, "bench")
+        fast_s, loaded = _timed(lambda: snapshots.load(blob, "bench"), repeat=1, what="fast snapshot load")
+        assert loaded == state
+        rows.append(("load projection, eventreg/snapshots.py", f"{fast_s:.2f} s",
+                     f"{len(blob) / 1e6:.1f} MB compressed"))
+        state = loaded = blob = None  # free the memory before opening
         total_s = read_s + fold_s
         rows.append(("full replay (read + fold)", f"{total_s:.2f} s", f"{head.position / total_s:,.0f} events/s"))
         # open without a snapshot: hide them by opening with snapshots ignored
@@ -170,13 +182,14 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"as_of({when:%Y-%m-%dT%H:%M:%S}Z)", f"{time_s:.2f} s", ""))
         model = reg.as_of(middle).get_model("model-000")
         rows.append(("  (check: model-000 at midpoint)", f"v{model.latest_version}", f"aliases {model.aliases}"))
-    _print_table(head.position, rows)
+    _print_table(head.position, rows, (load_before, os.getloadavg()[0]))
 
 
-def _fold(events) -> RegistryState:
+def _fold(events, paused: bool = False) -> RegistryState:
     state = RegistryState()
-    for recorded in events:
-        apply(state, recorded)
+    with bulk() if paused else contextlib.nullcontext():
+        for recorded in events:
+            apply(state, recorded)
     return state
 
 
@@ -194,9 +207,9 @@ def _open_without_snapshot(url: str, artifacts: str) -> None:
     reg.close()
 
 
-def _print_table(events: int, rows: list[tuple[str, str, str]]) -> None:
+def _print_table(events: int, rows: list[tuple[str, str, str]], load: tuple[float, float]) -> None:
     print(f"\nreplay benchmark: {events:,} events, SQLite, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs\n")
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end\n")
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{'measure':<{widths[0]}}  {'time':>{widths[1]}}  rate / note")
     for name, took, note in rows:

@@ -582,6 +582,8 @@ def summarize(recorded: RecordedEvent) -> str:
         return f"started run {p.get('run_id')} in {p.get('experiment')}"
     if kind == "run.finished":
         return f"run {p.get('run_id')} {str(p.get('status', '')).lower()}"
+    if kind == "projection.snapshot_saved":
+        return f"saved a projection snapshot at position {p.get('position')}"
     if kind == "experiment.created":
         return f"created experiment {p.get('experiment')}"
     if kind.startswith("run."):

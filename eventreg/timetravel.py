@@ -136,8 +136,9 @@ def fold_until(log: Any, moment: Moment, *, code_version: str | None = None) -> 
     """
     A fresh projection of the log up to ``moment``.
 
-    When the log's latest snapshot was taken inside that prefix (and is of this code
-    version and still matches the log), folding starts from it.
+    When the log's latest snapshot was taken inside that prefix and the registry trusts
+    it (this code version, it matches the log, and the log vouches for its bytes; see
+    ``eventreg.registry.load_trusted_snapshot``), folding starts from it.
 
     Raises:
         ValidationError: ``moment`` is a position after the log's head.
@@ -150,6 +151,10 @@ def fold_until(log: Any, moment: Moment, *, code_version: str | None = None) -> 
 
 
 def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> RegistryState | None:
+    """
+    The log's latest snapshot as a starting point, if the log vouches for it and it lies
+    inside the prefix up to ``moment``; else None (fold from the start).
+    """
     if code_version is None:
         return None
     snapshot = log.latest_snapshot()
@@ -160,12 +165,10 @@ def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> Regis
     at = next(iter(log.read_all(from_position=snapshot.position, limit=1)), None)
     if at is None or reached(moment, at):
         return None
-    from eventreg.snapshots import load
+    from eventreg.registry import load_trusted_snapshot
 
-    state = load(snapshot.data, code_version)
-    if state is None or state.position != snapshot.position or state.last_hash != at.hash:
-        return None
-    return state
+    with bulk():
+        return load_trusted_snapshot(log, code_version)
 
 
 class RegistryView(RegistryQueries):

@@ -136,6 +136,17 @@ def test_as_of_uses_a_snapshot_only_inside_its_prefix(url, tmp_path):
             assert reg.as_of(position)._state == fold(reg.log.read_all(limit=position))
 
 
+def test_as_of_never_starts_from_a_snapshot_the_log_does_not_vouch_for(reg):
+    from eventreg.domain.state import dump_state
+
+    list(_steps(reg))
+    forged = fold(reg.log.read_all())
+    forged.models["iris"].aliases["production"] = 2  # history rewritten in the snapshot only
+    reg.log.save_snapshot(forged.position, dump_state(forged, eventreg.__version__))
+    for position in (forged.position, reg.head().position):
+        assert reg.as_of(position).get_model("iris").aliases == {"production": 1}
+
+
 def test_commands_on_a_view_raise_read_only_error(reg):
     list(_steps(reg))
     view = reg.as_of(3)

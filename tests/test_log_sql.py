@@ -5,6 +5,7 @@ particular to SQL storage.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -257,3 +258,64 @@ def test_stored_text_that_is_not_json_is_reported_as_corruption(sqlite_url):
     SQLTampering().tamper_edit_payload(sqlite_url, 2, '{"i": 1')  # cut short
     with open_log(sqlite_url) as log, pytest.raises(LogCorrupted, match="position 2"):
         list(log.read_all())
+
+
+def _kill_writer_connection(log, url: str) -> None:
+    """
+    End the log's write connection on the server side, as a server restart or an idle timeout would.
+    """
+    cursor = log._writer_cursor
+    if log._name == "postgresql":
+        cursor.execute("SELECT pg_backend_pid()")
+        statement = "SELECT pg_terminate_backend(:id)"
+    else:
+        cursor.execute("SELECT CONNECTION_ID()")
+        statement = "KILL :id"
+    (connection_id,) = cursor.fetchone()
+    log._writer.rollback()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement), {"id": connection_id})
+    finally:
+        engine.dispose()
+    time.sleep(0.2)
+
+
+@pytest.fixture(params=["postgres_url", "mysql_url"], ids=["postgres", "mariadb"])
+def server_url(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_an_append_after_the_server_dropped_the_connection_just_works(server_url):
+    with open_log(server_url) as log:
+        log.append("s", [NewEvent("e", {})])
+        _kill_writer_connection(log, server_url)
+        (event,) = log.append("s", [NewEvent("e", {})], expected_version=1)
+        assert event.position == 2
+        assert log.verify().ok
+
+
+def _append_in_child(log, queue) -> None:
+    try:
+        (event,) = log.append("child", [NewEvent("e", {})])
+        queue.put(event.position)
+    except Exception as e:  # reported to the test
+        queue.put(f"{type(e).__name__}: {e}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_log_handle_survives_a_fork(sql_url):
+    import multiprocessing
+
+    with open_log(sql_url) as log:
+        log.append("parent", [NewEvent("e", {})])
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_append_in_child, args=(log, queue))
+        child.start()
+        assert queue.get(timeout=60) == 2
+        child.join(30)
+        (event,) = log.append("parent", [NewEvent("e", {})], expected_version=1)
+        assert event.position == 3
+        assert log.verify().ok

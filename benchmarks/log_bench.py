@@ -90,10 +90,10 @@ def raw_rows(count: int, streams: int, batch: int) -> list[list[tuple]]:
     return out
 
 
-def raw_append(path: Path, groups: list[list[tuple]], synchronous: str) -> float:
+def raw_append(path: Path, groups: list[list[tuple]], synchronous: str) -> tuple[float, float]:
     conn = raw_connect(path, synchronous)
     insert = sql_backend._Statements(sqlite_dialect.dialect(paramstyle="qmark")).insert.text
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for group in groups:
         conn.execute("BEGIN IMMEDIATE")
         if len(group) == 1:
@@ -101,12 +101,12 @@ def raw_append(path: Path, groups: list[list[tuple]], synchronous: str) -> float
         else:
             conn.executemany(insert, group)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
     conn.close()
     return elapsed
 
 
-def raw_encode_append(path: Path, groups: list[list[tuple]], synchronous: str) -> float:
+def raw_encode_append(path: Path, groups: list[list[tuple]], synchronous: str) -> tuple[float, float]:
     """
     The same inserts, with the loop also encoding each payload and chaining its hash.
 
@@ -118,7 +118,7 @@ def raw_encode_append(path: Path, groups: list[list[tuple]], synchronous: str) -
     dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
     sha256 = hashlib.sha256
     inputs = [[(row[0], row[1], row[2], json.loads(row[7])) for row in group] for group in groups]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     prev = "0" * 64
     for group in inputs:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -132,17 +132,17 @@ def raw_encode_append(path: Path, groups: list[list[tuple]], synchronous: str) -
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(insert, rows)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
     conn.close()
     return elapsed
 
 
-def raw_read(path: Path) -> float:
+def raw_read(path: Path) -> tuple[float, float]:
     conn = sqlite3.connect(path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = conn.execute("SELECT * FROM eventreg_events ORDER BY position").fetchall()
     decoded = [json.loads(row[7]) for row in rows]
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
     conn.close()
     assert decoded
     return elapsed
@@ -151,7 +151,7 @@ def raw_read(path: Path) -> float:
 # -- eventreg --------------------------------------------------------------------------
 
 
-def eventreg_append(url: str, count: int, streams: int, batch: int, synchronous: str) -> float:
+def eventreg_append(url: str, count: int, streams: int, batch: int, synchronous: str) -> tuple[float, float]:
     log = open_log(url, actor="bench", sqlite_synchronous=synchronous)
     versions = [0] * streams
     groups = []
@@ -159,23 +159,23 @@ def eventreg_append(url: str, count: int, streams: int, batch: int, synchronous:
     for n in range(count // batch):
         groups.append([NewEvent("metric.logged", payload(i + k)) for k in range(batch)])
         i += batch
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n, group in enumerate(groups):
         s = n % streams
         log.append(f"run:{s}", group, expected_version=versions[s])
         versions[s] += batch
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
     log.close()
     return elapsed
 
 
-def eventreg_read(url: str, expected: int) -> float:
+def eventreg_read(url: str, expected: int) -> tuple[float, float]:
     log = open_log(url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
     for event in log.read_all():
         count += 1
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
     log.close()
     assert count == expected, (count, expected)
     return elapsed
@@ -236,8 +236,12 @@ def postgres_row(per_writer: int, writers: int = 4) -> tuple[float, float] | str
 # -- the table -------------------------------------------------------------------------
 
 
-def best(times: list[float]) -> float:
-    return min(times)
+def best(runs: list[tuple[float, float]]) -> float:
+    return min(wall for wall, _ in runs)
+
+
+def cpu(runs: list[tuple[float, float]]) -> float:
+    return min(used for _, used in runs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     single_rows = raw_rows(args.singles, SINGLE_STREAMS, 1)
     batch_rows = raw_rows(batched, BATCH_STREAMS, BATCH_SIZE)
 
-    timings: dict[str, list[float]] = {
+    timings: dict[str, list[tuple[float, float]]] = {
         k: [] for k in ("raw1", "ev1", "rawB", "evB", "rawR", "evR", "enc1", "encB")}
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="eventreg-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
@@ -279,17 +283,19 @@ def main(argv: list[str] | None = None) -> int:
         ("batches, raw also encodes+hashes", batched, "evB", "encB", "(reference)"),
     ]
     print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={sync}; Python {sys.version.split()[0]}; "
-          f"best of {args.repeat}")
-    header = f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  target"
+          f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    header = (f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  "
+              f"{'target':<13} {'CPU us/ev eventreg / raw':>24}")
     print(header)
     print("-" * len(header))
     for label, count, ours, raw, target in rows:
         ev_rate = count / best(timings[ours])
         raw_rate = count / best(timings[raw])
-        print(f"{label:<32} {ev_rate:>14,.0f} {raw_rate:>17,.0f} {ev_rate / raw_rate:>6.2f}x  {target}")
+        print(f"{label:<32} {ev_rate:>14,.0f} {raw_rate:>17,.0f} {ev_rate / raw_rate:>6.2f}x  {target:<13} "
+              f"{cpu(timings[ours]) / count * 1e6:>15.1f} / {cpu(timings[raw]) / count * 1e6:.1f}")
         if args.verbose:
             for name, key in (("eventreg", ours), ("raw", raw)):
-                runs = ", ".join(f"{count / t:,.0f}" for t in timings[key])
+                runs = ", ".join(f"{count / wall:,.0f}" for wall, _ in timings[key])
                 print(f"{'':<34}{name} runs: {runs}")
     if not args.no_postgres:
         pg = postgres_row(args.pg_events)

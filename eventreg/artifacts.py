@@ -404,6 +404,20 @@ def _file_source(source: Source) -> tuple[str | None, BinaryIO | None]:
     return None, source
 
 
+def _new_file(folder: str) -> str:
+    """
+    Create an empty, uniquely named hidden file in ``folder`` (mode 0666 minus the umask,
+    unlike ``mkstemp``'s 0600, because it becomes the user's file).
+    """
+    while True:
+        path = os.path.join(folder, f".eventreg-{uuid.uuid4().hex}.part")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
+        except FileExistsError:
+            continue
+
+
 def _stat(fileobj: BinaryIO) -> tuple[int, int] | None:
     try:
         info = os.fstat(fileobj.fileno())
@@ -751,8 +765,7 @@ class ArtifactStore:
         dest = os.fspath(dest)
         folder = os.path.dirname(os.path.abspath(dest))
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".eventreg-", dir=folder)
-        os.close(fd)
+        tmp = _new_file(folder)
         show = _show(self.progress if progress is None else progress, entry.size)
         try:
             with bar(f"download {name}", entry.size, progress=show, bytes_=True) as advance:

@@ -433,3 +433,14 @@ def test_lost_multipart_race_leaves_no_upload_behind(s3_artifacts, tmp_path):
     assert uploads.get("Uploads", []) == []
     assert [key.rsplit("/", 1)[-1] for key in objects(store)] == [sha(data)]
     assert store.get_bytes(ManifestEntry(sha(data), len(data))) == data
+
+
+def test_downloaded_files_get_the_usual_permissions(file_artifacts, tmp_path):
+    store = file_artifacts.open()
+    entry = store.put_bytes(b"x")
+    old = os.umask(0o022)
+    try:
+        store.get_file(entry, tmp_path / "out.bin")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644

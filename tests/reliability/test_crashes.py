@@ -34,29 +34,53 @@ def crash_url(request):
     return request.getfixturevalue(request.param)
 
 
+class BatchChecker:
+    """
+    Checks, after each fault, the events appended since the previous check.
+
+    Batches are atomic, so none straddles the position where one check ended and the
+    next begins.
+    """
+
+    def __init__(self) -> None:
+        self.checked_to = 0
+        self.batches: set[str] = set()
+        self.events = 0
+
+    def check(self, log, acknowledged: set[str]) -> dict[str, int]:
+        """
+        Assert every new batch is whole and every acknowledged one is in the log.
+
+        Returns:
+            The number of events and batches found so far.
+        """
+        found: dict[str, list] = defaultdict(list)
+        for event in log.read_all(from_position=self.checked_to + 1):
+            self.checked_to = event.position
+            if event.type == "crash.test":
+                found[event.payload["batch"]].append(event)
+        for batch_id, events in found.items():
+            assert batch_id not in self.batches, f"batch {batch_id} appears twice"
+            size = events[0].payload["size"]
+            assert [e.payload["index"] for e in events] == list(range(size)), f"half batch {batch_id}"
+            assert all(e.payload["size"] == size for e in events)
+            first = events[0]
+            assert [e.position for e in events] == list(range(first.position, first.position + size))
+            assert {e.stream_id for e in events} == {first.stream_id}
+            assert [e.stream_version for e in events] == list(
+                range(first.stream_version, first.stream_version + size))
+            self.events += size
+        self.batches |= found.keys()
+        lost = acknowledged - self.batches
+        assert not lost, f"appends that had returned are missing after the crash: {sorted(lost)[:5]}"
+        return {"events": self.events, "batches": len(self.batches)}
+
+
 def check_batches(log, acknowledged: set[str]) -> dict[str, int]:
     """
-    Assert every crash-test batch in the log is whole and every acknowledged one is there.
-
-    Returns:
-        The number of events and batches found.
+    Check a whole log at once (see :class:`BatchChecker`).
     """
-    batches: dict[str, list] = defaultdict(list)
-    for event in log.read_all():
-        if event.type == "crash.test":
-            batches[event.payload["batch"]].append(event)
-    for batch_id, events in batches.items():
-        size = events[0].payload["size"]
-        assert [e.payload["index"] for e in events] == list(range(size)), f"half batch {batch_id}"
-        assert all(e.payload["size"] == size for e in events)
-        first = events[0]
-        assert [e.position for e in events] == list(range(first.position, first.position + size))
-        assert {e.stream_id for e in events} == {first.stream_id}
-        assert [e.stream_version for e in events] == list(
-            range(first.stream_version, first.stream_version + size))
-    lost = acknowledged - batches.keys()
-    assert not lost, f"appends that had returned are missing after the crash: {sorted(lost)[:5]}"
-    return {"events": sum(len(v) for v in batches.values()), "batches": len(batches)}
+    return BatchChecker().check(log, acknowledged)
 
 
 def _start_writer(url: str, seed: int, **kw):
@@ -75,6 +99,7 @@ def test_kill_9_mid_append_never_leaves_half_a_batch(crash_url, budget, reliabil
     acknowledged: set[str] = set()
     mid_append = 0
     committed_mid_append = 0
+    checker = BatchChecker()
     started_at = time.monotonic()
     for i in range(kills):
         proc, ready = _start_writer(crash_url, i)
@@ -88,13 +113,12 @@ def test_kill_9_mid_append_never_leaves_half_a_batch(crash_url, budget, reliabil
         in_flight = report["started"][-1] if report["started"] and (
             not report["done"] or report["done"][-1] != report["started"][-1]) else None
         with open_log(crash_url) as log:
-            stats = check_batches(log, acknowledged)
+            stats = checker.check(log, acknowledged)
             result = log.verify()
             assert result.ok, f"after kill {i}: {result}"
             if in_flight is not None:
                 mid_append += 1
-                committed_mid_append += any(e.payload.get("batch") == in_flight
-                                            for e in log.read_all(from_position=max(1, result.checked - 10)))
+                committed_mid_append += in_flight in checker.batches
             (after,) = log.append("after-crash", [NewEvent("crash.after", {"kill": i})])
             assert after.position == result.checked + 1
     reliability_report("kill-9", backend=crash_url.split(":", 1)[0], kills=kills, mid_append=mid_append,

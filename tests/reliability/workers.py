@@ -70,7 +70,7 @@ def crash_writer(url: str, seed: int, max_batches: int, pause: float = 0.0) -> N
     _say(f"R {os.getpid()}")
     for k in range(max_batches):
         batch_id = f"{seed}-{k}"
-        events = batch_events(batch_id, rng.randint(1, 6), rng.choice((0, 10, 2000, 40000)))
+        events = batch_events(batch_id, rng.randint(1, 6), rng.choice((0, 10, 200, 4000)))
         _say(f"B {batch_id}")
         try:
             log.append(f"crash-{rng.randrange(4)}", events)

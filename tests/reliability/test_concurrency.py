@@ -22,7 +22,6 @@ file backend. ``--soak``: 8 x 250 (2 x 250 on the file backend), as issue 7 asks
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import defaultdict

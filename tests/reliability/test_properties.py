@@ -20,7 +20,6 @@ import math
 import re
 import uuid
 
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st

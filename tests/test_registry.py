@@ -538,3 +538,28 @@ def test_seed_example_quickstart_runs_against_the_embedded_default(tmp_path):
         features, labels = load_iris(return_X_y=True)
         assert (model.predict(features) == labels).mean() > 0.9
         assert fold(reg.log.read_all()) == reg._state
+
+
+# -- references ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, model, kind, value", [
+    ("models:/iris/3", "iris", "version", 3),
+    ("models:/iris@production", "iris", "alias", "production"),
+    ("models:/iris/v1.1", "iris", "label", "v1.1"),
+    ("models:/iris/latest", "iris", "latest", None),
+    ("models:/my-model.v2/10", "my-model.v2", "version", 10),
+])
+def test_references_parse_and_print_back(text, model, kind, value):
+    ref = eventreg.parse_reference(text)
+    assert (ref.model, ref.kind, ref.value) == (model, kind, value)
+    assert str(ref) == text
+
+
+@pytest.mark.parametrize("text", [
+    "iris/3", "models:/", "models:/iris", "models:/iris/", "models:/iris/0", "models:/iris@",
+    "models:/@prod", "models:/a/b/c", "models:/a/b@c", "models:/../3", "runs:/abc/model", 3,
+])
+def test_bad_references_are_invalid_reference_errors(text):
+    with pytest.raises(InvalidReference):
+        eventreg.parse_reference(text)

@@ -12,15 +12,15 @@ The URL picks the filesystem through :func:`fsspec.core.url_to_fs` (``file://``,
 and any other installed fsspec protocol). How an object is made visible depends on
 what the store offers:
 
-- local disk: written to ``<root>/tmp/``, fsynced, then hard-linked into place
-  (``link`` fails if the name exists, so publication is atomic and exclusive);
-- object stores: a single upload is atomic already (a multipart upload is invisible
-  until it completes), so the bytes go straight to their final key with exclusive
-  create (``pipe_file(mode="create")`` / ``open("xb")``). That needs the digest first:
-  a local file is hashed once before upload — which also skips the upload entirely
-  when the object exists (dedup) — and hashed again while it is sent; if the two
-  differ the upload is discarded. A stream that cannot be re-read goes to a temporary
-  key and is copied into place.
+- local disk: copied to ``<root>/tmp/`` while the copy is hashed, fsynced, then
+  hard-linked to its name (``link`` fails if the name exists, so publication is atomic
+  and exclusive); if the object exists already the copy is dropped unsynced;
+- object stores: a local file is hashed first, so an existing object is not uploaded
+  again (dedup); otherwise the bytes go straight to their final key — a (multipart)
+  upload is invisible until it completes — with exclusive create
+  (``pipe_file(mode="create")`` / ``open("xb")``), hashed again while they are sent,
+  and the upload is discarded if the two digests differ. A stream that cannot be
+  re-read goes to a temporary key and is copied into place.
 """
 
 from __future__ import annotations
@@ -570,24 +570,11 @@ class ArtifactStore:
 
     def put_bytes(self, data: bytes, *, progress: bool | None = None) -> ManifestEntry:
         """
-        Store ``data``; return its entry.
+        Store ``data``; return its entry (see :meth:`put`).
         """
-        entry = ManifestEntry(hashlib.sha256(data).hexdigest(), len(data))
-        if self.exists(entry.sha256, entry.size):
-            return entry
-        with bar("upload bytes", entry.size, progress=_show(self.progress if progress is None else progress,
-                                                           entry.size), bytes_=True) as advance:
-            try:
-                if self.local:
-                    self._write_local(io.BytesIO(data), advance, expected=entry)
-                else:
-                    self._publish_bytes(entry, data, damaged=self._stored_size(self.object_key(entry.sha256)) is not None)
-                    advance(entry.size)
-            except (ArtifactError, ValidationError):
-                raise
-            except OSError as e:
-                raise ArtifactError(f"storing into {redact_url(self.url)} failed: {e}") from e
-        return entry
+        show = _show(self.progress if progress is None else progress, len(data))
+        with bar("upload bytes", len(data), progress=show, bytes_=True) as advance:
+            return self._put(None, io.BytesIO(data), advance)
 
     def put_tree(self, local_path: str | os.PathLike[str], *, prefix: str | None = None,
                  progress: bool | None = None) -> Manifest:
@@ -619,6 +606,8 @@ class ArtifactStore:
                 dirs.sort()
                 for n in sorted(names):
                     full = Path(folder, n)
+                    if not full.is_file():
+                        raise ArtifactError(f"{full} is not a regular file (a broken link, a socket ...)")
                     files.append((full.relative_to(root).as_posix(), full))
         else:
             raise ArtifactError(f"no such file or folder: {local_path}")

@@ -444,3 +444,13 @@ def test_downloaded_files_get_the_usual_permissions(file_artifacts, tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
+
+
+def test_forced_progress_bar_does_not_change_results(file_artifacts, tmp_path):
+    store = file_artifacts.open(progress=True)
+    data = os.urandom(CHUNK_SIZE + 1)
+    (tmp_path / "f").write_bytes(data)
+    entry = store.put(tmp_path / "f")
+    assert store.put_tree(tmp_path / "f") == Manifest({"f": entry})
+    store.download(Manifest({"f": entry}), tmp_path / "out")
+    assert (tmp_path / "out" / "f").read_bytes() == data

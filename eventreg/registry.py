@@ -148,7 +148,8 @@ class Registry(AuditMixin, RegistryQueries):
         with self._lock:
             if self._closed:
                 return
-            if self.snapshot_every and self._state.position - self._snapshot_position >= self.snapshot_every:
+            due = self._state.position - self._snapshot_position >= self.snapshot_every
+            if self.snapshot_every and due and getattr(self.log, "persistent", True):
                 self.save_snapshot()
             self._closed = True
             self.log.close()

@@ -563,3 +563,18 @@ def test_references_parse_and_print_back(text, model, kind, value):
 def test_bad_references_are_invalid_reference_errors(text):
     with pytest.raises(InvalidReference):
         eventreg.parse_reference(text)
+
+
+def test_close_saves_a_snapshot_after_enough_events(sqlite_url, tmp_path):
+    arts = f"file://{tmp_path / 'a'}"
+    with eventreg.open(sqlite_url, artifacts=arts, actor="alice", snapshot_every=5) as registry:
+        for _ in range(3):
+            registry.register_version("iris", code=None)
+    with eventreg.open(sqlite_url, artifacts=arts, actor="alice", snapshot_every=5) as registry:
+        assert registry._snapshot_position == 0  # 4 events: not worth a snapshot yet
+        for _ in range(3):
+            registry.register_version("iris", code=None)
+    with eventreg.open(sqlite_url, artifacts=arts, actor="alice", snapshot_every=5) as registry:
+        assert registry._snapshot_position == 7
+        assert [v.version for v in registry.list_versions("iris")] == [1, 2, 3, 4, 5, 6]
+        assert fold(registry.log.read_all()) == registry._state

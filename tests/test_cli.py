@@ -551,3 +551,14 @@ def test_json_shapes_are_the_documented_ones(iris: Cli, tmp_path: Path) -> None:
         "ok", "model", "version", "checks", "promoted_to"]
     recorded_at = iris.json("history", "iris")[0]["recorded_at"]
     assert recorded_at.endswith("Z") and "T" in recorded_at
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mysql_url"])
+def test_cli_against_a_real_server(server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = request.getfixturevalue(server)
+    run_cli = Cli(tmp_path)
+    run_cli.url = url
+    run_cli("versions", "register", "iris", "--metric", "accuracy=0.9", "--git", "none")
+    run_cli("promote", "iris", "1", "--to", "production")
+    assert run_cli.json("versions", "show", "iris", "production")["version"] == 1
+    assert run_cli.json("verify")["ok"] is True

@@ -16,7 +16,7 @@ from typing import Any
 
 from cattrs.preconf.json import make_converter
 
-from eventreg.domain.events import EVENT_TYPES
+from eventreg.domain.events import EVENT_TYPES, MetricPoint
 from eventreg.errors import LogCorrupted, UnknownEventType
 from eventreg.log import NewEvent, RecordedEvent, format_timestamp, parse_timestamp
 
@@ -24,6 +24,19 @@ from eventreg.log import NewEvent, RecordedEvent, format_timestamp, parse_timest
 converter = make_converter(detailed_validation=False)
 converter.register_unstructure_hook(datetime, format_timestamp)
 converter.register_structure_hook(datetime, lambda text, _: parse_timestamp(text))
+
+
+
+def _structure_points(items: list[dict[str, Any]], _: Any) -> tuple[MetricPoint, ...]:
+    # metric points are the most numerous thing in a log: build them directly
+    return tuple(
+        MetricPoint(key=item["key"], value=float(item["value"]), step=item["step"],
+                    timestamp=parse_timestamp(item["timestamp"]))
+        for item in items
+    )
+
+
+converter.register_structure_hook_func(lambda kind: kind == tuple[MetricPoint, ...], _structure_points)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

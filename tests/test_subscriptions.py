@@ -52,7 +52,8 @@ def _seen(out: Path) -> list[str]:
     return out.read_text().splitlines() if out.exists() else []
 
 
-@pytest.mark.parametrize("url_fixture", ["sqlite_url", "postgres_url"], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("url_fixture", ["sqlite_url", "file_url", "postgres_url", "mysql_url"],
+                         ids=["sqlite", "file", "postgresql", "mysql"])
 def test_a_consumer_in_another_process_sees_each_promotion_once_in_order_across_a_restart(
         request, url_fixture, tmp_path):
     url = request.getfixturevalue(url_fixture)

@@ -126,6 +126,12 @@ def test_a_version_records_who_when_environment_and_lineage(reg, tmp_path):
     assert v.environment["python"].count(".") == 2
     assert {"numpy", "eventreg", "sklearn"} <= set(packages)
     assert v.description == "first" and v.tags == {"team": "vision"} and v.status == "READY"
+    v.environment["packages"]["numpy"] = "0.0"  # a view is a copy: changing it changes nothing
+    v.data["uri"] = "elsewhere"
+    v.params["max_depth"] = 99
+    again = reg.get_version("iris", 1)
+    assert again.environment["packages"]["numpy"] != "0.0" and again.data == data
+    assert again.params == {"max_depth": 3}
 
 
 def _git(cwd, *args):

@@ -106,9 +106,10 @@ class ModelVersion:
             status=version.status, status_reason=version.status_reason,
             description=version.description, params=dict(version.params),
             metrics=dict(version.metrics), tags=dict(version.tags),
-            artifacts=dict(version.artifacts), model_info=version.model_info, data=version.data,
-            code=version.code, environment=version.environment,
-            architecture=version.architecture, run_id=version.run_id, parents=version.parents,
+            artifacts=dict(version.artifacts), model_info=_copy(version.model_info),
+            data=_copy(version.data), code=_copy(version.code),
+            environment=_copy(version.environment), architecture=_copy(version.architecture),
+            run_id=version.run_id, parents=version.parents,
             created_at=version.created_at, updated_at=version.updated_at, actor=version.actor,
             position=version.position,
         )
@@ -144,8 +145,8 @@ class Run:
         return cls(
             id=run.run_id, experiment=run.experiment, name=run.name, status=run.status,
             error=run.error, params=dict(run.params), metrics=dict(run.metrics),
-            tags=dict(run.tags), artifacts=dict(run.artifacts), model_info=run.model_info,
-            environment=run.environment, code=run.code, started_at=run.started_at,
+            tags=dict(run.tags), artifacts=dict(run.artifacts), model_info=_copy(run.model_info),
+            environment=_copy(run.environment), code=_copy(run.code), started_at=run.started_at,
             ended_at=run.ended_at, actor=run.actor,
         )
 
@@ -218,6 +219,17 @@ class Comparison:
                 rows.append(ComparisonRow(section=section, key=key, values=values,
                                           differs=len(keys_seen) > 1))
         return cls(model=model, versions=tuple(v.version for v in versions), rows=tuple(rows))
+
+
+def _copy(value: Any) -> Any:
+    """
+    A deep copy of a JSON value, so that changing a view never changes the registry.
+    """
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 def _same_key(value: Any) -> Any:

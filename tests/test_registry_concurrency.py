@@ -1,5 +1,6 @@
 """
-Concurrent writers in several processes: version numbers are never duplicated or
+Concurrent writers in several processes (PostgreSQL, MariaDB, SQLite, the file backend):
+version numbers are never duplicated or
 skipped, and an alias's history stays one clean chain.
 """
 
@@ -20,7 +21,7 @@ VERSIONS_EACH = 50
 PROMOTIONS_EACH = 25
 
 
-@pytest.fixture(params=["postgres_url", "mysql_url", "sqlite_url"], ids=["postgresql", "mariadb", "sqlite"])
+@pytest.fixture(params=["postgres_url", "mysql_url", "sqlite_url", "file_url"], ids=["postgresql", "mariadb", "sqlite", "file"])
 def shared_url(request):
     return request.getfixturevalue(request.param)
 

@@ -1,7 +1,7 @@
 """
 Concurrent writers in several processes (PostgreSQL, MariaDB, SQLite, the file backend):
-version numbers are never duplicated or
-skipped, and an alias's history stays one clean chain.
+version numbers are never duplicated or skipped, and an alias's history stays one clean
+chain.
 """
 
 from __future__ import annotations

@@ -404,8 +404,10 @@ class Registry(AuditMixin, RegistryQueries):
             model_info = None
             environment = None
             run_code = None
+            source_id = None
             if run_id is not None:
                 source = _run(state, run_id)
+                source_id = source.run_id
                 all_params.update(source.params)
                 for history in source.metric_history.values():
                     all_points.extend(history)
@@ -441,13 +443,16 @@ class Registry(AuditMixin, RegistryQueries):
                     )
                 if label in found.aliases:
                     raise ValidationError(f"label {label!r} is already an alias of {name!r}")
-            new = [] if found is not None else [ev.ModelCreated(model=name)]
+            new: list[Any] = [] if found is not None else [ev.ModelCreated(model=name)]
+            chunks = _chunks(all_points) or [()]
             new.append(ev.VersionRegistered(
                 model=name, version=number, label=label, description=description,
-                params=all_params, metrics=tuple(all_points), tags=tags,
+                params=all_params, metrics=chunks[0], tags=tags,
                 artifacts=all_artifacts, model_info=model_info, data=data, code=version_code,
-                environment=env, architecture=arch, run_id=run_id, parents=tuple(parent_numbers),
+                environment=env, architecture=arch, run_id=source_id, parents=tuple(parent_numbers),
             ))
+            # a long metric history follows in bounded events of the same atomic append
+            new.extend(ev.VersionMetricsLogged(model=name, version=number, points=chunk) for chunk in chunks[1:])
             return _Plan(ev.model_stream(name), new,
                          lambda s, _: ModelVersion.of(s.models[name], s.models[name].versions[number]))
 

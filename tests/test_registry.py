@@ -584,3 +584,17 @@ def test_close_saves_a_snapshot_after_enough_events(sqlite_url, tmp_path):
         assert registry._snapshot_position == 7
         assert [v.version for v in registry.list_versions("iris")] == [1, 2, 3, 4, 5, 6]
         assert fold(registry.log.read_all()) == registry._state
+
+
+def test_a_long_run_history_is_registered_whole_in_bounded_events(reg, monkeypatch):
+    monkeypatch.setattr("eventreg.domain.validation.MAX_METRIC_POINTS_PER_EVENT", 4)
+    with reg.start_run() as run:
+        run.log_metrics({f"m{i}": float(i) for i in range(6)}, step=0)  # 6 points: 2 events
+        for step in range(1, 6):
+            run.log_metric("loss", 1.0 / step, step=step)
+    v = reg.register_version("iris", run=run.id, code=None)
+    assert [p.step for p in reg.get_metric_history("iris", 1, "loss")] == [1, 2, 3, 4, 5]
+    assert v.metrics["m5"] == 5.0 and v.metrics["loss"] == 0.2
+    stream = reg.log.read_stream("model:iris")
+    assert [e.type for e in stream] == ["model.created", "version.registered"] + ["version.metrics_logged"] * 2
+    assert all(len(e.payload.get("metrics", e.payload.get("points", []))) <= 4 for e in stream)

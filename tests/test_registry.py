@@ -598,3 +598,17 @@ def test_a_long_run_history_is_registered_whole_in_bounded_events(reg, monkeypat
     stream = reg.log.read_stream("model:iris")
     assert [e.type for e in stream] == ["model.created", "version.registered"] + ["version.metrics_logged"] * 2
     assert all(len(e.payload.get("metrics", e.payload.get("points", []))) <= 4 for e in stream)
+
+
+def test_a_log_written_by_a_newer_eventreg_is_a_clear_error(url, tmp_path):
+    from eventreg import NewEvent, UnknownEventType, open_log
+
+    with eventreg.open(url, artifacts=f"file://{tmp_path / 'a'}", actor="alice") as registry:
+        registry.register_version("iris", code=None)
+        registry.log.append("model:iris", [NewEvent("version.teleported", {"model": "iris"})])
+        with pytest.raises(UnknownEventType, match="version.teleported"):
+            registry.get_version("iris", 1)
+    log = open_log(url)
+    with pytest.raises(UnknownEventType, match="position 3"):
+        eventreg.Registry(log, artifacts="memory://x", actor="bob")
+    log.close()

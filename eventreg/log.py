@@ -32,6 +32,9 @@ GENESIS_HASH = "0" * 64
 MAX_STREAM_ID_LENGTH = 200
 MAX_TYPE_LENGTH = 200
 MAX_ACTOR_LENGTH = 200
+#: the most JSON (payload + metadata, UTF-8) one event may hold; every backend takes
+#: this much (MariaDB's default max_allowed_packet is 16 MiB)
+MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 class _Any:
@@ -208,11 +211,7 @@ def check_json_object(value: Any, what: str) -> None:
 
 def _check_json(value: Any, path: str) -> None:
     kind = type(value)
-    if kind is str:
-        if _has_surrogate(value):
-            raise InvalidEvent(f"{path} is not valid Unicode (lone surrogate)")
-        return
-    if kind in (int, float, bool) or value is None:
+    if kind in (str, int, float, bool) or value is None:
         return
     if kind is dict:
         for key, item in value.items():
@@ -227,6 +226,42 @@ def _check_json(value: Any, path: str) -> None:
             _check_json(item, f"{path}[{index}]")
         return
     raise InvalidEvent(f"{path} is a {kind.__name__}, which is not JSON")
+
+
+def _find_bad_text(value: Any, path: str) -> str | None:
+    """
+    The key path of the first string (key or value) that is not valid Unicode.
+    """
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _has_surrogate(key):
+                return f"{path} key {key.encode('utf-8', 'backslashreplace').decode()!r}"
+            found = _find_bad_text(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_bad_text(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _utf8_size(text: str, value: Any, what: str) -> int:
+    """
+    The UTF-8 size of canonical text, refusing lone surrogates (undecodable bytes).
+    """
+    if len(text) * 4 <= MAX_EVENT_BYTES and text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        where = _find_bad_text(value, what) or what
+        raise InvalidEvent(
+            f"{where} is not valid Unicode (a lone surrogate, e.g. from undecodable bytes)"
+        ) from None
 
 
 def _has_surrogate(text: str) -> bool:
@@ -352,6 +387,14 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
         check_json_object(event.payload, "payload")
         metadata = event.metadata if event.metadata is not None else {}
         check_json_object(metadata, "metadata")
+        payload_text, metadata_text = _encode(event.payload), _encode(metadata)
+        size = _utf8_size(payload_text, event.payload, "payload") + _utf8_size(
+            metadata_text, metadata, "metadata")
+        if size > MAX_EVENT_BYTES:
+            raise InvalidEvent(
+                f"event #{index} ({event.type}) is {size:,} bytes of JSON; the limit is "
+                f"{MAX_EVENT_BYTES:,} (keep large data in the artifact store)"
+            )
         pending.append(
             PendingEvent(
                 type=event.type,
@@ -359,8 +402,8 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
                 actor=actor,
                 payload=event.payload,
                 metadata=metadata,
-                payload_text=_encode(event.payload),
-                metadata_text=_encode(metadata),
+                payload_text=payload_text,
+                metadata_text=metadata_text,
             )
         )
     return pending

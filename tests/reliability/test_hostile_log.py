@@ -47,16 +47,9 @@ def test_sql_text_in_stream_ids_types_actors_and_payloads_is_just_data(any_log_u
 SURROGATE = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # what os.fsdecode gives for Latin-1 bytes
 
 
-BUG_SURROGATE_KEY = (
-    "bug: eventreg/log.py _check_json checks dict keys' type but not lone surrogates, so "
-    "{'caf\\udce9': 1} passes prepare_events and seal() raises a raw UnicodeEncodeError "
-    "inside the backend's write transaction instead of InvalidEvent"
-)
-
-
 @pytest.mark.parametrize("where", [
     "stream", "type", "actor", "payload-value",
-    pytest.param("payload-key", marks=pytest.mark.xfail(strict=True, reason=BUG_SURROGATE_KEY)),
+    "payload-key",
     "metadata", "bytes-value"])
 def test_non_utf8_input_is_refused_and_nothing_is_written(any_log_url, where):
     """
@@ -86,35 +79,26 @@ def test_non_utf8_input_is_refused_and_nothing_is_written(any_log_url, where):
         assert log.verify().ok
 
 
-BUG_PACKET = (
-    "bug: eventreg/backends/sql.py: on MariaDB an event larger than max_allowed_packet "
-    "(16 MB by default) raises BackendUnavailable 'MySQL server has gone away' (exit code 5, "
-    "'server unreachable') instead of InvalidEvent naming the size; the log has no size "
-    "limit of its own"
-)
-
-
-def test_an_oversized_event_is_stored_whole_or_refused_cleanly(any_log_url, request):
+def test_an_oversized_event_is_refused_cleanly_and_one_under_the_limit_is_stored(any_log_url):
     """
-    Row "huge values at the log level": 24 MB in one event (over MariaDB's default
-    ``max_allowed_packet`` of 16 MB) is either stored exactly or refused as invalid
-    input (``InvalidEvent``, not "server unavailable"); nothing half-written, and the
-    log keeps working.
+    Row "huge values at the log level": one event over the log's limit
+    (``MAX_EVENT_BYTES``, 8 MiB of JSON — under MariaDB's default 16 MB
+    ``max_allowed_packet``) is refused as invalid input naming the size, on every backend,
+    with nothing written; an event just under the limit is stored exactly.
     """
-    if any_log_url.startswith("mysql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=BUG_PACKET))
-    big = "é" * (12 * 2**20)  # 24 MB of UTF-8
+    from eventreg.log import MAX_EVENT_BYTES
+
+    too_big = "é" * (12 * 2**20)  # 24 MB of UTF-8
+    fits = "é" * ((MAX_EVENT_BYTES - 100) // 2)
     with open_log(any_log_url) as log:
         log.append("model:ok", [NewEvent("first", {})])
-        try:
-            log.append("model:big", [NewEvent("big", {"blob": big})])
-        except EventregError as e:
-            assert isinstance(e, InvalidEvent), f"{type(e).__name__}: {e}"
-            assert len(str(e)) < 2000, "the error message echoes the payload"
-            assert [e.type for e in log.read_all()] == ["first"]
-        else:
-            (stored,) = log.read_stream("model:big")
-            assert stored.payload["blob"] == big
+        with pytest.raises(InvalidEvent, match="limit") as info:
+            log.append("model:big", [NewEvent("big", {"blob": too_big})])
+        assert len(str(info.value)) < 2000, "the error message echoes the payload"
+        assert [e.type for e in log.read_all()] == ["first"]
+        log.append("model:big", [NewEvent("big", {"blob": fits})])
+        (stored,) = log.read_stream("model:big")
+        assert stored.payload["blob"] == fits
         log.append("model:ok", [NewEvent("after", {})])
         assert log.verify().ok
 

@@ -161,6 +161,30 @@ def test_commands_on_a_view_raise_read_only_error(reg):
     assert isinstance(ReadOnlyError("x"), PermissionError)
 
 
+COMMANDS = {"archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
+            "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "rollback",
+            "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "update_model", "update_version"}
+
+
+def test_the_view_has_every_read_method_of_the_registry_and_no_command(reg):
+    from eventreg.audit import AuditMixin
+    from eventreg.domain.queries import RegistryQueries
+    from eventreg.registry import Registry
+
+    view = reg.as_of(0)
+    public = {n for n in dir(Registry) if not n.startswith("_") and callable(getattr(Registry, n))}
+    audit = {n for n in vars(AuditMixin) if not n.startswith("_")}  # whole-log calls: on the registry
+    reads = public - COMMANDS - audit
+    assert {n for n in vars(RegistryQueries) if not n.startswith("_")} <= reads
+    for name in sorted(reads):  # a new read method on Registry must work on views too
+        assert callable(getattr(view, name)), name
+    for name in sorted(COMMANDS & set(Registry.__dict__)):
+        with pytest.raises(ReadOnlyError):
+            getattr(view, name)
+    for name in ("history", "alias_history", "events", "head"):
+        assert callable(getattr(view, name))
+
+
 def test_reading_artifacts_of_a_past_version_works_on_a_view(reg, tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()

@@ -133,7 +133,7 @@ def test_subscribe_runs_until_stopped_and_picks_up_new_events(memory_url):
         assert not thread.is_alive() and seen[0].type == "alias.promoted"
         started = time.monotonic()
         assert reg.subscribe("other", seen.append, types=["model.archived"], poll_interval=0.01, timeout=0.1) == 0
-        assert 0.1 <= time.monotonic() - started < 2
+        assert 0.1 <= time.monotonic() - started < 10
         assert reg.log.get_checkpoint("other") == reg.head().position
 
 

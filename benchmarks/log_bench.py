@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

@@ -174,16 +174,11 @@ class InterleavingLog:
         return recorded
 
 
-BUG_RETURNED_MOVE = (
-    "bug: eventreg/registry.py Registry._execute: when others appended before this "
-    "command's event, it catches up to the log's current head (past its own event) and "
-    "then promote()/rollback() return alias_history[-1], which can be another writer's "
-    "later move instead of the move this call recorded"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_RETURNED_MOVE)
 def test_promote_returns_its_own_move_when_others_write_in_between(sqlite_url, tmp_path):
+    """
+    Another writer appends just before (to another model) and just after (a move of the
+    same alias) this promote's own event: the call still returns the move it recorded.
+    """
     import eventreg
     from eventreg.registry import Registry
 

@@ -319,3 +319,14 @@ def test_a_log_handle_survives_a_fork(sql_url):
         (event,) = log.append("parent", [NewEvent("e", {})], expected_version=1)
         assert event.position == 3
         assert log.verify().ok
+
+
+def test_postgres_connect_options_keep_the_lock_timeout(postgres_url):
+    with open_log(postgres_url, busy_timeout=7, connect_args={"options": "-c synchronous_commit=off"}) as log:
+        log.append("s", [NewEvent("e", {})])
+        cursor = log._writer_cursor
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "7s"
+        log._writer.rollback()

@@ -580,7 +580,8 @@ class SQLLog(BaseLog):
             args.setdefault("check_same_thread", False)
         elif backend == "postgresql":
             args.setdefault("connect_timeout", 10)
-            args.setdefault("options", f"-c lock_timeout={lock_ms}")
+            if "lock_timeout" not in args.get("options", ""):  # keep the caller's other -c settings
+                args["options"] = f"{args.get('options', '')} -c lock_timeout={lock_ms}".strip()
             options["pool_pre_ping"] = True
         elif backend in ("mysql", "mariadb"):
             args.setdefault("connect_timeout", 10)

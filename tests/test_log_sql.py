@@ -93,7 +93,7 @@ def test_urls_of_every_sql_kind_open_an_sqllog(sql_url):
 
 def test_stream_ids_are_compared_exactly(sql_url):
     # MySQL's default collations would make these equal (case, trailing spaces)
-    ids = ["model:a", "model:A", "model:a ", "model:ä", "model:a\u0301"]
+    ids = ["model:a", "model:A", "model:a ", "model:ä", "model:a\u0301", "model:🚀", "model:" + "é" * 194]
     with open_log(sql_url) as log:
         for stream_id in ids:
             log.append(stream_id, [NewEvent("e", {"id": stream_id})], expected_version=0)

@@ -330,3 +330,20 @@ def test_postgres_connect_options_keep_the_lock_timeout(postgres_url):
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "7s"
         log._writer.rollback()
+
+
+def test_a_log_replaced_underneath_at_the_same_position_is_not_mistaken(sqlite_url):
+    # e.g. restored from a backup while a service kept its handle open
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {}), NewEvent("e", {})])  # s at version 2, head 2
+        engine = sa.create_engine(sqlite_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM eventreg_events"))
+            conn.execute(sa.text("UPDATE eventreg_head SET position = 0, hash = :h"), {"h": "0" * 64})
+        engine.dispose()
+        with open_log(sqlite_url) as other:
+            other.append("s", [NewEvent("e", {"restored": True})])
+            other.append("t", [NewEvent("e", {})])  # head 2 again, s at version 1
+        (event,) = log.append("s", [NewEvent("e", {})], expected_version=1)
+        assert event.stream_version == 2 and event.position == 3
+        assert log.verify().ok

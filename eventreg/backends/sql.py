@@ -517,9 +517,10 @@ class SQLLog(BaseLog):
         self._writer_cursor: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
         self._head_key = (1,)
-        # stream versions known to be current while the head is at _cache_position
+        # stream versions known to be current while the head is still _cache_head (position
+        # and hash, so a log restored from a backup to the same position is not mistaken)
         self._cache_lock = threading.Lock()
-        self._cache_position = -1
+        self._cache_head: tuple[int, str] | None = None
         self._cache: dict[str, int] = {}
         try:
             with engine.connect() as conn:
@@ -690,20 +691,21 @@ class SQLLog(BaseLog):
 
     # -- appending -------------------------------------------------------------------
 
-    def _known_version(self, head_position: int, stream_id: str) -> int | None:
+    def _known_version(self, head: tuple[int, str], stream_id: str) -> int | None:
         with self._cache_lock:
-            if head_position == self._cache_position:
+            if head == self._cache_head:
                 return self._cache.get(stream_id)
         return None
 
-    def _remember(self, old_head: int, new_head: int, stream_id: str, version: int) -> None:
+    def _remember(self, old_head: tuple[int, str], new_head: tuple[int, str], stream_id: str,
+                  version: int) -> None:
         with self._cache_lock:
-            if old_head != self._cache_position:  # someone else wrote: start afresh
+            if old_head != self._cache_head:  # someone else wrote: start afresh
                 self._cache = {}
             self._cache[stream_id] = version
-            self._cache_position = new_head
+            self._cache_head = new_head
 
-    def _write_transaction(self, work: Callable[[Any, int, str], tuple[int, str, Any]]) -> tuple[int, Any]:
+    def _write_transaction(self, work: Callable[[Any, int, str], tuple[int, str, Any]]) -> tuple[Any, Any]:
         """
         Run ``work(cursor, head_position, head_hash)`` holding the log's write lock.
 
@@ -713,7 +715,7 @@ class SQLLog(BaseLog):
         the commit is replaced once (a server restart must not fail the next append).
 
         Returns:
-            The head position before the transaction and ``work``'s result.
+            The head (position, hash) before the transaction and ``work``'s result.
         """
         sql = self._sql
         with self._writer_lock:
@@ -729,7 +731,7 @@ class SQLLog(BaseLog):
                     cursor.execute(sql.move_head.text, (new_position, new_hash, 1))
                     committing = True
                     conn.commit()
-                    return position, result
+                    return (position, digest), result
                 except self._dbapi.Error as e:
                     if attempt == 1 and not committing and self._drop_if_lost(e, conn):
                         continue
@@ -744,7 +746,7 @@ class SQLLog(BaseLog):
         insert = self._sql.insert.text
 
         def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, list[Prepared]]:
-            current = self._known_version(position, stream_id)
+            current = self._known_version((position, prev_hash), stream_id)
             if current is None:
                 cursor.execute(version_sql, (stream_id, 1, *version_tail))
                 row = cursor.fetchone()
@@ -761,7 +763,7 @@ class SQLLog(BaseLog):
 
         old_head, sealed = self._write_transaction(work)
         last = sealed[-1].event
-        self._remember(old_head, last.position, stream_id, last.stream_version)
+        self._remember(old_head, (last.position, last.hash), stream_id, last.stream_version)
         return [item.event for item in sealed]
 
     def _import(self, batch: list[Prepared]) -> None:
@@ -782,7 +784,7 @@ class SQLLog(BaseLog):
             self._write_transaction(work)
         finally:
             with self._cache_lock:
-                self._cache, self._cache_position = {}, -1
+                self._cache, self._cache_head = {}, None
 
     # -- reading ---------------------------------------------------------------------
 

@@ -347,3 +347,9 @@ def test_a_log_replaced_underneath_at_the_same_position_is_not_mistaken(sqlite_u
         (event,) = log.append("s", [NewEvent("e", {})], expected_version=1)
         assert event.stream_version == 2 and event.position == 3
         assert log.verify().ok
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_sqlite_without_a_file_is_refused_pointing_to_memory(url):
+    with pytest.raises(ConfigurationError, match="memory://"):
+        open_log(url)

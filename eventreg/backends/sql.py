@@ -575,10 +575,12 @@ class SQLLog(BaseLog):
             synchronous = str(sqlite_synchronous).upper()
             if synchronous not in _SQLITE_SYNCHRONOUS:
                 raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
-            args.setdefault("timeout", busy_timeout)
             if parsed.database in (None, "", ":memory:"):
-                options["poolclass"] = sa.pool.StaticPool
-            args.setdefault("check_same_thread", False)
+                raise ConfigurationError(
+                    f"{redact_url(url)} names no database file: use sqlite:///path/to/eventreg.db, "
+                    "or memory:// for a log in memory")
+            args.setdefault("timeout", busy_timeout)
+            args.setdefault("check_same_thread", False)  # pooled connections move between threads
         elif backend == "postgresql":
             args.setdefault("connect_timeout", 10)
             if "lock_timeout" not in args.get("options", ""):  # keep the caller's other -c settings
@@ -600,14 +602,10 @@ class SQLLog(BaseLog):
         if backend == "sqlite":
             _sqlite_setup(engine, synchronous)
         try:
-            log = cls(engine, actor=actor, read_chunk=read_chunk)
+            return cls(engine, actor=actor, read_chunk=read_chunk)
         except BaseException:
             engine.dispose()
             raise
-        if backend == "sqlite" and options.get("poolclass") is sa.pool.StaticPool:
-            log.persistent = False
-            log.shared_between_processes = False
-        return log
 
     # -- connections and errors ------------------------------------------------------
 

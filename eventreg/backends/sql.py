@@ -526,9 +526,9 @@ class SQLLog(BaseLog):
             with engine.connect() as conn:
                 ensure_schema(conn, self.url)
         except sa_exc.DBAPIError as e:
-            self._raise(e, opening=True)
+            self._raise(e, connecting=True)
         except self._dbapi.Error as e:
-            self._raise(e, opening=True)
+            self._raise(e, connecting=True)
         self._sql = _Statements(self._dialect)
 
     @classmethod
@@ -621,9 +621,9 @@ class SQLLog(BaseLog):
         try:
             return self._engine.raw_connection()
         except sa_exc.DBAPIError as e:
-            self._raise(e)
+            self._raise(e, connecting=True)
         except self._dbapi.Error as e:
-            self._raise(e)
+            self._raise(e, connecting=True)
 
     def _open_writer(self) -> Any:
         """
@@ -653,24 +653,29 @@ class SQLLog(BaseLog):
         port = url.port or _DEFAULT_PORTS.get(self._name, "default port")
         return f"{self._name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
 
-    def _translate(self, error: BaseException, *, opening: bool = False) -> Exception | None:
+    def _translate(self, error: BaseException, *, connecting: bool = False) -> Exception | None:
         """
         The eventreg error for a driver error, or ``None`` to let it through as it is.
         """
         reason = _is_conflict(error)
-        if reason and not opening:
+        if reason and not connecting:
             return ConcurrencyConflict(f"append to {self._where()} not done: {reason}")
-        text = " ".join(str(error).split())
+        args = error.args
+        if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+            text = f"{args[1]} (error {args[0]})"
+        else:
+            text = " ".join(str(error).split())
         password = self._engine.url.password
         if password:
             text = text.replace(str(password), "***")
         if self._name == "sqlite" and "not a database" in text:
             return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
         if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
-            return BackendUnavailable(f"cannot use {self._where()}: {text}")
+            verb = "cannot connect to" if connecting else "lost the connection to"
+            return BackendUnavailable(f"{verb} {self._where()}: {text}")
         return None
 
-    def _raise(self, error: BaseException, *, opening: bool = False, conn: Any = None) -> NoReturn:
+    def _raise(self, error: BaseException, *, connecting: bool = False, conn: Any = None) -> NoReturn:
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
         """
@@ -682,7 +687,7 @@ class SQLLog(BaseLog):
                 conn.invalidate()
                 if conn is self._writer:
                     self._writer = None
-        translated = self._translate(driver_error, opening=opening)
+        translated = self._translate(driver_error, connecting=connecting)
         if translated is None:
             raise error
         raise translated from error

@@ -144,11 +144,11 @@ class VersionRegistered:
     metrics: tuple[MetricPoint, ...] = ()
     tags: dict[str, str] = attrs.field(factory=dict)
     artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
-    model_info: dict[str, Any] | None = None
-    data: dict[str, Any] | None = None
-    code: dict[str, Any] | None = None
-    environment: dict[str, Any] = attrs.field(factory=dict)
-    architecture: dict[str, Any] | None = None
+    model_info: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    data: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
+    architecture: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
     run_id: str | None = None
     parents: tuple[int, ...] = ()
 
@@ -261,8 +261,8 @@ class RunStarted:
     experiment: str
     name: str | None = None
     tags: dict[str, str] = attrs.field(factory=dict)
-    environment: dict[str, Any] = attrs.field(factory=dict)
-    code: dict[str, Any] | None = None
+    environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
 
 
 @attrs.frozen(kw_only=True)
@@ -308,7 +308,7 @@ class RunModelLogged:
     schema_version: ClassVar[int] = 1
     run_id: str
     path: str
-    flavor: dict[str, Any]
+    flavor: dict[str, Any] = attrs.field(eq=nan_safe)
     artifacts: dict[str, ArtifactEntry]
 
 

@@ -73,11 +73,11 @@ class VersionState:
     metric_history: dict[str, list[MetricPoint]]
     tags: dict[str, str]
     artifacts: dict[str, ArtifactEntry]
-    model_info: dict[str, Any] | None
-    data: dict[str, Any] | None
-    code: dict[str, Any] | None
-    environment: dict[str, Any]
-    architecture: dict[str, Any] | None
+    model_info: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    data: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    environment: dict[str, Any] = attrs.field(eq=nan_safe)
+    architecture: dict[str, Any] | None = attrs.field(eq=nan_safe)
     run_id: str | None
     parents: tuple[int, ...]
     status: str = READY
@@ -119,9 +119,9 @@ class RunState:
     tags: dict[str, str] = attrs.field(factory=dict)
     artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
     #: ``{"path": ..., "flavor": {...}}`` of the last model logged
-    model_info: dict[str, Any] | None = None
-    environment: dict[str, Any] = attrs.field(factory=dict)
-    code: dict[str, Any] | None = None
+    model_info: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
     started_at: datetime
     ended_at: datetime | None = None
     actor: str | None

@@ -79,11 +79,11 @@ class ModelVersion:
     metrics: dict[str, float] = attrs.field(eq=nan_safe)
     tags: dict[str, str]
     artifacts: dict[str, ArtifactEntry]
-    model_info: dict[str, Any] | None
-    data: dict[str, Any] | None
-    code: dict[str, Any] | None
-    environment: dict[str, Any]
-    architecture: dict[str, Any] | None
+    model_info: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    data: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    environment: dict[str, Any] = attrs.field(eq=nan_safe)
+    architecture: dict[str, Any] | None = attrs.field(eq=nan_safe)
     run_id: str | None
     parents: tuple[int, ...]
     created_at: datetime
@@ -133,9 +133,9 @@ class Run:
     metrics: dict[str, float] = attrs.field(eq=nan_safe)
     tags: dict[str, str]
     artifacts: dict[str, ArtifactEntry]
-    model_info: dict[str, Any] | None
-    environment: dict[str, Any]
-    code: dict[str, Any] | None
+    model_info: dict[str, Any] | None = attrs.field(eq=nan_safe)
+    environment: dict[str, Any] = attrs.field(eq=nan_safe)
+    code: dict[str, Any] | None = attrs.field(eq=nan_safe)
     started_at: datetime
     ended_at: datetime | None
     actor: str | None

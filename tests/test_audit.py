@@ -14,17 +14,6 @@ import eventreg
 from eventreg import NotFound, ValidationError
 
 
-@pytest.fixture(params=["memory_url", "sqlite_url"], ids=["memory", "sqlite"])
-def url(request):
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def reg(url, tmp_path):
-    with eventreg.open(url, artifacts=f"file://{tmp_path / 'artifacts'}", actor="alice") as registry:
-        yield registry
-
-
 def _deployments(reg):
     """
     iris v1, v2, v3; production: v1 (alice), v2 (bob), back to v1 (carol).

@@ -21,17 +21,6 @@ from eventreg import (
 from eventreg.domain.state import fold
 
 
-@pytest.fixture(params=["memory_url", "sqlite_url"], ids=["memory", "sqlite"])
-def url(request):
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def reg(url, tmp_path):
-    with eventreg.open(url, artifacts=f"file://{tmp_path / 'artifacts'}", actor="alice") as registry:
-        yield registry
-
-
 def head(registry):
     return registry.log.head().position
 

@@ -14,17 +14,6 @@ from eventreg import NotFound, ReadOnlyError, ValidationError
 from eventreg.domain.state import fold
 
 
-@pytest.fixture(params=["memory_url", "sqlite_url"], ids=["memory", "sqlite"])
-def url(request):
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def reg(url, tmp_path):
-    with eventreg.open(url, artifacts=f"file://{tmp_path / 'artifacts'}", actor="alice") as registry:
-        yield registry
-
-
 QUERIES = [
     lambda r: r.list_models(),
     lambda r: r.get_model("iris"),

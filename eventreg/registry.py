@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from eventreg import snapshots
 from eventreg.audit import AuditMixin
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
@@ -36,11 +37,8 @@ from eventreg.domain.state import (
     ARCHIVED,
     DEPRECATED,
     RUNNING,
-    STATE_FORMAT,
     RegistryState,
     apply,
-    dump_state,
-    load_state,
     snapshot_digest,
 )
 from eventreg.domain.views import Alias, Model, ModelVersion
@@ -54,11 +52,21 @@ from eventreg.errors import (
 )
 from eventreg.log import RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
+from eventreg.timetravel import bulk
 
 #: How many times a command decides again after a concurrent writer got there first.
 MAX_RETRIES = 50
 #: Default number of new events after which closing the registry saves a snapshot.
 SNAPSHOT_EVERY = 1000
+#: A registry also saves one while open, once this many times ``snapshot_every`` events
+#: (and at least a tenth of the projection's size in objects) have been written since
+#: the last: a periodic save costs in proportion to the projection, so it stays a small
+#: share of the cost of the commands, and an open replays at most that many events.
+PERIODIC_FACTOR = 10
+
+
+#: Events a command folds as the objects it appended (all their fields are immutable).
+_FOLD_AS_IS = (ev.RunMetricsLogged, ev.VersionMetricsLogged)
 
 
 def _code_version() -> str:
@@ -94,7 +102,8 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
         actor: who is acting, recorded on every event; default ``EVENTREG_ACTOR``, else
             the operating-system user.
         snapshot_every: save a projection snapshot on close when at least this many
-            events were read or written since the last one (0: never).
+            events were read or written since the last one, and while open after
+            ``PERIODIC_FACTOR`` times as many (0: never).
         artifact_options: passed to the artifact store's filesystem (``endpoint_url``,
             ``key``/``secret`` ...).
         **log_options: passed to the log backend.
@@ -127,8 +136,9 @@ class Registry(AuditMixin, RegistryQueries):
         self._state = RegistryState()
         self._snapshot_position = 0
         self._closed = False
-        self._load_snapshot()
-        self._catch_up()
+        with bulk():  # a load or a long catch-up builds many objects that all stay alive
+            self._load_snapshot()
+            self._catch_up()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -176,10 +186,10 @@ class Registry(AuditMixin, RegistryQueries):
             self._catch_up()
             position = self._state.position
             if position:
-                data = dump_state(self._state, _code_version())
+                data = snapshots.dump(self._state, _code_version())
                 self.log.save_snapshot(position, data)
                 saved = ev.SnapshotSaved(position=position, digest=snapshot_digest(data),
-                                         format=STATE_FORMAT, code_version=_code_version())
+                                         format=snapshots.EVENT_FORMAT, code_version=_code_version())
                 self.log.append(ev.SNAPSHOT_STREAM, [to_new_event(saved, actor=self.actor)])
                 self._catch_up()
             self._snapshot_position = self._state.position
@@ -193,8 +203,23 @@ class Registry(AuditMixin, RegistryQueries):
 
     def _catch_up(self) -> None:
         state = self._state
+        unchanged = getattr(self.log, "unchanged_since", None)
+        if unchanged is not None and unchanged(state.position):
+            return  # the backend knows cheaply that nothing was appended after it
         for recorded in self.log.read_all(from_position=state.position + 1):
             apply(state, recorded)
+
+    def _snapshot_due(self) -> bool:
+        """
+        Whether to save a snapshot now, while open (see :data:`PERIODIC_FACTOR`).
+        """
+        if not self.snapshot_every or not getattr(self.log, "persistent", True):
+            return False
+        state = self._state
+        size = len(state.models) + len(state.runs) + sum(len(m.versions) for m in state.models.values()) \
+            if state.position - self._snapshot_position >= self.snapshot_every * PERIODIC_FACTOR else 0
+        return size > 0 and state.position - self._snapshot_position >= max(
+            self.snapshot_every * PERIODIC_FACTOR, size // 10)
 
     def _read_state(self) -> RegistryState:
         self._catch_up()
@@ -225,11 +250,16 @@ class Registry(AuditMixin, RegistryQueries):
                         recorded = None
                     if recorded is not None:
                         if recorded and recorded[0].position == self._state.position + 1:
-                            for item in recorded:
-                                apply(self._state, item)
+                            for item, event in zip(recorded, plan.events):
+                                # metric points are immutable and the most numerous: fold the
+                                # objects just appended instead of decoding their payloads again
+                                apply(self._state, item, event if type(event) in _FOLD_AS_IS else None)
                         else:
                             self._catch_up()
-                        return plan.result(self._state, recorded) if plan.result else None
+                        outcome = plan.result(self._state, recorded) if plan.result else None
+                        if self._snapshot_due():
+                            self.save_snapshot()
+                        return outcome
                 else:
                     return plan.result(self._state, []) if plan.result else None
             time.sleep(random.uniform(0, min(0.002 * 2 ** min(attempt, 6), 0.1)))
@@ -768,7 +798,7 @@ def load_trusted_snapshot(log: Any, code_version: str) -> RegistryState | None:
     snapshot = log.latest_snapshot()
     if snapshot is None:
         return None
-    state = load_state(snapshot.data, code_version)
+    state = snapshots.load(snapshot.data, code_version)
     if state is None or state.position != snapshot.position:
         return None  # another format or code version, or damaged
     at = next(iter(log.read_all(from_position=state.position, limit=1)), None)

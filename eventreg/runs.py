@@ -8,6 +8,11 @@ are ordered and a run that has ended takes no more.
 
 from __future__ import annotations
 
+import atexit
+import sys
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +54,7 @@ class ActiveRun:
         self.registry = registry
         self.id = run_id
         self.experiment = experiment
+        self._buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id} experiment={self.experiment!r}>"
@@ -115,6 +121,22 @@ class ActiveRun:
             self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
         )
 
+    def metric_buffer(self, *, max_points: int = 10_000, max_seconds: float = 5.0) -> MetricBuffer:
+        """
+        A buffer for a training loop's metrics: points are written many per append.
+
+        It writes when it holds ``max_points`` points, when ``max_seconds`` have passed
+        since its oldest unwritten point (checked on each call), on ``flush()``, on
+        leaving its ``with`` block, when the run ends, and when the process exits
+        normally; so no point is lost unless the process is killed.
+
+        Raises:
+            ValidationError: a bound is not positive.
+        """
+        buffer = MetricBuffer(self, max_points=max_points, max_seconds=max_seconds)
+        self._buffers.add(buffer)
+        return buffer
+
     def set_tag(self, key: str, value: Any) -> None:
         """
         Set a tag of the run.
@@ -167,7 +189,100 @@ class ActiveRun:
         """
         if status not in RUN_END_STATUSES:
             raise ValidationError(f"status must be one of {', '.join(RUN_END_STATUSES)}, not {status!r}")
+        for buffer in list(self._buffers):
+            buffer.flush()
         self.registry._end_run(self.id, status, error)
+
+
+class MetricBuffer:
+    """
+    Metric points of a run held in memory and written many per append; returned by
+    :meth:`ActiveRun.metric_buffer`. Thread-safe; a context manager that flushes on exit.
+    """
+
+    def __init__(self, run: ActiveRun, *, max_points: int, max_seconds: float) -> None:
+        if max_points < 1 or not max_seconds > 0:
+            raise ValidationError("max_points and max_seconds must be positive")
+        self.run = run
+        self.max_points = min(max_points, check.MAX_METRIC_POINTS_PER_EVENT * 10)
+        self.max_seconds = max_seconds
+        self._points: list[MetricPoint] = []
+        self._oldest = 0.0
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    def __enter__(self) -> MetricBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """
+        Buffer one metric value (NaN allowed), optionally at a training step.
+        """
+        self.log_metrics({key: value}, step=step)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """
+        Buffer several metric values taken at the same moment.
+
+        Raises:
+            ValidationError: a key, value or step is invalid (nothing of this call is kept).
+        """
+        if not isinstance(metrics, Mapping):
+            raise ValidationError(f"metrics must be a mapping, not {type(metrics).__name__}")
+        step = check.check_step(step)
+        stamp = now()
+        keys = self._keys
+        points = []
+        for key, value in metrics.items():
+            if key not in keys:
+                keys.add(check.check_name(key, "metric key"))
+            if type(value) is not float:  # a float is a valid value as it is
+                value = check.check_metric_value(key, value)
+            points.append(MetricPoint(key=key, value=value, step=step, timestamp=stamp))
+        with self._lock:
+            if not self._points:
+                self._oldest = time.monotonic()
+            self._points.extend(points)
+            due = len(self._points) >= self.max_points or time.monotonic() - self._oldest >= self.max_seconds
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """
+        Write every buffered point now (in one append; nothing if the buffer is empty).
+        """
+        with self._lock:
+            points, self._points = self._points, []
+            if not points:
+                return
+            try:
+                self.run.registry._run_command(
+                    self.run.id,
+                    lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)])
+            except BaseException:
+                self._points[:0] = points  # kept for another try
+                raise
+
+
+#: Buffers not yet collected, flushed when the interpreter exits normally.
+_LIVE: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for buffer in list(_LIVE):
+        try:
+            buffer.flush()
+        except Exception as e:  # noqa: BLE001 - say so; raising at exit helps nobody
+            print(f"eventreg: {len(buffer)} buffered metric points of run {buffer.run.id} "
+                  f"could not be written at exit: {e}", file=sys.stderr)
 
 
 def _artifact_prefix(artifact_path: str | None) -> str | None:

@@ -4,8 +4,8 @@ A compact, fast snapshot codec for the projection (:class:`~eventreg.domain.stat
 The generic codec in :mod:`eventreg.domain.state` (``dump_state``/``load_state``) goes
 through cattrs and writes every object as a JSON object with its field names; loading a
 projection of a million events that way takes many seconds. This one writes each object
-as a JSON array in a fixed field order, metric histories column by column, and builds
-the objects with hand-written loops. It stays JSON (never pickle: a forged snapshot must
+as a JSON array in a fixed field order, metric histories as the bytes of their arrays
+(base64), and builds the objects with hand-written loops. It stays JSON (never pickle: a forged snapshot must
 not be able to run code) and compressed.
 
 A snapshot is trusted only if its format, the code version that wrote it and the field
@@ -16,8 +16,11 @@ position and hash match the log (as ``Registry._load_snapshot`` does).
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
 import zlib
+from array import array
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +32,7 @@ from eventreg.domain.state import (
     STATE_FORMAT,
     Alias,
     ExperimentState,
+    MetricHistory,
     ModelState,
     RegistryState,
     RunState,
@@ -37,7 +41,10 @@ from eventreg.domain.state import (
 from eventreg.log import format_timestamp
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
-FORMAT = "eventreg-fast-snapshot/1"
+FORMAT = "eventreg-fast-snapshot/2"
+#: The ``format`` a ``projection.snapshot_saved`` event records for this codec's snapshots
+#: (1 is :func:`eventreg.domain.state.dump_state`'s).
+EVENT_FORMAT = 2
 
 _CLASSES = (RegistryState, ModelState, VersionState, RunState, ExperimentState, Alias, MetricPoint, ArtifactEntry)
 #: The field names of every class, in order: part of the header, so a state class that
@@ -61,6 +68,7 @@ def dump(state: RegistryState, code_version: str) -> bytes:
         "format": FORMAT,
         "code_version": code_version,
         "layout": LAYOUT,
+        "byteorder": sys.byteorder,
         "position": state.position,
         "hash": state.last_hash,
         "models": [_dump_model(m) for m in state.models.values()],
@@ -92,7 +100,8 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
         if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
             return _load_generic(document, code_version)
         if (not isinstance(document, dict) or document.get("format") != FORMAT
-                or document.get("code_version") != code_version or document.get("layout") != LAYOUT):
+                or document.get("code_version") != code_version or document.get("layout") != LAYOUT
+                or document.get("byteorder") != sys.byteorder):
             return None
         models = {}
         for row in document["models"]:
@@ -136,12 +145,26 @@ def _plain(obj: Any, name: str) -> Any:
     return value
 
 
-def _history(history: dict[str, list[MetricPoint]]) -> list[Any]:
+def _history(history: dict[str, MetricHistory]) -> list[Any]:
     """
-    ``{key: points}`` column by column: ``[key, values, steps, timestamps]`` per key.
+    ``{key: points}`` column by column: ``[key, values, steps, timestamps]`` per key,
+    each column the base64 of its array's bytes.
     """
-    return [[key, [p.value for p in points], [p.step for p in points],
-             [format_timestamp(p.timestamp) for p in points]] for key, points in history.items()]
+    return [[key, _encode(points.values), _encode(points.steps), _encode(points.stamps)]
+            for key, points in history.items()]
+
+
+def _encode(column: array) -> str | list[Any]:
+    # a long column as its bytes (loads without a Python object per point), a short one as numbers
+    return base64.b64encode(column.tobytes()).decode("ascii") if len(column) > 32 else column.tolist()
+
+
+def _column(kind: str, stored: str | list[Any]) -> array:
+    if isinstance(stored, list):
+        return array(kind, stored)
+    column = array(kind)
+    column.frombytes(base64.b64decode(stored))
+    return column
 
 
 def _artifacts(artifacts: dict[str, ArtifactEntry]) -> list[Any]:
@@ -190,11 +213,13 @@ def _dump_model(m: ModelState) -> list[Any]:
 # -- decoding ------------------------------------------------------------------------------
 
 
-def _load_history(rows: list[Any]) -> dict[str, list[MetricPoint]]:
+def _load_history(rows: list[Any]) -> dict[str, MetricHistory]:
     history = {}
     for key, values, steps, stamps in rows:
-        history[key] = [MetricPoint(key=key, value=value, step=step, timestamp=_parse(stamp))
-                        for value, step, stamp in zip(values, steps, stamps)]
+        loaded = MetricHistory(key, _column("d", values), _column("q", steps), _column("q", stamps))
+        if not len(loaded.values) == len(loaded.steps) == len(loaded.stamps):
+            raise ValueError(f"metric {key!r}: columns of different lengths")
+        history[key] = loaded
     return history
 
 

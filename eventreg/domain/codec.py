@@ -38,6 +38,22 @@ def _structure_points(items: list[dict[str, Any]], _: Any) -> tuple[MetricPoint,
 
 converter.register_structure_hook_func(lambda kind: kind == tuple[MetricPoint, ...], _structure_points)
 
+
+def _unstructure_points(points: tuple[MetricPoint, ...]) -> list[dict[str, Any]]:
+    # the same JSON as cattrs' own hook; points logged together share a timestamp object,
+    # whose text is made once
+    out = []
+    stamp = text = None
+    for point in points:
+        if point.timestamp is not stamp:
+            stamp = point.timestamp
+            text = format_timestamp(stamp)
+        out.append({"key": point.key, "value": point.value, "step": point.step, "timestamp": text})
+    return out
+
+
+converter.register_unstructure_hook_func(lambda kind: kind == tuple[MetricPoint, ...], _unstructure_points)
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 #: ``(type, schema_version) -> function`` turning a payload of that version into the next.

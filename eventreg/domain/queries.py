@@ -170,15 +170,17 @@ class RegistryQueries:
             hits: list[tuple[dict[str, Any], ModelState, VersionState]] = []
             for name in sorted(state.models):
                 model = state.models[name]
+                held = _aliases_by_version(model)
                 for version in model.versions.values():
-                    record = _version_record(model, version)
+                    record = _version_record(model, version, held.get(version.version, ()))
                     if predicate is None or predicate.matches(record):
                         hits.append((record, model, version))
             if order is not None:
                 hits.sort(key=lambda hit: order(hit[0]))
             if limit is not None:
                 hits = hits[:limit]
-            return [ModelVersion.of(model, version) for _, model, version in hits]
+            return [ModelVersion.of(model, version, tuple(sorted(record["aliases"])))
+                    for record, model, version in hits]
 
     def compare(self, model: str, versions: Iterable[VersionRef]) -> Comparison:
         """
@@ -321,12 +323,21 @@ def _check_limit(limit: int | None) -> None:
         raise ValidationError(f"limit must be a non-negative int, not {limit!r}")
 
 
-def _version_record(model: ModelState, version: VersionState) -> dict[str, Any]:
+def _aliases_by_version(model: ModelState) -> dict[int, list[str]]:
+    held: dict[int, list[str]] = {}
+    for alias, number in model.aliases.items():
+        held.setdefault(number, []).append(alias)
+    return held
+
+
+def _version_record(model: ModelState, version: VersionState, aliases: Iterable[str] | None = None) -> dict[str, Any]:
+    if aliases is None:
+        aliases = [a for a, v in model.aliases.items() if v == version.version]
     return {
         "name": model.name,
         "version": version.version,
         "label": version.label,
-        "aliases": {a for a, v in model.aliases.items() if v == version.version},
+        "aliases": set(aliases),
         "created_at": version.created_at,
         "actor": version.actor,
         "metrics": version.metrics,

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zlib
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, overload
 
 import attrs
 
@@ -41,6 +43,88 @@ RUN_END_STATUSES = (FINISHED, FAILED, KILLED)
 
 #: Version of the snapshot format of :func:`dump_state`; a snapshot of another is rebuilt.
 STATE_FORMAT = 1
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+#: the stored step of a point without one (steps fit in 64 bits with this value excluded)
+NO_STEP = -(2**63)
+
+
+class MetricHistory(Sequence[MetricPoint]):
+    """
+    Every point of one metric key, oldest first: a read-only sequence of
+    :class:`~eventreg.domain.events.MetricPoint`, stored column by column in arrays
+    (values, steps, timestamps in microseconds), so a million points cost 24 MB rather
+    than an object each, and a snapshot loads them as bytes.
+    """
+
+    __slots__ = ("key", "values", "steps", "stamps")
+
+    def __init__(self, key: str, values: Iterable[float] = (), steps: Iterable[int] = (),
+                 stamps: Iterable[int] = ()) -> None:
+        self.key = key
+        self.values = values if isinstance(values, array) else array("d", values)
+        self.steps = steps if isinstance(steps, array) else array("q", steps)
+        self.stamps = stamps if isinstance(stamps, array) else array("q", stamps)
+
+    @classmethod
+    def of(cls, key: str, points: Iterable[MetricPoint]) -> MetricHistory:
+        """
+        A history holding ``points`` (all of ``key``).
+        """
+        history = cls(key)
+        for point in points:
+            history.append(point)
+        return history
+
+    def append(self, point: MetricPoint) -> None:
+        """
+        Add a point at the end.
+        """
+        self.values.append(point.value)
+        self.steps.append(NO_STEP if point.step is None else point.step)
+        self.stamps.append((point.timestamp - _EPOCH) // _MICROSECOND)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _point(self, i: int) -> MetricPoint:
+        step = self.steps[i]
+        return MetricPoint(key=self.key, value=self.values[i], step=None if step == NO_STEP else step,
+                           timestamp=_EPOCH + timedelta(microseconds=self.stamps[i]))
+
+    @overload
+    def __getitem__(self, index: int) -> MetricPoint: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[MetricPoint]: ...
+
+    def __getitem__(self, index: int | slice) -> MetricPoint | list[MetricPoint]:
+        if isinstance(index, slice):
+            return [self._point(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("metric history index out of range")
+        return self._point(index)
+
+    def __iter__(self) -> Iterator[MetricPoint]:
+        return map(self._point, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MetricHistory):
+            if (self.key, self.steps, self.stamps) != (other.key, other.steps, other.stamps):
+                return False
+            return all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(self.values, other.values))
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MetricHistory({self.key!r}, {len(self)} points)"
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +154,7 @@ class VersionState:
     description: str | None
     params: dict[str, Any] = attrs.field(eq=nan_safe)
     metrics: dict[str, float] = attrs.field(eq=nan_safe)  # latest value per key
-    metric_history: dict[str, list[MetricPoint]]
+    metric_history: dict[str, MetricHistory]
     tags: dict[str, str]
     artifacts: dict[str, ArtifactEntry]
     model_info: dict[str, Any] | None = attrs.field(eq=nan_safe)
@@ -115,7 +199,7 @@ class RunState:
     error: str | None = None
     params: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     metrics: dict[str, float] = attrs.field(factory=dict, eq=nan_safe)
-    metric_history: dict[str, list[MetricPoint]] = attrs.field(factory=dict)
+    metric_history: dict[str, MetricHistory] = attrs.field(factory=dict)
     tags: dict[str, str] = attrs.field(factory=dict)
     artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
     #: ``{"path": ..., "flavor": {...}}`` of the last model logged
@@ -153,9 +237,13 @@ class RegistryState:
 # -- folding -----------------------------------------------------------------------------
 
 
-def apply(state: RegistryState, recorded: RecordedEvent) -> RegistryState:
+def apply(state: RegistryState, recorded: RecordedEvent, event: Any = None) -> RegistryState:
     """
     Fold one recorded event into ``state`` and return it.
+
+    ``event`` may give the event object already decoded from ``recorded`` (the one a
+    command just appended) to save decoding it again; it must equal what
+    :func:`~eventreg.domain.codec.decode_recorded` returns.
 
     Raises:
         UnknownEventType: the event's type is newer than this eventreg.
@@ -166,7 +254,8 @@ def apply(state: RegistryState, recorded: RecordedEvent) -> RegistryState:
         raise LogCorrupted(
             f"event at position {recorded.position} folded after position {state.position}"
         )
-    event = decode_recorded(recorded)
+    if event is None:
+        event = decode_recorded(recorded)
     handler = _HANDLERS[type(event)]
     try:
         handler(state, event, recorded)
@@ -190,11 +279,15 @@ def fold(events: Iterable[RecordedEvent], state: RegistryState | None = None) ->
     return state
 
 
-def _record_points(latest: dict[str, float], history: dict[str, list[MetricPoint]],
+def _record_points(latest: dict[str, float], history: dict[str, MetricHistory],
                    points: Iterable[MetricPoint]) -> None:
     for point in points:
-        history.setdefault(point.key, []).append(point)
-        latest[point.key] = point.value
+        key = point.key
+        found = history.get(key)
+        if found is None:
+            found = history[key] = MetricHistory(key)
+        found.append(point)
+        latest[key] = point.value
 
 
 def _model_created(state: RegistryState, e: ev.ModelCreated, r: RecordedEvent) -> None:
@@ -233,7 +326,7 @@ def _version_registered(state: RegistryState, e: ev.VersionRegistered, r: Record
     if e.version != len(model.versions) + 1:
         raise LogCorrupted(f"at position {r.position}: version {e.version} of {e.model!r} out of sequence")
     latest: dict[str, float] = {}
-    history: dict[str, list[MetricPoint]] = {}
+    history: dict[str, MetricHistory] = {}
     _record_points(latest, history, e.metrics)
     model.versions[e.version] = VersionState(
         model=e.model, version=e.version, label=e.label, description=e.description,
@@ -386,6 +479,12 @@ assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
 
 
 # -- snapshots ---------------------------------------------------------------------------
+
+converter.register_unstructure_hook(MetricHistory, lambda history: [converter.unstructure(p) for p in history])
+converter.register_structure_hook(
+    MetricHistory,
+    lambda items, _: MetricHistory.of(items[0]["key"] if items else "", converter.structure(items, tuple[MetricPoint, ...])),
+)
 
 
 def dump_state(state: RegistryState, code_version: str) -> bytes:

@@ -99,8 +99,12 @@ class ModelVersion:
         return f"{PREFIX}{self.name}/{self.version}"
 
     @classmethod
-    def of(cls, model: ModelState, version: VersionState) -> ModelVersion:
-        aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
+    def of(cls, model: ModelState, version: VersionState, aliases: tuple[str, ...] | None = None) -> ModelVersion:
+        """
+        The view of ``version``; ``aliases`` (sorted) when the caller already knows them.
+        """
+        if aliases is None:
+            aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
         return cls(
             name=version.model, version=version.version, label=version.label, aliases=aliases,
             status=version.status, status_reason=version.status_reason,
@@ -225,10 +229,10 @@ def _copy(value: Any) -> Any:
     """
     A deep copy of a JSON value, so that changing a view never changes the registry.
     """
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, dict):  # leaves are copied inline: most values are strings or numbers
+        return {key: _copy(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
     if isinstance(value, list):
-        return [_copy(item) for item in value]
+        return [_copy(item) if isinstance(item, (dict, list)) else item for item in value]
     return value
 
 

@@ -208,7 +208,7 @@ class MetricBuffer:
         self.max_seconds = max_seconds
         self._points: list[MetricPoint] = []
         self._oldest = 0.0
-        self._keys: set[str] = set()
+        self._keys: dict[Any, str] = {}  # as given -> as checked
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -242,7 +242,9 @@ class MetricBuffer:
         points = []
         for key, value in metrics.items():
             if key not in keys:
-                keys.add(check.check_name(key, "metric key"))
+                key = keys[key] = check.check_name(key, "metric key")
+            else:
+                key = keys[key]
             if type(value) is not float:  # a float is a valid value as it is
                 value = check.check_metric_value(key, value)
             points.append(MetricPoint(key=key, value=value, step=step, timestamp=stamp))

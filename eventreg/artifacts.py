@@ -26,6 +26,7 @@ what the store offers:
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import inspect
 import io
@@ -47,7 +48,9 @@ from eventreg.config import redact_url
 from eventreg.errors import (
     ArtifactError,
     ArtifactIntegrityError,
+    BackendUnavailable,
     ConfigurationError,
+    EventregError,
     MissingDriver,
     UnknownBackend,
     UnsafePath,
@@ -442,6 +445,41 @@ def _show(progress: bool | None, size: int | None) -> bool | None:
 # -- the store -------------------------------------------------------------------------
 
 
+def _store_failure(url: str, error: BaseException) -> EventregError:
+    """
+    The eventreg error for a failure a storage driver raised (boto, google-auth, azure ...).
+    """
+    shown = redact_url(url)
+    name = type(error).__name__
+    text = str(error).splitlines()[0] if str(error) else name
+    if "credential" in name.lower() or "credential" in text.lower():
+        return ConfigurationError(
+            f"artifact store {shown}: no usable credentials ({text}); set them the way the "
+            "driver expects (e.g. AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "GOOGLE_APPLICATION_CREDENTIALS) or pass key=/secret=/token= storage options"
+        )
+    if isinstance(error, ConnectionError) or "connect" in name.lower():
+        return BackendUnavailable(f"artifact store {shown} is unreachable: {text}")
+    return ArtifactError(f"artifact store {shown} failed: {name}: {text}")
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    """
+    Turn a storage driver's own exceptions into eventreg errors at the store's boundary.
+    """
+    @functools.wraps(method)
+    def wrapper(self: ArtifactStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EventregError:
+            raise
+        except Exception as e:
+            if type(e).__module__ == "builtins" and not isinstance(e, OSError):
+                raise  # a bug of ours or a caller's wrong argument type: keep it visible
+            raise _store_failure(self.url, e) from e
+    return wrapper
+
+
 class ArtifactStore:
     """
     A content-addressed store of files at a URL, read back only after verification.
@@ -521,6 +559,7 @@ class ArtifactStore:
         size = info.get("size")
         return size if info.get("type", "file") == "file" and size is not None else None
 
+    @_translated
     def exists(self, sha256: str, size: int | None = None) -> bool:
         """
         Whether an object with this digest (and, if given, this size) is stored.
@@ -530,6 +569,7 @@ class ArtifactStore:
 
     # -- writing --------------------------------------------------------------------
 
+    @_translated
     def put(self, source: Source, *, progress: bool | None = None) -> ManifestEntry:
         """
         Store a local file or the rest of a binary file object; return its entry.
@@ -568,6 +608,7 @@ class ArtifactStore:
         except OSError as e:
             raise ArtifactError(f"storing into {redact_url(self.url)} failed: {e}") from e
 
+    @_translated
     def put_bytes(self, data: bytes, *, progress: bool | None = None) -> ManifestEntry:
         """
         Store ``data``; return its entry (see :meth:`put`).
@@ -576,6 +617,7 @@ class ArtifactStore:
         with bar("upload bytes", len(data), progress=show, bytes_=True) as advance:
             return self._put(None, io.BytesIO(data), advance)
 
+    @_translated
     def put_tree(self, local_path: str | os.PathLike[str], *, prefix: str | None = None,
                  progress: bool | None = None) -> Manifest:
         """
@@ -738,6 +780,7 @@ class ArtifactStore:
 
     # -- reading --------------------------------------------------------------------
 
+    @_translated
     def get_file(self, entry: ManifestEntry, dest: str | os.PathLike[str], *,
                  name: str | None = None, progress: bool | None = None) -> None:
         """
@@ -795,6 +838,7 @@ class ArtifactStore:
         except OSError as e:
             raise ArtifactError(f"reading from {redact_url(self.url)} failed: {e}") from e
 
+    @_translated
     def open(self, entry: ManifestEntry, *, name: str | None = None) -> BinaryIO:
         """
         A binary file holding the object's bytes, verified before it is returned.
@@ -816,6 +860,7 @@ class ArtifactStore:
             except OSError:
                 pass
 
+    @_translated
     def get_bytes(self, entry: ManifestEntry, *, name: str | None = None) -> bytes:
         """
         The object's bytes, verified.
@@ -835,6 +880,7 @@ class ArtifactStore:
             raise _integrity_error(ArtifactProblem(name or entry.sha256, entry, actual, len(data)))
         return data
 
+    @_translated
     def download(self, manifest: Manifest | Mapping[str, Any], dest_dir: str | os.PathLike[str], *,
                  progress: bool | None = None) -> Path:
         """
@@ -866,6 +912,7 @@ class ArtifactStore:
                 advance(entry.size)
         return dest
 
+    @_translated
     def verify(self, manifest: Manifest | Mapping[str, Any]) -> list[ArtifactProblem]:
         """
         Check that every object of ``manifest`` is stored with the right bytes.

@@ -103,6 +103,8 @@ class LogCorrupted(EventregError, RuntimeError):
     The stored log is damaged in a way that stops it from being read.
     """
 
+    exit_code = 1  # a check of the stored record failed, not a user's input
+
 
 # -- the registry --------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import eventreg
+
 from eventreg.artifacts import (
     CHUNK_SIZE,
     ArtifactStore,
@@ -454,3 +456,26 @@ def test_forced_progress_bar_does_not_change_results(file_artifacts, tmp_path):
     assert store.put_tree(tmp_path / "f") == Manifest({"f": entry})
     store.download(Manifest({"f": entry}), tmp_path / "out")
     assert (tmp_path / "out" / "f").read_bytes() == data
+
+
+# -- driver failures become eventreg errors ----------------------------------------------
+
+
+def test_s3_without_credentials_is_a_configuration_error_naming_what_to_set(s3_endpoint, monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = ArtifactStore("s3://eventreg-nocreds/x", endpoint_url=s3_endpoint, skip_instance_cache=True)
+    with pytest.raises(eventreg.ConfigurationError, match="credentials.*AWS_ACCESS_KEY_ID"):
+        store.put_bytes(b"model bytes")
+
+
+def test_an_unreachable_object_store_is_backend_unavailable_without_the_secret():
+    store = ArtifactStore("s3://eventreg-down/x", endpoint_url="http://127.0.0.1:1", key="k",
+                          secret="s3cr3t-value", skip_instance_cache=True,
+                          config_kwargs={"connect_timeout": 1, "retries": {"max_attempts": 1}})
+    with pytest.raises(eventreg.BackendUnavailable, match="unreachable") as info:
+        store.put_bytes(b"model bytes")
+    assert "s3cr3t-value" not in str(info.value)

@@ -254,15 +254,21 @@ def apply(state: RegistryState, recorded: RecordedEvent, event: Any = None) -> R
         raise LogCorrupted(
             f"event at position {recorded.position} folded after position {state.position}"
         )
-    if event is None:
-        event = decode_recorded(recorded)
-    handler = _HANDLERS[type(event)]
     try:
-        handler(state, event, recorded)
+        if event is None:
+            direct = _DIRECT.get(recorded.type) if recorded.schema_version == 1 else None
+            if direct is not None and direct(state, recorded.payload):
+                event = True  # folded straight from the payload
+            else:
+                event = decode_recorded(recorded)
+        if event is not True:
+            _HANDLERS[type(event)](state, event, recorded)
     except (KeyError, IndexError) as e:
         raise LogCorrupted(
             f"at position {recorded.position}: {recorded.type} refers to something missing ({e})"
         ) from None
+    except OverflowError as e:
+        raise LogCorrupted(f"at position {recorded.position}: {recorded.type} holds a number out of range ({e})") from None
     state.streams[recorded.stream_id] = recorded.stream_version
     state.position = recorded.position
     state.last_hash = recorded.hash
@@ -277,6 +283,62 @@ def fold(events: Iterable[RecordedEvent], state: RegistryState | None = None) ->
     for recorded in events:
         apply(state, recorded)
     return state
+
+
+def _run_metrics_direct(state: RegistryState, payload: dict[str, Any]) -> bool:
+    """
+    Fold a ``run.metrics_logged`` payload (the most numerous event) without building event
+    objects; False, changing nothing, for any payload not of the plain shape the codec
+    writes (the caller then decodes it, with the codec's conversions and errors).
+    """
+    if len(payload) != 2:
+        return False
+    run_id = payload.get("run_id")
+    items = payload.get("points")
+    if type(run_id) is not str or type(items) is not list:
+        return False
+    rows = []
+    text = micros = None
+    for item in items:
+        if type(item) is not dict or len(item) != 4:
+            return False
+        key, value, step, stamp = item.get("key"), item.get("value"), item.get("step", False), item.get("timestamp")
+        if type(key) is not str or type(stamp) is not str:
+            return False
+        if type(value) is not float:
+            if type(value) is not int:
+                return False
+            value = float(value)
+        if step is None:
+            step = NO_STEP
+        elif type(step) is not int or not NO_STEP < step < 2**63:
+            return False
+        if stamp != text:
+            try:
+                moment = datetime.fromisoformat(stamp[:-1])  # as parse_timestamp reads it
+            except ValueError:
+                return False
+            if moment.tzinfo is not None:
+                return False
+            micros = (moment - _NAIVE_EPOCH) // _MICROSECOND
+            text = stamp
+        rows.append((key, value, step, micros))
+    run = state.runs[run_id]
+    latest, history = run.metrics, run.metric_history
+    for key, value, step, micros in rows:
+        found = history.get(key)
+        if found is None:
+            found = history[key] = MetricHistory(key)
+        found.values.append(value)
+        found.steps.append(step)
+        found.stamps.append(micros)
+        latest[key] = value
+    return True
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+#: event types folded straight from their (schema version 1) payload when it has the plain shape
+_DIRECT: dict[str, Any] = {ev.RunMetricsLogged.type: _run_metrics_direct}
 
 
 def _record_points(latest: dict[str, float], history: dict[str, MetricHistory],

@@ -40,6 +40,7 @@ from eventreg.errors import (
     UnsafePath,
     ValidationError,
 )
+from eventreg.gates import GateCheck, GateResult
 from eventreg.log import ANY, NO_STREAM, EventLog, Head, NewEvent, RecordedEvent, VerifyResult
 from eventreg.registry import ActiveRun, Registry, open
 from eventreg.subscriptions import Subscription
@@ -70,6 +71,8 @@ __all__ = [
     "EventregError",
     "Experiment",
     "FilterSyntaxError",
+    "GateCheck",
+    "GateResult",
     "Head",
     "HistoryEvent",
     "InvalidEvent",

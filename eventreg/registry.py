@@ -50,6 +50,7 @@ from eventreg.errors import (
     NotFound,
     ValidationError,
 )
+from eventreg.gates import GateMixin
 from eventreg.log import RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.timetravel import bulk
@@ -116,7 +117,7 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
                     snapshot_every=snapshot_every, artifact_options=artifact_options)
 
 
-class Registry(AuditMixin, RegistryQueries):
+class Registry(AuditMixin, GateMixin, RegistryQueries):
     """
     Models, versions, runs and aliases over an event log. Thread-safe.
 

@@ -5,14 +5,13 @@ Audit, transfer, gate and demo commands.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import click
 
 import eventreg
 from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry, _settings, cli
-from eventreg.cli._output import _cell, _console, _done, _emit, _field, _metric_value, _table, to_json
+from eventreg.cli._output import _console, _done, _emit, _field, _table, to_json
 
 _event_columns = [
     ("position", "position"), ("recorded (UTC)", "recorded_at"), ("actor", "actor"),
@@ -167,58 +166,17 @@ def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...
     """
     if not requires and not better:
         raise click.UsageError("give at least one --require or --better-than")
-    baselines = []
     for item in better:
-        alias, sep, field = item.partition(":")
-        if not sep or not alias or not field:
+        if not all(item.partition(":")[::2]) or ":" not in item:
             raise click.BadParameter(f"expected ALIAS:FIELD, got {item!r}", param_hint="--better-than")
-        baselines.append((alias, field))
-    reg = _registry()
-    version = _field(reg.get_version(model, ref), "version")
-    this = f"model = {_quote(model)} and version = {version}"
-    checks = []
-    for condition in requires:
-        reg.search_versions(condition, limit=1)  # a syntax error names the column of the user's text
-        ok = bool(reg.search_versions(f"{this} and ({condition})", limit=1))
-        checks.append({"condition": condition, "ok": ok, "note": None})
-    for alias, field in baselines:
-        condition = f"{field} > {alias}"
-        holder = _version_or_none(reg, model, alias)
-        if holder is None:
-            checks.append({"condition": condition, "ok": True, "note": f"nothing holds {alias} yet"})
-            continue
-        baseline = _metric_value(_field(holder, field))
-        if not isinstance(baseline, (int, float)) or isinstance(baseline, bool) or math.isnan(baseline):
-            checks.append({"condition": condition, "ok": False,
-                           "note": f"{alias} (version {_field(holder, 'version')}) has no number in {field}"})
-            continue
-        ok = bool(reg.search_versions(f"{this} and {field} > {baseline!r}", limit=1))
-        checks.append({"condition": condition, "ok": ok,
-                       "note": f"{alias} is version {_field(holder, 'version')} with {field} = {_cell(baseline)}"})
-    passed = all(check["ok"] for check in checks)
-    promoted = None
-    if passed and promote_to:
-        promoted = reg.promote(model, version, alias=promote_to,
-                               reason=reason or "passed gate: " + "; ".join(c["condition"] for c in checks))
-    _emit({"ok": passed, "model": model, "version": version, "checks": checks,
-           "promoted_to": promote_to if promoted is not None else None},
+    result = _registry().check(model, ref, require=requires, better_than=better,
+                               promote_to=promote_to, reason=reason)
+    _emit({"ok": result.ok, "model": result.model, "version": result.version,
+           "checks": [{"condition": c.condition, "ok": c.ok, "note": c.note} for c in result.checks],
+           "promoted_to": result.promoted_to},
           _print_gate)
-    if not passed:
+    if not result.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
-
-
-def _quote(text: str) -> str:
-    """
-    A string literal of the filter language.
-    """
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _version_or_none(reg: Any, model: str, ref: str) -> Any:
-    try:
-        return reg.get_version(model, ref)
-    except eventreg.NotFound:
-        return None
 
 
 def _print_gate(console: Any, data: Any) -> None:

@@ -120,7 +120,9 @@ def test_kill_9_mid_append_never_leaves_half_a_batch(crash_url, budget, reliabil
                 mid_append += 1
                 committed_mid_append += in_flight in checker.batches
             (after,) = log.append("after-crash", [NewEvent("crash.after", {"kill": i})])
-            assert after.position == result.checked + 1
+            assert after.position == result.checked + 1, (
+                f"after kill {i}: the next append got position {after.position}, but verify() "
+                f"checked {result.checked} events; head is now {log.head()}")
     reliability_report("kill-9", backend=crash_url.split(":", 1)[0], kills=kills, mid_append=mid_append,
                        committed_mid_append=committed_mid_append, seconds=round(time.monotonic() - started_at, 1),
                        **stats)

@@ -21,7 +21,9 @@ import gc
 import json
 import json.scanner
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, NoReturn
 
@@ -440,7 +442,25 @@ def _begin_write(cursor: Any, dialect_name: str) -> None:
     # PostgreSQL and MySQL begin implicitly; the head row's FOR UPDATE is the lock
 
 
-def _sqlite_setup(engine: sa.Engine, synchronous: str) -> None:
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """
+    Put the database in WAL mode (it stays so), waiting out other connections doing the same.
+
+    Switching needs the file to itself for a moment, and SQLite answers "database is
+    locked" at once, without its busy timeout, when another process is switching too.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _sqlite_setup(engine: sa.Engine, synchronous: str, busy_timeout: float) -> None:
     """
     WAL, a busy timeout (connect arg ``timeout``) and explicit transactions for SQLite.
 
@@ -453,7 +473,7 @@ def _sqlite_setup(engine: sa.Engine, synchronous: str) -> None:
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor, busy_timeout)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
@@ -600,7 +620,7 @@ class SQLLog(BaseLog):
         except sa_exc.NoSuchModuleError as e:
             raise ConfigurationError(f"SQLAlchemy has no dialect/driver {parsed.drivername!r}") from e
         if backend == "sqlite":
-            _sqlite_setup(engine, synchronous)
+            _sqlite_setup(engine, synchronous, busy_timeout)
         try:
             return cls(engine, actor=actor, read_chunk=read_chunk)
         except BaseException:
@@ -791,14 +811,20 @@ class SQLLog(BaseLog):
 
     # -- reading ---------------------------------------------------------------------
 
-    def _query(self, statement: _Sql, args: tuple[Any, ...], one: bool = False) -> Any:
+    def _query(self, statement: _Sql, args: tuple[Any, ...], one: bool = False, commit: bool = False) -> Any:
+        """
+        Run one statement on a pooled connection: fetch its rows (or one), or commit it.
+        """
         conn = self._connection()
         try:
             cursor = conn.cursor()
             cursor.execute(statement.text, args)
-            result = cursor.fetchone() if one else cursor.fetchall()
+            result = None if commit else cursor.fetchone() if one else cursor.fetchall()
             cursor.close()
-            conn.rollback()  # end the read transaction (PostgreSQL/MySQL); no-op on SQLite
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()  # ends the read transaction (PostgreSQL/MySQL)
             return result
         except self._dbapi.Error as e:
             self._raise(e, conn=conn)
@@ -849,23 +875,13 @@ class SQLLog(BaseLog):
 
     # -- snapshots and checkpoints ---------------------------------------------------
 
-    def _write(self, statement: _Sql, args: tuple[Any, ...]) -> None:
-        conn = self._connection()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(statement.text, args)
-            conn.commit()
-        except self._dbapi.Error as e:
-            self._raise(e, conn=conn)
-        finally:
-            conn.close()
-
     def save_snapshot(self, position: int, data: bytes) -> None:
         """
         Store opaque bytes valid as of ``position``.
         """
         sql = self._sql.save_snapshot
-        self._write(sql, sql.args(position=position, data=bytes(data), created_at=format_timestamp(now())))
+        self._query(sql, sql.args(position=position, data=bytes(data), created_at=format_timestamp(now())),
+                    commit=True)
 
     def latest_snapshot(self) -> Snapshot | None:
         """
@@ -888,7 +904,7 @@ class SQLLog(BaseLog):
         Record that ``consumer`` has processed the log up to ``position``.
         """
         sql = self._sql.set_checkpoint
-        self._write(sql, sql.args(consumer=consumer, position=position))
+        self._query(sql, sql.args(consumer=consumer, position=position), commit=True)
 
     def close(self) -> None:
         """

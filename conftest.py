@@ -15,3 +15,10 @@ for _var in ("AWS_PROFILE", "EVENTREG_URL", "EVENTREG_ARTIFACTS", "EVENTREG_ACTO
     os.environ.pop(_var, None)
 
 pytest_plugins = ["tests.fixtures.services", "tests.fixtures.objectstores"]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--soak", action="store_true", default=False,
+        help="run the reliability suite's long form (iteration counts x10, full process counts)",
+    )

@@ -4,8 +4,8 @@ A compact, fast snapshot codec for the projection (:class:`~eventreg.domain.stat
 The generic codec in :mod:`eventreg.domain.state` (``dump_state``/``load_state``) goes
 through cattrs and writes every object as a JSON object with its field names; loading a
 projection of a million events that way takes many seconds. This one writes each object
-as a JSON array in a fixed field order, metric histories as the bytes of their arrays
-(base64), and builds the objects with hand-written loops. It stays JSON (never pickle: a forged snapshot must
+as a JSON array in a fixed field order, every metric point in three arrays stored as
+bytes (base64) that each history slices, and builds the objects with hand-written loops. It stays JSON (never pickle: a forged snapshot must
 not be able to run code) and compressed.
 
 A snapshot is trusted only if its format, the code version that wrote it and the field
@@ -32,6 +32,7 @@ from eventreg.domain.state import (
     STATE_FORMAT,
     Alias,
     ExperimentState,
+    NO_STEP,
     MetricHistory,
     ModelState,
     RegistryState,
@@ -41,7 +42,7 @@ from eventreg.domain.state import (
 from eventreg.log import format_timestamp
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
-FORMAT = "eventreg-fast-snapshot/2"
+FORMAT = "eventreg-fast-snapshot/3"
 #: The ``format`` a ``projection.snapshot_saved`` event records for this codec's snapshots
 #: (1 is :func:`eventreg.domain.state.dump_state`'s).
 EVENT_FORMAT = 2
@@ -64,18 +65,19 @@ def dump(state: RegistryState, code_version: str) -> bytes:
     """
     The projection as compressed snapshot bytes.
     """
+    columns = _Columns()
     document = {
         "format": FORMAT,
         "code_version": code_version,
         "layout": LAYOUT,
-        "byteorder": sys.byteorder,
         "position": state.position,
         "hash": state.last_hash,
-        "models": [_dump_model(m) for m in state.models.values()],
-        "runs": [_dump_run(r) for r in state.runs.values()],
+        "models": [_dump_model(m, columns) for m in state.models.values()],
+        "runs": [_dump_run(r, columns) for r in state.runs.values()],
         "experiments": [[_plain(e, n) for n in _E] for e in state.experiments.values()],
         "streams": [list(state.streams), list(state.streams.values())],
     }
+    document["metric_columns"] = [_b64(columns.values), _b64(columns.steps), _b64(columns.stamps)]
     text = json.dumps(document, allow_nan=True, separators=(",", ":"), ensure_ascii=False)
     return zlib.compress(text.encode("utf-8"), 1)
 
@@ -100,16 +102,16 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
         if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
             return _load_generic(document, code_version)
         if (not isinstance(document, dict) or document.get("format") != FORMAT
-                or document.get("code_version") != code_version or document.get("layout") != LAYOUT
-                or document.get("byteorder") != sys.byteorder):
+                or document.get("code_version") != code_version or document.get("layout") != LAYOUT):
             return None
+        columns = _Columns(*(_column(kind, text) for kind, text in zip("dqq", document["metric_columns"])))
         models = {}
         for row in document["models"]:
-            model = _load_model(row)
+            model = _load_model(row, columns)
             models[model.name] = model
         runs = {}
         for row in document["runs"]:
-            run = _load_run(row)
+            run = _load_run(row, columns)
             runs[run.run_id] = run
         experiments = {}
         for row in document["experiments"]:
@@ -145,25 +147,49 @@ def _plain(obj: Any, name: str) -> Any:
     return value
 
 
-def _history(history: dict[str, MetricHistory]) -> list[Any]:
+class _Columns:
     """
-    ``{key: points}`` column by column: ``[key, values, steps, timestamps]`` per key,
-    each column the base64 of its array's bytes.
+    Every metric point of a snapshot in three arrays (values, steps, timestamps); each
+    history is stored as ``[key, offset, length]`` into them, so a load decodes three
+    strings and slices, with no Python object per point.
     """
-    return [[key, _encode(points.values), _encode(points.steps), _encode(points.stamps)]
-            for key, points in history.items()]
+
+    def __init__(self, values: array | None = None, steps: array | None = None,
+                 stamps: array | None = None) -> None:
+        self.values = array("d") if values is None else values
+        self.steps = array("q") if steps is None else steps
+        self.stamps = array("q") if stamps is None else stamps
+        if not len(self.values) == len(self.steps) == len(self.stamps):
+            raise ValueError("metric columns of different lengths")
 
 
-def _encode(column: array) -> str | list[Any]:
-    # a long column as its bytes (loads without a Python object per point), a short one as numbers
-    return base64.b64encode(column.tobytes()).decode("ascii") if len(column) > 32 else column.tolist()
+def _history(history: dict[str, MetricHistory], columns: _Columns) -> list[Any]:
+    rows = []
+    for key, points in history.items():
+        rows.append([key, len(columns.values), len(points)])
+        columns.values.extend(points.values)
+        columns.steps.extend(points.steps)
+        columns.stamps.extend(points.stamps)
+    return rows
+
+
+def _b64(column: array) -> str | list[Any]:
+    # bytes load without a Python object per point; a few points are smaller as numbers
+    if len(column) <= 64:
+        return [None if item == NO_STEP and column.typecode == "q" else item for item in column]
+    if sys.byteorder == "big":  # stored little-endian on every machine
+        column = array(column.typecode, column)
+        column.byteswap()
+    return base64.b64encode(column.tobytes()).decode("ascii")
 
 
 def _column(kind: str, stored: str | list[Any]) -> array:
     if isinstance(stored, list):
-        return array(kind, stored)
+        return array(kind, [NO_STEP if item is None else item for item in stored])
     column = array(kind)
     column.frombytes(base64.b64decode(stored))
+    if sys.byteorder == "big":
+        column.byteswap()
     return column
 
 
@@ -171,11 +197,11 @@ def _artifacts(artifacts: dict[str, ArtifactEntry]) -> list[Any]:
     return [[path, entry.sha256, entry.size] for path, entry in artifacts.items()]
 
 
-def _dump_version(v: VersionState) -> list[Any]:
+def _dump_version(v: VersionState, columns: _Columns) -> list[Any]:
     out = []
     for name in _V:
         if name == "metric_history":
-            out.append(_history(v.metric_history))
+            out.append(_history(v.metric_history, columns))
         elif name == "artifacts":
             out.append(_artifacts(v.artifacts))
         elif name == "parents":
@@ -185,11 +211,11 @@ def _dump_version(v: VersionState) -> list[Any]:
     return out
 
 
-def _dump_run(r: RunState) -> list[Any]:
+def _dump_run(r: RunState, columns: _Columns) -> list[Any]:
     out = []
     for name in _R:
         if name == "metric_history":
-            out.append(_history(r.metric_history))
+            out.append(_history(r.metric_history, columns))
         elif name == "artifacts":
             out.append(_artifacts(r.artifacts))
         else:
@@ -197,11 +223,11 @@ def _dump_run(r: RunState) -> list[Any]:
     return out
 
 
-def _dump_model(m: ModelState) -> list[Any]:
+def _dump_model(m: ModelState, columns: _Columns) -> list[Any]:
     out = []
     for name in _M:
         if name == "versions":
-            out.append([_dump_version(v) for v in m.versions.values()])
+            out.append([_dump_version(v, columns) for v in m.versions.values()])
         elif name == "alias_history":
             out.append([[alias, [[_plain(a, n) for n in _A] for a in moves]]
                         for alias, moves in m.alias_history.items()])
@@ -213,13 +239,15 @@ def _dump_model(m: ModelState) -> list[Any]:
 # -- decoding ------------------------------------------------------------------------------
 
 
-def _load_history(rows: list[Any]) -> dict[str, MetricHistory]:
+def _load_history(rows: list[Any], columns: _Columns) -> dict[str, MetricHistory]:
     history = {}
-    for key, values, steps, stamps in rows:
-        loaded = MetricHistory(key, _column("d", values), _column("q", steps), _column("q", stamps))
-        if not len(loaded.values) == len(loaded.steps) == len(loaded.stamps):
-            raise ValueError(f"metric {key!r}: columns of different lengths")
-        history[key] = loaded
+    values, steps, stamps = columns.values, columns.steps, columns.stamps
+    total = len(values)
+    for key, offset, length in rows:
+        end = offset + length
+        if not 0 <= offset <= end <= total:
+            raise ValueError(f"metric {key!r} lies outside the snapshot's columns")
+        history[key] = MetricHistory(key, values[offset:end], steps[offset:end], stamps[offset:end])
     return history
 
 
@@ -227,9 +255,9 @@ def _load_artifacts(rows: list[Any]) -> dict[str, ArtifactEntry]:
     return {path: ArtifactEntry(sha256=sha, size=size) for path, sha, size in rows}
 
 
-def _load_version(row: list[Any]) -> VersionState:
+def _load_version(row: list[Any], columns: _Columns) -> VersionState:
     values = dict(zip(_V, row))
-    values["metric_history"] = _load_history(values["metric_history"])
+    values["metric_history"] = _load_history(values["metric_history"], columns)
     values["artifacts"] = _load_artifacts(values["artifacts"])
     values["parents"] = tuple(values["parents"])
     values["created_at"] = _parse(values["created_at"])
@@ -237,9 +265,9 @@ def _load_version(row: list[Any]) -> VersionState:
     return VersionState(**values)
 
 
-def _load_run(row: list[Any]) -> RunState:
+def _load_run(row: list[Any], columns: _Columns) -> RunState:
     values = dict(zip(_R, row))
-    values["metric_history"] = _load_history(values["metric_history"])
+    values["metric_history"] = _load_history(values["metric_history"], columns)
     values["artifacts"] = _load_artifacts(values["artifacts"])
     values["started_at"] = _parse(values["started_at"])
     if values["ended_at"] is not None:
@@ -247,9 +275,9 @@ def _load_run(row: list[Any]) -> RunState:
     return RunState(**values)
 
 
-def _load_model(row: list[Any]) -> ModelState:
+def _load_model(row: list[Any], columns: _Columns) -> ModelState:
     values = dict(zip(_M, row))
-    values["versions"] = {v.version: v for v in map(_load_version, values["versions"])}
+    values["versions"] = {v.version: v for v in (_load_version(r, columns) for r in values["versions"])}
     history = {}
     for alias, moves in values["alias_history"]:
         entries = []

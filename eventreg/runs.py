@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eventreg.artifacts import normalize_artifact_path
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
 from eventreg.domain.events import ArtifactEntry, MetricPoint
@@ -288,9 +289,13 @@ def _flush_at_exit() -> None:
 
 
 def _artifact_prefix(artifact_path: str | None) -> str | None:
-    if artifact_path is None or artifact_path.strip("/") == "":
+    """
+    A run's ``artifact_path``: relative (absolute paths and ``..`` raise UnsafePath, as
+    in the store), each part a valid name.
+    """
+    if artifact_path is None or artifact_path == "":
         return None
-    parts = artifact_path.strip("/").split("/")
+    parts = normalize_artifact_path(artifact_path).split("/")
     return "/".join(check.check_name(part, "artifact path part") for part in parts)
 
 

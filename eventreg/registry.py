@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -210,6 +211,17 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         for recorded in self.log.read_all(from_position=state.position + 1):
             apply(state, recorded)
 
+    def _save_periodic_snapshot(self) -> None:
+        """
+        Save a snapshot while open; a failure warns and never fails the command that
+        triggered it (a snapshot only makes the next open faster).
+        """
+        try:
+            self.save_snapshot()
+        except Exception as e:  # noqa: BLE001 - reported, and tried again a period later
+            self._snapshot_position = self._state.position
+            warnings.warn(f"eventreg: saving a projection snapshot failed: {e}", RuntimeWarning, stacklevel=3)
+
     def _snapshot_due(self) -> bool:
         """
         Whether to save a snapshot now, while open (see :data:`PERIODIC_FACTOR`).
@@ -259,7 +271,7 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
                             self._catch_up()
                         outcome = plan.result(self._state, recorded) if plan.result else None
                         if self._snapshot_due():
-                            self.save_snapshot()
+                            self._save_periodic_snapshot()
                         return outcome
                 else:
                     return plan.result(self._state, []) if plan.result else None

@@ -39,6 +39,7 @@ from eventreg.errors import (
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
+    EventregError,
     InvalidEvent,
     LogCorrupted,
     MissingDriver,
@@ -758,11 +759,48 @@ class SQLLog(BaseLog):
                 except self._dbapi.Error as e:
                     if attempt == 1 and not committing and self._drop_if_lost(e, conn):
                         continue
+                    if committing and self._drop_if_lost(e, conn):
+                        if self._committed(new_position, new_hash, e):
+                            return (position, digest), result  # the COMMIT reached the server
+                        self._raise(e)  # it did not: nothing was written
                     self._raise(e, conn=conn)
                 except BaseException:
                     conn.rollback()
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _committed(self, position: int, digest: str, error: BaseException) -> bool:
+        """
+        Whether a COMMIT whose connection was lost took effect: our last event is stored.
+
+        A connection can die after the server committed but before it said so (seen on
+        MariaDB). Asking on a new connection turns "unknown" into a clear answer, so a
+        call that raises has written nothing and a caller's retry cannot append twice.
+
+        Raises:
+            BackendUnavailable: the server cannot be asked; the append's outcome is unknown.
+        """
+        try:
+            conn = self._connection()
+            try:
+                cursor = conn.cursor()
+                _begin_write(cursor, self._name)
+                # waits until the lost session's transaction has ended, one way or the other
+                cursor.execute(self._sql.lock_head.text, self._head_key)
+                cursor.execute(self._sql.read_all.text, self._sql.read_all.args(lo=position, n=1))
+                row = cursor.fetchall()
+                conn.rollback()
+            except self._dbapi.Error as e:
+                self._raise(e, conn=conn)
+            finally:
+                conn.close()
+        except EventregError:
+            raise BackendUnavailable(
+                f"lost the connection to {self._where()} while committing, and cannot reconnect to "
+                f"learn whether the append was stored: compare head() with position {position} "
+                f"hash {digest[:12]}... before retrying"
+            ) from error
+        return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         version_sql, version_tail = self._sql.stream_version.text, self._sql.stream_version_tail

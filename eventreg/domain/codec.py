@@ -10,17 +10,13 @@ before structuring; a type this eventreg does not know (written by a newer one) 
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import attrs
-
 from cattrs.preconf.json import make_converter
 
-from eventreg.domain.events import EVENT_CLASSES, EVENT_TYPES, MetricPoint
+from eventreg.domain.events import EVENT_TYPES, MetricPoint
 from eventreg.errors import LogCorrupted, UnknownEventType
 from eventreg.log import NewEvent, RecordedEvent, format_timestamp, parse_timestamp
 
@@ -124,12 +120,6 @@ def decode(type_: str, payload: dict[str, Any], schema_version: int = 1) -> Any:
             )
         payload = upcast(payload)
         schema_version += 1
-    if schema_version == cls.schema_version:
-        build = _PLAIN.get(cls)
-        if build is not None:
-            event = build(payload)
-            if event is not None:
-                return event
     try:
         return converter.structure(payload, cls)
     except Exception as e:
@@ -150,64 +140,3 @@ def decode_recorded(recorded: RecordedEvent) -> Any:
         raise UnknownEventType(f"at position {recorded.position}: {e}") from None
     except LogCorrupted as e:
         raise LogCorrupted(f"at position {recorded.position}: {e}") from None
-
-
-# -- a fast path for payloads that need no conversion ------------------------------------
-
-
-def _checker(kind: Any) -> Callable[[Any], bool] | None:
-    """
-    A test that a JSON value is exactly of ``kind`` (so cattrs would return it unchanged,
-    dicts copied at the top), or None when ``kind`` needs real structuring.
-    """
-    if kind in (str, int, float, bool):
-        return lambda value: type(value) is kind
-    args = typing.get_args(kind)
-    if isinstance(kind, types.UnionType) and len(args) == 2 and type(None) in args:
-        inner = _checker(next(a for a in args if a is not type(None)))
-        return None if inner is None else (lambda value: value is None or inner(value))
-    if typing.get_origin(kind) is dict and args[0] is str and args[1] in (Any, str):
-        if args[1] is Any:
-            return lambda value: type(value) is dict and all(type(k) is str for k in value)
-        return lambda value: type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())
-    return None
-
-
-def _plain_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
-    """
-    For an event class whose fields are all JSON scalars or string-keyed objects: a
-    function that builds it straight from a payload of exactly its fields and types
-    (None for any other payload, which cattrs then structures, with its conversions
-    and errors). The result equals cattrs' own.
-    """
-    hints = typing.get_type_hints(cls)
-    fields = attrs.fields(cls)
-    checks = {}
-    for field in fields:
-        check = _checker(hints[field.name])
-        if check is None:
-            return None
-        checks[field.name] = check
-    copied = [f.name for f in fields if typing.get_origin(hints[f.name]) is dict
-              or dict in typing.get_args(hints[f.name]) or any(typing.get_origin(a) is dict
-                                                              for a in typing.get_args(hints[f.name]))]
-    names = set(checks)
-
-    def build(payload: dict[str, Any]) -> Any:
-        if type(payload) is not dict or payload.keys() != names:
-            return None
-        for name, check in checks.items():
-            if not check(payload[name]):
-                return None
-        values = dict(payload)
-        for name in copied:
-            if values[name] is not None:
-                values[name] = dict(values[name])
-        return cls(**values)
-
-    return build
-
-
-_PLAIN: dict[type, Callable[[dict[str, Any]], Any]] = {
-    cls: build for cls in EVENT_CLASSES if (build := _plain_builder(cls)) is not None
-}

@@ -126,3 +126,19 @@ def test_a_snapshot_is_saved_while_open_after_many_events(sqlite_url):
         assert snapshot is not None and snapshot.position >= 20
     with eventreg.open(sqlite_url, artifacts="memory://x", actor="a") as again:
         assert again.get_version("m").version == 25
+
+
+def test_a_query_sees_what_another_handle_appended_since(sqlite_url):
+    # SQLite answers "anything new?" from PRAGMA data_version; a write elsewhere must show
+    with eventreg.open(sqlite_url, artifacts="memory://x", actor="a") as first, \
+            eventreg.open(sqlite_url, artifacts="memory://x", actor="b") as second:
+        first.create_model("m")
+        first.register_version("m", code=None)
+        first.promote("m", 1, alias="production")
+        assert second.get_version("m", "production").version == 1
+        assert second.get_version("m", "production").version == 1  # nothing new: no read
+        first.register_version("m", code=None)
+        first.promote("m", 2, alias="production")
+        assert second.get_version("m", "production").version == 2
+        assert second.log.unchanged_since(second.position)
+        assert not second.log.unchanged_since(second.position - 1)

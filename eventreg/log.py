@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import attrs
 
-from eventreg.errors import ConcurrencyConflict, InvalidEvent
+from eventreg.errors import ConcurrencyConflict, InvalidEvent, LogCorrupted
 
 GENESIS_HASH = "0" * 64
 MAX_STREAM_ID_LENGTH = 200
@@ -600,8 +600,23 @@ class BaseLog:
     def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
         """
         Recompute the whole hash chain; see :func:`verify_chain`.
+
+        Stored data that cannot even be read as an event (a backend raises
+        ``LogCorrupted``) is reported as a failed result at the position after the last
+        good event, never as an exception.
         """
-        return verify_chain(self.read_all(), expected_head)
+        unreadable: list[LogCorrupted] = []
+
+        def events() -> Iterator[RecordedEvent]:
+            try:
+                yield from self.read_all()
+            except LogCorrupted as e:
+                unreadable.append(e)
+
+        result = verify_chain(events(), expected_head)
+        if unreadable and (result.ok or (result.first_bad_position or 0) > result.checked):
+            return VerifyResult(False, result.checked, result.head, result.checked + 1, str(unreadable[0]))
+        return result
 
     def import_events(self, events: Iterable[RecordedEvent]) -> int:
         """

@@ -55,14 +55,12 @@ from eventreg.log import (
     Prepared,
     RecordedEvent,
     Snapshot,
-    VerifyResult,
     canonical_json,
     check_expected_version,
     decode_json,
     now,
     parse_timestamp,
     seal,
-    verify_chain,
 )
 
 logger = logging.getLogger(__name__)
@@ -557,23 +555,6 @@ class FileLog(BaseLog):
         with self._lock:
             self._refresh()
             return self._current_head()
-
-    def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
-        """
-        Recompute the hash chain; a line that cannot be read is reported at its position.
-        """
-        unreadable: list[LogCorrupted] = []
-
-        def events() -> Iterator[RecordedEvent]:
-            try:
-                yield from self.read_all()
-            except LogCorrupted as e:
-                unreadable.append(e)
-
-        result = verify_chain(events(), expected_head)
-        if unreadable and (result.ok or result.first_bad_position > result.checked):
-            return VerifyResult(False, result.checked, result.head, result.checked + 1, str(unreadable[0]))
-        return result
 
     # -- snapshots and checkpoints ------------------------------------------------------
 

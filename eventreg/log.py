@@ -187,7 +187,9 @@ def format_timestamp(moment: datetime) -> str:
     """
     if moment.tzinfo is None:
         raise InvalidEvent("timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -385,9 +387,9 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
         if actor is not None:
             _check_short_text(actor, "actor", MAX_ACTOR_LENGTH)
         check_json_object(event.payload, "payload")
-        metadata = event.metadata if event.metadata is not None else {}
+        metadata = event.metadata if event.metadata else {}
         check_json_object(metadata, "metadata")
-        payload_text, metadata_text = _encode(event.payload), _encode(metadata)
+        payload_text, metadata_text = _encode(event.payload), _encode(metadata) if metadata else "{}"
         size = _utf8_size(payload_text, event.payload, "payload") + _utf8_size(
             metadata_text, metadata, "metadata")
         if size > MAX_EVENT_BYTES:

@@ -21,6 +21,7 @@ from typing import Any
 from eventreg.domain.queries import RegistryQueries
 from eventreg.domain.state import RegistryState, apply
 from eventreg.errors import NotFound, ReadOnlyError, ValidationError
+from eventreg.gates import GateMixin
 from eventreg.log import Head
 
 #: Events read from the log per query while folding.
@@ -171,7 +172,7 @@ def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> Regis
         return load_trusted_snapshot(log, code_version)
 
 
-class RegistryView(RegistryQueries):
+class RegistryView(GateMixin, RegistryQueries):
     """
     The registry as it stood at one moment: every query, no commands.
 

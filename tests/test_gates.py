@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from eventreg import FilterSyntaxError, NotFound, ValidationError
+from eventreg import FilterSyntaxError, NotFound, ReadOnlyError, ValidationError
 
 
 @pytest.fixture
@@ -66,3 +66,13 @@ def test_bad_gates_are_clear_errors(iris):
         iris.check("irsi", 1, require=["version = 1"])
     with pytest.raises(NotFound):
         iris.check("iris", 9, require=["version = 1"])
+
+
+def test_a_gate_can_be_asked_of_the_past_but_promotes_nothing_there(iris):
+    before = iris.head().position
+    iris.log_metric("iris", 1, "accuracy", 0.5)
+    assert iris.check("iris", 1, require=["metrics.accuracy >= 0.9"]).ok is False
+    past = iris.as_of(before)
+    assert past.check("iris", 1, require=["metrics.accuracy >= 0.9"]).ok is True
+    with pytest.raises(ReadOnlyError):
+        past.check("iris", 1, require=["metrics.accuracy >= 0.9"], promote_to="production")

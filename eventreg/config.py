@@ -11,10 +11,13 @@ from __future__ import annotations
 import getpass
 import os
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from eventreg.errors import ConfigurationError, UnknownBackend
+
+if TYPE_CHECKING:
+    from eventreg.log import EventLog
 
 ENTRY_POINT_GROUP = "eventreg.backends"
 DEFAULT_URL = "sqlite:///./eventreg.db"
@@ -61,7 +64,7 @@ def installed_backends() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def open_log(url: str | None = None, **options: Any):
+def open_log(url: str | None = None, **options: Any) -> EventLog:
     """
     Open the event log at ``url`` (default: ``EVENTREG_URL``, else ``sqlite:///./eventreg.db``).
 

@@ -67,7 +67,7 @@ class NewEvent:
     """
     An event to append: a type name and a JSON object.
 
-    Args:
+    Attributes:
         type: the event's type name, e.g. ``"version.registered"``.
         payload: a JSON object (dict of str keys; values str, int, float, bool, None,
             lists and dicts of those). Floats round-trip exactly; NaN and +-Infinity

@@ -41,8 +41,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, Union
 
 import attrs
-import fsspec.core
-from fsspec.callbacks import Callback
 
 from eventreg.config import redact_url
 from eventreg.errors import (
@@ -514,6 +512,8 @@ class ArtifactStore:
         shown = redact_url(self.url)
         protocol = self.url.split("://", 1)[0].lower() if "://" in self.url else "file"
         try:
+            import fsspec.core  # here, not at import: opening a registry need not load fsspec
+
             self.fs, root = fsspec.core.url_to_fs(self.url, **storage_options)
         except ImportError as e:
             extra = _EXTRAS.get(protocol)
@@ -831,7 +831,7 @@ class ArtifactStore:
             if tmp is None:
                 with tempfile.TemporaryDirectory(prefix="eventreg-verify-") as scratch:
                     return self._fetch(entry, os.path.join(scratch, "object"), advance)
-            self.fs.get_file(key, tmp, callback=_Advance(advance))
+            self.fs.get_file(key, tmp, callback=_advance_callback(advance))
             return _hash_file(tmp)
         except FileNotFoundError:
             return None
@@ -980,20 +980,23 @@ def _hash_remote(fs: Any, key: str) -> tuple[str, int]:
         return _pump(f, None, lambda n: None)
 
 
-class _Advance(Callback):
+def _advance_callback(advance: Callable[[int], None]) -> Any:
     """
     An fsspec transfer callback that drives an ``advance(n)`` function.
     """
+    from fsspec.callbacks import Callback
 
-    def __init__(self, advance: Callable[[int], None]) -> None:
-        super().__init__()
-        self._advance = advance
-        self._seen = 0
+    class _Advance(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self._seen = 0
 
-    def call(self, *args: Any, **kwargs: Any) -> None:
-        if self.value > self._seen:
-            self._advance(self.value - self._seen)
-            self._seen = self.value
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self.value > self._seen:
+                advance(self.value - self._seen)
+                self._seen = self.value
+
+    return _Advance()
 
 
 __all__ = [

@@ -10,6 +10,7 @@ touching storage.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+import re
 from contextlib import contextmanager
 from typing import Any
 
@@ -166,14 +167,25 @@ class RegistryQueries:
         predicate = compile_filter(filter, fields=VERSION_FIELDS) if filter else None
         order = compile_order_by(order_by, fields=VERSION_FIELDS) if order_by else None
         _check_limit(limit)
+        only, whole = _one_model(filter)
         with self._reading() as state:
+            if only is None:
+                models = [state.models[name] for name in sorted(state.models)]
+            else:
+                models = [state.models[only]] if only in state.models else []
+            if whole and order is None:  # the filter is just "model = '...'": no record to test
+                views = []
+                for model in models:
+                    held = _aliases_by_version(model)
+                    views.extend(ModelVersion.of(model, version, held.get(number, ()))
+                                 for number, version in model.versions.items())
+                return views if limit is None else views[:limit]
             hits: list[tuple[dict[str, Any], ModelState, VersionState]] = []
-            for name in sorted(state.models):
-                model = state.models[name]
+            for model in models:
                 held = _aliases_by_version(model)
                 for version in model.versions.values():
                     record = _version_record(model, version, held.get(version.version, ()))
-                    if predicate is None or predicate.matches(record):
+                    if whole or predicate is None or predicate.matches(record):
                         hits.append((record, model, version))
             if order is not None:
                 hits.sort(key=lambda hit: order(hit[0]))
@@ -323,11 +335,39 @@ def _check_limit(limit: int | None) -> None:
         raise ValidationError(f"limit must be a non-negative int, not {limit!r}")
 
 
-def _aliases_by_version(model: ModelState) -> dict[int, list[str]]:
+def _aliases_by_version(model: ModelState) -> dict[int, tuple[str, ...]]:
+    """
+    The aliases each version of ``model`` holds, sorted.
+    """
     held: dict[int, list[str]] = {}
     for alias, number in model.aliases.items():
         held.setdefault(number, []).append(alias)
-    return held
+    return {number: tuple(sorted(aliases)) for number, aliases in held.items()}
+
+
+#: ``model = 'name'`` (or ``name = ...``) opening a filter, alone or followed by ``and``
+_MODEL_CLAUSE = re.compile(r"\s*(?:model|name)\s*=\s*'([^'\\]*)'\s*(?:$|((?i:and))\s)")
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def _one_model(text: str | None) -> tuple[str | None, bool]:
+    """
+    The one model a (compiled, so valid) filter can match, and whether that is all it says.
+
+    A filter that opens with ``model = '<name>'`` and has no ``or`` anywhere is a
+    conjunction with that clause, so only that model's versions can match; without the
+    ``and ...`` rest every one of them does. Anything else: ``(None, False)``.
+    """
+    if not text:
+        return None, False
+    found = _MODEL_CLAUSE.match(text)
+    if found is None:
+        return None, False
+    if found.group(2) is None:
+        return found.group(1), True
+    if _OR.search(text, found.end()):
+        return None, False
+    return found.group(1), False
 
 
 def _version_record(model: ModelState, version: VersionState, aliases: Iterable[str] | None = None) -> dict[str, Any]:

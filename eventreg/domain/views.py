@@ -59,7 +59,7 @@ class Model:
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__, so nested JSON can be copied lazily
 class ModelVersion:
     """
     One version of a model with its full lineage.
@@ -102,21 +102,66 @@ class ModelVersion:
     def of(cls, model: ModelState, version: VersionState, aliases: tuple[str, ...] | None = None) -> ModelVersion:
         """
         The view of ``version``; ``aliases`` (sorted) when the caller already knows them.
+
+        The nested JSON a version never changes after it is registered (params,
+        artifacts, model_info, data, code, environment, architecture: the fold never
+        changes or replaces them) is copied from ``version`` when the view's field is first
+        read, not here: a search returning hundreds of views copies only what its caller
+        looks at. Tags and metrics, which later events change in place, are copied now.
         """
         if aliases is None:
             aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
-        return cls(
+        view = _new(cls)
+        vars(view).update(
             name=version.model, version=version.version, label=version.label, aliases=aliases,
             status=version.status, status_reason=version.status_reason,
-            description=version.description, params=dict(version.params),
-            metrics=dict(version.metrics), tags=dict(version.tags),
-            artifacts=dict(version.artifacts), model_info=_copy(version.model_info),
-            data=_copy(version.data), code=_copy(version.code),
-            environment=_copy(version.environment), architecture=_copy(version.architecture),
-            run_id=version.run_id, parents=version.parents,
+            description=version.description, params=_LAZY, metrics=dict(version.metrics),
+            tags=dict(version.tags), artifacts=_LAZY, model_info=_LAZY, data=_LAZY, code=_LAZY,
+            environment=_LAZY, architecture=_LAZY, run_id=version.run_id, parents=version.parents,
             created_at=version.created_at, updated_at=version.updated_at, actor=version.actor,
-            position=version.position,
+            position=version.position, _source=version,
         )
+        return view
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+
+
+_new = object.__new__
+
+
+#: stands for a field not yet copied from the view's ``_source`` version
+_LAZY = object()
+
+
+class _LazyField:
+    """
+    A view field copied from the version it shows (by ``copy``) when first read.
+    """
+
+    __slots__ = ("copy", "name")
+
+    def __init__(self, name: str, copy: Any) -> None:
+        self.name = name
+        self.copy = copy
+
+    def __get__(self, view: Any, owner: Any = None) -> Any:
+        if view is None:
+            return self
+        stored = view.__dict__
+        value = stored[self.name]
+        if value is _LAZY:
+            value = getattr(stored["_source"], self.name)
+            if value is not None:
+                value = self.copy(value)
+            stored[self.name] = value
+        return value
+
+    def __set__(self, view: Any, value: Any) -> None:
+        view.__dict__[self.name] = value
 
 
 @attrs.frozen(kw_only=True)
@@ -242,3 +287,9 @@ def _same_key(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ("num", float(value))
     return (type(value).__name__, repr(value))
+
+
+for _name in ("params", "artifacts"):
+    setattr(ModelVersion, _name, _LazyField(_name, dict))
+for _name in ("model_info", "data", "code", "environment", "architecture"):
+    setattr(ModelVersion, _name, _LazyField(_name, _copy))

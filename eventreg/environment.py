@@ -68,8 +68,20 @@ def capture_environment(frameworks: tuple[str, ...] = ()) -> dict[str, Any]:
         ``{"python": "3.11.7", "platform": "Linux-x86_64", "packages": {"numpy": "2.4.6", ...}}``
         with package keys as import names.
     """
-    names = list(ALWAYS) + [f for f in frameworks if f]
-    names += [name for name in KNOWN_FRAMEWORKS if name in sys.modules]
+    present = tuple(name for name in KNOWN_FRAMEWORKS if name in sys.modules)
+    base = _environment(tuple(frameworks), present)
+    return {**base, "packages": dict(base["packages"])}
+
+
+@functools.lru_cache(maxsize=256)
+def _environment(frameworks: tuple[str, ...], present: tuple[str, ...]) -> dict[str, Any]:
+    """
+    What :func:`capture_environment` answers for these frameworks (asked once a process).
+
+    Package versions are read once a process anyway (:func:`package_version`); this
+    saves rebuilding the answer on every registered version.
+    """
+    names = list(ALWAYS) + [f for f in frameworks if f] + list(present)
     packages = {}
     for name in dict.fromkeys(names):
         version = package_version(name)

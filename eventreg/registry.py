@@ -67,8 +67,9 @@ SNAPSHOT_EVERY = 1000
 PERIODIC_FACTOR = 10
 
 
-#: Events a command folds as the objects it appended (all their fields are immutable).
-_FOLD_AS_IS = (ev.RunMetricsLogged, ev.VersionMetricsLogged)
+#: Events a command folds as the objects it appended (their fields are immutable, or JSON
+#: the command normalised as decoding would: check_json_blob, check_params, check_tags).
+_FOLD_AS_IS = (ev.RunMetricsLogged, ev.VersionMetricsLogged, ev.VersionRegistered)
 
 
 def _code_version() -> str:

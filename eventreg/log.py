@@ -165,6 +165,33 @@ _encode = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
 ).encode
 _decode = json.loads
+_encode_str = json.encoder.encode_basestring  # what _encode gives for a str, without the call layers
+
+
+def _make_checked_encode() -> Any:
+    """
+    :func:`canonical_json` for values already checked by :func:`check_json_object`.
+
+    The C encoder is built once instead of on every call, without the cycle check (a
+    checked value has no cycles); used only if it gives the very same text.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return _encode
+    try:
+        encoder = make(None, json.JSONEncoder().default, _encode_str, None, ":", ",", True, False, True)
+    except TypeError:  # pragma: no cover - another signature
+        return _encode
+    join = "".join
+
+    def encode_checked(value: Any) -> str:
+        return join(encoder(value, 0))
+
+    sample = {"b": [1.5, float("nan"), -float("inf"), None, True, 10**30], "a": {"\u00e9": "\u2028\"\\"}}
+    return encode_checked if encode_checked(sample) == _encode(sample) else _encode
+
+
+_encode_checked = _make_checked_encode()
 
 
 def canonical_json(value: Any) -> str:
@@ -354,8 +381,7 @@ class Prepared(NamedTuple):
     recorded_at_text: str
 
 
-@attrs.define
-class PendingEvent:
+class PendingEvent(NamedTuple):
     """
     A validated :class:`NewEvent`, encoded once, waiting for a position.
     """
@@ -369,6 +395,38 @@ class PendingEvent:
     metadata_text: str
 
 
+#: the types a flat payload's values may have (exact types, as :func:`_check_json` wants)
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+#: type names and actors already found valid (checked once, then looked up)
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_LIMIT = 4096
+
+
+def _check_name(value: Any, what: str, limit: int) -> None:
+    """
+    :func:`_check_short_text`, remembered for the few names a program uses.
+    """
+    if type(value) is str and value in _GOOD_NAMES:
+        return
+    _check_short_text(value, what, limit)
+    if type(value) is str and len(_GOOD_NAMES) < _GOOD_NAMES_LIMIT:
+        _GOOD_NAMES.add(value)
+
+
+def _check_object(value: Any, what: str) -> None:
+    """
+    :func:`check_json_object`, with one loop for the common flat object of scalars.
+    """
+    if type(value) is dict:
+        scalars = _SCALAR_TYPES
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in scalars:
+                break
+        else:
+            return
+    check_json_object(value, what)
+
+
 def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> list[PendingEvent]:
     """
     Validate and encode events before any storage is touched.
@@ -377,37 +435,34 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
         InvalidEvent: on the first event that cannot be recorded; nothing is written.
     """
     pending = []
+    new = tuple.__new__
     for index, event in enumerate(events):
         if not isinstance(event, NewEvent):
             raise InvalidEvent(f"event #{index} is a {type(event).__name__}, not a NewEvent")
-        _check_short_text(event.type, "event type", MAX_TYPE_LENGTH)
-        if type(event.schema_version) is not int or event.schema_version < 1:
-            raise InvalidEvent(f"schema_version must be a positive int, not {event.schema_version!r}")
+        _check_name(event.type, "event type", MAX_TYPE_LENGTH)
+        schema_version = event.schema_version
+        if type(schema_version) is not int or schema_version < 1:
+            raise InvalidEvent(f"schema_version must be a positive int, not {schema_version!r}")
         actor = event.actor if event.actor is not None else default_actor
         if actor is not None:
-            _check_short_text(actor, "actor", MAX_ACTOR_LENGTH)
-        check_json_object(event.payload, "payload")
+            _check_name(actor, "actor", MAX_ACTOR_LENGTH)
+        payload = event.payload
+        _check_object(payload, "payload")
         metadata = event.metadata if event.metadata else {}
-        check_json_object(metadata, "metadata")
-        payload_text, metadata_text = _encode(event.payload), _encode(metadata) if metadata else "{}"
-        size = _utf8_size(payload_text, event.payload, "payload") + _utf8_size(
-            metadata_text, metadata, "metadata")
+        if metadata:
+            _check_object(metadata, "metadata")
+            metadata_text = _encode_checked(metadata)
+        else:
+            metadata_text = "{}"
+        payload_text = _encode_checked(payload)
+        size = _utf8_size(payload_text, payload, "payload") + _utf8_size(metadata_text, metadata, "metadata")
         if size > MAX_EVENT_BYTES:
             raise InvalidEvent(
                 f"event #{index} ({event.type}) is {size:,} bytes of JSON; the limit is "
                 f"{MAX_EVENT_BYTES:,} (keep large data in the artifact store)"
             )
-        pending.append(
-            PendingEvent(
-                type=event.type,
-                schema_version=event.schema_version,
-                actor=actor,
-                payload=event.payload,
-                metadata=metadata,
-                payload_text=payload_text,
-                metadata_text=metadata_text,
-            )
-        )
+        pending.append(new(PendingEvent, (event.type, schema_version, actor, payload, metadata,
+                                          payload_text, metadata_text)))
     return pending
 
 
@@ -422,28 +477,40 @@ def seal(
 ) -> list[Prepared]:
     """
     Give pending events their positions, versions, timestamp and chained hashes.
+
+    The envelope (see the module docstring) is assembled from pieces encoded once per
+    call; the result is byte for byte what :func:`envelope_text` gives.
     """
     stamp = format_timestamp(recorded_at)
-    moment = parse_timestamp(stamp)  # exactly what a reader will see
+    if type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc:
+        moment = recorded_at  # already exactly what a reader will see
+    else:
+        moment = parse_timestamp(stamp)
+    # "[position,stream_id,stream_version,type,schema_version,recorded_at,actor,payload,metadata]"
+    sid_json = _encode_str(stream_id)
+    middle = f'"{stamp}"'  # the timestamp is ASCII digits and punctuation: no escapes
+    pieces: dict[tuple[str, int, str | None], str] = {}
+    sha256, new, record, prepared = hashlib.sha256, tuple.__new__, RecordedEvent, Prepared
+    prev = bytes.fromhex(prev_hash)
     out = []
-    for offset, item in enumerate(pending):
-        position = first_position + offset
-        version = first_stream_version + offset
-        digest = chain_hash(
-            prev_hash,
-            envelope_text(position, stream_id, version, item.type, item.schema_version, stamp,
-                          item.actor, item.payload_text, item.metadata_text),
-        )
-        out.append(
-            Prepared(
-                RecordedEvent(position, stream_id, version, item.type, item.schema_version, moment,
-                              item.actor, item.payload, item.metadata, prev_hash, digest),
-                item.payload_text,
-                item.metadata_text,
-                stamp,
-            )
-        )
-        prev_hash = digest
+    position, version = first_position, first_stream_version
+    for item in pending:
+        type_, schema_version, actor, payload, metadata, payload_text, metadata_text = item
+        key = (type_, schema_version, actor)
+        around = pieces.get(key)
+        if around is None:
+            actor_json = "null" if actor is None else _encode_str(actor)
+            around = pieces[key] = f",{_encode_str(type_)},{schema_version},{middle},{actor_json},"
+        envelope = f"[{position},{sid_json},{version}{around}{payload_text},{metadata_text}]"
+        digest = sha256(prev + envelope.encode("utf-8")).digest()
+        hex_digest = digest.hex()
+        out.append(new(prepared, (
+            new(record, (position, stream_id, version, type_, schema_version, moment, actor, payload,
+                         metadata, prev_hash, hex_digest)),
+            payload_text, metadata_text, stamp)))
+        prev, prev_hash = digest, hex_digest
+        position += 1
+        version += 1
     return out
 
 

@@ -5,14 +5,15 @@ One set of Core table definitions and one set of statements serve every dialect.
 statements are compiled once per log for its dialect and run on the DBAPI cursor, so an
 append costs about what the same ``INSERT`` costs by hand (benchmarks/log_bench.py).
 The few dialect differences are small named functions: :func:`_begin_write` (SQLite's
-``BEGIN IMMEDIATE``), :func:`_upsert_checkpoint`, :func:`_schema_lock`,
-:func:`_mysql_binary_collation` and :func:`_is_conflict`.
+``BEGIN IMMEDIATE``), :func:`_head_is_last_event`, :func:`_upsert_checkpoint`,
+:func:`_schema_lock`, :func:`_mysql_binary_collation` and :func:`_is_conflict`.
 
 Positions are handed out under a one-row head table: every append locks that row
-(``SELECT ... FOR UPDATE``; on SQLite the whole database, by ``BEGIN IMMEDIATE``),
-inserts its events after the head, moves the head and commits. So positions are
-contiguous, commits happen in position order, and a reader that has seen position N
-never later sees a newly committed event below N.
+(``SELECT ... FOR UPDATE``), inserts its events after the head, moves the head and
+commits. So positions are contiguous, commits happen in position order, and a reader
+that has seen position N never later sees a newly committed event below N. On SQLite
+``BEGIN IMMEDIATE`` already locks the whole database, so the head is simply the last
+event row and ``eventreg_head`` is a view of it (one page less written per commit).
 """
 
 from __future__ import annotations
@@ -204,8 +205,51 @@ class Migration(NamedTuple):
 #: from the tables directly and stamped with the last version. MySQL commits each DDL
 #: statement by itself, so a step interrupted there is run again on the next open:
 #: write steps that can be re-run (``checkfirst=True``, ``IF NOT EXISTS``).
+def _head_is_last_event(dialect: sa.Dialect) -> bool:
+    """
+    Whether the head is read from the last event row rather than kept in a locked row.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the single write lock, so no second writer can
+    come between reading the last event and committing after it; ``eventreg_head`` is
+    then a view of the last event (writes to it are ignored). Elsewhere writers
+    serialise on the head row, which ``SELECT ... FOR UPDATE`` locks and each append moves.
+    """
+    return dialect.name == "sqlite"
+
+
+_HEAD_VIEW = f"""
+CREATE VIEW IF NOT EXISTS {PREFIX}head (id, position, hash) AS SELECT 1,
+    COALESCE((SELECT position FROM {PREFIX}events ORDER BY position DESC LIMIT 1), 0),
+    COALESCE((SELECT hash FROM {PREFIX}events ORDER BY position DESC LIMIT 1), '{GENESIS_HASH}')
+"""
+_HEAD_VIEW_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {PREFIX}head_{verb.lower()} INSTEAD OF {verb} ON {PREFIX}head "
+    "BEGIN SELECT 1; END"
+    for verb in ("INSERT", "UPDATE", "DELETE")
+]
+
+
+def _create_head_view(conn: sa.Connection) -> None:
+    """
+    SQLite: ``eventreg_head`` as a view of the last event (see :func:`_head_is_last_event`).
+    """
+    conn.exec_driver_sql(_HEAD_VIEW)
+    for trigger in _HEAD_VIEW_TRIGGERS:
+        conn.exec_driver_sql(trigger)
+
+
+def _upgrade_to_2(conn: sa.Connection) -> None:
+    """
+    Schema 2: on SQLite the head row becomes a view of the last event; elsewhere no change.
+    """
+    if _head_is_last_event(conn.dialect):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}head")
+        _create_head_view(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "0.1.0", None),
+    Migration(2, "0.1.0", _upgrade_to_2),
 ]
 
 
@@ -298,9 +342,14 @@ def _create(conn: sa.Connection) -> None:
         # dialect in every process, SQLite ones included (~25 ms of a cold start)
         for table in metadata.tables.values():
             table.dialect_kwargs.update(_MYSQL_TABLE)
-    metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
-    if conn.execute(sa.select(head_table.c.id)).first() is None:
-        conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
+    if _head_is_last_event(conn.dialect):
+        tables = [table for table in metadata.sorted_tables if table is not head_table]
+        metadata.create_all(conn, tables=tables, checkfirst=True)
+        _create_head_view(conn)
+    else:
+        metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
+        if conn.execute(sa.select(head_table.c.id)).first() is None:
+            conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
     _stamp(conn, MIGRATIONS[-1])
 
 
@@ -371,14 +420,24 @@ class _Statements:
         every = [events.c[name] for name in _EVENT_COLUMNS]
         self.insert = _compile(sa.insert(events), dialect, column_keys=_EVENT_COLUMNS)
         assert list(self.insert.order) == _EVENT_COLUMNS, self.insert.order
-        self.lock_head = _compile(
-            sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("id"))
-            .with_for_update(), dialect)
-        self.head = _compile(
-            sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("id")), dialect)
-        self.move_head = _compile(
-            sa.update(head_table).where(head_table.c.id == bp("id"))
-            .values(position=bp("new_position"), hash=bp("new_hash")), dialect)
+        if _head_is_last_event(dialect):  # the last event row; the write lock is BEGIN IMMEDIATE's
+            self.head = self.lock_head = _compile(
+                sa.select(ev.position, ev.hash).order_by(ev.position.desc()).limit(bp("one")), dialect)
+            self.head_args = self.head.args(one=1)
+            self.move_head_text: str | None = None
+        else:
+            self.lock_head = _compile(
+                sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("one"))
+                .with_for_update(), dialect)
+            self.head = _compile(
+                sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("one")),
+                dialect)
+            self.head_args = self.head.args(one=1)
+            move_head = _compile(
+                sa.update(head_table).where(head_table.c.id == bp("id"))
+                .values(position=bp("new_position"), hash=bp("new_hash")), dialect)
+            assert move_head.order == ("new_position", "new_hash", "id"), move_head.order
+            self.move_head_text = move_head.text
         self.stream_version = _compile(
             sa.select(ev.stream_version).where(ev.stream_id == bp("sid"))
             .order_by(ev.stream_version.desc()).limit(bp("one")), dialect)
@@ -396,7 +455,6 @@ class _Statements:
             sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)
         self.set_checkpoint = _compile(_upsert_checkpoint(dialect), dialect)
         # the appends' hot statements take plain tuples in this order
-        assert self.move_head.order == ("new_position", "new_hash", "id"), self.move_head.order
         assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
         self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
 
@@ -574,8 +632,8 @@ class SQLLog(BaseLog):
         self._writer_lock = threading.Lock()
         self._writer: Any = None
         self._writer_cursor: Any = None
+        self._writer_commit: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
-        self._head_key = (1,)
         # stream versions known to be current while the head is still _cache_head (position
         # and hash, so a log restored from a backup to the same position is not mistaken)
         self._cache_lock = threading.Lock()
@@ -697,6 +755,7 @@ class SQLLog(BaseLog):
             return self._writer
         writer = self._connection()
         self._writer, self._writer_cursor = writer, writer.cursor()
+        self._writer_commit = writer.dbapi_connection.commit
         return writer
 
     def _drop_if_lost(self, error: BaseException, conn: Any) -> bool:
@@ -785,6 +844,7 @@ class SQLLog(BaseLog):
             The head (position, hash) before the transaction and ``work``'s result.
         """
         sql = self._sql
+        lock_head, head_args, move_head = sql.lock_head.text, sql.head_args, sql.move_head_text
         with self._writer_lock:
             for attempt in (1, 2):
                 conn = self._open_writer()
@@ -792,12 +852,13 @@ class SQLLog(BaseLog):
                 committing = False
                 try:
                     _begin_write(cursor, self._name)
-                    cursor.execute(sql.lock_head.text, self._head_key)
-                    position, digest = cursor.fetchone()
+                    cursor.execute(lock_head, head_args)
+                    position, digest = cursor.fetchone() or (0, GENESIS_HASH)
                     new_position, new_hash, result = work(cursor, position, digest)
-                    cursor.execute(sql.move_head.text, (new_position, new_hash, 1))
+                    if move_head is not None:
+                        cursor.execute(move_head, (new_position, new_hash, 1))
                     committing = True
-                    conn.commit()
+                    self._writer_commit()
                     return (position, digest), result
                 except self._dbapi.Error as e:
                     if attempt == 1 and not committing and self._drop_if_lost(e, conn):
@@ -829,7 +890,7 @@ class SQLLog(BaseLog):
                 cursor = conn.cursor()
                 _begin_write(cursor, self._name)
                 # waits until the lost session's transaction has ended, one way or the other
-                cursor.execute(self._sql.lock_head.text, self._head_key)
+                cursor.execute(self._sql.lock_head.text, self._sql.head_args)
                 cursor.execute(self._sql.read_all.text, self._sql.read_all.args(lo=position, n=1))
                 row = cursor.fetchall()
                 conn.rollback()
@@ -957,8 +1018,8 @@ class SQLLog(BaseLog):
         """
         The last position and its hash (``(0, GENESIS_HASH)`` for an empty log).
         """
-        position, digest = self._query(self._sql.head, (1,), one=True)
-        return Head(position, digest)
+        row = self._query(self._sql.head, self._sql.head_args, one=True)
+        return Head(*row) if row else Head(0, GENESIS_HASH)
 
     # -- snapshots and checkpoints ---------------------------------------------------
 
@@ -1013,7 +1074,8 @@ class SQLLog(BaseLog):
                 version = self._probe.execute("PRAGMA data_version").fetchone()[0]
                 if self._probe_seen == (version, position):
                     return True
-                head = self._probe.execute(self._sql.head.text, (1,)).fetchone()[0]
+                row = self._probe.execute(self._sql.head.text, self._sql.head_args).fetchone()
+                head = row[0] if row else 0
             except sqlite3.Error:
                 return False  # the ordinary read reports the problem
             self._probe_seen = (version, head)

@@ -412,17 +412,26 @@ def _version_updated(state: RegistryState, e: ev.VersionUpdated, r: RecordedEven
     _version(state, e.model, e.version, r).description = e.description
 
 
+# A version's metrics and tags are replaced, never changed in place, like its other
+# mappings: views share them until read (see ModelVersion.of).
+
+
 def _version_metrics_logged(state: RegistryState, e: ev.VersionMetricsLogged, r: RecordedEvent) -> None:
     version = _version(state, e.model, e.version, r)
-    _record_points(version.metrics, version.metric_history, e.points)
+    latest = dict(version.metrics)
+    _record_points(latest, version.metric_history, e.points)
+    version.metrics = latest
 
 
 def _version_tag_set(state: RegistryState, e: ev.VersionTagSet, r: RecordedEvent) -> None:
-    _version(state, e.model, e.version, r).tags[e.key] = e.value
+    version = _version(state, e.model, e.version, r)
+    version.tags = {**version.tags, e.key: e.value}
 
 
 def _version_tag_deleted(state: RegistryState, e: ev.VersionTagDeleted, r: RecordedEvent) -> None:
-    _version(state, e.model, e.version, r).tags.pop(e.key, None)
+    version = _version(state, e.model, e.version, r)
+    if e.key in version.tags:
+        version.tags = {key: value for key, value in version.tags.items() if key != e.key}
 
 
 def _version_deprecated(state: RegistryState, e: ev.VersionDeprecated, r: RecordedEvent) -> None:

@@ -103,11 +103,12 @@ class ModelVersion:
         """
         The view of ``version``; ``aliases`` (sorted) when the caller already knows them.
 
-        The nested JSON a version never changes after it is registered (params,
-        artifacts, model_info, data, code, environment, architecture: the fold never
-        changes or replaces them) is copied from ``version`` when the view's field is first
-        read, not here: a search returning hundreds of views copies only what its caller
-        looks at. Tags and metrics, which later events change in place, are copied now.
+        Its mappings are copied from ``version`` when the view's field is first read, not
+        here: a search returning hundreds of views copies only what its caller looks at.
+        That is a copy of the version as it was when the view was made because the fold
+        never changes a version's mappings in place: params, artifacts, model_info, data,
+        code, environment and architecture never change, and metrics and tags are
+        replaced by new dicts (see eventreg/domain/state.py).
         """
         if aliases is None:
             aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
@@ -115,11 +116,9 @@ class ModelVersion:
         vars(view).update(
             name=version.model, version=version.version, label=version.label, aliases=aliases,
             status=version.status, status_reason=version.status_reason,
-            description=version.description, params=_LAZY, metrics=dict(version.metrics),
-            tags=dict(version.tags), artifacts=_LAZY, model_info=_LAZY, data=_LAZY, code=_LAZY,
-            environment=_LAZY, architecture=_LAZY, run_id=version.run_id, parents=version.parents,
+            description=version.description, run_id=version.run_id, parents=version.parents,
             created_at=version.created_at, updated_at=version.updated_at, actor=version.actor,
-            position=version.position, _source=version,
+            position=version.position, _source=version, _metrics=version.metrics, _tags=version.tags,
         )
         return view
 
@@ -133,28 +132,30 @@ class ModelVersion:
 _new = object.__new__
 
 
-#: stands for a field not yet copied from the view's ``_source`` version
+#: a field not copied yet (absent from the view's __dict__)
 _LAZY = object()
 
 
 class _LazyField:
     """
-    A view field copied from the version it shows (by ``copy``) when first read.
+    A view field copied (by ``copy``) when first read from the version it shows, or from the
+    mapping the view kept under ``key``.
     """
 
-    __slots__ = ("copy", "name")
+    __slots__ = ("copy", "key", "name")
 
-    def __init__(self, name: str, copy: Any) -> None:
+    def __init__(self, name: str, copy: Any, key: str = "") -> None:
         self.name = name
         self.copy = copy
+        self.key = key  # where the view keeps the mapping when the version may replace it
 
     def __get__(self, view: Any, owner: Any = None) -> Any:
         if view is None:
             return self
         stored = view.__dict__
-        value = stored[self.name]
+        value = stored.get(self.name, _LAZY)  # absent until first read
         if value is _LAZY:
-            value = getattr(stored["_source"], self.name)
+            value = stored[self.key] if self.key else getattr(stored["_source"], self.name)
             if value is not None:
                 value = self.copy(value)
             stored[self.name] = value
@@ -291,5 +292,7 @@ def _same_key(value: Any) -> Any:
 
 for _name in ("params", "artifacts"):
     setattr(ModelVersion, _name, _LazyField(_name, dict))
+for _name in ("metrics", "tags"):  # replaced by later events: the view keeps the one it saw
+    setattr(ModelVersion, _name, _LazyField(_name, dict, "_" + _name))
 for _name in ("model_info", "data", "code", "environment", "architecture"):
     setattr(ModelVersion, _name, _LazyField(_name, _copy))

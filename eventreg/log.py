@@ -397,20 +397,19 @@ class PendingEvent(NamedTuple):
 
 #: the types a flat payload's values may have (exact types, as :func:`_check_json` wants)
 _SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
-#: type names and actors already found valid (checked once, then looked up)
-_GOOD_NAMES: set[str] = set()
+#: event types and actors already found valid (checked once, then looked up)
+_GOOD_TYPES: set[str] = set()
+_GOOD_ACTORS: set[str] = set()
 _GOOD_NAMES_LIMIT = 4096
 
 
-def _check_name(value: Any, what: str, limit: int) -> None:
+def _check_name(value: Any, what: str, limit: int, good: set[str]) -> None:
     """
-    :func:`_check_short_text`, remembered for the few names a program uses.
+    :func:`_check_short_text`, remembered in ``good`` for the few names a program uses.
     """
-    if type(value) is str and value in _GOOD_NAMES:
-        return
     _check_short_text(value, what, limit)
-    if type(value) is str and len(_GOOD_NAMES) < _GOOD_NAMES_LIMIT:
-        _GOOD_NAMES.add(value)
+    if type(value) is str and len(good) < _GOOD_NAMES_LIMIT:
+        good.add(value)
 
 
 def _check_object(value: Any, what: str) -> None:
@@ -435,33 +434,38 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
         InvalidEvent: on the first event that cannot be recorded; nothing is written.
     """
     pending = []
-    new = tuple.__new__
+    new, good_types, good_actors = tuple.__new__, _GOOD_TYPES, _GOOD_ACTORS
     for index, event in enumerate(events):
         if not isinstance(event, NewEvent):
             raise InvalidEvent(f"event #{index} is a {type(event).__name__}, not a NewEvent")
-        _check_name(event.type, "event type", MAX_TYPE_LENGTH)
+        type_ = event.type
+        if type(type_) is not str or type_ not in good_types:
+            _check_name(type_, "event type", MAX_TYPE_LENGTH, good_types)
         schema_version = event.schema_version
         if type(schema_version) is not int or schema_version < 1:
             raise InvalidEvent(f"schema_version must be a positive int, not {schema_version!r}")
         actor = event.actor if event.actor is not None else default_actor
-        if actor is not None:
-            _check_name(actor, "actor", MAX_ACTOR_LENGTH)
+        if actor is not None and (type(actor) is not str or actor not in good_actors):
+            _check_name(actor, "actor", MAX_ACTOR_LENGTH, good_actors)
         payload = event.payload
         _check_object(payload, "payload")
         metadata = event.metadata if event.metadata else {}
         if metadata:
             _check_object(metadata, "metadata")
+        payload_text = _encode_checked(payload)
+        size = _utf8_size(payload_text, payload, "payload")
+        if metadata:
             metadata_text = _encode_checked(metadata)
+            size += _utf8_size(metadata_text, metadata, "metadata")
         else:
             metadata_text = "{}"
-        payload_text = _encode_checked(payload)
-        size = _utf8_size(payload_text, payload, "payload") + _utf8_size(metadata_text, metadata, "metadata")
+            size += 2
         if size > MAX_EVENT_BYTES:
             raise InvalidEvent(
-                f"event #{index} ({event.type}) is {size:,} bytes of JSON; the limit is "
+                f"event #{index} ({type_}) is {size:,} bytes of JSON; the limit is "
                 f"{MAX_EVENT_BYTES:,} (keep large data in the artifact store)"
             )
-        pending.append(new(PendingEvent, (event.type, schema_version, actor, payload, metadata,
+        pending.append(new(PendingEvent, (type_, schema_version, actor, payload, metadata,
                                           payload_text, metadata_text)))
     return pending
 

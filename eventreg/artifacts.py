@@ -332,21 +332,26 @@ def _pump(source: BinaryIO, write: Callable[[Any], Any] | None,
 
 
 def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None],
-                sync: bool = False) -> tuple[str, int]:
+                flush_early: str | None = None) -> tuple[str, int]:
     """
     Copy between two local files in the kernel (``copy_file_range``) while hashing what
     has landed in ``out`` (opened for reading too); falls back to :func:`_pump`.
 
-    The digest is of the bytes in ``out``, so it names exactly what was stored. The
-    kernel copy runs several times faster than sha256, so with ``sync`` the copying
-    thread also fsyncs ``out`` while the hash catches up: the flush costs no wall time
-    (the caller's own fsync afterwards finds nothing left to write). Without a kernel
-    copy, ``out`` is not synced here.
+    The digest is of the bytes in ``out``, so it names exactly what was stored.
+
+    Args:
+        flush_early: the path of ``out``: once the kernel copy is done (it runs several
+            times faster than sha256), the copying thread starts flushing the file to
+            disk with an fsync of its own descriptor while the hash catches up, without
+            holding up the return. The caller's own fsync of ``out`` afterwards then finds
+            little left to write, and is still the one that makes the copy durable and
+            reports write errors (a separate open file sees them too).
     """
     copy_range = getattr(os, "copy_file_range", None)
     if copy_range is None or not isinstance(source, io.FileIO):  # a buffered reader's offset
         return _pump(source, out.write, advance)                 # is not the descriptor's
     src_fd, out_fd = source.fileno(), out.fileno()
+    flush_fd = os.open(flush_early, os.O_RDONLY) if flush_early is not None else None
     state = {"done": 0, "finished": False, "error": None}
     changed = threading.Condition()
 
@@ -359,14 +364,20 @@ def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None],
                 with changed:
                     state["done"] += n
                     changed.notify()
-            if sync and state["done"]:
-                os.fsync(out_fd)  # overlaps with the hashing of the tail
         except BaseException as e:  # handed to the caller below
             state["error"] = e
         finally:
             with changed:
                 state["finished"] = True
                 changed.notify()
+        if flush_fd is not None:
+            try:
+                if state["error"] is None and state["done"]:
+                    os.fsync(flush_fd)  # overlaps with the hashing of the tail
+            except OSError:
+                pass  # the caller's fsync reports it
+            finally:
+                os.close(flush_fd)
 
     thread = threading.Thread(target=copier, name="eventreg-copy", daemon=True)
     thread.start()
@@ -387,7 +398,8 @@ def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None],
             advance(n)
         if finished and hashed >= state["done"]:
             break
-    thread.join()
+    if flush_fd is None:
+        thread.join()  # otherwise it may still be flushing: a duplicate need not wait
     error = state["error"]
     if error is not None:
         if state["done"] == 0 and isinstance(error, OSError) and error.errno in (
@@ -728,14 +740,14 @@ class ArtifactStore:
         tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
         try:
             with open(tmp, "x+b", buffering=0) as out:
-                entry = ManifestEntry(*_copy_local(source, out, advance, sync=True))
+                entry = ManifestEntry(*_copy_local(source, out, advance, flush_early=tmp))
                 if expected is not None and entry != expected:
                     raise ArtifactError("the source changed while it was being stored; try again")
                 final = self.object_key(entry.sha256)
                 stored = self._stored_size(final)
                 if stored == entry.size:
                     return entry  # stored already (dedup): the copy is dropped
-                os.fsync(out.fileno())
+                os.fsync(out.fileno())  # waits for the early flush, reports its errors
             os.makedirs(os.path.dirname(final), exist_ok=True)
             try:
                 if stored is None:

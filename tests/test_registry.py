@@ -601,3 +601,39 @@ def test_a_log_written_by_a_newer_eventreg_is_a_clear_error(url, tmp_path):
     with pytest.raises(UnknownEventType, match="position 3"):
         eventreg.Registry(log, artifacts="memory://x", actor="bob")
     log.close()
+
+
+# -- views are snapshots; search narrowing gives the same answers ------------------------------
+
+
+def test_a_view_keeps_the_tags_and_metrics_it_was_taken_with(reg):
+    reg.register_version("iris", metrics={"accuracy": 0.9}, tags={"stage": "new"})
+    before = reg.get_version("iris", 1)
+    reg.set_version_tag("iris", 1, "stage", "reviewed")
+    reg.log_metric("iris", 1, "accuracy", 0.95)
+    assert (before.tags, before.metrics) == ({"stage": "new"}, {"accuracy": 0.9})
+    after = reg.get_version("iris", 1)
+    assert (after.tags, after.metrics) == ({"stage": "reviewed"}, {"accuracy": 0.95})
+
+
+@pytest.mark.parametrize("text", [
+    "model = 'iris'",
+    "name = 'iris'",
+    "model = 'iris' and metrics.accuracy >= 0.5",
+    "model = 'iris' or model = 'wine'",
+    "model = 'iris' and metrics.accuracy >= 0.5 or model = 'wine'",
+    "metrics.accuracy >= 0.5 and model = 'iris'",
+])
+def test_search_by_model_answers_as_a_full_scan_would(reg, text):
+    from eventreg.domain.filters import VERSION_FIELDS, compile_filter
+    from eventreg.domain.queries import _version_record
+
+    for model, accuracies in (("iris", [0.3, 0.6, 0.9]), ("wine", [0.7, 0.4])):
+        for value in accuracies:
+            reg.register_version(model, metrics={"accuracy": value}, code=None)
+    predicate = compile_filter(text, fields=VERSION_FIELDS)
+    with reg._reading() as state:
+        expected = sorted((m.name, v.version) for m in state.models.values() for v in m.versions.values()
+                          if predicate.matches(_version_record(m, v)))
+    found = sorted((v.name, v.version) for v in reg.search_versions(text))
+    assert found == expected and found

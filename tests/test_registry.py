@@ -637,3 +637,12 @@ def test_search_by_model_answers_as_a_full_scan_would(reg, text):
                           if predicate.matches(_version_record(m, v)))
     found = sorted((v.name, v.version) for v in reg.search_versions(text))
     assert found == expected and found
+
+
+def test_a_typo_in_a_model_name_suggests_the_model(reg):
+    reg.register_version("iris", metrics={"accuracy": 0.9}, code=None)
+    with pytest.raises(NotFound, match=r"model 'irsi' does not exist \(did you mean 'iris'\?\)"):
+        reg.get_version("irsi", 1)
+    with pytest.raises(NotFound) as info:
+        reg.get_version("wine", 1)
+    assert "did you mean" not in str(info.value)

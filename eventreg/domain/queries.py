@@ -281,8 +281,20 @@ class RegistryQueries:
 def _model(state: RegistryState, name: str) -> ModelState:
     model = state.models.get(name) if isinstance(name, str) else None
     if model is None:
-        raise NotFound(f"model {name!r} does not exist")
+        raise NotFound(f"model {name!r} does not exist{_did_you_mean(name, state.models)}")
     return model
+
+
+def _did_you_mean(name: Any, known: Iterable[str]) -> str:
+    """
+    `` (did you mean 'iris'?)`` when ``name`` is a likely typo of a known name.
+    """
+    if not isinstance(name, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _latest(model: ModelState) -> int:

@@ -5,8 +5,9 @@ On a SQLite file: 20,000 single-event appends, 100,000 events in batches of 100,
 ``read_all`` of everything with decoded payloads. The baseline writes the same rows
 (same table definition, same values, same transaction per append) with plain
 ``sqlite3`` and the same PRAGMAs (WAL and the same ``synchronous``), in the same run.
-eventreg additionally validates and encodes each event, reads and moves the head row,
-checks the stream version and computes the hash chain: that is what the ratio prices.
+eventreg additionally validates and encodes each event, reads the head (on SQLite the
+last event row), checks the stream version and computes the hash chain: that is what the
+ratio prices.
 
 With a reachable PostgreSQL server (``EVENTREG_PG_URL``, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) it adds a row for 4 writer

@@ -921,8 +921,10 @@ class SQLLog(BaseLog):
                           prev_hash=prev_hash, recorded_at=now())
             if len(sealed) == 1:
                 cursor.execute(insert, _event_row(sealed[0]))
-            else:
-                cursor.executemany(insert, [_event_row(item) for item in sealed])
+            else:  # _event_row, inlined
+                cursor.executemany(insert, [
+                    (e[0], e[1], e[2], e[3], e[4], stamp, e[6], payload, meta, e[9], e[10])
+                    for e, payload, meta, stamp in sealed])
             last = sealed[-1].event
             return last.position, last.hash, sealed
 

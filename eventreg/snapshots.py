@@ -241,6 +241,8 @@ def _dump_model(m: ModelState, columns: _Columns) -> list[Any]:
 
 def _load_history(rows: list[Any], columns: _Columns) -> dict[str, MetricHistory]:
     history = {}
+    if rows == []:  # most records: no loop set-up (anything else but a list still fails below)
+        return history
     values, steps, stamps = columns.values, columns.steps, columns.stamps
     total = len(values)
     for key, offset, length in rows:
@@ -252,32 +254,61 @@ def _load_history(rows: list[Any], columns: _Columns) -> dict[str, MetricHistory
 
 
 def _load_artifacts(rows: list[Any]) -> dict[str, ArtifactEntry]:
+    if rows == []:
+        return {}
     return {path: ArtifactEntry(sha256=sha, size=size) for path, sha, size in rows}
 
 
+def _times(created: str, updated: str) -> tuple[datetime, datetime]:
+    # most records were never updated: parse once (datetimes are immutable)
+    first = _parse(created)
+    return first, (first if updated == created else _parse(updated))
+
+
+#: The decoders below unpack rows by position; they are written for these layouts (a
+#: changed state class fails this check at import, so the decoders are updated with it).
+_DECODED_LAYOUT = {
+    "VersionState": ["model", "version", "label", "description", "params", "metrics", "metric_history",
+                     "tags", "artifacts", "model_info", "data", "code", "environment", "architecture",
+                     "run_id", "parents", "status", "status_reason", "created_at", "updated_at", "actor",
+                     "position"],
+    "RunState": ["run_id", "experiment", "name", "status", "error", "params", "metrics", "metric_history",
+                 "tags", "artifacts", "model_info", "environment", "code", "started_at", "ended_at", "actor"],
+}
+if any(LAYOUT[name] != fields for name, fields in _DECODED_LAYOUT.items()):  # pragma: no cover
+    raise ImportError("eventreg.snapshots: the row decoders do not match the state classes' fields")
+
+
 def _load_version(row: list[Any], columns: _Columns) -> VersionState:
-    values = dict(zip(_V, row))
-    values["metric_history"] = _load_history(values["metric_history"], columns)
-    values["artifacts"] = _load_artifacts(values["artifacts"])
-    values["parents"] = tuple(values["parents"])
-    values["created_at"] = _parse(values["created_at"])
-    values["updated_at"] = _parse(values["updated_at"])
-    return VersionState(**values)
+    (model, version, label, description, params, metrics, metric_history, tags, artifacts, model_info, data,
+     code, environment, architecture, run_id, parents, status, status_reason, created_at, updated_at, actor,
+     position) = row
+    created_at, updated_at = _times(created_at, updated_at)
+    return VersionState(
+        model=model, version=version, label=label, description=description, params=params, metrics=metrics,
+        metric_history=_load_history(metric_history, columns), tags=tags, artifacts=_load_artifacts(artifacts),
+        model_info=model_info, data=data, code=code, environment=environment, architecture=architecture,
+        run_id=run_id, parents=tuple(parents), status=status, status_reason=status_reason,
+        created_at=created_at, updated_at=updated_at, actor=actor, position=position)
 
 
 def _load_run(row: list[Any], columns: _Columns) -> RunState:
-    values = dict(zip(_R, row))
-    values["metric_history"] = _load_history(values["metric_history"], columns)
-    values["artifacts"] = _load_artifacts(values["artifacts"])
-    values["started_at"] = _parse(values["started_at"])
-    if values["ended_at"] is not None:
-        values["ended_at"] = _parse(values["ended_at"])
-    return RunState(**values)
+    (run_id, experiment, name, status, error, params, metrics, metric_history, tags, artifacts, model_info,
+     environment, code, started_at, ended_at, actor) = row
+    return RunState(
+        run_id=run_id, experiment=experiment, name=name, status=status, error=error, params=params,
+        metrics=metrics, metric_history=_load_history(metric_history, columns), tags=tags,
+        artifacts=_load_artifacts(artifacts), model_info=model_info, environment=environment, code=code,
+        started_at=_parse(started_at), ended_at=None if ended_at is None else _parse(ended_at), actor=actor)
 
 
 def _load_model(row: list[Any], columns: _Columns) -> ModelState:
     values = dict(zip(_M, row))
-    values["versions"] = {v.version: v for v in (_load_version(r, columns) for r in values["versions"])}
+    versions = {}
+    for version_row in values["versions"]:
+        version = _load_version(version_row, columns)
+        versions[version.version] = version
+    values["versions"] = versions
     history = {}
     for alias, moves in values["alias_history"]:
         entries = []
@@ -287,6 +318,5 @@ def _load_model(row: list[Any], columns: _Columns) -> ModelState:
             entries.append(Alias(**fields))
         history[alias] = entries
     values["alias_history"] = history
-    values["created_at"] = _parse(values["created_at"])
-    values["updated_at"] = _parse(values["updated_at"])
+    values["created_at"], values["updated_at"] = _times(values["created_at"], values["updated_at"])
     return ModelState(**values)

@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import threading
 import zlib
 from array import array
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -39,13 +41,20 @@ from eventreg.domain.state import (
     RunState,
     VersionState,
 )
+from eventreg.errors import LogCorrupted
 from eventreg.log import format_timestamp
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
-FORMAT = "eventreg-fast-snapshot/3"
+FORMAT = "eventreg-fast-snapshot/4"
 #: The ``format`` a ``projection.snapshot_saved`` event records for this codec's snapshots
-#: (1 is :func:`eventreg.domain.state.dump_state`'s).
-EVENT_FORMAT = 2
+#: (1 is :func:`eventreg.domain.state.dump_state`'s, 2 this codec's earlier single-document one).
+EVENT_FORMAT = 3
+#: What a snapshot of this codec starts with; then the compressed header's length (8 bytes,
+#: little-endian), the compressed header, and the chunks it locates.
+MAGIC = b"eventreg-snapshot/4\n"
+#: Most versions (of one model) or runs stored in one chunk. A chunk is decompressed and
+#: decoded as a whole the first time one of its records is read.
+CHUNK = 256
 
 _CLASSES = (RegistryState, ModelState, VersionState, RunState, ExperimentState, Alias, MetricPoint, ArtifactEntry)
 #: The field names of every class, in order: part of the header, so a state class that
@@ -59,27 +68,31 @@ _A = LAYOUT["Alias"]
 _E = LAYOUT["ExperimentState"]
 _TIME_FIELDS = {"created_at", "updated_at", "started_at", "ended_at", "at"}
 _parse = datetime.fromisoformat  # reads format_timestamp's "...Z" (Python >= 3.11)
+_LENGTH = len(MAGIC) + 8
 
 
 def dump(state: RegistryState, code_version: str) -> bytes:
     """
     The projection as compressed snapshot bytes.
+
+    Chunks of a loaded snapshot whose records were never read since are written again
+    as they are (neither decoded nor encoded).
     """
-    columns = _Columns()
-    document = {
+    chunks = _ChunkWriter()
+    header = {
         "format": FORMAT,
         "code_version": code_version,
         "layout": LAYOUT,
         "position": state.position,
         "hash": state.last_hash,
-        "models": [_dump_model(m, columns) for m in state.models.values()],
-        "runs": [_dump_run(r, columns) for r in state.runs.values()],
+        "models": [_dump_model(m, chunks) for m in state.models.values()],
+        "runs": _dump_table(state.runs, _dump_run, chunks),
         "experiments": [[_plain(e, n) for n in _E] for e in state.experiments.values()],
         "streams": [list(state.streams), list(state.streams.values())],
+        "chunks": chunks.table,
     }
-    document["metric_columns"] = [_b64(columns.values), _b64(columns.steps), _b64(columns.stamps)]
-    text = json.dumps(document, allow_nan=True, separators=(",", ":"), ensure_ascii=False)
-    return zlib.compress(text.encode("utf-8"), 1)
+    head = _compress(header)
+    return b"".join([MAGIC, len(head).to_bytes(8, "little"), head, *chunks.parts])
 
 
 def load(data: bytes, code_version: str) -> RegistryState | None:
@@ -87,8 +100,16 @@ def load(data: bytes, code_version: str) -> RegistryState | None:
     The projection in snapshot bytes, or None when they are of another format, code
     version or layout, or unreadable (the caller then rebuilds from the log).
 
-    Reads this module's format and, as well, what ``state.dump_state`` writes, so a
-    registry can switch codecs without losing its snapshots.
+    Only the header is decoded here: models, aliases, experiments and stream versions.
+    Each model's versions and the runs are :class:`LazyDict` tables whose records are
+    decoded, a chunk at a time, when first read, so opening a registry of a million
+    events does not build a hundred thousand records it may never be asked about. The
+    caller must have checked the bytes' sha256 against the log (as
+    :func:`eventreg.registry.load_trusted_snapshot` does): a chunk found damaged later
+    raises :class:`~eventreg.errors.LogCorrupted`.
+
+    Reads, as well, what ``state.dump_state`` writes, so a registry can switch codecs
+    without losing its snapshots.
     """
     from eventreg.timetravel import bulk
 
@@ -98,31 +119,211 @@ def load(data: bytes, code_version: str) -> RegistryState | None:
 
 def _load(data: bytes, code_version: str) -> RegistryState | None:
     try:
-        document = json.loads(zlib.decompress(data))
-        if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
-            return _load_generic(document, code_version)
-        if (not isinstance(document, dict) or document.get("format") != FORMAT
-                or document.get("code_version") != code_version or document.get("layout") != LAYOUT):
+        if not data.startswith(MAGIC):
+            document = json.loads(zlib.decompress(data))
+            if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
+                return _load_generic(document, code_version)
             return None
-        columns = _Columns(*(_column(kind, text) for kind, text in zip("dqq", document["metric_columns"])))
+        size = int.from_bytes(data[len(MAGIC):_LENGTH], "little")
+        header = json.loads(zlib.decompress(data[_LENGTH:_LENGTH + size]))
+        if (not isinstance(header, dict) or header.get("format") != FORMAT
+                or header.get("code_version") != code_version or header.get("layout") != LAYOUT):
+            return None
+        base = _LENGTH + size
+        chunks = []
+        for offset, length in header["chunks"]:
+            if not (isinstance(offset, int) and isinstance(length, int) and 0 <= offset
+                    and 0 < length and base + offset + length <= len(data)):
+                raise ValueError("a chunk lies outside the snapshot")
+            chunks.append(data[base + offset:base + offset + length])
         models = {}
-        for row in document["models"]:
-            model = _load_model(row, columns)
+        for row in header["models"]:
+            model = _load_model(row, chunks)
             models[model.name] = model
-        runs = {}
-        for row in document["runs"]:
-            run = _load_run(row, columns)
-            runs[run.run_id] = run
         experiments = {}
-        for row in document["experiments"]:
+        for row in header["experiments"]:
             values = dict(zip(_E, row))
             values["created_at"] = _parse(values["created_at"])
             experiments[values["name"]] = ExperimentState(**values)
-        ids, versions = document["streams"]
-        return RegistryState(position=document["position"], last_hash=document["hash"], models=models,
-                             runs=runs, experiments=experiments, streams=dict(zip(ids, versions)))
+        ids, versions = header["streams"]
+        return RegistryState(position=header["position"], last_hash=header["hash"], models=models,
+                             runs=_table(header["runs"], chunks, _decode_runs), experiments=experiments,
+                             streams=dict(zip(ids, versions)))
     except Exception:  # damaged or forged: never trusted, rebuilt from the log
         return None
+
+
+class _Chunk:
+    """
+    Records of a snapshot not decoded yet: their keys, in order, and the compressed bytes.
+    """
+
+    __slots__ = ("keys", "data", "decode")
+
+    def __init__(self, keys: list[Any], data: bytes | None,
+                 decode: Callable[[bytes, list[Any]], list[Any]]) -> None:
+        self.keys = keys
+        self.data = data  # None once decoded
+        self.decode = decode
+
+
+class LazyDict(dict):  # type: ignore[type-arg]
+    """
+    A dict some of whose entries are still undecoded chunks of a snapshot.
+
+    Reading an entry (``d[k]``, ``d.get(k)``) decodes the chunk that holds it; ``len``
+    and ``in`` answer without decoding; anything that walks the whole table (iteration,
+    ``keys``/``values``/``items``, ``==``, ``repr``, copies) first decodes every chunk
+    and restores the snapshot's order, after which it is an ordinary dict (an entry
+    already decoded is read at dict speed). Decoding takes a lock, so threads sharing a
+    projection never build one record twice.
+    """
+
+    __slots__ = ("_pending", "_chunks", "_lock")
+
+    def __init__(self, chunks: list[_Chunk]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = {key: chunk for chunk in chunks for key in chunk.keys}
+        self._lock = threading.RLock()
+
+    def _decode(self, chunk: _Chunk) -> None:
+        with self._lock:
+            data = chunk.data
+            if data is None:
+                return  # another thread got there first
+            try:
+                values = chunk.decode(data, chunk.keys)
+            except Exception as e:
+                raise LogCorrupted(f"a chunk of the projection snapshot cannot be decoded ({e}); the log itself "
+                                   "is not affected: open it with snapshot_every=0 and report this") from e
+            pending = self._pending
+            for key, value in zip(chunk.keys, values):
+                if pending.get(key) is chunk:
+                    dict.__setitem__(self, key, value)
+                    del pending[key]
+            chunk.data = None
+
+    def _settle(self) -> None:
+        """
+        Decode every chunk left and put the entries in the snapshot's order (then the
+        ones added since), as a dict built by folding the log would have them.
+        """
+        if self._chunks is None:
+            return
+        from eventreg.timetravel import bulk
+
+        with bulk(), self._lock:
+            chunks = self._chunks
+            if chunks is None:
+                return  # another thread settled it
+            for chunk in chunks:
+                if chunk.data is not None:
+                    self._decode(chunk)
+            entries = dict(dict.items(self))
+            ordered = {key: entries.pop(key) for chunk in chunks for key in chunk.keys if key in entries}
+            dict.clear(self)
+            dict.update(self, ordered)
+            dict.update(self, entries)
+            self._chunks = None  # last: until then, a reader that misses waits for the lock
+
+    def parts(self) -> Iterator[_Chunk | tuple[Any, Any]]:
+        """
+        The entries in order, each still undecoded chunk as itself (for :func:`dump`).
+        """
+        with self._lock:
+            chunks = self._chunks
+            if chunks is None:
+                yield from dict.items(self)
+                return
+            seen = set()
+            for chunk in chunks:
+                if chunk.data is not None:
+                    yield chunk
+                else:
+                    for key in chunk.keys:
+                        if dict.__contains__(self, key):
+                            seen.add(key)
+                            yield key, dict.__getitem__(self, key)
+            for key, value in dict.items(self):
+                if key not in seen:
+                    yield key, value
+
+    def __missing__(self, key: Any) -> Any:
+        chunk = self._pending.get(key)
+        if chunk is not None:
+            self._decode(chunk)
+        elif self._chunks is not None:
+            with self._lock:  # another thread may be putting the entries in order
+                pass
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key) or key in self._pending:
+            return True
+        if self._chunks is None:
+            return False
+        with self._lock:
+            return dict.__contains__(self, key) or key in self._pending
+
+    def __len__(self) -> int:
+        if self._chunks is None:
+            return dict.__len__(self)
+        with self._lock:
+            return dict.__len__(self) + len(self._pending)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        chunk = self._pending.get(key)
+        if chunk is not None:
+            self._decode(chunk)
+        dict.__setitem__(self, key, value)
+
+    def __eq__(self, other: object) -> bool:
+        self._settle()
+        if isinstance(other, LazyDict):
+            other._settle()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self._settle()
+        return dict, (dict.copy(self),)
+
+
+def _settled(name: str) -> Callable[..., Any]:
+    method = getattr(dict, name)
+
+    def settled(self: LazyDict, *args: Any, **kwargs: Any) -> Any:
+        self._settle()
+        return method(self, *args, **kwargs)
+
+    settled.__name__ = name
+    return settled
+
+
+for _name in ("__iter__", "__reversed__", "__repr__", "__delitem__", "__or__", "__ror__", "__ior__", "keys",
+              "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy"):
+    setattr(LazyDict, _name, _settled(_name))
+
+
+def _table(segments: list[Any], chunks: list[bytes],
+           decode: Callable[[bytes, list[Any]], list[Any]]) -> dict[Any, Any]:
+    if not segments:
+        return {}
+    return LazyDict([_Chunk(keys, chunks[index], decode) for index, keys in segments])
 
 
 def _load_generic(document: dict[str, Any], code_version: str) -> RegistryState | None:
@@ -223,17 +424,73 @@ def _dump_run(r: RunState, columns: _Columns) -> list[Any]:
     return out
 
 
-def _dump_model(m: ModelState, columns: _Columns) -> list[Any]:
+def _dump_model(m: ModelState, chunks: _ChunkWriter) -> list[Any]:
     out = []
     for name in _M:
         if name == "versions":
-            out.append([_dump_version(v, columns) for v in m.versions.values()])
+            out.append(_dump_table(m.versions, _dump_version, chunks))
         elif name == "alias_history":
             out.append([[alias, [[_plain(a, n) for n in _A] for a in moves]]
                         for alias, moves in m.alias_history.items()])
         else:
             out.append(_plain(m, name))
     return out
+
+
+class _ChunkWriter:
+    """
+    The chunks of a snapshot being written, and their table (offset, length).
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.table: list[list[int]] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> int:
+        self.table.append([self.size, len(data)])
+        self.parts.append(data)
+        self.size += len(data)
+        return len(self.table) - 1
+
+    def encode(self, values: list[Any], encode: Callable[[Any, _Columns], list[Any]]) -> int:
+        columns = _Columns()
+        rows = [encode(value, columns) for value in values]
+        return self.add(_compress([rows, [_b64(columns.values), _b64(columns.steps), _b64(columns.stamps)]]))
+
+
+def _dump_table(table: dict[Any, Any], encode: Callable[[Any, _Columns], list[Any]],
+                chunks: _ChunkWriter) -> list[Any]:
+    """
+    ``[[chunk index, [key, ...]], ...]``: the table's records in chunks of at most
+    :data:`CHUNK`, in its order; a chunk loaded and never decoded is copied as it is.
+    """
+    segments: list[Any] = []
+    keys: list[Any] = []
+    values: list[Any] = []
+
+    def flush() -> None:
+        if keys:
+            segments.append([chunks.encode(values, encode), list(keys)])
+            keys.clear()
+            values.clear()
+
+    for part in table.parts() if isinstance(table, LazyDict) else table.items():
+        if isinstance(part, _Chunk):
+            flush()
+            segments.append([chunks.add(part.data), part.keys])  # type: ignore[arg-type]
+        else:
+            keys.append(part[0])
+            values.append(part[1])
+            if len(keys) >= CHUNK:
+                flush()
+    flush()
+    return segments
+
+
+def _compress(document: Any) -> bytes:
+    text = json.dumps(document, allow_nan=True, separators=(",", ":"), ensure_ascii=False)
+    return zlib.compress(text.encode("utf-8"), 1)
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -302,13 +559,29 @@ def _load_run(row: list[Any], columns: _Columns) -> RunState:
         started_at=_parse(started_at), ended_at=None if ended_at is None else _parse(ended_at), actor=actor)
 
 
-def _load_model(row: list[Any], columns: _Columns) -> ModelState:
+def _decode_chunk(data: bytes, decode: Callable[[list[Any], _Columns], Any]) -> list[Any]:
+    rows, stored = json.loads(zlib.decompress(data))
+    columns = _Columns(*(_column(kind, text) for kind, text in zip("dqq", stored)))
+    return [decode(row, columns) for row in rows]
+
+
+def _decode_versions(data: bytes, keys: list[Any]) -> list[VersionState]:
+    versions = _decode_chunk(data, _load_version)
+    if [v.version for v in versions] != keys:
+        raise ValueError("the chunk holds other versions than its keys say")
+    return versions
+
+
+def _decode_runs(data: bytes, keys: list[Any]) -> list[RunState]:
+    runs = _decode_chunk(data, _load_run)
+    if [r.run_id for r in runs] != keys:
+        raise ValueError("the chunk holds other runs than its keys say")
+    return runs
+
+
+def _load_model(row: list[Any], chunks: list[bytes]) -> ModelState:
     values = dict(zip(_M, row))
-    versions = {}
-    for version_row in values["versions"]:
-        version = _load_version(version_row, columns)
-        versions[version.version] = version
-    values["versions"] = versions
+    values["versions"] = _table(values["versions"], chunks, _decode_versions)
     history = {}
     for alias, moves in values["alias_history"]:
         entries = []

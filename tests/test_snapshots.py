@@ -12,7 +12,8 @@ import pytest
 
 import eventreg
 from eventreg import snapshots
-from eventreg.domain.state import dump_state, fold
+from eventreg.domain.state import apply, dump_state, fold
+from eventreg.errors import LogCorrupted
 
 
 @pytest.fixture
@@ -52,18 +53,91 @@ def test_round_trip_is_exact(state):
     assert loaded.models["iris"].versions[1].created_at.tzinfo is not None
 
 
+def _header(data):
+    size = int.from_bytes(data[len(snapshots.MAGIC):len(snapshots.MAGIC) + 8], "little")
+    start = len(snapshots.MAGIC) + 8
+    return json.loads(zlib.decompress(data[start:start + size])), data[start + size:]
+
+
+def _pack(header, chunks):
+    head = zlib.compress(json.dumps(header).encode())
+    return snapshots.MAGIC + len(head).to_bytes(8, "little") + head + chunks
+
+
 def test_snapshots_of_another_version_layout_or_garbage_are_not_trusted(state):
     data = snapshots.dump(state, "1.0")
     assert snapshots.load(data, "1.1") is None
-    document = json.loads(zlib.decompress(data))
-    document["layout"]["VersionState"].append("new_field")
-    assert snapshots.load(zlib.compress(json.dumps(document).encode()), "1.0") is None
-    document = json.loads(zlib.decompress(data))
-    document["models"][0][0] = 7  # a model without a usable name
-    del document["models"][0][-1]
-    assert snapshots.load(zlib.compress(json.dumps(document).encode()), "1.0") is None
-    for garbage in (b"", b"not zlib", zlib.compress(b"[1, 2]"), zlib.compress(b"{}")):
+    header, chunks = _header(data)
+    assert snapshots.load(_pack(header, chunks), "1.0") == state
+    header["layout"]["VersionState"].append("new_field")
+    assert snapshots.load(_pack(header, chunks), "1.0") is None
+    header, chunks = _header(data)
+    header["models"][0][0] = 7  # a model without a usable name
+    del header["models"][0][-1]
+    assert snapshots.load(_pack(header, chunks), "1.0") is None
+    header, chunks = _header(data)
+    header["chunks"][-1][1] += 1  # a chunk that runs past the end
+    assert snapshots.load(_pack(header, chunks), "1.0") is None
+    for garbage in (b"", b"not zlib", zlib.compress(b"[1, 2]"), zlib.compress(b"{}"), snapshots.MAGIC,
+                    data[:len(snapshots.MAGIC) + 20]):
         assert snapshots.load(garbage, "1.0") is None
+
+
+def _registry_events(tmp_path, models=3, versions=7, runs=9):
+    with eventreg.open("memory://", artifacts=f"file://{tmp_path / 'a'}", actor="alice") as reg:
+        for m in range(models):
+            for v in range(versions):
+                reg.register_version(f"m{m}", code=None, params={"v": v}, metrics={"acc": v / 10})
+            reg.promote(f"m{m}", versions, alias="production")
+        for r in range(runs):
+            with reg.start_run("exp", code=None) as run:
+                run.log_metrics({"loss": 1.0 / (r + 1)}, step=r)
+        return list(reg.log.read_all())
+
+
+def test_records_are_decoded_on_first_read_and_a_fold_continues_from_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "CHUNK", 2)  # many chunks for a few records
+    events = _registry_events(tmp_path)
+    middle = len(events) // 2
+    loaded = snapshots.load(snapshots.dump(fold(events[:middle]), "1.0"), "1.0")
+    assert isinstance(loaded.runs, snapshots.LazyDict) or not loaded.runs
+    versions = loaded.models["m0"].versions
+    assert len(versions) == 7 and 3 in versions and 99 not in versions and versions.get(99) is None
+    assert versions[3].params == {"v": 2}
+    with pytest.raises(KeyError):
+        versions[99]
+    # folding the rest into the partly decoded state gives what folding everything gives,
+    # in the same order
+    for recorded in events[middle:]:
+        apply(loaded, recorded)
+    whole = fold(events)
+    assert loaded == whole
+    assert list(loaded.runs) == list(whole.runs)
+    assert [list(m.versions) for m in loaded.models.values()] == [list(m.versions) for m in whole.models.values()]
+
+
+def test_a_snapshot_of_a_loaded_state_keeps_undecoded_chunks_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "CHUNK", 2)
+    events = _registry_events(tmp_path)
+    state = fold(events)
+    data = snapshots.dump(state, "1.0")
+    assert snapshots.dump(snapshots.load(data, "1.0"), "1.0") == data  # nothing read: the same bytes
+    loaded = snapshots.load(data, "1.0")
+    loaded.models["m1"].versions[2].tags["seen"] = "yes"  # one chunk decoded and changed
+    state.models["m1"].versions[2].tags["seen"] = "yes"
+    again = snapshots.dump(loaded, "1.0")
+    assert again != data and snapshots.load(again, "1.0") == state
+
+
+def test_a_damaged_chunk_is_reported_when_read(tmp_path):
+    data = snapshots.dump(fold(_registry_events(tmp_path, models=1, runs=0)), "1.0")
+    header, chunks = _header(data)
+    offset, length = header["chunks"][0]
+    damaged = chunks[:offset] + zlib.compress(b"[[[1]], [[], [], []]]") + chunks[offset + length:]
+    header["chunks"][0][1] = len(damaged) - len(chunks) + length
+    loaded = snapshots.load(_pack(header, damaged), "1.0")
+    with pytest.raises(LogCorrupted, match="snapshot"):
+        loaded.models["m0"].versions[1]
 
 
 def test_reads_the_generic_codecs_snapshots_too(state):
@@ -71,5 +145,6 @@ def test_reads_the_generic_codecs_snapshots_too(state):
     assert snapshots.load(dump_state(state, "1.0"), "2.0") is None
 
 
-def test_it_is_smaller_than_the_generic_codec(state):
+def test_it_is_smaller_than_the_generic_codec(tmp_path):
+    state = fold(_registry_events(tmp_path, models=10, versions=100, runs=300))
     assert len(snapshots.dump(state, "1.0")) < len(dump_state(state, "1.0"))

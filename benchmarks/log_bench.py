@@ -9,6 +9,22 @@ eventreg additionally validates and encodes each event, reads the head (on SQLit
 last event row), checks the stream version and computes the hash chain: that is what the
 ratio prices.
 
+``--with-eventsourcing`` adds calibration rows: the Python ``eventsourcing`` library's own
+SQLite persistence doing the same workload in the same run, measured against the same raw
+rows. It runs in another interpreter that has eventsourcing installed (never a dependency
+of eventreg; this script re-runs itself there in a worker mode that imports nothing from
+eventreg), made once with::
+
+    python -m venv .venv-es && .venv-es/bin/pip install eventsourcing
+
+(``--es-python`` or ``EVENTREG_ES_PYTHON`` points at another interpreter; default
+``.venv-es/bin/python``). Its path is the one an eventsourcing ``Application`` takes on
+SQLite: ``SQLiteApplicationRecorder.insert_events`` of ``StoredEvent`` objects built
+before the clock starts (their ``state`` the same payload JSON as the raw rows), one call
+per append, on a fresh file in WAL mode with the run's ``synchronous``; reads page through
+``select_notifications`` (2,000 per call, as eventreg's ``read_all``) and decode each
+``state`` with the library's ``JSONTranscoder``.
+
 With a reachable PostgreSQL server (``EVENTREG_PG_URL``, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) it adds a row for 4 writer
 processes appending single events at once.
@@ -17,6 +33,7 @@ Usage::
 
     python benchmarks/log_bench.py [--singles 20000] [--batches 1000] [--repeat 3]
                                    [--synchronous FULL|NORMAL] [--no-postgres] [--verbose]
+                                   [--with-eventsourcing [--es-python PATH]]
 
 ``BENCH_DIR`` picks the folder for the database files (default: the system temp dir).
 """
@@ -29,17 +46,26 @@ import json
 import multiprocessing
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex, CreateTable
+#: True in the eventsourcing worker, which runs in an interpreter without eventreg (or
+#: sqlalchemy) and must import nothing from it.
+_ES_WORKER = __name__ == "__main__" and sys.argv[1:2] == ["--es-worker"]
+if not _ES_WORKER:
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
-from eventreg import NewEvent, open_log
-from eventreg.backends import sql as sql_backend
+    from eventreg import NewEvent, open_log
+    from eventreg.backends import sql as sql_backend
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_ES_PYTHON = os.environ.get("EVENTREG_ES_PYTHON", str(HERE.parent / ".venv-es" / "bin" / "python"))
+ES_READ_PAGE = 2_000
 
 SINGLE_STREAMS = 100
 BATCH_SIZE = 100
@@ -181,6 +207,109 @@ def eventreg_read(url: str, expected: int) -> tuple[float, float]:
     return elapsed
 
 
+# -- the eventsourcing library (runs in its own interpreter: imports nothing from eventreg) --
+
+
+def es_recorder(path: str, synchronous: str):
+    """
+    eventsourcing's SQLite application recorder on ``path``, its connections with ``synchronous``.
+
+    The library opens its connections in WAL mode and sets no ``synchronous`` (SQLite's
+    default, FULL); its pool is given the run's setting on every connection it creates.
+    """
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
+
+    class Pool(SQLiteConnectionPool):
+        def _create_connection(self):
+            conn = super()._create_connection()
+            with conn.cursor() as cursor:
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
+            return conn
+
+    datastore = SQLiteDatastore(path)
+    datastore.pool.close()
+    datastore.pool = Pool(db_name=path)
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    with datastore.transaction(commit=False) as c:
+        c.execute("PRAGMA journal_mode")
+        mode = c.fetchone()[0]
+        c.execute("PRAGMA synchronous")
+        level = c.fetchone()[0]
+    assert mode.lower() == "wal", mode
+    assert level == {"FULL": 2, "NORMAL": 1}[synchronous], level
+    return datastore, recorder
+
+
+def es_append(path: str, count: int, streams: int, batch: int, synchronous: str) -> tuple[float, float]:
+    from eventsourcing.persistence import JSONTranscoder, StoredEvent
+
+    datastore, recorder = es_recorder(path, synchronous)
+    encode = JSONTranscoder().encode
+    ids = [uuid.uuid4() for _ in range(streams)]
+    versions = [0] * streams
+    groups, position = [], 0
+    for n in range(count // batch):
+        s = n % streams
+        group = []
+        for _ in range(batch):
+            position += 1
+            versions[s] += 1
+            group.append(StoredEvent(originator_id=ids[s], originator_version=versions[s],
+                                     topic="bench:MetricLogged", state=encode(payload(position))))
+        groups.append(group)
+    insert_events = recorder.insert_events
+    started, cpu = time.perf_counter(), time.process_time()
+    for group in groups:
+        insert_events(group)
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
+    assert recorder.max_notification_id() == count
+    datastore.close()
+    return elapsed
+
+
+def es_read(path: str, expected: int, synchronous: str) -> tuple[float, float]:
+    from eventsourcing.persistence import JSONTranscoder
+
+    datastore, recorder = es_recorder(path, synchronous)
+    decode = JSONTranscoder().decode
+    select = recorder.select_notifications
+    started, cpu = time.perf_counter(), time.process_time()
+    decoded, start = [], 1
+    while True:
+        page = select(start, ES_READ_PAGE)
+        decoded.extend(decode(n.state) for n in page)
+        if len(page) < ES_READ_PAGE:
+            break
+        start = page[-1].id + 1
+    elapsed = (time.perf_counter() - started, time.process_time() - cpu)
+    datastore.close()
+    assert len(decoded) == expected, (len(decoded), expected)
+    return elapsed
+
+
+def es_worker(job: dict) -> dict:
+    from importlib.metadata import version
+
+    if job["op"] == "append":
+        wall, used = es_append(job["path"], job["count"], job["streams"], job["batch"], job["synchronous"])
+    else:
+        wall, used = es_read(job["path"], job["count"], job["synchronous"])
+    assert not any(m == "eventreg" or m.startswith("eventreg.") for m in sys.modules)
+    return {"wall": wall, "cpu": used, "version": version("eventsourcing")}
+
+
+def run_es(python: str, folder: Path, **job) -> tuple[float, float]:
+    """
+    One eventsourcing measurement in its interpreter; (wall, CPU) seconds.
+    """
+    done = subprocess.run([python, str(Path(__file__).resolve()), "--es-worker", json.dumps(job)],
+                          check=True, capture_output=True, text=True, cwd=folder)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    run_es.version = result["version"]
+    return result["wall"], result["cpu"]
+
+
 # -- PostgreSQL: 4 writer processes ----------------------------------------------------
 
 
@@ -245,6 +374,10 @@ def cpu(runs: list[tuple[float, float]]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--es-worker"]:
+        print(json.dumps(es_worker(json.loads(argv[1]))))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--singles", type=int, default=20_000)
     parser.add_argument("--batches", type=int, default=1_000, help="appends of 100 events each")
@@ -253,24 +386,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-events", type=int, default=2_000, help="events per PostgreSQL writer")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every run, not only the best")
+    parser.add_argument("--with-eventsourcing", action="store_true",
+                        help="also the eventsourcing library's SQLite recorder, in the same run")
+    parser.add_argument("--es-python", default=DEFAULT_ES_PYTHON,
+                        help="an interpreter with eventsourcing installed")
     args = parser.parse_args(argv)
     sync = args.synchronous
+    es = args.with_eventsourcing
+    if es and not Path(args.es_python).exists():
+        print(f"--with-eventsourcing: no interpreter at {args.es_python}; make one with\n"
+              "    python -m venv .venv-es && .venv-es/bin/pip install eventsourcing", file=sys.stderr)
+        return 2
     batched = args.batches * BATCH_SIZE
     single_rows = raw_rows(args.singles, SINGLE_STREAMS, 1)
     batch_rows = raw_rows(batched, BATCH_STREAMS, BATCH_SIZE)
 
     timings: dict[str, list[tuple[float, float]]] = {
-        k: [] for k in ("raw1", "ev1", "rawB", "evB", "rawR", "evR", "enc1", "encB")}
+        k: [] for k in ("raw1", "ev1", "rawB", "evB", "rawR", "evR", "enc1", "encB", "es1", "esB", "esR")}
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="eventreg-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
             tmp = Path(tmp)
             timings["raw1"].append(raw_append(tmp / "raw1.db", single_rows, sync))
             timings["ev1"].append(eventreg_append(f"sqlite:///{tmp / 'ev1.db'}", args.singles,
                                                   SINGLE_STREAMS, 1, sync))
+            if es:
+                timings["es1"].append(run_es(args.es_python, tmp, op="append", path=str(tmp / "es1.db"),
+                                             count=args.singles, streams=SINGLE_STREAMS, batch=1,
+                                             synchronous=sync))
             timings["rawB"].append(raw_append(tmp / "rawB.db", batch_rows, sync))
             timings["evB"].append(eventreg_append(f"sqlite:///{tmp / 'evB.db'}", batched,
                                                   BATCH_STREAMS, BATCH_SIZE, sync))
+            if es:
+                timings["esB"].append(run_es(args.es_python, tmp, op="append", path=str(tmp / "esB.db"),
+                                             count=batched, streams=BATCH_STREAMS, batch=BATCH_SIZE,
+                                             synchronous=sync))
             timings["rawR"].append(raw_read(tmp / "rawB.db"))
+            if es:
+                timings["esR"].append(run_es(args.es_python, tmp, op="read", path=str(tmp / "esB.db"),
+                                             count=batched, synchronous=sync))
             timings["enc1"].append(raw_encode_append(tmp / "enc1.db", single_rows, sync))
             timings["encB"].append(raw_encode_append(tmp / "encB.db", batch_rows, sync))
             timings["evR"].append(eventreg_read(f"sqlite:///{tmp / 'evB.db'}", batched))
@@ -282,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         ("single, raw also encodes+hashes", args.singles, "ev1", "enc1", "(reference)"),
         ("batches, raw also encodes+hashes", batched, "evB", "encB", "(reference)"),
     ]
+    if es:
+        rows += [
+            (f"eventsourcing single ({args.singles:,})", args.singles, "es1", "raw1", "(calibration)"),
+            (f"eventsourcing batches ({batched:,})", batched, "esB", "rawB", "(calibration)"),
+            (f"eventsourcing read ({batched:,})", batched, "esR", "rawR", "(calibration)"),
+        ]
     print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={sync}; Python {sys.version.split()[0]}; "
           f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = (f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  "
@@ -294,9 +453,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<32} {ev_rate:>14,.0f} {raw_rate:>17,.0f} {ev_rate / raw_rate:>6.2f}x  {target:<13} "
               f"{cpu(timings[ours]) / count * 1e6:>15.1f} / {cpu(timings[raw]) / count * 1e6:.1f}")
         if args.verbose:
-            for name, key in (("eventreg", ours), ("raw", raw)):
+            for name, key in (("eventsourcing" if ours.startswith("es") else "eventreg", ours), ("raw", raw)):
                 runs = ", ".join(f"{count / wall:,.0f}" for wall, _ in timings[key])
                 print(f"{'':<34}{name} runs: {runs}")
+    if es:
+        print(f"eventsourcing rows: eventsourcing {run_es.version} in {args.es_python} "
+              "(SQLiteApplicationRecorder.insert_events of pre-built StoredEvents; reads: "
+              f"select_notifications pages of {ES_READ_PAGE:,} + JSONTranscoder.decode), "
+              "against the same raw rows")
     if not args.no_postgres:
         pg = postgres_row(args.pg_events)
         if isinstance(pg, str):

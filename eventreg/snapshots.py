@@ -188,7 +188,9 @@ class LazyDict(dict):  # type: ignore[type-arg]
         self._lock = threading.RLock()
 
     def _decode(self, chunk: _Chunk) -> None:
-        with self._lock:
+        from eventreg.timetravel import bulk
+
+        with self._lock, bulk():  # the collector would walk the whole projection for nothing
             data = chunk.data
             if data is None:
                 return  # another thread got there first

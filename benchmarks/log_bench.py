@@ -61,7 +61,7 @@ if not _ES_WORKER:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from eventreg import NewEvent, open_log
-    from eventreg.backends import sql as sql_backend
+    from eventreg.backends import sql_schema
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ES_PYTHON = os.environ.get("EVENTREG_ES_PYTHON", str(HERE.parent / ".venv-es" / "bin" / "python"))
@@ -87,7 +87,7 @@ def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     dialect = sqlite_dialect.dialect()
-    table = sql_backend.events  # the very same table definition and indexes
+    table = sql_schema.events  # the very same table definition and indexes
     conn.execute(str(CreateTable(table).compile(dialect=dialect)))
     for index in table.indexes:
         conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
@@ -118,7 +118,7 @@ def raw_rows(count: int, streams: int, batch: int) -> list[list[tuple]]:
 
 def raw_append(path: Path, groups: list[list[tuple]], synchronous: str) -> tuple[float, float]:
     conn = raw_connect(path, synchronous)
-    insert = sql_backend._Statements(sqlite_dialect.dialect(paramstyle="qmark")).insert.text
+    insert = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"))["insert"].text
     started, cpu = time.perf_counter(), time.process_time()
     for group in groups:
         conn.execute("BEGIN IMMEDIATE")
@@ -140,7 +140,7 @@ def raw_encode_append(path: Path, groups: list[list[tuple]], synchronous: str) -
     this is the cost of the library itself (validation, envelopes, records).
     """
     conn = raw_connect(path, synchronous)
-    insert = sql_backend._Statements(sqlite_dialect.dialect(paramstyle="qmark")).insert.text
+    insert = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"))["insert"].text
     dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
     sha256 = hashlib.sha256
     inputs = [[(row[0], row[1], row[2], json.loads(row[7])) for row in group] for group in groups]

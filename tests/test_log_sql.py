@@ -221,7 +221,7 @@ def test_sqlite_uses_wal_and_the_chosen_synchronous_mode(sqlite_url, tmp_path):
     path = sqlite_url.removeprefix("sqlite:///")
     with open_log(sqlite_url, sqlite_synchronous="normal") as log:
         log.append("s", [NewEvent("e", {})])
-        conn = log._engine.raw_connection()
+        conn = log._connection()
         try:
             assert conn.cursor().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         finally:

@@ -197,3 +197,31 @@ def test_processes_switching_a_new_sqlite_file_to_wal_at_once(tmp_path):
         for p in procs:
             p.join(30)
     assert set(outcomes) == {"wal"}, [o for o in outcomes if o != "wal"][:3]
+
+
+def test_sqlite_runs_the_statements_sqlalchemy_compiles_for_it():
+    # a SQLite log runs SQLITE_STATEMENTS without importing SQLAlchemy: they must stay
+    # exactly what the schema module compiles (change the tables, regenerate the text)
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from eventreg.backends import sql_schema
+
+    compiled = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"))
+    assert compiled == sql.SQLITE_STATEMENTS
+
+
+def test_opening_an_existing_sqlite_log_does_not_import_sqlalchemy(sqlite_url):
+    import subprocess
+    import sys
+
+    import eventreg
+
+    with eventreg.open(sqlite_url, artifacts="memory://x", actor="a") as reg:  # created through SQLAlchemy
+        reg.register_version("iris", code=None)
+    code = ("import sys, eventreg\n"
+            f"reg = eventreg.open({sqlite_url!r}, artifacts='memory://x', actor='a')\n"
+            "reg.register_version('iris', code=None)\n"
+            "assert [v.version for v in reg.list_versions('iris')] == [1, 2] and reg.verify().ok\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,12 +1,17 @@
 """
-The SQL event log: SQLite, PostgreSQL and MySQL/MariaDB through one SQLAlchemy Core module.
+The SQL event log: SQLite, PostgreSQL and MySQL/MariaDB with one schema and one set of statements.
 
-One set of Core table definitions and one set of statements serve every dialect. The
-statements are compiled once per log for its dialect and run on the DBAPI cursor, so an
-append costs about what the same ``INSERT`` costs by hand (benchmarks/log_bench.py).
-The few dialect differences are small named functions: :func:`_begin_write` (SQLite's
-``BEGIN IMMEDIATE``), :func:`_head_is_last_event`, :func:`_upsert_checkpoint`,
-:func:`_schema_lock`, :func:`_mysql_binary_collation` and :func:`_is_conflict`.
+The tables, migrations and statements are SQLAlchemy Core, in
+:mod:`eventreg.backends.sql_schema`; the statements are compiled once per dialect and
+run here on the DBAPI cursor, so an append costs about what the same ``INSERT`` costs by
+hand (benchmarks/log_bench.py). PostgreSQL and MySQL connections come from a SQLAlchemy
+engine's pool. A SQLite log runs on stdlib ``sqlite3`` connections of its own with the
+SQLite compilation of the same statements kept as text (:data:`SQLITE_STATEMENTS`), and
+imports SQLAlchemy only to create or upgrade a database's schema: a new process that
+opens an existing SQLite log does not pay for importing it. The few dialect differences
+are small named functions: :func:`_begin_write` (SQLite's ``BEGIN IMMEDIATE``),
+:func:`_head_is_last_event`, ``sql_schema._upsert_checkpoint``, ``sql_schema._schema_lock``,
+``sql_schema._mysql_binary_collation`` and :func:`_is_conflict`.
 
 Positions are handed out under a one-row head table: every append locks that row
 (``SELECT ... FOR UPDATE``), inserts its events after the head, moves the head and
@@ -26,12 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, NoReturn
-
-import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import eventreg
 from eventreg.config import redact_url
@@ -42,13 +42,11 @@ from eventreg.errors import (
     EventregError,
     InvalidEvent,
     LogCorrupted,
-    MissingDriver,
     NotAnEventLog,
     SchemaVersionError,
 )
 from eventreg.log import (
     GENESIS_HASH,
-    MAX_STREAM_ID_LENGTH,
     BaseLog,
     Head,
     PendingEvent,
@@ -63,128 +61,13 @@ from eventreg.log import (
     seal,
 )
 
-# -- tables ----------------------------------------------------------------------------
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 PREFIX = "eventreg_"
-_MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4",
-                "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4"}
-
-
-class _LongText(sa.types.TypeDecorator):
-    """
-    TEXT, LONGTEXT on MySQL (its TEXT stops at 64 KB). The MySQL dialect is imported only
-    when used, so opening a SQLite log does not pay for it.
-    """
-
-    impl = sa.Text
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
-        if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import LONGTEXT
-
-            return dialect.type_descriptor(LONGTEXT())
-        return dialect.type_descriptor(sa.Text())
-
-
-class _LongBlob(sa.types.TypeDecorator):
-    """
-    BLOB, LONGBLOB on MySQL.
-    """
-
-    impl = sa.LargeBinary
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
-        if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import LONGBLOB
-
-            return dialect.type_descriptor(LONGBLOB())
-        return dialect.type_descriptor(sa.LargeBinary())
-
-
-_LONG_TEXT = _LongText()
-_LONG_BLOB = _LongBlob()
-#: SQLite only makes ``INTEGER PRIMARY KEY`` the (fast) rowid; elsewhere 64 bits
-_POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_TIMESTAMP = sa.String(32)  # "2026-01-31T12:00:00.000000Z", as hashed
-
-
-def _mysql_binary_collation(dialect: sa.Dialect) -> str:
-    """
-    A case- and trailing-space-sensitive collation, so ``"a"``, ``"A"`` and ``"a "`` differ.
-    """
-    if getattr(dialect, "is_mariadb", False):
-        return "utf8mb4_nopad_bin"
-    if (dialect.server_version_info or (0,)) >= (8, 0):
-        return "utf8mb4_0900_bin"
-    return "utf8mb4_bin"  # MySQL 5.7: pads trailing spaces, the best it has
-
-
-class _Key(sa.types.TypeDecorator):
-    """
-    A stream id or consumer name: compared exactly, byte for byte, on every dialect.
-    """
-
-    impl = sa.String(MAX_STREAM_ID_LENGTH)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
-        if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects import mysql as sa_mysql
-
-            return dialect.type_descriptor(
-                sa_mysql.VARCHAR(MAX_STREAM_ID_LENGTH, charset="utf8mb4",
-                                 collation=_mysql_binary_collation(dialect))
-            )
-        return dialect.type_descriptor(sa.String(MAX_STREAM_ID_LENGTH))
-
-
-metadata = sa.MetaData()
-
-events = sa.Table(
-    f"{PREFIX}events", metadata,
-    sa.Column("position", _POSITION, primary_key=True, autoincrement=False),
-    sa.Column("stream_id", _Key(), nullable=False),
-    sa.Column("stream_version", sa.Integer, nullable=False),
-    sa.Column("type", sa.String(200), nullable=False),
-    sa.Column("schema_version", sa.Integer, nullable=False),
-    sa.Column("recorded_at", _TIMESTAMP, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=True),
-    sa.Column("payload", _LONG_TEXT, nullable=False),
-    sa.Column("metadata", _LONG_TEXT, nullable=False),
-    sa.Column("prev_hash", sa.CHAR(64), nullable=False),
-    sa.Column("hash", sa.CHAR(64), nullable=False),
-    sa.UniqueConstraint("stream_id", "stream_version", name=f"{PREFIX}uq_stream_version"),
-)
-
-head_table = sa.Table(
-    f"{PREFIX}head", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("hash", sa.CHAR(64), nullable=False),
-)
-
-snapshots = sa.Table(
-    f"{PREFIX}snapshots", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("data", _LONG_BLOB, nullable=False),
-    sa.Column("created_at", _TIMESTAMP, nullable=False),
-)
-
-checkpoints = sa.Table(
-    f"{PREFIX}checkpoints", metadata,
-    sa.Column("consumer", _Key(), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-)
-
-schema_table = sa.Table(
-    f"{PREFIX}schema", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("min_eventreg", sa.String(40), nullable=False),
-    sa.Column("applied_at", _TIMESTAMP, nullable=False),
-)
+#: the events table's columns, in order (``sql_schema`` checks its table against this)
+EVENT_COLUMNS = ["position", "stream_id", "stream_version", "type", "schema_version", "recorded_at", "actor",
+                 "payload", "metadata", "prev_hash", "hash"]
 
 # -- schema versions -------------------------------------------------------------------
 
@@ -200,12 +83,7 @@ class Migration(NamedTuple):
     upgrade: Callable[[sa.Connection], None] | None
 
 
-#: Every schema version, oldest first. A new version appends a step here and changes
-#: the table definitions above to what the step produces; a fresh database is created
-#: from the tables directly and stamped with the last version. MySQL commits each DDL
-#: statement by itself, so a step interrupted there is run again on the next open:
-#: write steps that can be re-run (``checkfirst=True``, ``IF NOT EXISTS``).
-def _head_is_last_event(dialect: sa.Dialect) -> bool:
+def _head_is_last_event(dialect_name: str) -> bool:
     """
     Whether the head is read from the last event row rather than kept in a locked row.
 
@@ -214,7 +92,7 @@ def _head_is_last_event(dialect: sa.Dialect) -> bool:
     then a view of the last event (writes to it are ignored). Elsewhere writers
     serialise on the head row, which ``SELECT ... FOR UPDATE`` locks and each append moves.
     """
-    return dialect.name == "sqlite"
+    return dialect_name == "sqlite"
 
 
 _HEAD_VIEW = f"""
@@ -242,11 +120,17 @@ def _upgrade_to_2(conn: sa.Connection) -> None:
     """
     Schema 2: on SQLite the head row becomes a view of the last event; elsewhere no change.
     """
-    if _head_is_last_event(conn.dialect):
+    if _head_is_last_event(conn.dialect.name):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}head")
         _create_head_view(conn)
 
 
+#: Every schema version, oldest first. A new version appends a step here, changes the
+#: table definitions in ``sql_schema`` to what the step produces and regenerates
+#: :data:`SQLITE_STATEMENTS`; a fresh database is created from the tables directly and
+#: stamped with the last version. MySQL commits each DDL statement by itself, so a step
+#: interrupted there is run again on the next open: write steps that can be re-run
+#: (``checkfirst=True``, ``IF NOT EXISTS``).
 MIGRATIONS: list[Migration] = [
     Migration(1, "0.1.0", None),
     Migration(2, "0.1.0", _upgrade_to_2),
@@ -260,33 +144,6 @@ def schema_version_known() -> int:
     return MIGRATIONS[-1].version
 
 
-def _schema_lock(conn: sa.Connection) -> None:
-    """
-    Serialise schema creation and upgrades between processes (inside ``conn``'s transaction).
-    """
-    name = conn.dialect.name
-    if name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
-    elif name in ("mysql", "mariadb"):  # DDL commits on MySQL: a session lock instead
-        got = conn.execute(sa.text("SELECT GET_LOCK('eventreg_schema', 60)")).scalar()
-        if got != 1:
-            raise BackendUnavailable("timed out waiting for another process to create the eventreg schema")
-    # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes writers
-
-
-def _stored_schema(conn: sa.Connection) -> tuple[int, str] | None:
-    """
-    The stored schema version and the eventreg release it needs; ``None`` if there is none.
-    """
-    if not sa.inspect(conn).has_table(schema_table.name):
-        return None
-    row = conn.execute(
-        sa.select(schema_table.c.version, schema_table.c.min_eventreg)
-        .order_by(schema_table.c.version.desc()).limit(1)
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 def _refuse_newer(stored: tuple[int, str], where: str) -> None:
     version, needs = stored
     if version > schema_version_known():
@@ -295,70 +152,6 @@ def _refuse_newer(stored: tuple[int, str], where: str) -> None:
             f"this is eventreg {eventreg.__version__}, which knows schema versions up to "
             f"{schema_version_known()}: upgrade eventreg (pip install -U 'eventreg>={needs}')"
         )
-
-
-def ensure_schema(conn: sa.Connection, where: str) -> int:
-    """
-    Create the tables on first open, or upgrade an older schema, under a cross-process lock.
-
-    Returns:
-        The schema version now stored.
-
-    Raises:
-        SchemaVersionError: the stored schema is newer than this eventreg knows.
-    """
-    conn.execution_options(sqlite_begin="DEFERRED")  # only reading, so far
-    stored = _stored_schema(conn)
-    conn.rollback()
-    conn.execution_options(sqlite_begin="IMMEDIATE")
-    if stored is not None:
-        _refuse_newer(stored, where)
-        if stored[0] == schema_version_known():
-            return stored[0]
-    try:
-        with conn.begin():
-            _schema_lock(conn)
-            stored = _stored_schema(conn)  # again, now that we hold the lock
-            if stored is None:
-                _create(conn)
-            else:
-                _refuse_newer(stored, where)
-                _upgrade(conn, stored[0])
-    finally:
-        if conn.dialect.name in ("mysql", "mariadb"):
-            conn.execute(sa.text("SELECT RELEASE_LOCK('eventreg_schema')"))
-        conn.rollback()
-    return schema_version_known()
-
-
-def _stamp(conn: sa.Connection, step: Migration) -> None:
-    conn.execute(sa.insert(schema_table).values(
-        version=step.version, min_eventreg=step.min_eventreg, applied_at=format_timestamp(now())))
-
-
-def _create(conn: sa.Connection) -> None:
-    if conn.dialect.name in ("mysql", "mariadb"):
-        # given here, not on the Table: naming a dialect's options there imports that
-        # dialect in every process, SQLite ones included (~25 ms of a cold start)
-        for table in metadata.tables.values():
-            table.dialect_kwargs.update(_MYSQL_TABLE)
-    if _head_is_last_event(conn.dialect):
-        tables = [table for table in metadata.sorted_tables if table is not head_table]
-        metadata.create_all(conn, tables=tables, checkfirst=True)
-        _create_head_view(conn)
-    else:
-        metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
-        if conn.execute(sa.select(head_table.c.id)).first() is None:
-            conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
-    _stamp(conn, MIGRATIONS[-1])
-
-
-def _upgrade(conn: sa.Connection, version: int) -> None:
-    for step in MIGRATIONS:
-        if step.version > version:
-            assert step.upgrade is not None, "only version 1 is created rather than upgraded"
-            step.upgrade(conn)
-            _stamp(conn, step)
 
 
 # -- statements ------------------------------------------------------------------------
@@ -379,84 +172,117 @@ class _Sql(NamedTuple):
         return tuple(values[name] if name in values else defaults[name] for name in self.order)
 
 
-def _compile(statement: Any, dialect: sa.Dialect, column_keys: list[str] | None = None) -> _Sql:
-    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-    text = str(compiled)
-    assert "POSTCOMPILE" not in text, text
-    defaults = {name: value for name, value in compiled.params.items() if value is not None}
-    return _Sql(text, tuple(compiled.positiontup or ()), defaults)
-
-
-def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
-    """
-    ``INSERT`` a consumer's checkpoint, or update it if the consumer has one.
-    """
-    values = {"consumer": sa.bindparam("consumer"), "position": sa.bindparam("position")}
-    if dialect.name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects import mysql as sa_mysql
-
-        insert = sa_mysql.insert(checkpoints).values(values)
-        return insert.on_duplicate_key_update(position=insert.inserted.position)
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as pg_insert  # same ON CONFLICT syntax
-    insert = pg_insert(checkpoints).values(values)
-    return insert.on_conflict_do_update(index_elements=[checkpoints.c.consumer],
-                                        set_={"position": insert.excluded.position})
-
-
-_EVENT_COLUMNS = [c.name for c in events.columns]
+#: The statements of :func:`eventreg.backends.sql_schema.compile_statements` compiled for
+#: SQLite (qmark parameters), so a SQLite log needs no SQLAlchemy to run them; a test
+#: checks this table against that function.
+SQLITE_STATEMENTS: dict[str, _Sql] = {
+    "insert": _Sql(
+        "INSERT INTO eventreg_events (position, stream_id, stream_version, type, schema_version, "
+        "recorded_at, actor, payload, metadata, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?)",
+        ("position",
+         "stream_id",
+         "stream_version",
+         "type",
+         "schema_version",
+         "recorded_at",
+         "actor",
+         "payload",
+         "metadata",
+         "prev_hash",
+         "hash"),
+        {}),
+    "head": _Sql(
+        "SELECT eventreg_events.position, eventreg_events.hash \n"
+        "FROM eventreg_events ORDER BY eventreg_events.position DESC\n"
+        " LIMIT ? OFFSET ?",
+        ("one", "param_1"),
+        {"param_1": 0}),
+    "lock_head": _Sql(
+        "SELECT eventreg_events.position, eventreg_events.hash \n"
+        "FROM eventreg_events ORDER BY eventreg_events.position DESC\n"
+        " LIMIT ? OFFSET ?",
+        ("one", "param_1"),
+        {"param_1": 0}),
+    "stream_version": _Sql(
+        "SELECT eventreg_events.stream_version \n"
+        "FROM eventreg_events \n"
+        "WHERE eventreg_events.stream_id = ? ORDER BY eventreg_events.stream_version DESC\n"
+        " LIMIT ? OFFSET ?",
+        ("sid", "one", "param_1"),
+        {"param_1": 0}),
+    "read_stream": _Sql(
+        "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "
+        "eventreg_events.type, eventreg_events.schema_version, eventreg_events.recorded_at, "
+        "eventreg_events.actor, eventreg_events.payload, eventreg_events.metadata, "
+        "eventreg_events.prev_hash, eventreg_events.hash \n"
+        "FROM eventreg_events \n"
+        "WHERE eventreg_events.stream_id = ? AND eventreg_events.stream_version >= ? ORDER BY "
+        "eventreg_events.stream_version",
+        ("sid", "from_version"),
+        {}),
+    "read_all": _Sql(
+        "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "
+        "eventreg_events.type, eventreg_events.schema_version, eventreg_events.recorded_at, "
+        "eventreg_events.actor, eventreg_events.payload, eventreg_events.metadata, "
+        "eventreg_events.prev_hash, eventreg_events.hash \n"
+        "FROM eventreg_events \n"
+        "WHERE eventreg_events.position >= ? ORDER BY eventreg_events.position\n"
+        " LIMIT ? OFFSET ?",
+        ("lo", "n", "param_1"),
+        {"param_1": 0}),
+    "save_snapshot": _Sql(
+        "INSERT INTO eventreg_snapshots (position, data, created_at) VALUES (?, ?, ?)",
+        ("position", "data", "created_at"),
+        {}),
+    "latest_snapshot": _Sql(
+        "SELECT eventreg_snapshots.position, eventreg_snapshots.data, eventreg_snapshots.created_at \n"
+        "FROM eventreg_snapshots ORDER BY eventreg_snapshots.position DESC, eventreg_snapshots.id "
+        "DESC\n"
+        " LIMIT ? OFFSET ?",
+        ("one", "param_1"),
+        {"param_1": 0}),
+    "get_checkpoint": _Sql(
+        "SELECT eventreg_checkpoints.position \n"
+        "FROM eventreg_checkpoints \n"
+        "WHERE eventreg_checkpoints.consumer = ?",
+        ("consumer",),
+        {}),
+    "set_checkpoint": _Sql(
+        "INSERT INTO eventreg_checkpoints (consumer, position) VALUES (?, ?) ON CONFLICT (consumer) "
+        "DO UPDATE SET position = excluded.position",
+        ("consumer", "position"),
+        {}),
+}
 
 
 class _Statements:
     """
-    Every statement the log runs, compiled once for a dialect.
+    Every statement the log runs, compiled for its dialect, and the argument tuples the
+    hot paths reuse.
     """
 
-    def __init__(self, dialect: sa.Dialect) -> None:
-        bp = sa.bindparam
-        ev = events.c
-        every = [events.c[name] for name in _EVENT_COLUMNS]
-        self.insert = _compile(sa.insert(events), dialect, column_keys=_EVENT_COLUMNS)
-        assert list(self.insert.order) == _EVENT_COLUMNS, self.insert.order
-        if _head_is_last_event(dialect):  # the last event row; the write lock is BEGIN IMMEDIATE's
-            self.head = self.lock_head = _compile(
-                sa.select(ev.position, ev.hash).order_by(ev.position.desc()).limit(bp("one")), dialect)
-            self.head_args = self.head.args(one=1)
-            self.move_head_text: str | None = None
-        else:
-            self.lock_head = _compile(
-                sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("one"))
-                .with_for_update(), dialect)
-            self.head = _compile(
-                sa.select(head_table.c.position, head_table.c.hash).where(head_table.c.id == bp("one")),
-                dialect)
-            self.head_args = self.head.args(one=1)
-            move_head = _compile(
-                sa.update(head_table).where(head_table.c.id == bp("id"))
-                .values(position=bp("new_position"), hash=bp("new_hash")), dialect)
+    def __init__(self, compiled: dict[str, _Sql]) -> None:
+        self.insert = compiled["insert"]
+        assert list(self.insert.order) == EVENT_COLUMNS, self.insert.order
+        self.head, self.lock_head = compiled["head"], compiled["lock_head"]
+        self.head_args = self.head.args(one=1)
+        move_head = compiled.get("move_head")
+        if move_head is not None:
             assert move_head.order == ("new_position", "new_hash", "id"), move_head.order
-            self.move_head_text = move_head.text
-        self.stream_version = _compile(
-            sa.select(ev.stream_version).where(ev.stream_id == bp("sid"))
-            .order_by(ev.stream_version.desc()).limit(bp("one")), dialect)
-        self.read_stream = _compile(
-            sa.select(*every).where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"))
-            .order_by(ev.stream_version), dialect)
-        self.read_all = _compile(
-            sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)
-        self.save_snapshot = _compile(sa.insert(snapshots).values(
-            position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
-        self.latest_snapshot = _compile(
-            sa.select(snapshots.c.position, snapshots.c.data, snapshots.c.created_at)
-            .order_by(snapshots.c.position.desc(), snapshots.c.id.desc()).limit(bp("one")), dialect)
-        self.get_checkpoint = _compile(
-            sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)
-        self.set_checkpoint = _compile(_upsert_checkpoint(dialect), dialect)
+        self.move_head_text = None if move_head is None else move_head.text
+        self.stream_version = compiled["stream_version"]
+        self.read_stream = compiled["read_stream"]
+        self.read_all = compiled["read_all"]
+        self.save_snapshot = compiled["save_snapshot"]
+        self.latest_snapshot = compiled["latest_snapshot"]
+        self.get_checkpoint = compiled["get_checkpoint"]
+        self.set_checkpoint = compiled["set_checkpoint"]
         # the appends' hot statements take plain tuples in this order
         assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
         self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
+
+
 
 
 def _event_row(item: Prepared) -> tuple[Any, ...]:
@@ -520,13 +346,7 @@ def _decode_stored(text: str, position: int) -> Any:
 
 # -- dialect specifics -----------------------------------------------------------------
 
-#: the driver to use when a URL names none (SQLAlchemy would pick psycopg2 / mysqlclient)
-_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql",
-                    "mariadb": "mariadb+pymysql"}
-_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
-#: positional parameters everywhere, so rows go to the cursor as plain tuples
-_PARAMSTYLES = {"sqlite": "qmark"}
 _SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -557,28 +377,6 @@ def _use_wal(cursor: Any, busy_timeout: float) -> None:
             time.sleep(0.01)
 
 
-def _sqlite_setup(engine: sa.Engine, synchronous: str, busy_timeout: float) -> None:
-    """
-    WAL, a busy timeout (connect arg ``timeout``) and explicit transactions for SQLite.
-
-    pysqlite's own transaction handling is switched off (``isolation_level = None``) and
-    SQLAlchemy is told to begin with ``BEGIN IMMEDIATE``: the recipe from SQLAlchemy's
-    SQLite dialect documentation.
-    """
-
-    @sa_event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        _use_wal(cursor, busy_timeout)
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.close()
-
-    @sa_event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
-
-
 def _is_conflict(error: BaseException) -> str | None:
     """
     Why a driver error means "someone else wrote first / holds the lock", or ``None``.
@@ -601,6 +399,179 @@ def _is_conflict(error: BaseException) -> str | None:
     return None
 
 
+# -- connections -----------------------------------------------------------------------
+
+
+def _driver_error(error: BaseException) -> BaseException:
+    """
+    The driver's own error inside SQLAlchemy's wrapper (``DBAPIError.orig``), else ``error``.
+    """
+    orig = getattr(error, "orig", None)
+    if isinstance(orig, BaseException) and type(error).__module__.startswith("sqlalchemy"):
+        return orig
+    return error
+
+
+class _EnginePool:
+    """
+    PostgreSQL and MySQL: connections from a SQLAlchemy engine's pool.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.name = engine.dialect.name
+        self.dbapi = engine.dialect.loaded_dbapi
+        url = engine.url
+        self.url = redact_url(url.render_as_string(hide_password=False))
+        self.password = url.password
+        port = url.port or _DEFAULT_PORTS.get(self.name, "default port")
+        self.where = f"{self.name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
+
+    def connect(self) -> Any:
+        return self.engine.raw_connection()
+
+    def is_disconnect(self, error: BaseException, conn: Any) -> bool:
+        return bool(self.engine.dialect.is_disconnect(error, conn.dbapi_connection, None))
+
+    def dispose(self, close: bool = True) -> None:
+        self.engine.dispose(close=close)
+
+
+class _SQLiteConnection:
+    """
+    A connection lent by :class:`_SQLitePool`, with the part of SQLAlchemy's pooled
+    connection the log uses: ``close()`` hands it back (rolled back), ``invalidate()``
+    drops it.
+    """
+
+    __slots__ = ("_pool", "dbapi_connection")
+
+    def __init__(self, pool: _SQLitePool, raw: sqlite3.Connection) -> None:
+        self._pool = pool
+        self.dbapi_connection: sqlite3.Connection | None = raw
+
+    def cursor(self) -> sqlite3.Cursor:
+        return self.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    def commit(self) -> None:
+        self.dbapi_connection.commit()  # type: ignore[union-attr]
+
+    def rollback(self) -> None:
+        self.dbapi_connection.rollback()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        raw, self.dbapi_connection = self.dbapi_connection, None
+        if raw is not None:
+            self._pool.give_back(raw)
+
+    def invalidate(self) -> None:
+        raw, self.dbapi_connection = self.dbapi_connection, None
+        if raw is not None:
+            try:
+                raw.close()
+            except sqlite3.Error:
+                pass
+
+
+class _SQLitePool:
+    """
+    SQLite: stdlib ``sqlite3`` connections in WAL mode with the log's ``synchronous``,
+    transactions begun explicitly (``isolation_level=None``), up to :attr:`KEEP` kept
+    for reuse; a forked child never touches its parent's.
+    """
+
+    KEEP = 5
+    name = "sqlite"
+    dbapi = sqlite3
+    password = None
+
+    def __init__(self, url: str, database: str, connect_args: dict[str, Any], synchronous: str,
+                 busy_timeout: float) -> None:
+        self.url = redact_url(url)
+        self.database = database
+        self.connect_args = connect_args
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.where = f"SQLite database {database}"
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def new_connection(self) -> sqlite3.Connection:
+        raw = sqlite3.connect(self.database, **self.connect_args)
+        try:
+            raw.isolation_level = None
+            cursor = raw.cursor()
+            _use_wal(cursor, self.busy_timeout)
+            cursor.execute(f"PRAGMA synchronous={self.synchronous}")
+            cursor.close()
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    def connect(self) -> _SQLiteConnection:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()
+            raw = self._idle.pop() if self._idle else None
+        return _SQLiteConnection(self, raw if raw is not None else self.new_connection())
+
+    def give_back(self, raw: sqlite3.Connection) -> None:
+        try:
+            if raw.in_transaction:
+                raw.rollback()
+        except sqlite3.Error:
+            raw.close()
+            return
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < self.KEEP:
+                self._idle.append(raw)
+                return
+        raw.close()
+
+    def is_disconnect(self, error: BaseException, conn: Any) -> bool:
+        return isinstance(error, sqlite3.ProgrammingError) and "closed database" in str(error)
+
+    def dispose(self, close: bool = True) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        if close:
+            for raw in idle:
+                raw.close()
+
+
+def _sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, synchronous: str,
+                 busy_timeout: float) -> _SQLitePool:
+    """
+    The connections of a ``sqlite:///path.db`` log. A plain URL is read here; one with a
+    query string or %-escapes is read as SQLAlchemy's pysqlite dialect reads it.
+
+    Raises:
+        ConfigurationError: another SQLite driver, no database file, or a bad ``synchronous``.
+    """
+    if scheme not in ("sqlite", "sqlite+pysqlite"):
+        raise ConfigurationError(f"the SQLite log runs on Python's sqlite3 (sqlite:///path.db), not {scheme}")
+    synchronous = str(synchronous).upper()
+    if synchronous not in _SQLITE_SYNCHRONOUS:
+        raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
+    rest = url.split("://", 1)[1]
+    if "?" in rest or "%" in rest:
+        from eventreg.backends import sql_schema
+
+        database, args = sql_schema.sqlite_connect_args(url)
+    else:  # sqlite:///relative.db or sqlite:////absolute.db, as SQLAlchemy reads them
+        path = rest[1:] if rest.startswith("/") else ""
+        database, args = (os.path.abspath(path) if path not in ("", ":memory:") else None), {}
+    if database in (None, "", ":memory:"):
+        raise ConfigurationError(
+            f"{redact_url(url)} names no database file: use sqlite:///path/to/eventreg.db, "
+            "or memory:// for a log in memory")
+    args.update(connect_args or {})
+    args.setdefault("timeout", busy_timeout)
+    args.setdefault("check_same_thread", False)  # pooled connections move between threads
+    return _SQLitePool(url, database, args, synchronous, busy_timeout)
+
 class SQLLog(BaseLog):
     """
     An event log in SQLite, PostgreSQL or MySQL/MariaDB.
@@ -613,22 +584,21 @@ class SQLLog(BaseLog):
     shared_between_processes = True
     persistent = True
 
-    def __init__(self, engine: sa.Engine, *, actor: str | None = None, read_chunk: int = 2000) -> None:
+    def __init__(self, pool: _EnginePool | _SQLitePool, *, actor: str | None = None, read_chunk: int = 2000) -> None:
         """
-        Wrap an engine made by :meth:`from_url`; create or upgrade the schema.
+        Wrap the connections :meth:`from_url` made; create or upgrade the schema.
 
         Raises:
             BackendUnavailable: the database cannot be reached.
             SchemaVersionError: the database's schema is newer than this eventreg knows.
         """
-        self._engine = engine
-        self._dialect = engine.dialect
-        self._name = engine.dialect.name
-        self.url = redact_url(engine.url.render_as_string(hide_password=False))
+        self._pool = pool
+        self._name = pool.name
+        self.url = pool.url
         self.default_actor = actor
         self._read_chunk = read_chunk
         self._pid = os.getpid()
-        self._dbapi = engine.dialect.loaded_dbapi
+        self._dbapi = pool.dbapi
         self._writer_lock = threading.Lock()
         self._writer: Any = None
         self._writer_cursor: Any = None
@@ -644,14 +614,51 @@ class SQLLog(BaseLog):
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
+        if isinstance(pool, _SQLitePool):
+            self._ensure_sqlite_schema(pool)
+            compiled = SQLITE_STATEMENTS
+        else:
+            from eventreg.backends import sql_schema
+
+            try:
+                with pool.engine.connect() as conn:
+                    sql_schema.ensure_schema(conn, self.url)
+            except Exception as e:
+                driver_error = _driver_error(e)
+                if isinstance(driver_error, self._dbapi.Error):
+                    self._raise(e, connecting=True)
+                raise
+            compiled = sql_schema.compile_statements(pool.engine.dialect)
+        self._sql = _Statements(compiled)
+
+    def _ensure_sqlite_schema(self, pool: _SQLitePool) -> None:
+        """
+        Read the stored schema version on a plain connection; only a database without
+        the current schema (new, or older) needs SQLAlchemy, to create or upgrade it.
+        """
+        conn = self._connection()
         try:
-            with engine.connect() as conn:
-                ensure_schema(conn, self.url)
-        except sa_exc.DBAPIError as e:
+            cursor = conn.cursor()
+            found = cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                   (f"{PREFIX}schema",)).fetchone()
+            row = found and cursor.execute(
+                f"SELECT version, min_eventreg FROM {PREFIX}schema ORDER BY version DESC LIMIT 1").fetchone()
+            cursor.close()
+        except sqlite3.Error as e:
+            self._raise(e, connecting=True, conn=conn)
+        finally:
+            conn.close()
+        if row:
+            _refuse_newer((row[0], row[1]), self.url)
+            if row[0] == schema_version_known():
+                return
+        from eventreg.backends import sql_schema
+
+        try:
+            sql_schema.ensure_sqlite_schema(pool.database, pool.connect_args, pool.synchronous,
+                                            pool.busy_timeout, self.url)
+        except sqlite3.Error as e:
             self._raise(e, connecting=True)
-        except self._dbapi.Error as e:
-            self._raise(e, connecting=True)
-        self._sql = _Statements(self._dialect)
 
     @classmethod
     def from_url(cls, url: str, *, actor: str | None = None, connect_args: dict[str, Any] | None = None,
@@ -684,49 +691,18 @@ class SQLLog(BaseLog):
                 f"unknown option(s) for a SQL log: {', '.join(sorted(unknown))} (known: actor, "
                 "connect_args, sqlite_synchronous, busy_timeout, read_chunk)"
             )
+        scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+        if scheme.split("+", 1)[0] == "sqlite":
+            pool: _EnginePool | _SQLitePool = _sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
+                                                            busy_timeout)
+        else:
+            from eventreg.backends import sql_schema
+
+            pool = _EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
         try:
-            parsed = make_url(url)
-        except sa_exc.ArgumentError as e:
-            raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
-        parsed = parsed.set(drivername=_DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername))
-        backend = parsed.get_backend_name()
-        args = dict(connect_args or {})
-        options: dict[str, Any] = {"paramstyle": _PARAMSTYLES.get(backend, "format")}
-        lock_ms = int(busy_timeout * 1000)
-        if backend == "sqlite":
-            synchronous = str(sqlite_synchronous).upper()
-            if synchronous not in _SQLITE_SYNCHRONOUS:
-                raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
-            if parsed.database in (None, "", ":memory:"):
-                raise ConfigurationError(
-                    f"{redact_url(url)} names no database file: use sqlite:///path/to/eventreg.db, "
-                    "or memory:// for a log in memory")
-            args.setdefault("timeout", busy_timeout)
-            args.setdefault("check_same_thread", False)  # pooled connections move between threads
-        elif backend == "postgresql":
-            args.setdefault("connect_timeout", 10)
-            if "lock_timeout" not in args.get("options", ""):  # keep the caller's other -c settings
-                args["options"] = f"{args.get('options', '')} -c lock_timeout={lock_ms}".strip()
-            options["pool_pre_ping"] = True
-        elif backend in ("mysql", "mariadb"):
-            args.setdefault("connect_timeout", 10)
-            args.setdefault("init_command", f"SET SESSION innodb_lock_wait_timeout={max(1, lock_ms // 1000)}")
-            options["isolation_level"] = "READ COMMITTED"  # every statement sees the latest commits
-            options["pool_pre_ping"] = True
-        try:
-            engine = sa.create_engine(parsed, connect_args=args, **options)
-        except ModuleNotFoundError as e:
-            extra = _EXTRAS.get(backend)
-            hint = f"pip install 'eventreg[{extra}]'" if extra else f"install the driver for {backend}"
-            raise MissingDriver(f"the {backend} log needs the {e.name} driver: {hint}") from e
-        except sa_exc.NoSuchModuleError as e:
-            raise ConfigurationError(f"SQLAlchemy has no dialect/driver {parsed.drivername!r}") from e
-        if backend == "sqlite":
-            _sqlite_setup(engine, synchronous, busy_timeout)
-        try:
-            return cls(engine, actor=actor, read_chunk=read_chunk)
+            return cls(pool, actor=actor, read_chunk=read_chunk)
         except BaseException:
-            engine.dispose()
+            pool.dispose()
             raise
 
     # -- connections and errors ------------------------------------------------------
@@ -738,14 +714,14 @@ class SQLLog(BaseLog):
         if self._pid != os.getpid():  # forked: never touch the parent's connections
             self._inherited.append(self._writer)
             self._writer = None
-            self._engine.dispose(close=False)
+            self._pool.dispose(close=False)
             self._pid = os.getpid()
         try:
-            return self._engine.raw_connection()
-        except sa_exc.DBAPIError as e:
-            self._raise(e, connecting=True)
-        except self._dbapi.Error as e:
-            self._raise(e, connecting=True)
+            return self._pool.connect()
+        except Exception as e:
+            if isinstance(_driver_error(e), self._dbapi.Error):
+                self._raise(e, connecting=True)
+            raise
 
     def _open_writer(self) -> Any:
         """
@@ -762,7 +738,7 @@ class SQLLog(BaseLog):
         """
         Forget ``conn`` if ``error`` says it is gone (the server restarted, a timeout ...).
         """
-        if not self._dialect.is_disconnect(error, conn.dbapi_connection, None):
+        if not self._pool.is_disconnect(error, conn):
             return False
         conn.invalidate()
         if conn is self._writer:
@@ -770,11 +746,7 @@ class SQLLog(BaseLog):
         return True
 
     def _where(self) -> str:
-        url = self._engine.url
-        if self._name == "sqlite":
-            return f"SQLite database {url.database or ':memory:'}"
-        port = url.port or _DEFAULT_PORTS.get(self._name, "default port")
-        return f"{self._name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
+        return self._pool.where
 
     def _translate(self, error: BaseException, *, connecting: bool = False) -> Exception | None:
         """
@@ -788,7 +760,7 @@ class SQLLog(BaseLog):
             text = f"{args[1]} (error {args[0]})"
         else:
             text = " ".join(str(error).split())
-        password = self._engine.url.password
+        password = self._pool.password
         if password:
             text = text.replace(str(password), "***")
         if self._name == "sqlite" and "not a database" in text:
@@ -802,7 +774,7 @@ class SQLLog(BaseLog):
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
         """
-        driver_error = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+        driver_error = _driver_error(error)
         if conn is not None and not self._drop_if_lost(driver_error, conn):
             try:
                 conn.rollback()
@@ -1065,13 +1037,13 @@ class SQLLog(BaseLog):
         registry checking before each query then pays microseconds, not a query, while
         nobody writes. Other databases answer False (the caller reads the log).
         """
-        if self._name != "sqlite" or str(self._engine.url.database).startswith("file:"):
-            return False  # (a URI filename: its options are the engine's to interpret)
+        pool = self._pool
+        if not isinstance(pool, _SQLitePool):
+            return False
         with self._probe_lock:
             try:
                 if self._probe is None or self._probe_pid != os.getpid():
-                    self._probe = sqlite3.connect(self._engine.url.database, timeout=30.0,
-                                                  isolation_level=None, check_same_thread=False)
+                    self._probe = sqlite3.connect(pool.database, **{**pool.connect_args, "isolation_level": None})
                     self._probe_pid, self._probe_seen = os.getpid(), None
                 version = self._probe.execute("PRAGMA data_version").fetchone()[0]
                 if self._probe_seen == (version, position):
@@ -1095,4 +1067,4 @@ class SQLLog(BaseLog):
             if self._probe is not None and self._probe_pid == os.getpid():
                 self._probe.close()
             self._probe, self._probe_seen = None, None
-        self._engine.dispose()
+        self._pool.dispose()

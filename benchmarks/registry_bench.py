@@ -9,7 +9,9 @@ it can be reached.
 
 ``--with-mlflow`` runs MLflow's equivalent calls (``MlflowClient`` on a fresh SQLite
 store) **in the same run**, in another interpreter that has mlflow installed, and
-prints eventreg/MLflow per step. mlflow is never a dependency of eventreg: make its
+prints eventreg/MLflow per step, held to the targets for the embedded default (eventreg
+on SQLite against MLflow on SQLite); eventreg on PostgreSQL is printed against the same
+MLflow numbers for scale only. mlflow is never a dependency of eventreg: make its
 interpreter once with::
 
     python -m venv .venv-mlflow && .venv-mlflow/bin/pip install mlflow-skinny sqlalchemy alembic
@@ -436,7 +438,11 @@ def batch(url: str, quick: bool, options: dict) -> list[str]:
 
 
 def _report(title: str, sizes: dict[str, int], ours: list[dict[str, float]],
-            theirs: list[dict[str, float]] | None) -> list[str]:
+            theirs: list[dict[str, float]] | None, judged: bool = True) -> list[str]:
+    """
+    One table; ``judged``: the ratios are held to the targets (eventreg's embedded
+    default against MLflow's), else only printed.
+    """
     counts = {"create version": sizes["versions"], "log_metric": sizes["metrics"], "promote": sizes["promotes"],
               "get_version(alias)": sizes["gets"], "search_versions": sizes["searches"]}
     head = f"  {'step':<20} {'ops':>6} {'eventreg ops/s':>15}"
@@ -449,16 +455,18 @@ def _report(title: str, sizes: dict[str, int], ours: list[dict[str, float]],
         if theirs:
             theirs_s = statistics.median(r[step] for r in theirs)
             ratio = theirs_s / ours_s
-            line += (f" {n / theirs_s:>13,.1f} {ratio:>7.1f}x {TARGETS[step]:>6.0f}x"
-                     f"  {'ok' if ratio >= TARGETS[step] else 'MISSED'}")
+            line += f" {n / theirs_s:>13,.1f} {ratio:>7.1f}x"
+            if judged:
+                line += f" {TARGETS[step]:>6.0f}x  {'ok' if ratio >= TARGETS[step] else 'MISSED'}"
         lines.append(line)
     ours_cold = statistics.median(r["cold start"] for r in ours)
     line = f"  {'cold start (s)':<20} {1:>6} {ours_cold:>14.3f}s"
     if theirs:
         theirs_cold = statistics.median(r["cold start"] for r in theirs)
         ratio = ours_cold / theirs_cold
-        line += (f" {theirs_cold:>12.3f}s {ratio:>7.2f}x {'<=' + str(COLD_TARGET):>7}x"
-                 f"  {'ok' if ratio <= COLD_TARGET else 'MISSED'}")
+        line += f" {theirs_cold:>12.3f}s {ratio:>7.2f}x"
+        if judged:
+            line += f" {'<=' + str(COLD_TARGET):>7}x  {'ok' if ratio <= COLD_TARGET else 'MISSED'}"
     lines.append(line)
     return lines
 
@@ -512,8 +520,9 @@ def main(argv: list[str] | None = None) -> None:
     lines += _report(f"eventreg on SQLite (synchronous={sync})"
                      + (" vs MLflow on SQLite" if theirs else ""), sizes, ours, theirs or None)
     if pg:
-        lines += ["", *_report("eventreg on PostgreSQL" + (" vs MLflow on SQLite" if theirs else ""),
-                               sizes, pg, theirs or None)]
+        lines += ["", *_report("eventreg on PostgreSQL" + (" vs MLflow on SQLite (for scale, no target: every "
+                                                          "call here is a round trip to a server)" if theirs else ""),
+                               sizes, pg, theirs or None, judged=False)]
     elif not args.no_postgres:
         lines += ["", f"PostgreSQL at {PG_ADMIN} not reachable: skipped"]
     if args.batch:

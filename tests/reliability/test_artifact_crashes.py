@@ -91,11 +91,19 @@ def test_killed_uploads_leave_no_half_object_and_no_dangling_manifest(store_spec
                      str(tmp_path / "work"), 24)
         ready = proc.stdout.readline()
         assert ready.startswith(b"R "), proc.communicate()[1].decode()[-2000:]
-        time.sleep(rng.uniform(0.2, 1.5))
+        # kill a moment after the worker says it starts its n-th registration: a random
+        # time alone landed outside every upload now and then (local puts are quick)
+        seen, starts = [ready], rng.randint(1, 4)
+        while starts:
+            line = proc.stdout.readline()
+            assert line, proc.communicate()[1].decode()[-2000:]
+            seen.append(line)
+            starts -= line.startswith(b"B ")
+        time.sleep(rng.uniform(0, 0.005))
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
-        report = parse_report(out.decode())
+        report = parse_report((b"".join(seen) + out).decode())
         if report["started"] and (not report["done"] or report["done"][-1] != report["started"][-1]):
             mid_upload += 1
         with eventreg.open(sqlite_url, artifacts=store_spec.url, actor="checker", snapshot_every=0,

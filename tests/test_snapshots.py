@@ -148,3 +148,47 @@ def test_reads_the_generic_codecs_snapshots_too(state):
 def test_it_is_smaller_than_the_generic_codec(tmp_path):
     state = fold(_registry_events(tmp_path, models=10, versions=100, runs=300))
     assert len(snapshots.dump(state, "1.0")) < len(dump_state(state, "1.0"))
+
+
+def test_threads_sharing_a_loaded_state_each_see_every_record_and_the_same_objects(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(snapshots, "CHUNK", 2)
+    whole = fold(_registry_events(tmp_path, models=4, versions=12, runs=30))
+    data = snapshots.dump(whole, "1.0")
+    for _ in range(10):
+        loaded = snapshots.load(data, "1.0")
+        barrier = threading.Barrier(6)
+        seen: list[dict] = []
+        errors: list[BaseException] = []
+
+        def reader(i: int) -> None:
+            mine = {}
+            try:
+                barrier.wait(10)
+                if i % 3 == 0:  # walks everything: decodes and reorders while others read
+                    assert list(loaded.runs) == list(whole.runs)
+                    mine.update((run_id, id(run)) for run_id, run in loaded.runs.items())
+                elif i % 3 == 1:
+                    for name, model in whole.models.items():
+                        for number, version in model.versions.items():
+                            found = loaded.models[name].versions[number]
+                            assert found == version
+                            mine[(name, number)] = id(found)
+                else:
+                    for run_id in reversed(list(whole.runs)):
+                        assert run_id in loaded.runs and loaded.runs.get(run_id) == whole.runs[run_id]
+                        mine[run_id] = id(loaded.runs[run_id])
+            except BaseException as e:  # reported below
+                errors.append(e)
+            seen.append(mine)
+
+        threads = [threading.Thread(target=reader, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors
+        for key in set().union(*seen):  # one object per record, whichever thread decoded it
+            assert len({ids[key] for ids in seen if key in ids}) == 1, key
+        assert loaded == whole

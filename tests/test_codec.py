@@ -5,6 +5,7 @@ upcast, and an event type from a newer eventreg is a clear error.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given, settings
 
@@ -38,6 +39,54 @@ def test_round_trip_through_a_log(event):
     log = open_log("memory://")
     [recorded] = log.append("s", [codec.to_new_event(event)])
     assert codec.decode_recorded(recorded) == event
+
+
+def _outcome(structure, payload, cls):
+    try:
+        return "ok", structure(payload, cls)
+    except Exception as e:  # noqa: BLE001 - compared below
+        return "error", type(e)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_event)
+def test_stored_payloads_are_built_directly_and_equal_what_cattrs_builds(event):
+    cls = type(event)
+    payload = decode_json(canonical_json(codec.encode(event)[1]))
+    built = codec._PLAIN[cls](payload)
+    assert built is not codec._SLOW  # what the codec wrote takes the direct path
+    assert built == codec.converter.structure(payload, cls) == event
+    for name in payload:  # same types, field by field (== would let 1 and 1.0 pass)
+        assert type(getattr(built, name)) is type(getattr(event, name)), name
+
+
+#: JSON values of every shape, put in place of a field's value
+_OTHER_VALUES = [None, True, 0, 7, 1.5, float("nan"), "", "x", [], [1, 2], [True], ["a"], {}, {"a": 1}, {"a": "b"},
+                 {"a": None}, [{"key": "k", "value": 1, "step": None, "timestamp": "2026-01-01T00:00:00.000000Z"}],
+                 {"f": {"sha256": "0" * 64, "size": 1}}, {"f": {"sha256": "0" * 64, "size": True}}]
+
+
+@settings(max_examples=100, deadline=None)
+@given(any_event)
+def test_an_unusual_payload_gives_what_cattrs_gives(event):
+    # a value of another JSON type, a missing key or an extra one: the direct path steps
+    # aside and cattrs converts or refuses it exactly as it always did
+    cls = type(event)
+    stored = decode_json(canonical_json(codec.encode(event)[1]))
+    variants = [{**stored, "unexpected": 1}]
+    for key in stored:
+        variants.append({k: v for k, v in stored.items() if k != key})
+        variants += [{**stored, key: value} for value in _OTHER_VALUES]
+    for payload in variants:
+        direct = _outcome(codec.structure_event, payload, cls)
+        generic = _outcome(codec.converter.structure, payload, cls)
+        assert direct[0] == generic[0], payload
+        if direct[0] == "ok":
+            assert direct[1] == generic[1], payload
+            assert all(type(getattr(direct[1], f.name)) is type(getattr(generic[1], f.name))
+                       for f in attrs.fields(cls)), payload
+        else:
+            assert direct[1] is generic[1], payload
 
 
 def test_nan_metric_survives_and_compares_equal():

@@ -250,28 +250,25 @@ def apply(state: RegistryState, recorded: RecordedEvent, event: Any = None) -> R
         LogCorrupted: the event does not fit the state (it refers to something missing,
             or it is out of order).
     """
-    if recorded.position != state.position + 1:
-        raise LogCorrupted(
-            f"event at position {recorded.position} folded after position {state.position}"
-        )
+    position, stream_id, stream_version, type_, schema_version, _, _, payload, _, _, digest = recorded
+    if position != state.position + 1:
+        raise LogCorrupted(f"event at position {position} folded after position {state.position}")
     try:
         if event is None:
-            direct = _DIRECT.get(recorded.type) if recorded.schema_version == 1 else None
-            if direct is not None and direct(state, recorded.payload):
+            direct = _DIRECT.get(type_) if schema_version == 1 else None
+            if direct is not None and direct(state, payload):
                 event = True  # folded straight from the payload
             else:
                 event = decode_recorded(recorded)
         if event is not True:
             _HANDLERS[type(event)](state, event, recorded)
     except (KeyError, IndexError) as e:
-        raise LogCorrupted(
-            f"at position {recorded.position}: {recorded.type} refers to something missing ({e})"
-        ) from None
+        raise LogCorrupted(f"at position {position}: {type_} refers to something missing ({e})") from None
     except OverflowError as e:
-        raise LogCorrupted(f"at position {recorded.position}: {recorded.type} holds a number out of range ({e})") from None
-    state.streams[recorded.stream_id] = recorded.stream_version
-    state.position = recorded.position
-    state.last_hash = recorded.hash
+        raise LogCorrupted(f"at position {position}: {type_} holds a number out of range ({e})") from None
+    state.streams[stream_id] = stream_version
+    state.position = position
+    state.last_hash = digest
     return state
 
 
@@ -302,7 +299,10 @@ def _run_metrics_direct(state: RegistryState, payload: dict[str, Any]) -> bool:
     for item in items:
         if type(item) is not dict or len(item) != 4:
             return False
-        key, value, step, stamp = item.get("key"), item.get("value"), item.get("step", False), item.get("timestamp")
+        try:
+            key, value, step, stamp = item["key"], item["value"], item["step"], item["timestamp"]
+        except KeyError:
+            return False
         if type(key) is not str or type(stamp) is not str:
             return False
         if type(value) is not float:

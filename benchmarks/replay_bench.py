@@ -123,6 +123,7 @@ def _timed(function, repeat: int = 3, what: str = ""):
     best = float("inf")
     result = None
     for _ in range(repeat):
+        result = None  # the previous run's result is not kept alive during the next
         gc.collect()
         start = time.perf_counter()
         result = function()
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         read_s, events = _timed(lambda: list(log.read_all()), repeat=1, what="read")
         rows.append(("read_all (decode only)", f"{read_s:.2f} s", f"{head.position / read_s:,.0f} events/s"))
         gc_s, _ = _timed(lambda: _fold(events), repeat=1, what="fold, GC on")
+        _ = None  # that projection is not kept alive during the next measurement
         rows.append(("full replay (fold, in memory, GC on)", f"{gc_s:.2f} s", f"{head.position / gc_s:,.0f} events/s"))
         fold_s, state = _timed(lambda: _fold(events, paused=True), repeat=3, what="fold, GC paused")
         rows.append(("full replay (fold, in memory, GC paused)", f"{fold_s:.2f} s",

@@ -447,7 +447,7 @@ def _report(title: str, sizes: dict[str, int], ours: list[dict[str, float]],
               "get_version(alias)": sizes["gets"], "search_versions": sizes["searches"]}
     head = f"  {'step':<20} {'ops':>6} {'eventreg ops/s':>15}"
     if theirs:
-        head += f" {'MLflow ops/s':>13} {'ratio':>8} {'target':>8}"
+        head += f" {'MLflow ops/s':>13} {'ratio':>8}" + (f" {'target':>8}" if judged else "")
     lines = [title, head]
     for step, n in counts.items():
         ours_s = statistics.median(r[step] for r in ours)

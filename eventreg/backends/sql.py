@@ -348,6 +348,13 @@ def _decode_stored(text: str, position: int) -> Any:
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 _SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: SQLite's ``wal_autocheckpoint`` for the log's connections, in pages (SQLite's default:
+#: 1,000). A commit that grows the write-ahead log file pays for flushing the file's new
+#: size as well as its pages; once the log is checkpointed, commits reuse its space. A
+#: smaller log is reused sooner: single-event commits measured ~19 % faster (median 614
+#: -> 498 us with synchronous=FULL, 500 commits on a new file), for a checkpoint every few
+#: hundred pages instead of every thousand.
+WAL_AUTOCHECKPOINT = 300
 
 
 def _begin_write(cursor: Any, dialect_name: str) -> None:
@@ -504,6 +511,7 @@ class _SQLitePool:
             cursor = raw.cursor()
             _use_wal(cursor, self.busy_timeout)
             cursor.execute(f"PRAGMA synchronous={self.synchronous}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             cursor.close()
         except BaseException:
             raw.close()

@@ -72,19 +72,9 @@ _SLOW = object()
 
 def _reader(kind: Any) -> Callable[[Any], Any] | None:
     """
-    The value of a field of type ``kind`` from a plain JSON value, or ``_SLOW``; None when
-    fields of this type are always left to cattrs.
+    The value of a container field of type ``kind`` from a plain JSON value, or
+    ``_SLOW``; None when fields of this type are always left to cattrs.
     """
-    if kind is str or kind is int or kind is bool:
-        return lambda value: value if type(value) is kind else _SLOW
-    if kind is float:
-        return lambda value: float(value) if type(value) is float or type(value) is int else _SLOW
-    args = typing.get_args(kind)
-    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
-        inner = _reader(args[0] if args[1] is type(None) else args[1])
-        if inner is None:
-            return None
-        return lambda value: None if value is None else inner(value)
     if kind == dict[str, Any]:
         return lambda value: dict(value) if type(value) is dict else _SLOW
     if kind == dict[str, str]:
@@ -119,9 +109,12 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
     only cattrs handles.
     """
     hints = typing.get_type_hints(cls)
-    specs: dict[str, tuple[int, Any]] = {}  # name -> (0, exact type) | (1, exact type or None) | (2, reader)
+    # name -> (0, exact type) | (1, exact type, or None) | (2, reader) | (3, reader, or None)
+    specs: dict[str, tuple[int, Any]] = {}
     required = set()
     for field in attrs.fields(cls):
+        if field.alias != field.name:
+            return None
         kind = hints[field.name]
         args = typing.get_args(kind)
         optional = (typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 2
@@ -130,10 +123,10 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
         if inner in (str, int, bool):
             specs[field.name] = (1 if optional else 0, inner)
         else:
-            reader = _reader(kind)
-            if reader is None or field.alias != field.name:
+            reader = _reader(inner)
+            if reader is None:
                 return None
-            specs[field.name] = (2, reader)
+            specs[field.name] = (3 if optional else 2, reader)
         if field.default is attrs.NOTHING:
             required.add(field.name)
 
@@ -150,7 +143,7 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
             elif tag == 1:
                 if value is not None and type(value) is not check:
                     return _SLOW
-            else:
+            elif value is not None or tag == 2:
                 value = check(value)
                 if value is _SLOW:
                     return _SLOW

@@ -97,22 +97,35 @@ def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def raw_rows(count: int, streams: int, batch: int) -> list[list[tuple]]:
+def appends(count: int, streams: int, batch: int) -> list[list[tuple[int, int, int]]]:
     """
-    The rows eventreg would write, grouped per append (built before the clock starts).
+    The workload's appends in order: per append, its events as (stream index, global
+    position, stream version); appends go round the streams.
     """
     versions = [0] * streams
-    out, prev = [], "0" * 64
-    position = 0
+    out, position = [], 0
     for n in range(count // batch):
         s = n % streams
         group = []
         for _ in range(batch):
             position += 1
             versions[s] += 1
+            group.append((s, position, versions[s]))
+        out.append(group)
+    return out
+
+
+def raw_rows(count: int, streams: int, batch: int) -> list[list[tuple]]:
+    """
+    The rows eventreg would write, grouped per append (built before the clock starts).
+    """
+    out, prev = [], "0" * 64
+    for events in appends(count, streams, batch):
+        group = []
+        for s, position, version in events:
             text = json.dumps(payload(position), sort_keys=True, separators=(",", ":"))
             digest = hashlib.sha256(text.encode()).hexdigest()
-            group.append((position, f"run:{s}", versions[s], "metric.logged", 1,
+            group.append((position, f"run:{s}", version, "metric.logged", 1,
                           "2026-11-27T12:00:00.000000Z", "bench", text, "{}", prev, digest))
             prev = digest
         out.append(group)
@@ -250,17 +263,9 @@ def es_append(path: str, count: int, streams: int, batch: int, synchronous: str)
     datastore, recorder = es_recorder(path, synchronous)
     encode = JSONTranscoder().encode
     ids = [uuid.uuid4() for _ in range(streams)]
-    versions = [0] * streams
-    groups, position = [], 0
-    for n in range(count // batch):
-        s = n % streams
-        group = []
-        for _ in range(batch):
-            position += 1
-            versions[s] += 1
-            group.append(StoredEvent(originator_id=ids[s], originator_version=versions[s],
-                                     topic="bench:MetricLogged", state=encode(payload(position))))
-        groups.append(group)
+    groups = [[StoredEvent(originator_id=ids[s], originator_version=version, topic="bench:MetricLogged",
+                           state=encode(payload(position))) for s, position, version in events]
+              for events in appends(count, streams, batch)]
     insert_events = recorder.insert_events
     started, cpu = time.perf_counter(), time.process_time()
     for group in groups:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -165,6 +166,8 @@ _encode = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
 ).encode
 _decode = json.loads
+_UTC = timezone.utc
+_fromisoformat = datetime.fromisoformat
 _encode_str = json.encoder.encode_basestring  # what _encode gives for a str, without the call layers
 
 
@@ -212,6 +215,8 @@ def format_timestamp(moment: datetime) -> str:
     """
     ``recorded_at`` as it is hashed and stored: UTC, microseconds, a ``Z``.
     """
+    if moment.tzinfo is _UTC:  # the common case, without replace() (~1.5 us a call)
+        return f"{moment.isoformat(timespec='microseconds')[:-6]}Z"
     if moment.tzinfo is None:
         raise InvalidEvent("timestamps must be timezone-aware")
     if moment.utcoffset():
@@ -219,11 +224,26 @@ def format_timestamp(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def parse_timestamp(text: str) -> datetime:
-    """
-    The inverse of :func:`format_timestamp`.
-    """
+def _parse_timestamp_slowly(text: str) -> datetime:
     return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+
+
+if sys.version_info >= (3, 11):
+
+    def parse_timestamp(text: str) -> datetime:
+        """
+        The inverse of :func:`format_timestamp`.
+        """
+        try:
+            moment = _fromisoformat(text)  # reads the "Z" itself since Python 3.11
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is _UTC and text[-1:] == "Z":
+            return moment
+        return _parse_timestamp_slowly(text)
+
+else:  # pragma: no cover - Python 3.10
+    parse_timestamp = _parse_timestamp_slowly
 
 
 def check_json_object(value: Any, what: str) -> None:

@@ -5,15 +5,18 @@ upcast, and an event type from a newer eventreg is a clear error.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import attrs
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from eventreg import NewEvent, UnknownEventType, open_log
+from eventreg import LogCorrupted, NewEvent, UnknownEventType, open_log
 from eventreg.domain import codec
 from eventreg.domain import events as ev
-from eventreg.domain.state import fold
-from eventreg.log import canonical_json, decode_json
+from eventreg.domain.state import RegistryState, fold
+from eventreg.log import canonical_json, decode_json, format_timestamp, parse_timestamp
 
 from tests.strategies import EVENT_STRATEGIES, any_event
 
@@ -53,8 +56,8 @@ def _outcome(structure, payload, cls):
 def test_stored_payloads_are_built_directly_and_equal_what_cattrs_builds(event):
     cls = type(event)
     payload = decode_json(canonical_json(codec.encode(event)[1]))
-    built = codec._PLAIN[cls](payload)
-    assert built is not codec._SLOW  # what the codec wrote takes the direct path
+    built = codec.PLAIN[cls](payload)
+    assert built is not codec.NOT_PLAIN  # what the codec wrote takes the direct path
     assert built == codec.converter.structure(payload, cls) == event
     for name in payload:  # same types, field by field (== would let 1 and 1.0 pass)
         assert type(getattr(built, name)) is type(getattr(event, name)), name
@@ -132,3 +135,41 @@ def test_payload_of_the_wrong_shape_is_reported_as_corruption():
 
     with pytest.raises(LogCorrupted, match="version.tag_set"):
         codec.decode("version.tag_set", {"model": "x"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=st.just(timezone.utc)) | st.datetimes(timezones=st.timezones()))
+def test_timestamps_read_back_as_written_on_every_path(moment):
+    # format_timestamp/parse_timestamp have fast paths for UTC; both must give exactly
+    # what the original formulas give, for any aware datetime
+    text = format_timestamp(moment)
+    utc = moment.astimezone(timezone.utc)
+    assert text == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    back = parse_timestamp(text)
+    assert back == utc and back.tzinfo is timezone.utc
+    assert back == datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["2026-01-01Z", "2026-01-01T10:00:00", "2026-01-01T10:00:00+00:00Z"])
+def test_a_timestamp_not_written_by_eventreg_is_read_as_before(text):
+    # text another tool wrote: the last character dropped, the rest read as UTC (or refused)
+    try:
+        expected = datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_timestamp(text)
+    else:
+        assert parse_timestamp(text) == expected
+
+
+def test_a_fold_that_fails_keeps_every_event_before_the_bad_one():
+    log = open_log("memory://")
+    log.append("model:a", [codec.to_new_event(ev.ModelCreated(model="a"))])
+    log.append("model:a", [codec.to_new_event(ev.ModelTagSet(model="a", key="k", value="v"))])
+    log.append("model:b", [codec.to_new_event(ev.ModelTagSet(model="b", key="k", value="v"))])  # no model b
+    state = RegistryState()
+    with pytest.raises(LogCorrupted, match="at position 3: model.tag_set refers to something missing"):
+        fold(log.read_all(), state)
+    good = list(log.read_all())[1]
+    assert (state.position, state.last_hash) == (2, good.hash)
+    assert state.models["a"].tags == {"k": "v"} and state.streams == {"model:a": 2}

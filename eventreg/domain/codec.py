@@ -31,12 +31,17 @@ converter.register_structure_hook(datetime, lambda text, _: parse_timestamp(text
 
 
 def _structure_points(items: list[dict[str, Any]], _: Any) -> tuple[MetricPoint, ...]:
-    # metric points are the most numerous thing in a log: build them directly
-    return tuple(
-        MetricPoint(key=item["key"], value=float(item["value"]), step=item["step"],
-                    timestamp=parse_timestamp(item["timestamp"]))
-        for item in items
-    )
+    # metric points are the most numerous thing in a log: build them directly; points
+    # logged together share one timestamp, read once
+    points = []
+    text = moment = None
+    for item in items:
+        stamp = item["timestamp"]
+        if stamp != text:
+            text, moment = stamp, parse_timestamp(stamp)
+        points.append(MetricPoint(key=item["key"], value=float(item["value"]), step=item["step"],
+                                  timestamp=moment))
+    return tuple(points)
 
 
 converter.register_structure_hook_func(lambda kind: kind == tuple[MetricPoint, ...], _structure_points)
@@ -64,26 +69,26 @@ converter.register_unstructure_hook_func(lambda kind: kind == tuple[MetricPoint,
 # value checked for its exact JSON type and copied as cattrs copies it (a new dict, a
 # tuple for a list), at a third of the cost of cattrs' generic structuring, which decoding
 # a long log spends most of its time in. Anything else (another type cattrs would convert,
-# a missing or an extra key, a value the class refuses) returns _SLOW, and cattrs
+# a missing or an extra key, a value the class refuses) returns NOT_PLAIN, and cattrs
 # structures it exactly as before, errors included.
 
-_SLOW = object()
+NOT_PLAIN = object()
 
 
 def _reader(kind: Any) -> Callable[[Any], Any] | None:
     """
     The value of a container field of type ``kind`` from a plain JSON value, or
-    ``_SLOW``; None when fields of this type are always left to cattrs.
+    ``NOT_PLAIN``; None when fields of this type are always left to cattrs.
     """
     if kind == dict[str, Any]:
-        return lambda value: dict(value) if type(value) is dict else _SLOW
+        return lambda value: dict(value) if type(value) is dict else NOT_PLAIN
     if kind == dict[str, str]:
         return lambda value: (dict(value) if type(value) is dict and all(type(v) is str for v in value.values())
-                              else _SLOW)
+                              else NOT_PLAIN)
     if kind == tuple[int, ...]:
-        return lambda value: tuple(value) if type(value) is list and all(type(v) is int for v in value) else _SLOW
+        return lambda value: tuple(value) if type(value) is list and all(type(v) is int for v in value) else NOT_PLAIN
     if kind == tuple[MetricPoint, ...]:
-        return lambda value: _structure_points(value, None) if type(value) is list else _SLOW
+        return lambda value: _structure_points(value, None) if type(value) is list else NOT_PLAIN
     if kind == dict[str, ArtifactEntry]:
         return _read_artifacts
     return None
@@ -91,28 +96,33 @@ def _reader(kind: Any) -> Callable[[Any], Any] | None:
 
 def _read_artifacts(value: Any) -> Any:
     if type(value) is not dict:
-        return _SLOW
+        return NOT_PLAIN
     out = {}
     for path, entry in value.items():
         if type(entry) is not dict or len(entry) != 2:
-            return _SLOW
+            return NOT_PLAIN
         sha256, size = entry.get("sha256"), entry.get("size")
         if type(sha256) is not str or type(size) is not int:
-            return _SLOW
+            return NOT_PLAIN
         out[path] = ArtifactEntry(sha256=sha256, size=size)
     return out
 
 
 def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
     """
-    ``payload -> event or _SLOW`` for ``cls``, or None if one of its fields is of a type
+    ``payload -> event or NOT_PLAIN`` for ``cls``, or None if one of its fields is of a type
     only cattrs handles.
+
+    The function is generated for the class (as attrs and cattrs generate theirs): one
+    lookup and one exact type check per field, no loop, the constructor called with
+    keywords. A field with a default that the payload lacks gets that default. It never
+    raises: a payload it cannot build returns ``NOT_PLAIN``.
     """
     hints = typing.get_type_hints(cls)
-    # name -> (0, exact type) | (1, exact type, or None) | (2, reader) | (3, reader, or None)
-    specs: dict[str, tuple[int, Any]] = {}
-    required = set()
-    for field in attrs.fields(cls):
+    scope: dict[str, Any] = {"cls": cls, "SLOW": NOT_PLAIN, "MISSING": attrs.NOTHING}
+    lines = ["def structure(payload):", "  try:", "    get = payload.get", "    found = 0"]
+    names = []
+    for index, field in enumerate(attrs.fields(cls)):
         if field.alias != field.name:
             return None
         kind = hints[field.name]
@@ -120,42 +130,46 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
         optional = (typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 2
                     and type(None) in args)
         inner = (args[0] if args[1] is type(None) else args[1]) if optional else kind
+        var = f"v{index}"
         if inner in (str, int, bool):
-            specs[field.name] = (1 if optional else 0, inner)
+            scope[f"t{index}"] = inner
+            check = [f"if {var} is not None and type({var}) is not t{index}: return SLOW" if optional
+                     else f"if type({var}) is not t{index}: return SLOW"]
         else:
             reader = _reader(inner)
             if reader is None:
                 return None
-            specs[field.name] = (3 if optional else 2, reader)
+            scope[f"r{index}"] = reader
+            read = [f"{var} = r{index}({var})", f"if {var} is SLOW: return SLOW"]
+            check = [f"if {var} is not None:", *(f"    {line}" for line in read)] if optional else read
+        lines.append(f"    {var} = get({field.name!r}, MISSING)")
         if field.default is attrs.NOTHING:
-            required.add(field.name)
-
-    def structure(payload: dict[str, Any]) -> Any:
-        values = {}
-        for name, value in payload.items():
-            spec = specs.get(name)
-            if spec is None:
-                return _SLOW
-            tag, check = spec
-            if tag == 0:
-                if type(value) is not check:
-                    return _SLOW
-            elif tag == 1:
-                if value is not None and type(value) is not check:
-                    return _SLOW
-            elif value is not None or tag == 2:
-                value = check(value)
-                if value is _SLOW:
-                    return _SLOW
-            values[name] = value
-        if not required <= values.keys():
-            return _SLOW
-        return cls(**values)
-
-    return structure
+            lines.append(f"    if {var} is MISSING: return SLOW")
+            lines += [f"    {line}" for line in check] + ["    found += 1"]
+        else:
+            default = field.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                if default.takes_self:
+                    return None
+                scope[f"d{index}"] = default.factory
+                default_code = f"d{index}()"
+            else:
+                scope[f"d{index}"] = default
+                default_code = f"d{index}"
+            lines += [f"    if {var} is MISSING:", f"        {var} = {default_code}", "    else:"]
+            lines += [f"        {line}" for line in check] + ["        found += 1"]
+        names.append(f"{field.name}={var}")
+    lines.append("    if found != len(payload): return SLOW")  # a key the class does not have
+    lines.append(f"    return cls({', '.join(names)})")
+    # anything the class refuses: cattrs structures it again and says what is wrong
+    lines += ["  except Exception:", "    return SLOW"]
+    exec(compile("\n".join(lines), f"<eventreg plain structurer for {cls.__name__}>", "exec"), scope)
+    return scope["structure"]
 
 
-_PLAIN: dict[type, Callable[[dict[str, Any]], Any]] = {
+#: ``payload -> event or NOT_PLAIN`` per event class, for payloads of its current schema
+#: version (see above)
+PLAIN: dict[type, Callable[[dict[str, Any]], Any]] = {
     cls: structurer for cls in EVENT_CLASSES if (structurer := _plain_structurer(cls)) is not None
 }
 
@@ -165,13 +179,10 @@ def structure_event(payload: dict[str, Any], cls: type) -> Any:
     The event of class ``cls`` in ``payload`` (current schema version): built directly
     when the payload is plain, else by cattrs, with the same result.
     """
-    plain = _PLAIN.get(cls)
-    if plain is not None and type(payload) is dict:
-        try:
-            event = plain(payload)
-        except Exception:  # noqa: BLE001 - cattrs structures it again and says what is wrong
-            event = _SLOW
-        if event is not _SLOW:
+    plain = PLAIN.get(cls)
+    if plain is not None:
+        event = plain(payload)
+        if event is not NOT_PLAIN:
             return event
     return converter.structure(payload, cls)
 

@@ -33,7 +33,7 @@ from eventreg.domain import events as ev
 from eventreg.domain.codec import to_new_event
 from eventreg.domain.events import MetricPoint
 from eventreg import snapshots
-from eventreg.domain.state import RegistryState, apply
+from eventreg.domain.state import RegistryState, fold
 from eventreg.timetravel import bulk
 
 DEFAULT_DB = "/tmp/eventreg-replay-1m.db"
@@ -193,11 +193,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fold(events, paused: bool = False) -> RegistryState:
-    state = RegistryState()
     with bulk() if paused else contextlib.nullcontext():
-        for recorded in events:
-            apply(state, recorded)
-    return state
+        return fold(events)
 
 
 def _open(url: str, artifacts: str, first_query: bool = False) -> None:

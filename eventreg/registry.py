@@ -40,6 +40,7 @@ from eventreg.domain.state import (
     RUNNING,
     RegistryState,
     apply,
+    fold,
     snapshot_digest,
 )
 from eventreg.domain.views import Alias, Model, ModelVersion
@@ -209,8 +210,7 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         unchanged = getattr(self.log, "unchanged_since", None)
         if unchanged is not None and unchanged(state.position):
             return  # the backend knows cheaply that nothing was appended after it
-        for recorded in self.log.read_all(from_position=state.position + 1):
-            apply(state, recorded)
+        fold(self.log.read_all(from_position=state.position + 1), state)
 
     def _save_periodic_snapshot(self) -> None:
         """

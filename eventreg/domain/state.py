@@ -26,7 +26,7 @@ from typing import Any, overload
 import attrs
 
 from eventreg.domain import events as ev
-from eventreg.domain.codec import converter, decode_recorded
+from eventreg.domain.codec import NOT_PLAIN, PLAIN, converter, decode_recorded
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.errors import LogCorrupted
 from eventreg.log import GENESIS_HASH, RecordedEvent
@@ -250,39 +250,53 @@ def apply(state: RegistryState, recorded: RecordedEvent, event: Any = None) -> R
         LogCorrupted: the event does not fit the state (it refers to something missing,
             or it is out of order).
     """
-    position, stream_id, stream_version, type_, schema_version, _, _, payload, _, _, digest = recorded
-    if position != state.position + 1:
-        raise LogCorrupted(f"event at position {position} folded after position {state.position}")
-    try:
-        if event is None:
-            direct = _DIRECT.get(type_) if schema_version == 1 else None
-            if direct is not None and direct(state, payload):
-                event = True  # folded straight from the payload
-            else:
-                event = decode_recorded(recorded)
-        if event is not True:
-            _HANDLERS[type(event)](state, event, recorded)
-    except (KeyError, IndexError) as e:
-        raise LogCorrupted(f"at position {position}: {type_} refers to something missing ({e})") from None
-    except OverflowError as e:
-        raise LogCorrupted(f"at position {position}: {type_} holds a number out of range ({e})") from None
-    state.streams[stream_id] = stream_version
-    state.position = position
-    state.last_hash = digest
-    return state
+    return _fold(state, (recorded,), event)
 
 
 def fold(events: Iterable[RecordedEvent], state: RegistryState | None = None) -> RegistryState:
     """
     Fold events, in log order, into ``state`` (a new empty state by default).
+
+    Raises:
+        UnknownEventType, LogCorrupted: as :func:`apply`; ``state`` then holds every
+            event before the one that failed.
     """
-    state = RegistryState() if state is None else state
-    for recorded in events:
-        apply(state, recorded)
+    return _fold(RegistryState() if state is None else state, events, None)
+
+
+def _fold(state: RegistryState, events: Iterable[RecordedEvent], event: Any) -> RegistryState:
+    """
+    The one loop behind :func:`apply` and :func:`fold` (``event``: see :func:`apply`,
+    only with a single event). The position and hash reached are kept in locals and
+    stored in ``state`` when the loop ends, also when an event fails.
+    """
+    streams, fast_for, handlers = state.streams, _FAST.get, _HANDLERS
+    position, digest = state.position, state.last_hash
+    try:
+        for recorded in events:
+            at, stream_id, stream_version, type_, schema_version, _, _, payload, _, _, hash_ = recorded
+            if at != position + 1:
+                raise LogCorrupted(f"event at position {at} folded after position {position}")
+            try:
+                if event is None:
+                    fast = fast_for((type_, schema_version))
+                    if fast is None or not fast(state, payload, recorded):
+                        decoded = decode_recorded(recorded)
+                        handlers[type(decoded)](state, decoded, recorded)
+                else:
+                    handlers[type(event)](state, event, recorded)
+            except (KeyError, IndexError) as e:
+                raise LogCorrupted(f"at position {at}: {type_} refers to something missing ({e})") from None
+            except OverflowError as e:
+                raise LogCorrupted(f"at position {at}: {type_} holds a number out of range ({e})") from None
+            streams[stream_id] = stream_version
+            position, digest = at, hash_
+    finally:
+        state.position, state.last_hash = position, digest
     return state
 
 
-def _run_metrics_direct(state: RegistryState, payload: dict[str, Any]) -> bool:
+def _run_metrics_direct(state: RegistryState, payload: dict[str, Any], recorded: RecordedEvent) -> bool:
     """
     Fold a ``run.metrics_logged`` payload (the most numerous event) without building event
     objects; False, changing nothing, for any payload not of the plain shape the codec
@@ -337,8 +351,6 @@ def _run_metrics_direct(state: RegistryState, payload: dict[str, Any]) -> bool:
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-#: event types folded straight from their (schema version 1) payload when it has the plain shape
-_DIRECT: dict[str, Any] = {ev.RunMetricsLogged.type: _run_metrics_direct}
 
 
 def _record_points(latest: dict[str, float], history: dict[str, MetricHistory],
@@ -547,6 +559,32 @@ _HANDLERS: dict[type, Any] = {
     ev.SnapshotSaved: _snapshot_saved,
 }
 assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
+
+
+def _fold_plain(cls: type) -> Any:
+    """
+    ``(state, payload, recorded) -> bool`` folding a plain payload of ``cls`` (current
+    schema version) built by the codec's direct structurer: the steps of
+    :func:`~eventreg.domain.codec.decode_recorded` a stored payload does not need. False,
+    changing nothing, for a payload that is not plain (the caller decodes it fully).
+    """
+    plain, handler, not_plain = PLAIN[cls], _HANDLERS[cls], NOT_PLAIN
+
+    def fold_plain(state: RegistryState, payload: dict[str, Any], recorded: RecordedEvent) -> bool:
+        event = plain(payload)
+        if event is not_plain:
+            return False
+        handler(state, event, recorded)
+        return True
+
+    return fold_plain
+
+
+#: ``(type, schema_version) -> fold`` for the payloads of each type's current schema version:
+#: ``run.metrics_logged`` (the most numerous) builds no event objects at all
+_FAST: dict[tuple[str, int], Any] = {(cls.type, cls.schema_version): _fold_plain(cls) for cls in PLAIN}
+assert ev.RunMetricsLogged.schema_version == 1, "_run_metrics_direct reads schema version 1 payloads"
+_FAST[(ev.RunMetricsLogged.type, 1)] = _run_metrics_direct
 
 
 # -- snapshots ---------------------------------------------------------------------------

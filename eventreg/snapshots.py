@@ -42,7 +42,7 @@ from eventreg.domain.state import (
     VersionState,
 )
 from eventreg.errors import LogCorrupted
-from eventreg.log import format_timestamp
+from eventreg.log import format_timestamp, parse_timestamp
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
 FORMAT = "eventreg-fast-snapshot/4"
@@ -67,7 +67,7 @@ _M = LAYOUT["ModelState"]
 _A = LAYOUT["Alias"]
 _E = LAYOUT["ExperimentState"]
 _TIME_FIELDS = {"created_at", "updated_at", "started_at", "ended_at", "at"}
-_parse = datetime.fromisoformat  # reads format_timestamp's "...Z" (Python >= 3.11)
+_parse = parse_timestamp
 _LENGTH = len(MAGIC) + 8
 
 

@@ -55,6 +55,8 @@ def parse_moment(when: Any) -> Moment:
         text = when.strip()
         if text.isdigit() and text.isascii():
             return int(text)
+        if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read a Z
+            text = text[:-1] + "+00:00"
         try:
             when = datetime.fromisoformat(text)
         except ValueError:

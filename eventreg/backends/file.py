@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import uuid
 from array import array
@@ -78,8 +77,6 @@ _READ_CHUNK = 64 << 10  # ... when decoding: small blocks keep the garbage colle
 _SNAPSHOT_NAME = re.compile(r"(\d{20})-(\d{8}T\d{12}Z)\.snapshot")
 _STREAM_ID = re.compile(rb'\n\{"position":\d+,"stream_id":"([^"\\\n]*)"')  # at a line's start
 _MORE_KEY = b',"more":'
-# parse_timestamp, done by one C call where datetime reads the "Z" itself (3.11+)
-_parse_time = datetime.fromisoformat if sys.version_info >= (3, 11) else parse_timestamp
 _new_event = tuple.__new__  # RecordedEvent without its Python-level __new__ (hot read loop)
 
 
@@ -725,7 +722,7 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
             if text != last_text:
                 if text[-1] != "Z":
                     raise ValueError(f"recorded_at {text!r} is not UTC")
-                last_text, last_time = text, _parse_time(text)
+                last_text, last_time = text, parse_timestamp(text)
             append(_new_event(RecordedEvent, (
                 d["position"], d["stream_id"], d["stream_version"], d["type"], d["schema_version"],
                 last_time, d["actor"], d["payload"], d["metadata"], d["prev_hash"], d["hash"],

@@ -90,11 +90,14 @@ def _reader(kind: Any) -> Callable[[Any], Any] | None:
     if kind == tuple[MetricPoint, ...]:
         return lambda value: _structure_points(value, None) if type(value) is list else NOT_PLAIN
     if kind == dict[str, ArtifactEntry]:
-        return _read_artifacts
+        return read_artifacts
     return None
 
 
-def _read_artifacts(value: Any) -> Any:
+def read_artifacts(value: Any) -> Any:
+    """
+    A plain ``artifacts`` object as ``{path: ArtifactEntry}``, or ``NOT_PLAIN``.
+    """
     if type(value) is not dict:
         return NOT_PLAIN
     out = {}

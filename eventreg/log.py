@@ -246,6 +246,33 @@ else:  # pragma: no cover - Python 3.10
     parse_timestamp = _parse_timestamp_slowly
 
 
+_FRACTION = re.compile(r"(.*\d\d:\d\d:\d\d)[.,](\d{1,6})(.*)")
+
+
+def parse_iso_moment(text: str) -> datetime | None:
+    """
+    An ISO-8601 date or date-time a user wrote (``2026-03-03``, ``2026-03-03T14:00:01.5Z``,
+    ``... +02:00``), timezone-aware (naive means UTC); None if it is not one.
+
+    Python 3.10's ``fromisoformat`` reads neither a ``Z`` nor 1, 2, 4 or 5 fractional
+    digits; both are accepted here on every version.
+    """
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        match = _FRACTION.fullmatch(text)
+        if match is None or sys.version_info >= (3, 11):
+            return None
+        try:  # pragma: no cover - Python 3.10
+            value = datetime.fromisoformat(f"{match[1]}.{match[2].ljust(6, '0')}{match[3]}")
+        except ValueError:  # pragma: no cover - Python 3.10
+            return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 def check_json_object(value: Any, what: str) -> None:
     """
     Make sure ``value`` is a JSON object that round-trips exactly.

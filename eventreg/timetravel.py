@@ -22,7 +22,7 @@ from eventreg.domain.queries import RegistryQueries
 from eventreg.domain.state import RegistryState, apply
 from eventreg.errors import NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateMixin
-from eventreg.log import Head
+from eventreg.log import Head, parse_iso_moment
 
 #: Events read from the log per query while folding.
 CHUNK = 10_000
@@ -55,15 +55,13 @@ def parse_moment(when: Any) -> Moment:
         text = when.strip()
         if text.isdigit() and text.isascii():
             return int(text)
-        if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read a Z
-            text = text[:-1] + "+00:00"
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
+        moment = parse_iso_moment(text)
+        if moment is None:
             raise ValidationError(
                 f"not a moment: {text!r} (expected a log position or an ISO-8601 time such as "
                 "2026-03-03T14:00:00Z)"
-            ) from None
+            )
+        when = moment
     if isinstance(when, datetime):
         if when.tzinfo is None:
             return when.replace(tzinfo=timezone.utc)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from eventreg.errors import FilterSyntaxError
+from eventreg.log import parse_iso_moment
 
 #: Longest filter or order_by text accepted, in characters.
 MAX_FILTER_LENGTH = 10_000
@@ -99,13 +100,7 @@ def _when(text: str) -> datetime | None:
     text = text.strip()
     if len(text) < 8 or not text[:4].isdigit():
         return None
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return parse_iso_moment(text)
 
 
 def _utc(value: datetime) -> datetime:

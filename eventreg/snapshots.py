@@ -67,7 +67,6 @@ _M = LAYOUT["ModelState"]
 _A = LAYOUT["Alias"]
 _E = LAYOUT["ExperimentState"]
 _TIME_FIELDS = {"created_at", "updated_at", "started_at", "ended_at", "at"}
-_parse = parse_timestamp
 _LENGTH = len(MAGIC) + 8
 
 
@@ -143,7 +142,7 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
         experiments = {}
         for row in header["experiments"]:
             values = dict(zip(_E, row))
-            values["created_at"] = _parse(values["created_at"])
+            values["created_at"] = parse_timestamp(values["created_at"])
             experiments[values["name"]] = ExperimentState(**values)
         ids, versions = header["streams"]
         return RegistryState(position=header["position"], last_hash=header["hash"], models=models,
@@ -520,8 +519,8 @@ def _load_artifacts(rows: list[Any]) -> dict[str, ArtifactEntry]:
 
 def _times(created: str, updated: str) -> tuple[datetime, datetime]:
     # most records were never updated: parse once (datetimes are immutable)
-    first = _parse(created)
-    return first, (first if updated == created else _parse(updated))
+    first = parse_timestamp(created)
+    return first, (first if updated == created else parse_timestamp(updated))
 
 
 #: The decoders below unpack rows by position; they are written for these layouts (a
@@ -558,7 +557,7 @@ def _load_run(row: list[Any], columns: _Columns) -> RunState:
         run_id=run_id, experiment=experiment, name=name, status=status, error=error, params=params,
         metrics=metrics, metric_history=_load_history(metric_history, columns), tags=tags,
         artifacts=_load_artifacts(artifacts), model_info=model_info, environment=environment, code=code,
-        started_at=_parse(started_at), ended_at=None if ended_at is None else _parse(ended_at), actor=actor)
+        started_at=parse_timestamp(started_at), ended_at=None if ended_at is None else parse_timestamp(ended_at), actor=actor)
 
 
 def _decode_chunk(data: bytes, decode: Callable[[list[Any], _Columns], Any]) -> list[Any]:
@@ -589,7 +588,7 @@ def _load_model(row: list[Any], chunks: list[bytes]) -> ModelState:
         entries = []
         for move in moves:
             fields = dict(zip(_A, move))
-            fields["at"] = _parse(fields["at"])
+            fields["at"] = parse_timestamp(fields["at"])
             entries.append(Alias(**fields))
         history[alias] = entries
     values["alias_history"] = history

@@ -122,7 +122,7 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
     raises: a payload it cannot build returns ``NOT_PLAIN``.
     """
     hints = typing.get_type_hints(cls)
-    scope: dict[str, Any] = {"cls": cls, "SLOW": NOT_PLAIN, "MISSING": attrs.NOTHING}
+    scope: dict[str, Any] = {"cls": cls, "NOT_PLAIN": NOT_PLAIN, "MISSING": attrs.NOTHING}
     lines = ["def structure(payload):", "  try:", "    get = payload.get", "    found = 0"]
     names = []
     for index, field in enumerate(attrs.fields(cls)):
@@ -136,18 +136,18 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
         var = f"v{index}"
         if inner in (str, int, bool):
             scope[f"t{index}"] = inner
-            check = [f"if {var} is not None and type({var}) is not t{index}: return SLOW" if optional
-                     else f"if type({var}) is not t{index}: return SLOW"]
+            check = [f"if {var} is not None and type({var}) is not t{index}: return NOT_PLAIN" if optional
+                     else f"if type({var}) is not t{index}: return NOT_PLAIN"]
         else:
             reader = _reader(inner)
             if reader is None:
                 return None
             scope[f"r{index}"] = reader
-            read = [f"{var} = r{index}({var})", f"if {var} is SLOW: return SLOW"]
+            read = [f"{var} = r{index}({var})", f"if {var} is NOT_PLAIN: return NOT_PLAIN"]
             check = [f"if {var} is not None:", *(f"    {line}" for line in read)] if optional else read
         lines.append(f"    {var} = get({field.name!r}, MISSING)")
         if field.default is attrs.NOTHING:
-            lines.append(f"    if {var} is MISSING: return SLOW")
+            lines.append(f"    if {var} is MISSING: return NOT_PLAIN")
             lines += [f"    {line}" for line in check] + ["    found += 1"]
         else:
             default = field.default
@@ -162,10 +162,10 @@ def _plain_structurer(cls: type) -> Callable[[dict[str, Any]], Any] | None:
             lines += [f"    if {var} is MISSING:", f"        {var} = {default_code}", "    else:"]
             lines += [f"        {line}" for line in check] + ["        found += 1"]
         names.append(f"{field.name}={var}")
-    lines.append("    if found != len(payload): return SLOW")  # a key the class does not have
+    lines.append("    if found != len(payload): return NOT_PLAIN")  # a key the class does not have
     lines.append(f"    return cls({', '.join(names)})")
     # anything the class refuses: cattrs structures it again and says what is wrong
-    lines += ["  except Exception:", "    return SLOW"]
+    lines += ["  except Exception:", "    return NOT_PLAIN"]
     exec(compile("\n".join(lines), f"<eventreg plain structurer for {cls.__name__}>", "exec"), scope)
     return scope["structure"]
 

@@ -73,18 +73,9 @@ class MetricHistory(Sequence[MetricPoint]):
         """
         A history holding ``points`` (all of ``key``).
         """
-        history = cls(key)
-        for point in points:
-            history.append(point)
-        return history
-
-    def append(self, point: MetricPoint) -> None:
-        """
-        Add a point at the end.
-        """
-        self.values.append(point.value)
-        self.steps.append(NO_STEP if point.step is None else point.step)
-        self.stamps.append((point.timestamp - _EPOCH) // _MICROSECOND)
+        history: dict[str, MetricHistory] = {key: cls(key)}
+        _add_points({}, history, _point_rows(points))
+        return history[key]
 
     def __len__(self) -> int:
         return len(self.values)
@@ -475,11 +466,6 @@ def _run_started_direct(state: RegistryState, payload: dict[str, Any], r: Record
 # -- handlers of event objects ---------------------------------------------------------------
 
 
-def _record_points(latest: dict[str, float], history: dict[str, MetricHistory],
-                   points: Iterable[MetricPoint]) -> None:
-    _add_points(latest, history, _point_rows(points))
-
-
 def _model_created(state: RegistryState, e: ev.ModelCreated, r: RecordedEvent) -> None:
     state.models[e.model] = ModelState(
         name=e.model, description=e.description, tags=dict(e.tags),
@@ -650,7 +636,7 @@ def _run_params_logged(state: RegistryState, e: ev.RunParamsLogged, r: RecordedE
 
 def _run_metrics_logged(state: RegistryState, e: ev.RunMetricsLogged, r: RecordedEvent) -> None:
     run = state.runs[e.run_id]
-    _record_points(run.metrics, run.metric_history, e.points)
+    _add_points(run.metrics, run.metric_history, _point_rows(e.points))
 
 
 def _run_tags_set(state: RegistryState, e: ev.RunTagsSet, r: RecordedEvent) -> None:

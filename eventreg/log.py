@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -197,6 +198,31 @@ def _make_checked_encode() -> Any:
 _encode_checked = _make_checked_encode()
 
 
+def _load_accelerator() -> Any:
+    """
+    The optional C module for the append path (``eventreg/_cwrite.c``), or None.
+
+    Built by ``pip install`` where a C compiler exists; it finds SHA-256 in the OpenSSL
+    that Python's own ``hashlib`` loaded. ``prepare_events`` and ``seal`` hand it the
+    common case and keep doing everything else (and every error message) in Python;
+    ``EVENTREG_PURE_PYTHON=1`` turns it off.
+    """
+    if os.environ.get("EVENTREG_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        import _hashlib
+
+        from eventreg import _cwrite
+
+        _cwrite.bind(_hashlib.__file__)
+    except (ImportError, AttributeError, OSError):
+        return None
+    return _cwrite
+
+
+_accel = _load_accelerator()
+
+
 def canonical_json(value: Any) -> str:
     """
     The canonical text of a JSON value: sorted keys, compact, NaN/Infinity as tokens.
@@ -354,6 +380,9 @@ def check_stream_id(stream_id: Any) -> str:
         InvalidEvent: the stream id is not a non-empty string of printable characters
             of at most ``MAX_STREAM_ID_LENGTH``.
     """
+    if type(stream_id) is str and 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH and stream_id.isascii() \
+            and stream_id.isprintable():
+        return stream_id  # the common case; ASCII has no surrogates
     if not isinstance(stream_id, str) or not stream_id:
         raise InvalidEvent(f"stream id must be a non-empty string, not {stream_id!r}")
     if len(stream_id) > MAX_STREAM_ID_LENGTH:
@@ -480,6 +509,11 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
     Raises:
         InvalidEvent: on the first event that cannot be recorded; nothing is written.
     """
+    if _accel is not None:
+        fast = _accel.prepare(events, default_actor, _GOOD_TYPES, _GOOD_ACTORS, NewEvent, PendingEvent,
+                              MAX_EVENT_BYTES)
+        if fast is not None:
+            return fast
     pending = []
     new, good_types, good_actors = tuple.__new__, _GOOD_TYPES, _GOOD_ACTORS
     for index, event in enumerate(events):
@@ -525,17 +559,26 @@ def seal(
     first_stream_version: int,
     prev_hash: str,
     recorded_at: datetime,
+    params: list[Any] | None = None,
 ) -> list[Prepared]:
     """
     Give pending events their positions, versions, timestamp and chained hashes.
 
     The envelope (see the module docstring) is assembled from pieces encoded once per
-    call; the result is byte for byte what :func:`envelope_text` gives.
+    call; the result is byte for byte what :func:`envelope_text` gives. With ``params``,
+    each event's stored columns (:data:`EVENT_COLUMNS` order) are also appended to it,
+    one flat list, as a multi-row ``INSERT`` binds them.
     """
-    stamp = format_timestamp(recorded_at)
     if type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc:
+        if _accel is not None:
+            fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
+                               RecordedEvent, Prepared, params)
+            if fast is not None:
+                return fast
+        stamp = format_timestamp(recorded_at)
         moment = recorded_at  # already exactly what a reader will see
     else:
+        stamp = format_timestamp(recorded_at)
         moment = parse_timestamp(stamp)
     # "[position,stream_id,stream_version,type,schema_version,recorded_at,actor,payload,metadata]"
     sid_json = _encode_str(stream_id)
@@ -555,6 +598,9 @@ def seal(
         envelope = f"[{position},{sid_json},{version}{around}{payload_text},{metadata_text}]"
         digest = sha256(prev + envelope.encode("utf-8")).digest()
         hex_digest = digest.hex()
+        if params is not None:
+            params += (position, stream_id, version, type_, schema_version, stamp, actor, payload_text,
+                       metadata_text, prev_hash, hex_digest)
         out.append(new(prepared, (
             new(record, (position, stream_id, version, type_, schema_version, moment, actor, payload,
                          metadata, prev_hash, hex_digest)),

@@ -98,3 +98,14 @@ EVENT_STRATEGIES = {
 
 #: Any event.
 any_event = st.one_of(*EVENT_STRATEGIES.values())
+
+#: Any JSON value the log stores, hostile text included: every code point but lone
+#: surrogates (control characters, non-BMP, U+2028), ints of any size, every float.
+any_texts = st.text(st.characters(codec="utf-8"), max_size=20)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True) | any_texts,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(any_texts, inner, max_size=5),
+    max_leaves=30,
+)
+any_json_objects = st.dictionaries(any_texts, any_json, max_size=6)

@@ -15,7 +15,15 @@ import sqlalchemy as sa
 
 from eventreg import open_log
 from eventreg.backends.sql import SQLLog
-from eventreg.errors import BackendUnavailable, ConfigurationError, InvalidEvent, MissingDriver, NotAnEventLog
+from eventreg.errors import (
+    BackendUnavailable,
+    ConcurrencyConflict,
+    ConfigurationError,
+    EventregError,
+    InvalidEvent,
+    MissingDriver,
+    NotAnEventLog,
+)
 from eventreg.log import NewEvent
 from eventreg.testing import EventLogContract
 
@@ -353,3 +361,78 @@ def test_a_log_replaced_underneath_at_the_same_position_is_not_mistaken(sqlite_u
 def test_sqlite_without_a_file_is_refused_pointing_to_memory(url):
     with pytest.raises(ConfigurationError, match="memory://"):
         open_log(url)
+
+
+# -- SQLite appends without reading the head first ----------------------------------------
+# A SQLite handle appends after the head it last committed, without reading it; the insert
+# itself checks that this event is still the last one (position is a key with no gaps, and
+# the stored hash must match), else the append reads the head and starts again.
+
+
+def test_two_handles_taking_turns_keep_one_chain(sqlite_url):
+    with open_log(sqlite_url) as a, open_log(sqlite_url) as b:
+        a.append("s", [NewEvent("e", {"by": "a"})])
+        b.append("s", [NewEvent("e", {"by": "b"})] * 3)  # a's idea of the head is stale now
+        (event,) = a.append("s", [NewEvent("e", {"by": "a"})])
+        assert (event.position, event.stream_version) == (5, 5)
+        # a's cached stream version (1) is stale too: the database's is what counts
+        a.append("s", [NewEvent("e", {})], expected_version=5)
+        b.append("t", [NewEvent("e", {})])
+        with pytest.raises(ConcurrencyConflict):
+            a.append("s", [NewEvent("e", {})], expected_version=5)
+        assert [e.position for e in a.read_all()] == list(range(1, 8))
+        assert a.verify().ok and b.verify().ok
+
+
+def test_a_database_refilled_to_the_same_position_is_not_appended_to_blindly(sqlite_url):
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {}), NewEvent("e", {})])  # head 2, as this handle knows it
+        engine = sa.create_engine(sqlite_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM eventreg_events"))
+        engine.dispose()
+        with open_log(sqlite_url) as other:
+            other.append("x", [NewEvent("e", {"restored": True}), NewEvent("e", {})])  # head 2 again
+        (event,) = log.append("s", [NewEvent("e", {})])  # ANY: no version check to trip over
+        assert event.position == 3 and event.stream_version == 1
+        assert event.prev_hash == other_head_hash(sqlite_url, 2)
+        assert log.verify().ok
+
+
+def other_head_hash(url: str, position: int) -> str:
+    with open_log(url) as log:
+        return next(log.read_all(position, 1)).hash
+
+
+def test_appends_of_more_rows_than_one_statement_takes(sqlite_url):
+    from eventreg.backends.sql import INSERT_ROWS
+
+    count = 2 * INSERT_ROWS + 3
+    with open_log(sqlite_url) as log:
+        log.append("a", [NewEvent("e", {"i": -1})])
+        recorded = log.append("s", [NewEvent("e", {"i": i}) for i in range(count)])
+        assert [e.position for e in recorded] == list(range(2, count + 2))
+        assert list(log.read_stream("s")) == recorded
+        assert log.verify().ok
+
+
+def test_a_statement_failing_in_a_later_chunk_writes_nothing(sqlite_url):
+    from eventreg.backends.sql import INSERT_ROWS
+
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {"i": 0})])
+        head = log.head()
+        conn = sqlite3.connect(sqlite_url.split(":///", 1)[1])
+        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON eventreg_events "
+                     "WHEN NEW.payload LIKE '%boom%' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        conn.commit()
+        batch = [NewEvent("e", {"i": i}) for i in range(INSERT_ROWS + 5)] + [NewEvent("e", {"x": "boom"})]
+        with pytest.raises(EventregError):
+            log.append("s", batch)
+        assert log.head() == head
+        conn.execute("DROP TRIGGER boom")
+        conn.commit()
+        conn.close()
+        log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
+        assert [e.payload for e in log.read_all()] == [{"i": 0}, {"i": 1}]
+        assert log.verify().ok

@@ -17,6 +17,7 @@ re-check a log (docs/backends.md shows it in ten lines of Python).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -198,29 +199,30 @@ def _make_checked_encode() -> Any:
 _encode_checked = _make_checked_encode()
 
 
-def _load_accelerator() -> Any:
+def load_accelerator(name: str, host: str) -> Any:
     """
-    The optional C module for the append path (``eventreg/_cwrite.c``), or None.
+    One of eventreg's optional C modules, bound to a library Python already loaded; or None.
 
-    Built by ``pip install`` where a C compiler exists; it finds SHA-256 in the OpenSSL
-    that Python's own ``hashlib`` loaded. ``prepare_events`` and ``seal`` hand it the
-    common case and keep doing everything else (and every error message) in Python;
-    ``EVENTREG_PURE_PYTHON=1`` turns it off.
+    ``eventreg._cwrite`` (the append path) finds SHA-256 in the OpenSSL of Python's
+    ``_hashlib``; ``eventreg._cread`` (SQLite reads) runs the very SQLite library of
+    Python's ``_sqlite3``. ``pip install`` builds them where a C compiler exists; without
+    them, or with ``EVENTREG_PURE_PYTHON=1``, the same work runs in Python.
     """
     if os.environ.get("EVENTREG_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:
-        import _hashlib
+        import importlib
 
-        from eventreg import _cwrite
-
-        _cwrite.bind(_hashlib.__file__)
+        module = importlib.import_module(f"eventreg.{name}")
+        module.bind(importlib.import_module(host).__file__)
     except (ImportError, AttributeError, OSError):
         return None
-    return _cwrite
+    return module
 
 
-_accel = _load_accelerator()
+#: ``prepare_events`` and ``seal`` hand the common case to it and keep doing everything
+#: else (and every error message) in Python
+_accel = load_accelerator("_cwrite", "_hashlib")
 
 
 def canonical_json(value: Any) -> str:
@@ -755,10 +757,19 @@ class BaseLog:
             raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected_version!r}")
         if isinstance(events, NewEvent):
             events = [events]
-        pending = prepare_events(events, self.default_actor)
-        if not pending:
-            return []
-        return self._append(stream_id, pending, expected_version)
+        # The cyclic garbage collector is paused meanwhile (as _decode_rows does for reads):
+        # the records, texts and rows made here cannot form cycles, and most are gone when
+        # the call returns; collecting them mid-append cost ~5 % of a batch's time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            pending = prepare_events(events, self.default_actor)
+            if not pending:
+                return []
+            return self._append(stream_id, pending, expected_version)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         raise NotImplementedError

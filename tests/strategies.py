@@ -4,6 +4,7 @@ Hypothesis strategies: one per registry event, and valid names and values.
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime, timezone
 
 from hypothesis import strategies as st
@@ -109,3 +110,21 @@ any_json = st.recursive(
     max_leaves=30,
 )
 any_json_objects = st.dictionaries(any_texts, any_json, max_size=6)
+
+
+def same_json(a, b) -> bool:
+    """
+    Equal JSON values with the same types all the way down (float bits compared, so NaN
+    equals NaN and -0.0 differs from 0.0; keys in the same order).
+    """
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(
+            ka == kb and type(ka) is type(kb) and same_json(va, vb)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items()))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b

@@ -9,7 +9,6 @@ test runs both on the same input.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from eventreg import NewEvent, open_log
 from eventreg import log as L
 from eventreg.errors import InvalidEvent
-from tests.strategies import any_json, any_json_objects, any_texts
+from tests.strategies import any_json, any_json_objects, any_texts, same_json
 
 if L._accel is None:
     if os.environ.get("CI"):
@@ -42,21 +41,6 @@ def pure(function, *args, **kwargs):
         return function(*args, **kwargs)
     finally:
         L._accel = C
-
-
-def same_json(a, b) -> bool:
-    """
-    Equal values of equal types, NaN equal to NaN and 0.0 not equal to -0.0.
-    """
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def has_surrogate(value) -> bool:

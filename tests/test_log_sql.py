@@ -436,3 +436,40 @@ def test_a_statement_failing_in_a_later_chunk_writes_nothing(sqlite_url):
         log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
         assert [e.payload for e in log.read_all()] == [{"i": 0}, {"i": 1}]
         assert log.verify().ok
+
+
+# -- SQLite reads in C (eventreg/_cread.c) ---------------------------------------------------
+
+
+def _read_in_child(log, queue) -> None:
+    queue.put([(e.position, e.hash) for e in log.read_all()])
+
+
+def test_sqlite_read_all_in_c_gives_what_the_stdlib_path_gives(sqlite_url):
+    from eventreg.backends import sql
+
+    if sql._cread is None:
+        if os.environ.get("CI"):
+            pytest.fail("eventreg._cread is not built: read_all runs the slower stdlib path")
+        pytest.skip("eventreg._cread is not built")
+    import multiprocessing
+
+    with open_log(sqlite_url, actor="me", read_chunk=7) as log, open_log(sqlite_url) as plain:
+        plain._read_all_c = None  # the stdlib path
+        log.append("model:\u00e9", [NewEvent("e", {"f": 1 / 3, "nan": float("nan"), "big": 10**30,
+                                                    "s": "\u2028\"\\\x01\U0001f600", "l": [None, True, {}]})])
+        log.append("s", [NewEvent(f"t{i % 3}", {"i": i}, metadata={"m": i} if i % 2 else None,
+                                  actor=None if i % 4 else "other") for i in range(40)])
+        got, expected = list(log.read_all(2, 30)), list(plain.read_all(2, 30))
+        assert len(got) == 30 and repr(got) == repr(expected)  # repr: NaN compares unequal
+        assert all(type(e) is type(x) and e._fields == x._fields for e, x in zip(got, expected))
+        assert log._readers, "read_all did not run in C"
+        assert repr(list(log.read_all())) == repr(list(plain.read_all()))
+        # a forked child reads on readers of its own; the parent's go on working
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_read_in_child, args=(log, queue))
+        child.start()
+        assert queue.get(timeout=60) == [(e.position, e.hash) for e in plain.read_all()]
+        child.join(30)
+        assert [e.position for e in log.read_all(40)] == [40, 41]

@@ -56,6 +56,7 @@ from eventreg.log import (
     check_expected_version,
     decode_json,
     format_timestamp,
+    load_accelerator,
     now,
     parse_timestamp,
     seal,
@@ -372,6 +373,10 @@ def _decode_stored(text: str, position: int) -> Any:
         raise LogCorrupted(f"the event at position {position} holds text that is not JSON: {e}") from e
 
 
+#: SQLite's ``read_all`` reads and decodes rows in C when eventreg/_cread.c is built
+_cread = load_accelerator("_cread", "_sqlite3")
+
+
 # -- dialect specifics -----------------------------------------------------------------
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
@@ -650,6 +655,10 @@ class SQLLog(BaseLog):
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
+        # SQLite with eventreg._cread: idle C readers for read_all (a forked child drops them)
+        self._readers_lock = threading.Lock()
+        self._readers: list[Any] = []
+        self._readers_pid = self._pid
         if isinstance(pool, _SQLitePool):
             self._ensure_sqlite_schema(pool)
             compiled = SQLITE_STATEMENTS
@@ -666,6 +675,10 @@ class SQLLog(BaseLog):
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = _Statements(compiled)
+        text = self._sql.read_all.text
+        self._read_all_c = (text[:-len("OFFSET ?")] + "OFFSET 0"
+                            if _cread is not None and self._name == "sqlite" and text.endswith("LIMIT ? OFFSET ?")
+                            else None)
 
     def _ensure_sqlite_schema(self, pool: _SQLitePool) -> None:
         """
@@ -1031,21 +1044,52 @@ class SQLLog(BaseLog):
         remaining = limit
         while remaining is None or remaining > 0:
             want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
-            rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
-            if not rows:
+            decoded = self._read_in_c(position, want) if self._read_all_c is not None else None
+            if decoded is None:
+                rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
+                try:
+                    decoded = _decode_rows(rows)
+                except LogCorrupted:  # hand out the good events before the damaged one, then raise
+                    for row in rows:
+                        yield from _decode_rows([row])
+                    raise
+            if not decoded:
                 return
-            try:
-                decoded = _decode_rows(rows)
-            except LogCorrupted:  # hand out the good events before the damaged one, then raise
-                for row in rows:
-                    yield from _decode_rows([row])
-                raise
             yield from decoded
-            if len(rows) < want:
+            if len(decoded) < want:
                 return
-            position = rows[-1][0] + 1
+            position = decoded[-1][0] + 1
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= len(decoded)
+
+    def _read_in_c(self, position: int, want: int) -> list[RecordedEvent] | None:
+        """
+        ``read_all``'s next rows read and decoded by eventreg._cread on a connection of its
+        own; None if it cannot (then the stdlib path reads them, and reports what is wrong:
+        a stored text that is not JSON, a database that stays locked ...).
+        """
+        with self._readers_lock:
+            if self._readers_pid != os.getpid():  # forked: never touch the parent's
+                self._readers, self._readers_pid = [], os.getpid()
+            reader = self._readers.pop() if self._readers else None
+        pool = self._pool
+        try:
+            if reader is None:
+                args = pool.connect_args
+                reader = _cread.Reader(pool.database, bool(args.get("uri")),
+                                       int(args.get("timeout", pool.busy_timeout) * 1000))
+            decoded = reader.read(self._read_all_c, position, want, RecordedEvent, parse_timestamp,
+                                  _decode_stored)
+        except Exception:
+            if reader is not None:
+                reader.close()
+            return None
+        with self._readers_lock:
+            if self._readers_pid == os.getpid() and len(self._readers) < _SQLitePool.KEEP:
+                self._readers.append(reader)
+                return decoded
+        reader.close()
+        return decoded
 
     def stream_version(self, stream_id: str) -> int:
         """
@@ -1134,4 +1178,9 @@ class SQLLog(BaseLog):
             if self._probe is not None and self._probe_pid == os.getpid():
                 self._probe.close()
             self._probe, self._probe_seen = None, None
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+            if self._readers_pid == os.getpid():
+                for reader in readers:
+                    reader.close()
         self._pool.dispose()

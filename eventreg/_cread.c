@@ -1,0 +1,1232 @@
+/*
+ * eventreg._cread: read rows of the SQLite events table and decode them in C.
+ *
+ * An optional accelerator for ``SQLLog.read_all`` on SQLite. It reads rows with
+ * SQLite's C API and builds ``RecordedEvent`` tuples directly, decoding the JSON
+ * columns with a decoder for the canonical text the log writes.
+ *
+ * SQLite is not linked: bind() resolves its functions at run time from the library
+ * Python's own ``_sqlite3`` module has loaded (dlopen with RTLD_NOLOAD on that
+ * module's file, then dlsym), so both use one copy of SQLite in the process (two
+ * copies would not see each other's POSIX locks). The few SQLite declarations needed
+ * are written out below, so building needs no sqlite3.h either.
+ *
+ * API (see the docstrings at the bottom):
+ *   bind(sqlite3_so_path)            resolve the SQLite functions
+ *   Reader(filename, uri, timeout_ms) a read-only (query_only) connection
+ *   Reader.read(sql, lo, n, record_type, parse_timestamp, fallback) -> list
+ *   Reader.close()
+ *   decode(text, fallback)            the JSON decoder on its own (tests)
+ *   Error                             SQLite errors; .code = extended result code
+ *
+ * JSON: the decoder accepts exactly the compact text json.dumps writes with
+ * separators=(",", ":") (no whitespace anywhere), and gives the value json.loads
+ * gives for it. Anything else (whitespace, invalid text, trailing text, nesting
+ * deeper than MAX_DEPTH, ints json.loads refuses, ...) is handed to the caller's
+ * fallback(text, position), whose result is used and whose exceptions propagate.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h>
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* -- SQLite: the declarations used, resolved at run time ----------------------- */
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+typedef long long sq_int64;
+
+#define SQ_OK 0
+#define SQ_BUSY 5
+#define SQ_LOCKED 6
+#define SQ_ROW 100
+#define SQ_DONE 101
+#define SQ_INTEGER 1
+#define SQ_FLOAT 2
+#define SQ_TEXT 3
+#define SQ_BLOB 4
+#define SQ_NULL 5
+#define SQ_OPEN_READWRITE 0x00000002
+#define SQ_OPEN_URI 0x00000040
+#define SQ_OPEN_NOMUTEX 0x00008000 /* each Reader serialises its own use */
+
+typedef struct {
+    int (*open_v2)(const char *, sqlite3 **, int, const char *);
+    int (*close_v2)(sqlite3 *);
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*finalize)(sqlite3_stmt *);
+    int (*reset)(sqlite3_stmt *);
+    int (*bind_int64)(sqlite3_stmt *, int, sq_int64);
+    int (*bind_parameter_count)(sqlite3_stmt *);
+    int (*step)(sqlite3_stmt *);
+    int (*column_count)(sqlite3_stmt *);
+    int (*column_type)(sqlite3_stmt *, int);
+    sq_int64 (*column_int64)(sqlite3_stmt *, int);
+    double (*column_double)(sqlite3_stmt *, int);
+    const unsigned char *(*column_text)(sqlite3_stmt *, int);
+    const void *(*column_blob)(sqlite3_stmt *, int);
+    int (*column_bytes)(sqlite3_stmt *, int);
+    const char *(*errmsg)(sqlite3 *);
+    int (*extended_errcode)(sqlite3 *);
+    int (*busy_timeout)(sqlite3 *, int);
+    int (*exec)(sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **);
+    void (*free)(void *);
+    const char *(*libversion)(void);
+} SqliteApi;
+
+static SqliteApi sq;
+static void *sq_handle = NULL; /* non-NULL once bound */
+
+#define SYM(field) {"sqlite3_" #field, offsetof(SqliteApi, field)}
+static const struct {
+    const char *name;
+    size_t offset;
+} sq_symbols[] = {
+    SYM(open_v2), SYM(close_v2), SYM(prepare_v2), SYM(finalize), SYM(reset),
+    SYM(bind_int64), SYM(bind_parameter_count), SYM(step), SYM(column_count),
+    SYM(column_type), SYM(column_int64), SYM(column_double), SYM(column_text),
+    SYM(column_blob), SYM(column_bytes), SYM(errmsg), SYM(extended_errcode),
+    SYM(busy_timeout), SYM(exec), SYM(free), SYM(libversion),
+};
+#undef SYM
+
+/* -- module globals ------------------------------------------------------------ */
+
+static PyObject *ErrorType = NULL; /* _cread.Error */
+static PyObject *NaN_obj = NULL, *Inf_obj = NULL, *NegInf_obj = NULL;
+
+#define MAX_DEPTH 1000 /* deeper nesting goes to the fallback */
+
+/* keeps rarely used buffers out of the recursive parser's stack frames */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+static void
+set_sqlite_error(int code, const char *message)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    if (text == NULL)
+        return;
+    PyObject *exc = PyObject_CallOneArg(ErrorType, text);
+    Py_DECREF(text);
+    if (exc == NULL)
+        return;
+    PyObject *value = PyLong_FromLong(code);
+    if (value == NULL || PyObject_SetAttrString(exc, "code", value) < 0) {
+        Py_XDECREF(value);
+        Py_DECREF(exc);
+        return;
+    }
+    Py_DECREF(value);
+    PyErr_SetObject(ErrorType, exc);
+    Py_DECREF(exc);
+}
+
+static void
+set_db_error(sqlite3 *db)
+{
+    set_sqlite_error(sq.extended_errcode(db), sq.errmsg(db));
+}
+
+static int
+require_bound(void)
+{
+    if (sq_handle == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "eventreg._cread: call bind() first");
+        return -1;
+    }
+    return 0;
+}
+
+/* -- JSON ------------------------------------------------------------------------ */
+
+/* A direct-mapped cache of short ASCII strings (object keys, short values): repeated
+ * keys cost a lookup instead of a new str, and their hash is already computed. */
+#define STR_CACHE_SIZE 512
+#define STR_CACHE_MAX_LEN 24
+
+typedef struct {
+    PyObject *slot[STR_CACHE_SIZE];
+} StrCache;
+
+static void
+str_cache_clear(StrCache *cache)
+{
+    for (int i = 0; i < STR_CACHE_SIZE; i++)
+        Py_CLEAR(cache->slot[i]);
+}
+
+typedef struct {
+    const unsigned char *p;   /* next byte; the text ends with a NUL at `end` */
+    const unsigned char *end;
+    int depth;
+    StrCache *cache;          /* may be NULL */
+} Parser;
+
+/* Every parse function returns a new reference, or NULL: with an exception set on a
+ * real error (memory), without one when the text is not accepted (-> fallback). */
+static PyObject *parse_value(Parser *ps);
+
+/* bytes that end the fast scan of a string: '"', '\\', control characters, non-ASCII */
+static unsigned char string_stop[256];
+
+static void
+init_tables(void)
+{
+    for (int c = 0; c < 256; c++)
+        string_stop[c] = (c < 0x20 || c == '"' || c == '\\' || c >= 0x80);
+}
+
+static PyObject *
+ascii_str(const unsigned char *s, Py_ssize_t n)
+{
+    PyObject *o = PyUnicode_New(n, 127);
+    if (o != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(o), s, (size_t)n);
+    return o;
+}
+
+static PyObject *
+cached_ascii_str(StrCache *cache, const unsigned char *s, Py_ssize_t n)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)n;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 16777619u;
+    PyObject **slot = &cache->slot[(h ^ (h >> 15)) & (STR_CACHE_SIZE - 1)];
+    PyObject *o = *slot;
+    if (o != NULL && PyUnicode_GET_LENGTH(o) == n && memcmp(PyUnicode_1BYTE_DATA(o), s, (size_t)n) == 0) {
+        Py_INCREF(o);
+        return o;
+    }
+    o = ascii_str(s, n);
+    if (o == NULL)
+        return NULL;
+    Py_INCREF(o);
+    Py_XSETREF(*slot, o);
+    return o;
+}
+
+/* strict UTF-8 (as Python's decoder): one code point from s, or -1 */
+static inline int32_t
+utf8_char(const unsigned char **sp)
+{
+    const unsigned char *s = *sp;
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *sp = s + 1;
+        return (int32_t)c;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        if ((s[1] & 0xC0) != 0x80)
+            return -1;
+        *sp = s + 2;
+        return (int32_t)(((c & 0x1F) << 6) | (s[1] & 0x3F));
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no encoded surrogates */
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80)
+            return -1;
+        *sp = s + 3;
+        return (int32_t)(((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F));
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return -1;
+        *sp = s + 4;
+        return (int32_t)(((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F));
+    }
+    return -1;
+}
+
+static inline int
+hex4(const unsigned char *s, Py_UCS4 *out)
+{
+    Py_UCS4 v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1; /* also stops at the closing quote or the final NUL */
+    }
+    *out = v;
+    return 0;
+}
+
+/* A string with escapes, from the byte after its opening quote: decoded the way
+ * json.loads does (a \uD8xx escape followed by a \uDCxx escape is one character,
+ * any other surrogate escape stays a lone surrogate). */
+static NOINLINE PyObject *
+parse_escaped_string(Parser *ps, const unsigned char *start)
+{
+    const unsigned char *q = start;
+    /* find the closing quote: the decoded length is at most the byte length */
+    for (;;) {
+        unsigned c = *q;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return NULL; /* control character (or the final NUL) */
+        if (c == '\\') {
+            if (q[1] < 0x20)
+                return NULL;
+            q += 2;
+        }
+        else
+            q++;
+    }
+    Py_ssize_t cap = q - start;
+    Py_UCS4 *buf = PyMem_Malloc((size_t)(cap > 0 ? cap : 1) * sizeof(Py_UCS4));
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t n = 0;
+    const unsigned char *s = start;
+    while (s < q) {
+        if (*s != '\\') {
+            int32_t ch = utf8_char(&s);
+            if (ch < 0)
+                goto reject;
+            buf[n++] = (Py_UCS4)ch;
+            continue;
+        }
+        switch (s[1]) {
+        case '"': buf[n++] = '"'; s += 2; break;
+        case '\\': buf[n++] = '\\'; s += 2; break;
+        case '/': buf[n++] = '/'; s += 2; break;
+        case 'b': buf[n++] = '\b'; s += 2; break;
+        case 'f': buf[n++] = '\f'; s += 2; break;
+        case 'n': buf[n++] = '\n'; s += 2; break;
+        case 'r': buf[n++] = '\r'; s += 2; break;
+        case 't': buf[n++] = '\t'; s += 2; break;
+        case 'u': {
+            Py_UCS4 ch, low;
+            if (hex4(s + 2, &ch) < 0)
+                goto reject;
+            s += 6;
+            if (ch >= 0xD800 && ch <= 0xDBFF && s[0] == '\\' && s[1] == 'u' && hex4(s + 2, &low) == 0
+                    && low >= 0xDC00 && low <= 0xDFFF) {
+                ch = 0x10000 + (((ch - 0xD800) << 10) | (low - 0xDC00));
+                s += 6;
+            }
+            buf[n++] = ch;
+            break;
+        }
+        default:
+            goto reject;
+        }
+    }
+    if (s != q) /* an escape ran over the closing quote */
+        goto reject;
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+    PyMem_Free(buf);
+    if (result != NULL)
+        ps->p = q + 1;
+    return result;
+reject:
+    PyMem_Free(buf);
+    return NULL;
+}
+
+/* a string; ps->p is at its opening quote */
+static PyObject *
+parse_string(Parser *ps)
+{
+    const unsigned char *start = ps->p + 1, *q = start;
+    int ascii = 1;
+    for (;;) {
+        while (!string_stop[*q])
+            q++;
+        unsigned c = *q;
+        if (c == '"')
+            break;
+        if (c >= 0x80) {
+            ascii = 0;
+            q++;
+            continue;
+        }
+        if (c == '\\')
+            return parse_escaped_string(ps, start);
+        return NULL; /* control character, or the final NUL: not accepted */
+    }
+    Py_ssize_t n = q - start;
+    PyObject *result;
+    if (ascii)
+        result = (ps->cache != NULL && n <= STR_CACHE_MAX_LEN) ? cached_ascii_str(ps->cache, start, n)
+                                                              : ascii_str(start, n);
+    else {
+        result = PyUnicode_DecodeUTF8((const char *)start, n, NULL);
+        if (result == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            PyErr_Clear(); /* not UTF-8: the fallback decides */
+    }
+    if (result != NULL)
+        ps->p = q + 1;
+    return result;
+}
+
+/* a number token [start, stop) that is not a small int: as json.loads converts it */
+static NOINLINE PyObject *
+convert_number(const unsigned char *start, const unsigned char *stop, int is_float)
+{
+    char small[64];
+    size_t n = (size_t)(stop - start);
+    char *buf = n < sizeof(small) ? small : PyMem_Malloc(n + 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    PyObject *result;
+    if (is_float) {
+        char *endp;
+        double d = PyOS_string_to_double(buf, &endp, NULL); /* float(token) */
+        if (d == -1.0 && PyErr_Occurred())
+            result = NULL;
+        else if (endp != buf + n)
+            result = NULL; /* cannot happen for a checked token */
+        else
+            result = PyFloat_FromDouble(d);
+    }
+    else
+        result = PyLong_FromString(buf, NULL, 10); /* refuses what json.loads refuses (digit limit) */
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_ValueError))
+        PyErr_Clear(); /* the fallback decides (and gives json.loads' error) */
+    if (buf != small)
+        PyMem_Free(buf);
+    return result;
+}
+
+static PyObject *
+parse_number(Parser *ps)
+{
+    const unsigned char *start = ps->p, *p = start;
+    int negative = 0, is_float = 0;
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+    const unsigned char *digits = p;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9') {
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    else
+        return NULL;
+    Py_ssize_t ndigits = p - digits;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return NULL;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        is_float = 1;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return NULL;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        is_float = 1;
+    }
+    PyObject *result;
+    if (!is_float && ndigits <= 18) {
+        long long v = 0;
+        for (const unsigned char *d = digits; d < p; d++)
+            v = v * 10 + (*d - '0');
+        result = PyLong_FromLongLong(negative ? -v : v);
+    }
+    else
+        result = convert_number(start, p, is_float);
+    if (result != NULL)
+        ps->p = p;
+    return result;
+}
+
+static PyObject *
+parse_array(Parser *ps)
+{
+    if (++ps->depth > MAX_DEPTH)
+        return NULL;
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    ps->p++;
+    if (*ps->p == ']') {
+        ps->p++;
+        ps->depth--;
+        return list;
+    }
+    for (;;) {
+        PyObject *item = parse_value(ps);
+        if (item == NULL)
+            goto fail;
+        int rc = PyList_Append(list, item);
+        Py_DECREF(item);
+        if (rc < 0)
+            goto fail;
+        unsigned c = *ps->p;
+        if (c == ',') {
+            ps->p++;
+            continue;
+        }
+        if (c == ']') {
+            ps->p++;
+            ps->depth--;
+            return list;
+        }
+        goto fail;
+    }
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
+static PyObject *
+parse_object(Parser *ps)
+{
+    if (++ps->depth > MAX_DEPTH)
+        return NULL;
+    PyObject *dict = PyDict_New();
+    if (dict == NULL)
+        return NULL;
+    ps->p++;
+    if (*ps->p == '}') {
+        ps->p++;
+        ps->depth--;
+        return dict;
+    }
+    for (;;) {
+        if (*ps->p != '"')
+            goto fail;
+        PyObject *key = parse_string(ps);
+        if (key == NULL)
+            goto fail;
+        if (*ps->p != ':') {
+            Py_DECREF(key);
+            goto fail;
+        }
+        ps->p++;
+        PyObject *value = parse_value(ps);
+        if (value == NULL) {
+            Py_DECREF(key);
+            goto fail;
+        }
+        int rc = PyDict_SetItem(dict, key, value); /* a repeated key: the last value wins */
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc < 0)
+            goto fail;
+        unsigned c = *ps->p;
+        if (c == ',') {
+            ps->p++;
+            continue;
+        }
+        if (c == '}') {
+            ps->p++;
+            ps->depth--;
+            return dict;
+        }
+        goto fail;
+    }
+fail:
+    Py_DECREF(dict);
+    return NULL;
+}
+
+static PyObject *
+constant(Parser *ps, PyObject *value, Py_ssize_t length)
+{
+    ps->p += length;
+    Py_INCREF(value);
+    return value;
+}
+
+static PyObject *
+parse_value(Parser *ps)
+{
+    const unsigned char *p = ps->p;
+    switch (*p) {
+    case '"':
+        return parse_string(ps);
+    case '{':
+        return parse_object(ps);
+    case '[':
+        return parse_array(ps);
+    case 't':
+        if (p[1] == 'r' && p[2] == 'u' && p[3] == 'e')
+            return constant(ps, Py_True, 4);
+        return NULL;
+    case 'f':
+        if (p[1] == 'a' && p[2] == 'l' && p[3] == 's' && p[4] == 'e')
+            return constant(ps, Py_False, 5);
+        return NULL;
+    case 'n':
+        if (p[1] == 'u' && p[2] == 'l' && p[3] == 'l')
+            return constant(ps, Py_None, 4);
+        return NULL;
+    case 'N':
+        if (p[1] == 'a' && p[2] == 'N')
+            return constant(ps, NaN_obj, 3);
+        return NULL;
+    case 'I':
+        if (p[1] == 'n' && p[2] == 'f' && p[3] == 'i' && p[4] == 'n' && p[5] == 'i' && p[6] == 't' && p[7] == 'y')
+            return constant(ps, Inf_obj, 8);
+        return NULL;
+    case '-':
+        if (p[1] == 'I') {
+            if (p[2] == 'n' && p[3] == 'f' && p[4] == 'i' && p[5] == 'n' && p[6] == 'i' && p[7] == 't' && p[8] == 'y')
+                return constant(ps, NegInf_obj, 9);
+            return NULL;
+        }
+        return parse_number(ps);
+    default:
+        if (*p >= '0' && *p <= '9')
+            return parse_number(ps);
+        return NULL;
+    }
+}
+
+/* UTF-8 text s[0:n] (with s[n] == '\0') as JSON; NULL without an exception: not accepted */
+static PyObject *
+decode_utf8(const char *s, Py_ssize_t n, StrCache *cache)
+{
+    Parser ps = {(const unsigned char *)s, (const unsigned char *)s + n, 0, cache};
+    PyObject *value = parse_value(&ps);
+    if (value != NULL && ps.p != ps.end) { /* trailing text */
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+/* -- module functions ------------------------------------------------------------ */
+
+static PyObject *
+cread_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "decode(text, fallback) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *text = args[0], *fallback = args[1];
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "decode() needs a str");
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    PyObject *value = NULL;
+    if (s == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear(); /* lone surrogates: not text the log stores */
+    }
+    else {
+        StrCache cache;
+        memset(&cache, 0, sizeof(cache));
+        value = decode_utf8(s, n, &cache);
+        str_cache_clear(&cache);
+        if (value != NULL || PyErr_Occurred())
+            return value;
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL)
+        return NULL;
+    value = PyObject_CallFunctionObjArgs(fallback, text, zero, NULL);
+    Py_DECREF(zero);
+    return value;
+}
+
+static PyObject *
+cread_bind(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    PyObject *path_bytes = NULL;
+    if (!PyUnicode_FSConverter(arg, &path_bytes))
+        return NULL;
+    void *handle = dlopen(PyBytes_AS_STRING(path_bytes), RTLD_NOW | RTLD_NOLOAD);
+    if (handle == NULL) {
+        const char *why = dlerror();
+        PyErr_Format(PyExc_ImportError, "eventreg._cread: %S is not loaded (%s)", arg, why ? why : "dlopen failed");
+        Py_DECREF(path_bytes);
+        return NULL;
+    }
+    Py_DECREF(path_bytes);
+    if (sq_handle != NULL) {
+        dlclose(handle); /* drops the reference just taken; the first stays */
+        if (handle == sq_handle)
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_ImportError, "eventreg._cread is already bound to another SQLite library");
+        return NULL;
+    }
+    SqliteApi api;
+    for (size_t i = 0; i < sizeof(sq_symbols) / sizeof(sq_symbols[0]); i++) {
+        dlerror();
+        void *fn = dlsym(handle, sq_symbols[i].name);
+        if (fn == NULL) {
+            PyErr_Format(PyExc_ImportError, "eventreg._cread: SQLite function %s not found in %S",
+                         sq_symbols[i].name, arg);
+            dlclose(handle);
+            return NULL;
+        }
+        memcpy((char *)&api + sq_symbols[i].offset, &fn, sizeof(fn));
+    }
+    sq = api;
+    sq_handle = handle; /* kept open for the life of the process */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cread_sqlite_version(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (require_bound() < 0)
+        return NULL;
+    return PyUnicode_FromString(sq.libversion());
+}
+
+/* -- Reader ------------------------------------------------------------------------ */
+
+#define N_COLUMNS 11
+enum {
+    C_POSITION, C_STREAM_ID, C_STREAM_VERSION, C_TYPE, C_SCHEMA_VERSION, C_RECORDED_AT,
+    C_ACTOR, C_PAYLOAD, C_METADATA, C_PREV_HASH, C_HASH
+};
+
+typedef struct {
+    PyObject_HEAD
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    PyObject *sql;             /* the text of stmt */
+    PyThread_type_lock lock;   /* one read (or close) at a time */
+    unsigned long owner;       /* thread in read/close, while busy */
+    int busy;
+    char *stamp_buf;           /* the previous row's recorded_at text */
+    Py_ssize_t stamp_cap;
+    StrCache cache;
+} Reader;
+
+static int
+reader_acquire(Reader *self)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (self->busy && self->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError, "eventreg._cread.Reader used again from inside its own read()");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    self->owner = me;
+    self->busy = 1;
+    return 0;
+}
+
+static void
+reader_release(Reader *self)
+{
+    self->busy = 0;
+    PyThread_release_lock(self->lock);
+}
+
+static void
+reader_close_db(Reader *self)
+{
+    if (self->stmt != NULL) {
+        sq.finalize(self->stmt);
+        self->stmt = NULL;
+    }
+    Py_CLEAR(self->sql);
+    if (self->db != NULL) {
+        sq.close_v2(self->db);
+        self->db = NULL;
+    }
+}
+
+static PyObject *
+reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"filename", "uri", "timeout_ms", NULL};
+    PyObject *filename = NULL;
+    int uri = 0, timeout_ms = 5000;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|pi:Reader", keywords, PyUnicode_FSConverter,
+                                     &filename, &uri, &timeout_ms))
+        return NULL;
+    if (require_bound() < 0) {
+        Py_DECREF(filename);
+        return NULL;
+    }
+    Reader *self = (Reader *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(filename);
+        return NULL;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (self->lock == NULL) {
+        Py_DECREF(filename);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    int flags = SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX | (uri ? SQ_OPEN_URI : 0);
+    sqlite3 *db = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.open_v2(PyBytes_AS_STRING(filename), &db, flags, NULL);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(filename);
+    self->db = db;
+    if (rc != SQ_OK) {
+        if (db != NULL)
+            set_db_error(db);
+        else
+            set_sqlite_error(rc, "cannot open the database (out of memory)");
+        Py_DECREF(self);
+        return NULL;
+    }
+    sq.busy_timeout(db, timeout_ms);
+    char *message = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.exec(db, "PRAGMA query_only=1", NULL, NULL, &message);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        set_sqlite_error(sq.extended_errcode(db), message ? message : sq.errmsg(db));
+        sq.free(message);
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+reader_dealloc(Reader *self)
+{
+    if (sq_handle != NULL)
+        reader_close_db(self);
+    Py_CLEAR(self->sql);
+    str_cache_clear(&self->cache);
+    PyMem_Free(self->stamp_buf);
+    if (self->lock != NULL)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+reader_close(Reader *self, PyObject *unused)
+{
+    (void)unused;
+    if (reader_acquire(self) < 0)
+        return NULL;
+    reader_close_db(self);
+    str_cache_clear(&self->cache);
+    reader_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+reader_enter(Reader *self, PyObject *unused)
+{
+    (void)unused;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *
+reader_exit(Reader *self, PyObject *args)
+{
+    (void)args;
+    return reader_close(self, NULL);
+}
+
+/* prepare sql unless it is the statement kept; -1 with an exception on failure */
+static int
+reader_prepare(Reader *self, PyObject *sql)
+{
+    if (self->stmt != NULL && (self->sql == sql || PyUnicode_Compare(self->sql, sql) == 0))
+        return 0;
+    if (PyErr_Occurred())
+        return -1;
+    if (self->stmt != NULL) {
+        sq.finalize(self->stmt);
+        self->stmt = NULL;
+        Py_CLEAR(self->sql);
+    }
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(sql, &n);
+    if (text == NULL)
+        return -1;
+    if (n >= INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "SQL text too long");
+        return -1;
+    }
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.prepare_v2(self->db, text, (int)n + 1, &stmt, &tail);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        set_db_error(self->db);
+        sq.finalize(stmt);
+        return -1;
+    }
+    const char *error = NULL;
+    if (stmt == NULL)
+        error = "the SQL text holds no statement";
+    else if (sq.column_count(stmt) != N_COLUMNS)
+        error = "read() needs a SELECT of the events table's 11 columns";
+    else if (sq.bind_parameter_count(stmt) != 2)
+        error = "read() needs a statement with exactly 2 parameters (lo, n)";
+    else if (tail != NULL) {
+        while (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';')
+            tail++;
+        if (*tail != '\0')
+            error = "read() runs one statement: the SQL text holds more";
+    }
+    if (error != NULL) {
+        sq.finalize(stmt);
+        PyErr_SetString(PyExc_ValueError, error);
+        return -1;
+    }
+    self->stmt = stmt;
+    Py_INCREF(sql);
+    self->sql = sql;
+    return 0;
+}
+
+/* any column as Python's sqlite3 gives it (text_factory=str) */
+static PyObject *
+column_value(sqlite3_stmt *stmt, int i)
+{
+    switch (sq.column_type(stmt, i)) {
+    case SQ_INTEGER:
+        return PyLong_FromLongLong(sq.column_int64(stmt, i));
+    case SQ_FLOAT:
+        return PyFloat_FromDouble(sq.column_double(stmt, i));
+    case SQ_TEXT: {
+        const char *s = (const char *)sq.column_text(stmt, i);
+        return PyUnicode_DecodeUTF8(s, sq.column_bytes(stmt, i), NULL);
+    }
+    case SQ_BLOB: {
+        const void *b = sq.column_blob(stmt, i);
+        return PyBytes_FromStringAndSize(b, sq.column_bytes(stmt, i));
+    }
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+static inline int
+same_ascii(PyObject *o, const unsigned char *s, int n)
+{
+    return o != NULL && PyUnicode_CheckExact(o) && PyUnicode_IS_COMPACT_ASCII(o) && PyUnicode_GET_LENGTH(o) == n
+           && memcmp(PyUnicode_1BYTE_DATA(o), s, (size_t)n) == 0;
+}
+
+/* a text column; the same str object as `previous` when the text is the same */
+static PyObject *
+text_column(sqlite3_stmt *stmt, int i, PyObject *previous)
+{
+    if (sq.column_type(stmt, i) != SQ_TEXT)
+        return column_value(stmt, i);
+    const unsigned char *s = sq.column_text(stmt, i);
+    int n = sq.column_bytes(stmt, i);
+    if (same_ascii(previous, s, n)) {
+        Py_INCREF(previous);
+        return previous;
+    }
+    return PyUnicode_DecodeUTF8((const char *)s, n, NULL);
+}
+
+/* a JSON column: decoded, or fallback(text, position) */
+static PyObject *
+json_column(Reader *self, sqlite3_stmt *stmt, int i, PyObject *position, PyObject *fallback, int empty_dict)
+{
+    PyObject *text;
+    if (sq.column_type(stmt, i) == SQ_TEXT) {
+        const char *s = (const char *)sq.column_text(stmt, i);
+        int n = sq.column_bytes(stmt, i);
+        if (s == NULL) /* only when out of memory: a TEXT value always has a (NUL-terminated) text */
+            return PyErr_NoMemory();
+        if (empty_dict && n == 2 && s[0] == '{' && s[1] == '}')
+            return PyDict_New();
+        PyObject *value = decode_utf8(s, n, &self->cache);
+        if (value != NULL || PyErr_Occurred())
+            return value;
+        text = PyUnicode_DecodeUTF8(s, n, NULL);
+    }
+    else
+        text = column_value(stmt, i);
+    if (text == NULL)
+        return NULL;
+    PyObject *value = PyObject_CallFunctionObjArgs(fallback, text, position, NULL);
+    Py_DECREF(text);
+    return value;
+}
+
+static PyObject *
+reader_read(Reader *self, PyObject *args)
+{
+    PyObject *sql, *record_type, *parse_timestamp, *fallback;
+    long long lo, n;
+    if (!PyArg_ParseTuple(args, "ULLOOO:read", &sql, &lo, &n, &record_type, &parse_timestamp, &fallback))
+        return NULL;
+    if (!PyType_Check(record_type) || !PyType_IsSubtype((PyTypeObject *)record_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "record_type must be a subclass of tuple");
+        return NULL;
+    }
+    PyTypeObject *rtype = (PyTypeObject *)record_type;
+    if (require_bound() < 0 || reader_acquire(self) < 0)
+        return NULL;
+    if (self->db == NULL) {
+        reader_release(self);
+        PyErr_SetString(PyExc_RuntimeError, "the Reader is closed");
+        return NULL;
+    }
+    if (reader_prepare(self, sql) < 0) {
+        reader_release(self);
+        return NULL;
+    }
+    sqlite3_stmt *stmt = self->stmt;
+    sq.reset(stmt);
+    if (sq.bind_int64(stmt, 1, lo) != SQ_OK || sq.bind_int64(stmt, 2, n) != SQ_OK) {
+        set_db_error(self->db);
+        reader_release(self);
+        return NULL;
+    }
+    /* as _decode_rows: no collector passes over the new objects meanwhile */
+    int collecting = PyGC_Disable();
+    PyObject *out = PyList_New(0);
+    PyObject *stamp = NULL; /* parse_timestamp(text) for the text in stamp_buf */
+    Py_ssize_t stamp_len = 0;
+    PyObject *previous[N_COLUMNS] = {NULL};   /* borrowed: the items of the last record in out */
+    PyObject *v[N_COLUMNS];
+    int rc;
+    if (out == NULL)
+        goto fail;
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = sq.step(stmt);
+        Py_END_ALLOW_THREADS
+        if (rc != SQ_ROW)
+            break;
+        memset(v, 0, sizeof(v));
+        v[C_POSITION] = column_value(stmt, C_POSITION);
+        if (v[C_POSITION] == NULL)
+            goto fail_row;
+        if ((v[C_STREAM_ID] = text_column(stmt, C_STREAM_ID, previous[C_STREAM_ID])) == NULL
+                || (v[C_STREAM_VERSION] = column_value(stmt, C_STREAM_VERSION)) == NULL
+                || (v[C_TYPE] = text_column(stmt, C_TYPE, previous[C_TYPE])) == NULL
+                || (v[C_SCHEMA_VERSION] = column_value(stmt, C_SCHEMA_VERSION)) == NULL)
+            goto fail_row;
+        /* recorded_at: parsed only when it differs from the previous row's */
+        if (sq.column_type(stmt, C_RECORDED_AT) == SQ_TEXT) {
+            const char *s = (const char *)sq.column_text(stmt, C_RECORDED_AT);
+            Py_ssize_t len = sq.column_bytes(stmt, C_RECORDED_AT);
+            if (stamp == NULL || len != stamp_len || memcmp(s, self->stamp_buf, (size_t)len) != 0) {
+                Py_CLEAR(stamp);
+                if (self->stamp_buf == NULL || len > self->stamp_cap) {
+                    char *grown = PyMem_Realloc(self->stamp_buf, (size_t)len + 1);
+                    if (grown == NULL) {
+                        PyErr_NoMemory();
+                        goto fail_row;
+                    }
+                    self->stamp_buf = grown;
+                    self->stamp_cap = len;
+                }
+                memcpy(self->stamp_buf, s, (size_t)len);
+                PyObject *text = PyUnicode_DecodeUTF8(s, len, NULL);
+                if (text == NULL)
+                    goto fail_row;
+                stamp = PyObject_CallOneArg(parse_timestamp, text);
+                Py_DECREF(text);
+                if (stamp == NULL)
+                    goto fail_row;
+                stamp_len = len;
+            }
+            Py_INCREF(stamp);
+            v[C_RECORDED_AT] = stamp;
+        }
+        else {
+            Py_CLEAR(stamp);
+            PyObject *value = column_value(stmt, C_RECORDED_AT);
+            if (value == NULL)
+                goto fail_row;
+            v[C_RECORDED_AT] = PyObject_CallOneArg(parse_timestamp, value);
+            Py_DECREF(value);
+            if (v[C_RECORDED_AT] == NULL)
+                goto fail_row;
+        }
+        if ((v[C_ACTOR] = text_column(stmt, C_ACTOR, previous[C_ACTOR])) == NULL
+                || (v[C_PAYLOAD] = json_column(self, stmt, C_PAYLOAD, v[C_POSITION], fallback, 0)) == NULL
+                || (v[C_METADATA] = json_column(self, stmt, C_METADATA, v[C_POSITION], fallback, 1)) == NULL
+                || (v[C_PREV_HASH] = text_column(stmt, C_PREV_HASH, previous[C_HASH])) == NULL
+                || (v[C_HASH] = text_column(stmt, C_HASH, NULL)) == NULL)
+            goto fail_row;
+        /* what tuple.__new__(record_type, v) does: tuple_subtype_new allocates the
+         * subtype with tp_alloc and fills in the items */
+        PyObject *record = rtype == &PyTuple_Type ? PyTuple_New(N_COLUMNS) : rtype->tp_alloc(rtype, N_COLUMNS);
+        if (record == NULL)
+            goto fail_row;
+        for (int i = 0; i < N_COLUMNS; i++) {
+            PyTuple_SET_ITEM(record, i, v[i]); /* steals */
+            previous[i] = v[i];
+        }
+        int appended = PyList_Append(out, record);
+        Py_DECREF(record);
+        if (appended < 0)
+            goto fail;
+    }
+    if (rc != SQ_DONE) {
+        set_db_error(self->db);
+        goto fail;
+    }
+    sq.reset(stmt); /* ends the read transaction */
+    Py_XDECREF(stamp);
+    if (collecting)
+        PyGC_Enable();
+    reader_release(self);
+    return out;
+
+fail_row:
+    for (int i = 0; i < N_COLUMNS; i++)
+        Py_XDECREF(v[i]);
+fail:
+    sq.reset(stmt);
+    Py_XDECREF(stamp);
+    Py_XDECREF(out);
+    if (collecting)
+        PyGC_Enable();
+    reader_release(self);
+    return NULL;
+}
+
+static PyMethodDef reader_methods[] = {
+    {"read", (PyCFunction)reader_read, METH_VARARGS,
+     "read(sql, lo, n, record_type, parse_timestamp, fallback) -> list\n\n"
+     "Run sql (a SELECT of the events table's 11 columns with 2 parameters, bound to lo\n"
+     "and n; kept prepared for the next call with the same text) and return its rows as\n"
+     "record_type tuples: recorded_at = parse_timestamp(text) (called once per run of equal\n"
+     "texts), payload and metadata decoded JSON ('{}' metadata -> a new dict); JSON text the\n"
+     "decoder does not accept goes to fallback(text, position), whose result is used and\n"
+     "whose exceptions propagate. SQLite errors raise Error. One read or close at a time\n"
+     "per Reader (others wait); the cyclic GC is paused during the call."},
+    {"close", (PyCFunction)reader_close, METH_NOARGS, "Close the connection (idempotent)."},
+    {"__enter__", (PyCFunction)reader_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)reader_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "eventreg._cread.Reader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_dealloc = (destructor)reader_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Reader(filename, uri=False, timeout_ms=5000)\n\n"
+              "A SQLite connection for reading events: opened read-write without create (a\n"
+              "missing file raises Error), busy timeout timeout_ms, PRAGMA query_only=1.",
+    .tp_methods = reader_methods,
+    .tp_new = reader_new,
+};
+
+/* -- module ------------------------------------------------------------------------ */
+
+static PyMethodDef module_methods[] = {
+    {"bind", (PyCFunction)cread_bind, METH_O,
+     "bind(sqlite3_so_path)\n\nResolve the SQLite functions from the library the already loaded\n"
+     "module at sqlite3_so_path (sqlite3's _sqlite3) uses. ImportError names a missing one."},
+    {"decode", (PyCFunction)(void (*)(void))cread_decode, METH_FASTCALL,
+     "decode(text, fallback)\n\nThe JSON value of text as json.loads gives it, or fallback(text, 0)\n"
+     "for text the decoder does not accept (whitespace, invalid text, ...)."},
+    {"sqlite_version", (PyCFunction)cread_sqlite_version, METH_NOARGS,
+     "The version of the SQLite library bound to."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef cread_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "eventreg._cread",
+    .m_doc = "Reading the SQLite events table in C (optional accelerator).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__cread(void)
+{
+    init_tables();
+    if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&cread_module);
+    if (module == NULL)
+        return NULL;
+    if (NaN_obj == NULL) {
+        double nan = PyOS_string_to_double("nan", NULL, NULL); /* the bits of float("nan") */
+        if (nan == -1.0 && PyErr_Occurred())
+            goto fail;
+        NaN_obj = PyFloat_FromDouble(nan);
+        Inf_obj = PyFloat_FromDouble(Py_HUGE_VAL);
+        NegInf_obj = PyFloat_FromDouble(-Py_HUGE_VAL);
+        if (NaN_obj == NULL || Inf_obj == NULL || NegInf_obj == NULL)
+            goto fail;
+    }
+    if (ErrorType == NULL) {
+        PyObject *attrs = Py_BuildValue("{s:O}", "code", Py_None);
+        if (attrs == NULL)
+            goto fail;
+        ErrorType = PyErr_NewExceptionWithDoc(
+            "eventreg._cread.Error",
+            "A SQLite error: code is SQLite's extended result code (code & 0xFF == SQLITE_BUSY\n"
+            "when the database stayed locked), the message is sqlite3_errmsg's.",
+            PyExc_Exception, attrs);
+        Py_DECREF(attrs);
+        if (ErrorType == NULL)
+            goto fail;
+    }
+    Py_INCREF(ErrorType);
+    if (PyModule_AddObject(module, "Error", ErrorType) < 0) {
+        Py_DECREF(ErrorType);
+        goto fail;
+    }
+    Py_INCREF(&ReaderType);
+    if (PyModule_AddObject(module, "Reader", (PyObject *)&ReaderType) < 0) {
+        Py_DECREF(&ReaderType);
+        goto fail;
+    }
+    if (PyModule_AddIntConstant(module, "SQLITE_BUSY", SQ_BUSY) < 0
+            || PyModule_AddIntConstant(module, "SQLITE_LOCKED", SQ_LOCKED) < 0
+            || PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0)
+        goto fail;
+    return module;
+fail:
+    Py_DECREF(module);
+    return NULL;
+}

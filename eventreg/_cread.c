@@ -1189,14 +1189,24 @@ PyInit__cread(void)
     if (module == NULL)
         return NULL;
     if (NaN_obj == NULL) {
-        double nan = PyOS_string_to_double("nan", NULL, NULL); /* the bits of float("nan") */
-        if (nan == -1.0 && PyErr_Occurred())
+        /* the very objects json.loads gives for NaN, Infinity and -Infinity: containers
+         * compare items by identity first, so [nan] == [nan] holds only for the same NaN */
+        PyObject *decoder = PyImport_ImportModule("json.decoder");
+        if (decoder == NULL)
             goto fail;
-        NaN_obj = PyFloat_FromDouble(nan);
-        Inf_obj = PyFloat_FromDouble(Py_HUGE_VAL);
-        NegInf_obj = PyFloat_FromDouble(-Py_HUGE_VAL);
-        if (NaN_obj == NULL || Inf_obj == NULL || NegInf_obj == NULL)
+        NaN_obj = PyObject_GetAttrString(decoder, "NaN");
+        Inf_obj = PyObject_GetAttrString(decoder, "PosInf");
+        NegInf_obj = PyObject_GetAttrString(decoder, "NegInf");
+        Py_DECREF(decoder);
+        if (NaN_obj == NULL || Inf_obj == NULL || NegInf_obj == NULL || !PyFloat_CheckExact(NaN_obj)
+            || !PyFloat_CheckExact(Inf_obj) || !PyFloat_CheckExact(NegInf_obj)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ImportError, "json.decoder has no float NaN, PosInf, NegInf");
+            Py_CLEAR(NaN_obj);
+            Py_CLEAR(Inf_obj);
+            Py_CLEAR(NegInf_obj);
             goto fail;
+        }
     }
     if (ErrorType == NULL) {
         PyObject *attrs = Py_BuildValue("{s:O}", "code", Py_None);

@@ -513,3 +513,11 @@ print(_cread.sqlite_version() == sqlite3.sqlite_version)
     assert lines[3] == "ImportError not loaded"
     assert lines[4].startswith("ImportError") and "sqlite3_open_v2" in lines[4]
     assert lines[5] == "True"
+
+
+def test_nan_and_infinities_are_the_objects_json_loads_gives():
+    # lists and dicts compare items by identity first: [nan] == [nan] only for one NaN
+    # object, and history, states and copies are compared that way
+    for text in ("NaN", "Infinity", "-Infinity"):
+        assert _cread.decode(f"[{text}]", no_fallback)[0] is json.loads(f"[{text}]")[0]
+    assert _cread.decode('{"a":NaN}', no_fallback) == json.loads('{"a":NaN}')

@@ -3,7 +3,8 @@
  *
  * An optional accelerator for ``SQLLog.read_all`` on SQLite. It reads rows with
  * SQLite's C API and builds ``RecordedEvent`` tuples directly, decoding the JSON
- * columns with a decoder for the canonical text the log writes.
+ * columns with a decoder for the canonical text the log writes. Its Writer runs an
+ * append's whole transaction (BEGIN IMMEDIATE, the guarded INSERTs, COMMIT) in C.
  *
  * SQLite is not linked: bind() resolves its functions at run time from the library
  * Python's own ``_sqlite3`` module has loaded (dlopen with RTLD_NOLOAD on that
@@ -17,6 +18,10 @@
  *   Reader.read(sql, lo, n, record_type, parse_timestamp, fallback) -> list
  *   Reader.close()
  *   decode(text, fallback)            the JSON decoder on its own (tests)
+ *   Writer(filename, uri, timeout_ms, synchronous, wal_autocheckpoint)
+ *                                     a read-write connection for appends (WAL only)
+ *   Writer.append(chunks) -> bool     INSERT chunks in one BEGIN IMMEDIATE transaction
+ *   Writer.pragma(name, value=None), Writer.close()
  *   Error                             SQLite errors; .code = extended result code
  *
  * JSON: the decoder accepts exactly the compact text json.dumps writes with
@@ -53,6 +58,15 @@ typedef long long sq_int64;
 #define SQ_OPEN_READWRITE 0x00000002
 #define SQ_OPEN_URI 0x00000040
 #define SQ_OPEN_NOMUTEX 0x00008000 /* each Reader serialises its own use */
+#define SQ_CONSTRAINT 19
+#define SQ_CONSTRAINT_PRIMARYKEY (SQ_CONSTRAINT | (6 << 8))
+#define SQ_CONSTRAINT_TRIGGER (SQ_CONSTRAINT | (7 << 8))
+#define SQ_CONSTRAINT_UNIQUE (SQ_CONSTRAINT | (8 << 8))
+#define SQ_CONSTRAINT_ROWID (SQ_CONSTRAINT | (10 << 8))
+#define SQ_ERROR 1
+
+typedef void (*sq_destructor)(void *);
+#define SQ_STATIC ((sq_destructor)0) /* SQLite neither copies nor frees the bound bytes */
 
 typedef struct {
     int (*open_v2)(const char *, sqlite3 **, int, const char *);
@@ -76,6 +90,15 @@ typedef struct {
     int (*exec)(sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **);
     void (*free)(void *);
     const char *(*libversion)(void);
+    /* the Writer's */
+    int (*bind_text)(sqlite3_stmt *, int, const char *, int, sq_destructor);
+    int (*bind_blob)(sqlite3_stmt *, int, const void *, int, sq_destructor);
+    int (*bind_double)(sqlite3_stmt *, int, double);
+    int (*bind_null)(sqlite3_stmt *, int);
+    int (*clear_bindings)(sqlite3_stmt *);
+    int (*changes)(sqlite3 *);
+    int (*get_autocommit)(sqlite3 *);
+    int (*stmt_readonly)(sqlite3_stmt *);
 } SqliteApi;
 
 static SqliteApi sq;
@@ -91,6 +114,8 @@ static const struct {
     SYM(column_type), SYM(column_int64), SYM(column_double), SYM(column_text),
     SYM(column_blob), SYM(column_bytes), SYM(errmsg), SYM(extended_errcode),
     SYM(busy_timeout), SYM(exec), SYM(free), SYM(libversion),
+    SYM(bind_text), SYM(bind_blob), SYM(bind_double), SYM(bind_null), SYM(clear_bindings),
+    SYM(changes), SYM(get_autocommit), SYM(stmt_readonly),
 };
 #undef SYM
 
@@ -1157,6 +1182,756 @@ static PyTypeObject ReaderType = {
     .tp_new = reader_new,
 };
 
+/* -- Writer ------------------------------------------------------------------------ */
+
+/*
+ * A read-write connection that appends: append(chunks) runs BEGIN IMMEDIATE, one
+ * INSERT per chunk and COMMIT, all in C. Each chunk's parameters are bound while the
+ * GIL is held; the GIL is then released for BEGIN (the first chunk), the chunk's step
+ * and COMMIT (the last chunk), so a one-chunk append releases it once. str and bytes
+ * are bound SQLITE_STATIC (no copy): the Writer holds a reference to each bound object
+ * until the statement is reset and its bindings cleared, so another thread changing
+ * the caller's lists meanwhile cannot free them.
+ */
+
+#define WRITER_CACHE 16 /* prepared INSERT statements kept per Writer */
+#define WRITER_MSG 512  /* an error message seen without the GIL, truncated to this */
+
+typedef struct {
+    PyObject *sql;            /* its text (a str); NULL: a free slot */
+    sqlite3_stmt *stmt;
+    int nparams;
+    unsigned long long used;  /* tick of the last use: the least recent is replaced */
+} CachedStatement;
+
+typedef struct {
+    PyObject_HEAD
+    sqlite3 *db;
+    sqlite3_stmt *begin, *commit, *rollback;
+    CachedStatement cache[WRITER_CACHE];
+    unsigned long long tick;
+    PyObject **held;           /* the str/bytes bound to the statement being run */
+    Py_ssize_t n_held, held_cap;
+    PyThread_type_lock lock;   /* one append (or pragma, close) at a time */
+    unsigned long owner;       /* thread in append/pragma/close, while busy */
+    int busy;
+    int err_code;              /* the error met without the GIL: extended code, message */
+    char err_msg[WRITER_MSG];
+} Writer;
+
+/* what writer_run met */
+enum { RUN_OK, RUN_SHORT, RUN_CONFLICT, RUN_MORE, RUN_ROW, RUN_ERROR };
+
+static int
+writer_acquire(Writer *self)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (self->busy && self->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError, "eventreg._cread.Writer used again from inside its own call");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    self->owner = me;
+    self->busy = 1;
+    return 0;
+}
+
+static void
+writer_release(Writer *self)
+{
+    self->busy = 0;
+    PyThread_release_lock(self->lock);
+}
+
+static int
+writer_open_check(Writer *self)
+{
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the Writer is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+writer_close_db(Writer *self)
+{
+    for (int i = 0; i < WRITER_CACHE; i++) {
+        CachedStatement *c = &self->cache[i];
+        if (c->stmt != NULL)
+            sq.finalize(c->stmt);
+        c->stmt = NULL;
+        Py_CLEAR(c->sql);
+    }
+    sqlite3_stmt **own[] = {&self->begin, &self->commit, &self->rollback};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (*own[i] != NULL)
+            sq.finalize(*own[i]);
+        *own[i] = NULL;
+    }
+    if (self->db != NULL) {
+        sq.close_v2(self->db); /* rolls back a transaction left open */
+        self->db = NULL;
+    }
+}
+
+/* copy the connection's error (no Python objects: callable without the GIL) */
+static void
+writer_capture(Writer *self)
+{
+    const char *m = sq.errmsg(self->db);
+    if (m == NULL)
+        m = "unknown error";
+    size_t n = strlen(m);
+    if (n >= WRITER_MSG)
+        n = WRITER_MSG - 1;
+    memcpy(self->err_msg, m, n);
+    self->err_msg[n] = '\0';
+    self->err_code = sq.extended_errcode(self->db);
+}
+
+static void
+writer_raise_captured(Writer *self)
+{
+    set_sqlite_error(self->err_code, self->err_msg);
+}
+
+/* ROLLBACK when a transaction is open; with the GIL (released meanwhile) */
+static void
+writer_rollback(Writer *self)
+{
+    if (sq.get_autocommit(self->db))
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    sq.step(self->rollback);
+    sq.reset(self->rollback);
+    if (!sq.get_autocommit(self->db)) /* once more, parsed afresh; else the next append retries */
+        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    Py_END_ALLOW_THREADS
+}
+
+static void
+writer_drop_held(Writer *self)
+{
+    for (Py_ssize_t i = 0; i < self->n_held; i++)
+        Py_DECREF(self->held[i]);
+    self->n_held = 0;
+}
+
+/* a statement of the Writer's own (BEGIN, COMMIT ...), prepared once; -1 with an exception */
+static int
+writer_prepare_own(Writer *self, const char *sql, sqlite3_stmt **out)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.prepare_v2(self->db, sql, -1, out, NULL);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        set_db_error(self->db);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+writer_exec(Writer *self, const char *sql)
+{
+    char *message = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.exec(self->db, sql, NULL, NULL, &message);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        set_sqlite_error(sq.extended_errcode(self->db), message ? message : sq.errmsg(self->db));
+        sq.free(message);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"filename", "uri", "timeout_ms", "synchronous", "wal_autocheckpoint", NULL};
+    static const char *levels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+    PyObject *filename = NULL, *level = NULL;
+    int uri = 0, timeout_ms = 5000, wal_autocheckpoint = 1000;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|piUi:Writer", keywords, PyUnicode_FSConverter,
+                                     &filename, &uri, &timeout_ms, &level, &wal_autocheckpoint))
+        return NULL;
+    if (require_bound() < 0) {
+        Py_DECREF(filename);
+        return NULL;
+    }
+    const char *synchronous = "FULL";
+    if (level != NULL) {
+        synchronous = NULL;
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+            if (PyUnicode_CompareWithASCIIString(level, levels[i]) == 0)
+                synchronous = levels[i];
+        if (synchronous == NULL) {
+            Py_DECREF(filename);
+            PyErr_Format(PyExc_ValueError, "synchronous must be OFF, NORMAL, FULL or EXTRA, not %R", level);
+            return NULL;
+        }
+    }
+    Writer *self = (Writer *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(filename);
+        return NULL;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (self->lock == NULL) {
+        Py_DECREF(filename);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    int flags = SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX | (uri ? SQ_OPEN_URI : 0);
+    sqlite3 *db = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.open_v2(PyBytes_AS_STRING(filename), &db, flags, NULL);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(filename);
+    self->db = db;
+    if (rc != SQ_OK) {
+        if (db != NULL)
+            set_db_error(db);
+        else
+            set_sqlite_error(rc, "cannot open the database (out of memory)");
+        Py_DECREF(self);
+        return NULL;
+    }
+    sq.busy_timeout(db, timeout_ms);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", synchronous);
+    if (writer_exec(self, sql) < 0)
+        goto fail;
+    snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d", wal_autocheckpoint);
+    if (writer_exec(self, sql) < 0)
+        goto fail;
+    /* the log puts its file in WAL mode once and for all; a Writer only checks */
+    sqlite3_stmt *stmt = NULL;
+    if (writer_prepare_own(self, "PRAGMA journal_mode", &stmt) < 0)
+        goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.step(stmt);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_ROW) {
+        set_db_error(db);
+        sq.finalize(stmt);
+        goto fail;
+    }
+    const char *mode = (const char *)sq.column_text(stmt, 0);
+    int wal = mode != NULL && (mode[0] | 0x20) == 'w' && (mode[1] | 0x20) == 'a' && (mode[2] | 0x20) == 'l'
+              && mode[3] == '\0';
+    if (!wal) {
+        char message[128];
+        snprintf(message, sizeof(message), "the database is in journal_mode %.40s, not wal", mode ? mode : "?");
+        set_sqlite_error(SQ_ERROR, message);
+    }
+    sq.finalize(stmt);
+    if (!wal)
+        goto fail;
+    if (writer_prepare_own(self, "BEGIN IMMEDIATE", &self->begin) < 0
+            || writer_prepare_own(self, "COMMIT", &self->commit) < 0
+            || writer_prepare_own(self, "ROLLBACK", &self->rollback) < 0)
+        goto fail;
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static void
+writer_dealloc(Writer *self)
+{
+    if (sq_handle != NULL)
+        writer_close_db(self);
+    writer_drop_held(self); /* empty: append drops them before it returns */
+    PyMem_Free(self->held);
+    if (self->lock != NULL)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+writer_close(Writer *self, PyObject *unused)
+{
+    (void)unused;
+    if (writer_acquire(self) < 0)
+        return NULL;
+    writer_close_db(self);
+    writer_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+writer_enter(Writer *self, PyObject *unused)
+{
+    (void)unused;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *
+writer_exit(Writer *self, PyObject *args)
+{
+    (void)args;
+    return writer_close(self, NULL);
+}
+
+/* the prepared statement for sql (kept in the cache); NULL with an exception */
+static CachedStatement *
+writer_statement(Writer *self, PyObject *sql, int query)
+{
+    CachedStatement *c, *end = self->cache + WRITER_CACHE;
+    for (c = self->cache; c < end; c++)
+        if (c->sql == sql)
+            goto found;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(sql);
+    for (c = self->cache; c < end; c++)
+        if (c->sql != NULL && PyUnicode_GET_LENGTH(c->sql) == length && PyUnicode_Compare(c->sql, sql) == 0)
+            goto found;
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(sql, &n);
+    if (text == NULL)
+        return NULL;
+    if (n >= INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "SQL text too long");
+        return NULL;
+    }
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.prepare_v2(self->db, text, (int)n + 1, &stmt, &tail);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        writer_capture(self);
+        sq.finalize(stmt);
+        writer_raise_captured(self);
+        return NULL;
+    }
+    const char *error = NULL;
+    if (stmt == NULL)
+        error = "the SQL text holds no statement";
+    else if (sq.stmt_readonly(stmt) != query)
+        error = query ? "append()'s guard is a query (SELECT ...)"
+                      : "append() runs statements that write (INSERT ...), not queries or transaction control";
+    else if (tail != NULL) {
+        while (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';')
+            tail++;
+        if (*tail != '\0')
+            error = "append() runs one statement per chunk: the SQL text holds more";
+    }
+    if (error != NULL) {
+        sq.finalize(stmt);
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    /* a free slot, or the least recently used */
+    CachedStatement *slot = self->cache;
+    for (c = self->cache; c < end && slot->sql != NULL; c++)
+        if (c->sql == NULL || c->used < slot->used)
+            slot = c;
+    if (slot->stmt != NULL)
+        sq.finalize(slot->stmt);
+    Py_INCREF(sql);
+    Py_XSETREF(slot->sql, sql);
+    slot->stmt = stmt;
+    slot->nparams = sq.bind_parameter_count(stmt);
+    c = slot;
+found:
+    if (sq.stmt_readonly(c->stmt) != query) { /* kept from a call that used it the other way */
+        PyErr_SetString(PyExc_ValueError, query ? "append()'s guard is a query (SELECT ...)"
+                                                : "append() runs statements that write (INSERT ...), not queries");
+        return NULL;
+    }
+    c->used = ++self->tick;
+    return c;
+}
+
+/* bind params[0:count] to stmt; -1 with an exception (bindings then cleared, none held) */
+static int
+writer_bind(Writer *self, sqlite3_stmt *stmt, PyObject *const *items, Py_ssize_t count, Py_ssize_t chunk)
+{
+    if (count > self->held_cap) {
+        PyObject **grown = PyMem_Realloc(self->held, (size_t)count * sizeof(PyObject *));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->held = grown;
+        self->held_cap = count;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *v = items[k];
+        int i = (int)k + 1, rc;
+        if (PyUnicode_Check(v)) {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(v, &n); /* kept by the str while it lives */
+            if (s == NULL)
+                goto fail;
+            if (n > INT_MAX) {
+                PyErr_SetString(PyExc_OverflowError, "str parameter too long to bind");
+                goto fail;
+            }
+            Py_INCREF(v);
+            self->held[self->n_held++] = v;
+            rc = sq.bind_text(stmt, i, s, (int)n, SQ_STATIC);
+        }
+        else if (PyLong_Check(v)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow) {
+                PyErr_Format(PyExc_OverflowError, "parameter %zd of chunk %zd does not fit SQLite's 64-bit "
+                             "INTEGER", k, chunk);
+                goto fail;
+            }
+            if (x == -1 && PyErr_Occurred())
+                goto fail;
+            rc = sq.bind_int64(stmt, i, x);
+        }
+        else if (v == Py_None)
+            rc = sq.bind_null(stmt, i);
+        else if (PyFloat_Check(v))
+            rc = sq.bind_double(stmt, i, PyFloat_AS_DOUBLE(v));
+        else if (PyBytes_Check(v)) {
+            if (PyBytes_GET_SIZE(v) > INT_MAX) {
+                PyErr_SetString(PyExc_OverflowError, "bytes parameter too long to bind");
+                goto fail;
+            }
+            Py_INCREF(v);
+            self->held[self->n_held++] = v;
+            rc = sq.bind_blob(stmt, i, PyBytes_AS_STRING(v), (int)PyBytes_GET_SIZE(v), SQ_STATIC);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "parameter %zd of chunk %zd is a %.200s: append() binds int, float, "
+                         "str, bytes and None", k, chunk, Py_TYPE(v)->tp_name);
+            goto fail;
+        }
+        if (rc != SQ_OK) {
+            writer_capture(self);
+            writer_raise_captured(self);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    sq.clear_bindings(stmt);
+    writer_drop_held(self);
+    return -1;
+}
+
+/* BEGIN IMMEDIATE (when begin), the chunk's statement, COMMIT (when commit, and the
+ * chunk changed exactly rows rows). Called WITHOUT the GIL: no Python objects here.
+ * Every statement is reset, the chunk's bindings cleared, errors captured. */
+static int
+writer_run(Writer *self, sqlite3_stmt *stmt, int rows, int begin, int commit)
+{
+    int rc, outcome = RUN_OK;
+    if (begin) {
+        rc = sq.step(self->begin);
+        if (rc != SQ_DONE)
+            writer_capture(self);
+        sq.reset(self->begin);
+        if (rc != SQ_DONE) {
+            sq.clear_bindings(stmt);
+            return RUN_ERROR;
+        }
+    }
+    rc = sq.step(stmt);
+    if (rc == SQ_DONE) {
+        int changed = sq.changes(self->db);
+        if (changed != rows)
+            outcome = changed < rows ? RUN_SHORT : RUN_MORE;
+    }
+    else if (rc == SQ_ROW)
+        outcome = RUN_ROW;
+    else {
+        writer_capture(self);
+        int code = self->err_code;
+        outcome = (code == SQ_CONSTRAINT_PRIMARYKEY || code == SQ_CONSTRAINT_UNIQUE || code == SQ_CONSTRAINT_ROWID)
+                      ? RUN_CONFLICT : RUN_ERROR;
+    }
+    sq.reset(stmt);
+    sq.clear_bindings(stmt);
+    if (outcome == RUN_OK && commit) {
+        rc = sq.step(self->commit);
+        if (rc != SQ_DONE) {
+            writer_capture(self);
+            outcome = RUN_ERROR;
+        }
+        sq.reset(self->commit);
+    }
+    return outcome;
+}
+
+/* BEGIN IMMEDIATE, then the guard query: RUN_OK if its first row's first column is
+ * exactly the expected text, RUN_SHORT if not (or no row). Called WITHOUT the GIL. */
+static int
+writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssize_t length)
+{
+    int rc = sq.step(self->begin), outcome;
+    if (rc != SQ_DONE)
+        writer_capture(self);
+    sq.reset(self->begin);
+    if (rc != SQ_DONE) {
+        sq.clear_bindings(stmt);
+        return RUN_ERROR;
+    }
+    rc = sq.step(stmt);
+    if (rc == SQ_ROW) {
+        const unsigned char *text = sq.column_text(stmt, 0);
+        outcome = text != NULL && sq.column_bytes(stmt, 0) == length && memcmp(text, expected, (size_t)length) == 0
+                      ? RUN_OK : RUN_SHORT;
+    }
+    else if (rc == SQ_DONE)
+        outcome = RUN_SHORT;
+    else {
+        writer_capture(self);
+        outcome = RUN_ERROR;
+    }
+    sq.reset(stmt);
+    sq.clear_bindings(stmt);
+    return outcome;
+}
+
+static PyObject *
+writer_append(Writer *self, PyObject *args)
+{
+    PyObject *chunks, *guard = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:append", &chunks, &guard))
+        return NULL;
+    if (guard != Py_None && (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 3
+                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 0))
+                             || !(PyList_Check(PyTuple_GET_ITEM(guard, 1)) || PyTuple_Check(PyTuple_GET_ITEM(guard, 1)))
+                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 2)))) {
+        PyErr_SetString(PyExc_TypeError, "guard must be None or a (sql, params, expected text) tuple");
+        return NULL;
+    }
+    if (!PyList_Check(chunks) && !PyTuple_Check(chunks)) {
+        PyErr_Format(PyExc_TypeError, "append() needs a list of (sql, params, rows), not %.200s",
+                     Py_TYPE(chunks)->tp_name);
+        return NULL;
+    }
+    /* a snapshot: the transaction ends with the chunk that was last when append began */
+    PyObject *seq = PySequence_Tuple(chunks);
+    if (seq == NULL)
+        return NULL;
+    if (writer_acquire(self) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (writer_open_check(self) < 0)
+        goto done;
+    writer_rollback(self); /* only after a ROLLBACK that failed: a transaction left open */
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    int outcome = RUN_OK, begun = 0;
+    if (guard != Py_None) {
+        CachedStatement *g = writer_statement(self, PyTuple_GET_ITEM(guard, 0), 1);
+        if (g == NULL)
+            goto fail;
+        PyObject *params = PyTuple_GET_ITEM(guard, 1);
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
+        if (count != g->nparams) {
+            PyErr_Format(PyExc_ValueError, "the guard has %zd parameters; its SQL takes %d", count, g->nparams);
+            goto fail;
+        }
+        Py_ssize_t length;
+        const char *expected = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(guard, 2), &length);
+        if (expected == NULL)
+            goto fail;
+        if (writer_bind(self, g->stmt, PySequence_Fast_ITEMS(params), count, -1) < 0)
+            goto fail;
+        sqlite3_stmt *stmt = g->stmt;
+        Py_BEGIN_ALLOW_THREADS
+        outcome = writer_run_guard(self, stmt, expected, length);
+        Py_END_ALLOW_THREADS
+        writer_drop_held(self);
+        begun = 1;
+    }
+    for (Py_ssize_t i = 0; i < n && outcome == RUN_OK; i++) {
+        PyObject *chunk = PyTuple_GET_ITEM(seq, i);
+        if (!(PyTuple_Check(chunk) || PyList_Check(chunk)) || PySequence_Fast_GET_SIZE(chunk) != 3) {
+            PyErr_Format(PyExc_TypeError, "chunk %zd is not a (sql, params, rows) tuple", i);
+            goto fail;
+        }
+        PyObject **parts = PySequence_Fast_ITEMS(chunk);
+        PyObject *sql = parts[0], *params = parts[1], *rows_obj = parts[2];
+        if (!PyUnicode_Check(sql) || !(PyList_Check(params) || PyTuple_Check(params)) || !PyLong_Check(rows_obj)) {
+            PyErr_Format(PyExc_TypeError, "chunk %zd: (sql, params, rows) must be a str, a list and an int", i);
+            goto fail;
+        }
+        long rows = PyLong_AsLong(rows_obj);
+        if (rows == -1 && PyErr_Occurred())
+            goto fail;
+        if (rows < 0 || rows > INT_MAX) {
+            PyErr_Format(PyExc_ValueError, "chunk %zd: rows must be from 0 to %d", i, INT_MAX);
+            goto fail;
+        }
+        CachedStatement *c = writer_statement(self, sql, 0);
+        if (c == NULL)
+            goto fail;
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
+        if (count != c->nparams) {
+            PyErr_Format(PyExc_ValueError, "chunk %zd has %zd parameters; its SQL takes %d", i, count, c->nparams);
+            goto fail;
+        }
+        if (writer_bind(self, c->stmt, PySequence_Fast_ITEMS(params), count, i) < 0)
+            goto fail;
+        sqlite3_stmt *stmt = c->stmt;
+        int begin = i == 0 && !begun, commit = i == n - 1;
+        Py_BEGIN_ALLOW_THREADS
+        outcome = writer_run(self, stmt, (int)rows, begin, commit);
+        Py_END_ALLOW_THREADS
+        writer_drop_held(self);
+        if (outcome != RUN_OK)
+            break;
+    }
+    if (begun && n == 0 && outcome == RUN_OK)
+        writer_rollback(self); /* a guard and nothing to insert: end the transaction */
+    switch (outcome) {
+    case RUN_OK:
+        result = Py_NewRef(Py_True);
+        goto done;
+    case RUN_SHORT:
+    case RUN_CONFLICT: /* the head or the stream moved: the caller reads them again */
+        writer_rollback(self);
+        result = Py_NewRef(Py_False);
+        goto done;
+    case RUN_MORE:
+        writer_rollback(self);
+        PyErr_SetString(PyExc_ValueError, "a chunk changed more rows than it said");
+        goto done;
+    case RUN_ROW:
+        writer_rollback(self);
+        PyErr_SetString(PyExc_ValueError, "a chunk's statement returned rows");
+        goto done;
+    default:
+        writer_rollback(self);
+        writer_raise_captured(self);
+        goto done;
+    }
+fail: /* an exception is set */
+    {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        writer_rollback(self);
+        PyErr_Restore(type, value, traceback);
+    }
+done:
+    writer_release(self);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyObject *
+writer_pragma(Writer *self, PyObject *args)
+{
+    PyObject *name, *value = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:pragma", &name, &value))
+        return NULL;
+    long long number = 0;
+    if (value != Py_None) {
+        if (!PyLong_Check(value)) {
+            PyErr_SetString(PyExc_TypeError, "pragma() sets int values only");
+            return NULL;
+        }
+        number = PyLong_AsLongLong(value);
+        if (number == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL)
+        return NULL;
+    int ok = n > 0 && n <= 64;
+    for (Py_ssize_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_';
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "not a pragma name: %R", name);
+        return NULL;
+    }
+    char sql[112];
+    if (value == Py_None)
+        snprintf(sql, sizeof(sql), "PRAGMA %s", s);
+    else
+        snprintf(sql, sizeof(sql), "PRAGMA %s=%lld", s, number);
+    if (writer_acquire(self) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    sqlite3_stmt *stmt = NULL;
+    if (writer_open_check(self) < 0 || writer_prepare_own(self, sql, &stmt) < 0)
+        goto done;
+    int rc = SQ_DONE;
+    if (stmt != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = sq.step(stmt);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc == SQ_ROW)
+        result = column_value(stmt, 0);
+    else if (rc == SQ_DONE)
+        result = Py_NewRef(Py_None);
+    else
+        set_db_error(self->db);
+done:
+    if (stmt != NULL)
+        sq.finalize(stmt);
+    writer_release(self);
+    return result;
+}
+
+static PyMethodDef writer_methods[] = {
+    {"append", (PyCFunction)writer_append, METH_VARARGS,
+     "append(chunks, guard=None) -> bool\n\n"
+     "guard: None or (sql, params, expected): a query run first in the transaction; unless\n"
+     "its first row's first column is the text expected, append returns False (nothing\n"
+     "written).\n"
+     "chunks: a list of (sql, params, rows): an INSERT, its parameters (a list of int,\n"
+     "float, str, bytes or None, as many as the SQL takes) and the rows it must insert.\n"
+     "Runs BEGIN IMMEDIATE, each chunk, COMMIT, and returns True. Returns False, having\n"
+     "rolled back, when a chunk inserts fewer rows than it says (a guard refused it) or\n"
+     "breaks a PRIMARY KEY or UNIQUE constraint (the log moved: read its head again).\n"
+     "Raises, having rolled back, Error (.code: SQLite's extended result code) on any\n"
+     "other SQLite error: busy after the timeout, I/O, a full disk, a read-only file, other\n"
+     "constraints (NOT NULL, CHECK, a trigger's RAISE(ABORT) = SQLITE_CONSTRAINT_TRIGGER),\n"
+     "a failed COMMIT; TypeError/OverflowError for a parameter that does not bind;\n"
+     "ValueError for a malformed chunk (parameter count, a query, several statements).\n"
+     "Nothing is written unless it returns True. Prepared statements are kept by SQL text\n"
+     "(16 per Writer). One call at a time per Writer (others wait)."},
+    {"pragma", (PyCFunction)writer_pragma, METH_VARARGS,
+     "pragma(name, value=None) -> value\n\n"
+     "Run PRAGMA name (or PRAGMA name=value, value an int) on the Writer's connection and\n"
+     "return the first column of its first row, or None (for tests and diagnostics)."},
+    {"close", (PyCFunction)writer_close, METH_NOARGS, "Close the connection (idempotent)."},
+    {"__enter__", (PyCFunction)writer_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)writer_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject WriterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "eventreg._cread.Writer",
+    .tp_basicsize = sizeof(Writer),
+    .tp_dealloc = (destructor)writer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Writer(filename, uri=False, timeout_ms=5000, synchronous='FULL', wal_autocheckpoint=1000)\n\n"
+              "A SQLite connection for appends: opened read-write without create (a missing file\n"
+              "raises Error), busy timeout timeout_ms, PRAGMA synchronous (OFF, NORMAL, FULL or\n"
+              "EXTRA, else ValueError) and wal_autocheckpoint; the database must already be in WAL\n"
+              "mode (else Error).",
+    .tp_methods = writer_methods,
+    .tp_new = writer_new,
+};
+
 /* -- module ------------------------------------------------------------------------ */
 
 static PyMethodDef module_methods[] = {
@@ -1184,6 +1959,8 @@ PyInit__cread(void)
 {
     init_tables();
     if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    if (PyType_Ready(&WriterType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&cread_module);
     if (module == NULL)
@@ -1231,8 +2008,17 @@ PyInit__cread(void)
         Py_DECREF(&ReaderType);
         goto fail;
     }
+    Py_INCREF(&WriterType);
+    if (PyModule_AddObject(module, "Writer", (PyObject *)&WriterType) < 0) {
+        Py_DECREF(&WriterType);
+        goto fail;
+    }
     if (PyModule_AddIntConstant(module, "SQLITE_BUSY", SQ_BUSY) < 0
             || PyModule_AddIntConstant(module, "SQLITE_LOCKED", SQ_LOCKED) < 0
+            || PyModule_AddIntConstant(module, "SQLITE_CONSTRAINT", SQ_CONSTRAINT) < 0
+            || PyModule_AddIntConstant(module, "SQLITE_CONSTRAINT_PRIMARYKEY", SQ_CONSTRAINT_PRIMARYKEY) < 0
+            || PyModule_AddIntConstant(module, "SQLITE_CONSTRAINT_UNIQUE", SQ_CONSTRAINT_UNIQUE) < 0
+            || PyModule_AddIntConstant(module, "SQLITE_CONSTRAINT_TRIGGER", SQ_CONSTRAINT_TRIGGER) < 0
             || PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0)
         goto fail;
     return module;

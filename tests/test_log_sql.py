@@ -473,3 +473,23 @@ def test_sqlite_read_all_in_c_gives_what_the_stdlib_path_gives(sqlite_url):
         assert queue.get(timeout=60) == [(e.position, e.hash) for e in plain.read_all()]
         child.join(30)
         assert [e.position for e in log.read_all(40)] == [40, 41]
+
+
+def test_sqlite_appends_after_the_first_run_in_c(sqlite_url):
+    from eventreg.backends import sql
+
+    if sql._cread is None:
+        if os.environ.get("CI"):
+            pytest.fail("eventreg._cread is not built: appends run the slower stdlib path")
+        pytest.skip("eventreg._cread is not built")
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {"i": 0})])  # the head is unknown yet: the stdlib path reads it
+        statements: list[str] = []
+        log._writer.dbapi_connection.set_trace_callback(statements.append)
+        log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
+        log.append("s", [NewEvent("e", {"i": i}) for i in range(2, 200)])
+        log.append("t", [NewEvent("e", {})])  # a stream this handle has not seen: the stdlib path
+        assert log._c_writer is not None
+        assert [s.split()[0] for s in statements if not s.startswith("SELECT")] == ["BEGIN", "INSERT", "COMMIT"]
+        assert [e.payload.get("i") for e in log.read_stream("s")] == list(range(200))
+        assert log.verify().ok

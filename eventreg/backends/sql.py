@@ -46,6 +46,7 @@ from eventreg.errors import (
     SchemaVersionError,
 )
 from eventreg.log import (
+    ANY,
     GENESIS_HASH,
     BaseLog,
     Head,
@@ -286,32 +287,40 @@ class _Statements:
 
 
 
-    def insert_after(self, count: int) -> str:
+    def insert_rows(self, count: int) -> str:
         """
-        SQLite: one ``INSERT`` of ``count`` rows (qmark parameters, :data:`EVENT_COLUMNS`
-        order per row) that inserts nothing unless the event at the position given by the
-        last but one parameter is stored with the hash given by the last (position 0: the
-        genesis hash).
+        One ``INSERT`` of ``count`` rows (qmark parameters, :data:`EVENT_COLUMNS` order per row).
         """
         text = self._insert_rows.get(count)
         if text is None:
             head, _, values = self.insert.text.partition(" VALUES ")
-            text = self._insert_rows[count] = (
-                f"{head} SELECT * FROM (VALUES {', '.join([values] * count)}) WHERE COALESCE("
-                f"(SELECT hash FROM {PREFIX}events WHERE position = ?), '{GENESIS_HASH}') = ?")
+            text = self._insert_rows[count] = f"{head} VALUES {', '.join([values] * count)}"
         return text
 
+    def insert_chunks(self, params: list[Any]) -> list[tuple[str, list[Any], int]]:
+        """
+        SQLite: ``(statement, parameters, rows)`` inserting the rows of ``params`` (as
+        :func:`eventreg.log.seal` lists them), up to :data:`INSERT_ROWS` rows each.
+        """
+        columns = len(EVENT_COLUMNS)
+        step = INSERT_ROWS * columns
+        if len(params) <= step:  # the common case: one statement
+            return [(self.insert_rows(len(params) // columns), params, len(params) // columns)]
+        chunks = []
+        for start in range(0, len(params), step):
+            chunk = params[start:start + step]
+            rows = len(chunk) // columns
+            chunks.append((self.insert_rows(rows), chunk, rows))
+        return chunks
+
+
+#: SQLite: the hash stored at a position (an append that presumes the head checks it)
+HASH_AT = f"SELECT hash FROM {PREFIX}events WHERE position = ?"
 
 #: rows per ``INSERT`` statement on SQLite: one statement binds them all, which costs
-#: SQLite and the driver less per row than ``executemany`` (11 x 64 + 2 parameters stay
+#: SQLite and the driver less per row than ``executemany`` (11 x 64 parameters stay
 #: under the 999 that SQLite before 3.32 allowed)
 INSERT_ROWS = 64
-
-
-class _HeadMoved(Exception):
-    """
-    SQLite: the event an append presumed to follow is not the last one any more.
-    """
 
 
 def _event_row(item: Prepared) -> tuple[Any, ...]:
@@ -655,7 +664,11 @@ class SQLLog(BaseLog):
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
-        # SQLite with eventreg._cread: idle C readers for read_all (a forked child drops them)
+        # SQLite with eventreg._cread: a C writer connection for appends, and idle C readers
+        # for read_all (a forked child drops its parent's)
+        self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)
+        self._c_writer: Any = None
+        self._c_writer_pid = 0
         self._readers_lock = threading.Lock()
         self._readers: list[Any] = []
         self._readers_pid = self._pid
@@ -863,11 +876,11 @@ class SQLLog(BaseLog):
         the commit is replaced once (a server restart must not fail the next append).
 
         With ``presume_head`` on SQLite (where the head is the last event row), ``work``
-        first runs after the head this log last committed, without reading it. ``work``
-        inserts only after a stored event of that position and hash (else it raises
-        ``_HeadMoved``), and positions are a key with no gaps: if another writer appended
-        since (or the database was replaced), the insert fails and the transaction starts
-        again, reading the head.
+        first runs after the head this log last committed, without searching for the
+        last event: the event at that position must still have that hash (else the
+        database was replaced), and positions are a key with no gaps, so if another
+        writer appended since, the insert at the next position fails. Either way the
+        transaction starts again and reads the head.
 
         Returns:
             The head (position, hash) before the transaction and ``work``'s result.
@@ -886,8 +899,10 @@ class SQLLog(BaseLog):
                     if presumed is not None:
                         position, digest = presumed
                         try:
+                            if cursor.execute(HASH_AT, (position,)).fetchone() != (digest,):
+                                raise ConcurrencyConflict("the log was replaced")
                             new_position, new_hash, result = work(cursor, position, digest)
-                        except (self._dbapi.IntegrityError, ConcurrencyConflict, _HeadMoved):
+                        except (self._dbapi.IntegrityError, ConcurrencyConflict):
                             # the head moved (a stale stream version also ends here): read it
                             presumed = None
                             conn.rollback()
@@ -947,6 +962,10 @@ class SQLLog(BaseLog):
         return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        if self._c_writes:
+            done = self._append_in_c(stream_id, pending, expected_version)
+            if done is not None:
+                return done
         sql = self._sql
         version_sql, version_tail = sql.stream_version.text, sql.stream_version_tail
         insert, columns = sql.insert.text, len(EVENT_COLUMNS)
@@ -962,17 +981,9 @@ class SQLLog(BaseLog):
             params: list[Any] = []
             sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
                           prev_hash=prev_hash, recorded_at=now(), params=params)
-            if sqlite:  # in statements of up to INSERT_ROWS rows, each after the event before it
-                step = INSERT_ROWS * columns
-                after = [position, prev_hash]
-                for start in range(0, len(params), step):
-                    chunk = params[start:start + step]
-                    rows = len(chunk) // columns
-                    chunk += after
-                    cursor.execute(sql.insert_after(rows), chunk)
-                    if cursor.rowcount != rows:
-                        raise _HeadMoved
-                    after = [chunk[-columns - 2], chunk[-3]]  # the last row's position and hash
+            if sqlite:
+                for statement, chunk, _ in sql.insert_chunks(params):
+                    cursor.execute(statement, chunk)
             elif len(sealed) == 1:
                 cursor.execute(insert, params)
             else:
@@ -983,6 +994,50 @@ class SQLLog(BaseLog):
         old_head, sealed = self._write_transaction(work, presume_head=True)
         last = sealed[-1].event
         self._remember(old_head, (last.position, last.hash), stream_id, last.stream_version)
+        return [item.event for item in sealed]
+
+    def _append_in_c(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent] | None:
+        """
+        SQLite with eventreg._cread: the whole transaction in C (``BEGIN IMMEDIATE``, the
+        check of the presumed head's hash, the inserts, ``COMMIT``) on a writer
+        connection of its own, after the head
+        and stream version this log last committed (see ``_write_transaction``'s
+        ``presume_head``). None when those are unknown or another writer moved the head:
+        then the stdlib path appends, reading the head.
+        """
+        with self._writer_lock:
+            with self._cache_lock:
+                head = self._cache_head
+                current = self._cache.get(stream_id) if head is not None else None
+            if current is None or not (expected_version is ANY or expected_version == current):
+                return None  # a stream not seen yet, or a conflict to confirm against the database
+            position, prev_hash = head
+            writer = self._c_writer
+            if writer is None or self._c_writer_pid != os.getpid():
+                pool = self._pool
+                try:
+                    writer = _cread.Writer(pool.database, bool(pool.connect_args.get("uri")),
+                                           int(pool.connect_args.get("timeout", pool.busy_timeout) * 1000),
+                                           pool.synchronous, WAL_AUTOCHECKPOINT)
+                except Exception:
+                    self._c_writes = False  # e.g. an option only the stdlib connection understands
+                    return None
+                self._c_writer, self._c_writer_pid = writer, os.getpid()
+            params: list[Any] = []
+            sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
+                          prev_hash=prev_hash, recorded_at=now(), params=params)
+            try:
+                if not writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash)):
+                    return None
+            except _cread.Error as e:
+                reason = _is_conflict(e)  # the write lock stayed taken: as the stdlib path says
+                if reason:
+                    raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
+                return None  # the stdlib path meets the problem again and reports it
+            last = sealed[-1].event
+            with self._cache_lock:  # as _remember, from the head it presumed
+                self._cache[stream_id] = last.stream_version
+                self._cache_head = (last.position, last.hash)
         return [item.event for item in sealed]
 
     def _import(self, batch: list[Prepared]) -> None:
@@ -1174,6 +1229,9 @@ class SQLLog(BaseLog):
             if self._writer is not None and self._pid == os.getpid():
                 self._writer.close()
             self._writer = None
+            if self._c_writer is not None and self._c_writer_pid == os.getpid():
+                self._c_writer.close()
+            self._c_writer = None
         with self._probe_lock:
             if self._probe is not None and self._probe_pid == os.getpid():
                 self._probe.close()

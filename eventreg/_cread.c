@@ -170,6 +170,30 @@ require_bound(void)
     return 0;
 }
 
+/* open an existing database file (never create one) with a busy timeout; NULL with an
+ * exception set. filename: bytes (PyUnicode_FSConverter's). */
+static sqlite3 *
+open_db(PyObject *filename, int uri, int timeout_ms)
+{
+    int flags = SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX | (uri ? SQ_OPEN_URI : 0);
+    sqlite3 *db = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sq.open_v2(PyBytes_AS_STRING(filename), &db, flags, NULL);
+    Py_END_ALLOW_THREADS
+    if (rc != SQ_OK) {
+        if (db != NULL) {
+            set_db_error(db);
+            sq.close_v2(db);
+        }
+        else
+            set_sqlite_error(rc, "cannot open the database (out of memory)");
+        return NULL;
+    }
+    sq.busy_timeout(db, timeout_ms);
+    return db;
+}
+
 /* -- JSON ------------------------------------------------------------------------ */
 
 /* A direct-mapped cache of short ASCII strings (object keys, short values): repeated
@@ -820,24 +844,15 @@ reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    int flags = SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX | (uri ? SQ_OPEN_URI : 0);
-    sqlite3 *db = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sq.open_v2(PyBytes_AS_STRING(filename), &db, flags, NULL);
-    Py_END_ALLOW_THREADS
+    sqlite3 *db = open_db(filename, uri, timeout_ms);
     Py_DECREF(filename);
     self->db = db;
-    if (rc != SQ_OK) {
-        if (db != NULL)
-            set_db_error(db);
-        else
-            set_sqlite_error(rc, "cannot open the database (out of memory)");
+    if (db == NULL) {
         Py_DECREF(self);
         return NULL;
     }
-    sq.busy_timeout(db, timeout_ms);
     char *message = NULL;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = sq.exec(db, "PRAGMA query_only=1", NULL, NULL, &message);
     Py_END_ALLOW_THREADS
@@ -1390,23 +1405,13 @@ writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    int flags = SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX | (uri ? SQ_OPEN_URI : 0);
-    sqlite3 *db = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sq.open_v2(PyBytes_AS_STRING(filename), &db, flags, NULL);
-    Py_END_ALLOW_THREADS
+    sqlite3 *db = open_db(filename, uri, timeout_ms);
     Py_DECREF(filename);
     self->db = db;
-    if (rc != SQ_OK) {
-        if (db != NULL)
-            set_db_error(db);
-        else
-            set_sqlite_error(rc, "cannot open the database (out of memory)");
+    if (db == NULL) {
         Py_DECREF(self);
         return NULL;
     }
-    sq.busy_timeout(db, timeout_ms);
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", synchronous);
     if (writer_exec(self, sql) < 0)
@@ -1418,6 +1423,7 @@ writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     sqlite3_stmt *stmt = NULL;
     if (writer_prepare_own(self, "PRAGMA journal_mode", &stmt) < 0)
         goto fail;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = sq.step(stmt);
     Py_END_ALLOW_THREADS

@@ -194,6 +194,39 @@ open_db(PyObject *filename, int uri, int timeout_ms)
     return db;
 }
 
+/* One call at a time on a Reader or Writer: other threads wait (without the GIL); the
+ * same thread calling again from inside a call (a fallback that reads) is refused. */
+typedef struct {
+    PyThread_type_lock lock;
+    unsigned long owner;       /* the thread inside a call, while busy */
+    int busy;
+} CallLock;
+
+static int
+call_lock_acquire(CallLock *l, const char *again)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (l->busy && l->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError, again);
+        return -1;
+    }
+    if (!PyThread_acquire_lock(l->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(l->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    l->owner = me;
+    l->busy = 1;
+    return 0;
+}
+
+static void
+call_lock_release(CallLock *l)
+{
+    l->busy = 0;
+    PyThread_release_lock(l->lock);
+}
+
 /* -- JSON ------------------------------------------------------------------------ */
 
 /* A direct-mapped cache of short ASCII strings (object keys, short values): repeated
@@ -773,9 +806,7 @@ typedef struct {
     sqlite3 *db;
     sqlite3_stmt *stmt;
     PyObject *sql;             /* the text of stmt */
-    PyThread_type_lock lock;   /* one read (or close) at a time */
-    unsigned long owner;       /* thread in read/close, while busy */
-    int busy;
+    CallLock calls;            /* one read (or close) at a time */
     char *stamp_buf;           /* the previous row's recorded_at text */
     Py_ssize_t stamp_cap;
     StrCache cache;
@@ -784,26 +815,13 @@ typedef struct {
 static int
 reader_acquire(Reader *self)
 {
-    unsigned long me = PyThread_get_thread_ident();
-    if (self->busy && self->owner == me) {
-        PyErr_SetString(PyExc_RuntimeError, "eventreg._cread.Reader used again from inside its own read()");
-        return -1;
-    }
-    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
-    self->owner = me;
-    self->busy = 1;
-    return 0;
+    return call_lock_acquire(&self->calls, "eventreg._cread.Reader used again from inside its own read()");
 }
 
 static void
 reader_release(Reader *self)
 {
-    self->busy = 0;
-    PyThread_release_lock(self->lock);
+    call_lock_release(&self->calls);
 }
 
 static void
@@ -838,8 +856,8 @@ reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(filename);
         return NULL;
     }
-    self->lock = PyThread_allocate_lock();
-    if (self->lock == NULL) {
+    self->calls.lock = PyThread_allocate_lock();
+    if (self->calls.lock == NULL) {
         Py_DECREF(filename);
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -873,8 +891,8 @@ reader_dealloc(Reader *self)
     Py_CLEAR(self->sql);
     str_cache_clear(&self->cache);
     PyMem_Free(self->stamp_buf);
-    if (self->lock != NULL)
-        PyThread_free_lock(self->lock);
+    if (self->calls.lock != NULL)
+        PyThread_free_lock(self->calls.lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1227,9 +1245,7 @@ typedef struct {
     unsigned long long tick;
     PyObject **held;           /* the str/bytes bound to the statement being run */
     Py_ssize_t n_held, held_cap;
-    PyThread_type_lock lock;   /* one append (or pragma, close) at a time */
-    unsigned long owner;       /* thread in append/pragma/close, while busy */
-    int busy;
+    CallLock calls;            /* one append (or pragma, close) at a time */
     int err_code;              /* the error met without the GIL: extended code, message */
     char err_msg[WRITER_MSG];
 } Writer;
@@ -1240,26 +1256,13 @@ enum { RUN_OK, RUN_SHORT, RUN_CONFLICT, RUN_MORE, RUN_ROW, RUN_ERROR };
 static int
 writer_acquire(Writer *self)
 {
-    unsigned long me = PyThread_get_thread_ident();
-    if (self->busy && self->owner == me) {
-        PyErr_SetString(PyExc_RuntimeError, "eventreg._cread.Writer used again from inside its own call");
-        return -1;
-    }
-    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
-    self->owner = me;
-    self->busy = 1;
-    return 0;
+    return call_lock_acquire(&self->calls, "eventreg._cread.Writer used again from inside its own call");
 }
 
 static void
 writer_release(Writer *self)
 {
-    self->busy = 0;
-    PyThread_release_lock(self->lock);
+    call_lock_release(&self->calls);
 }
 
 static int
@@ -1399,8 +1402,8 @@ writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(filename);
         return NULL;
     }
-    self->lock = PyThread_allocate_lock();
-    if (self->lock == NULL) {
+    self->calls.lock = PyThread_allocate_lock();
+    if (self->calls.lock == NULL) {
         Py_DECREF(filename);
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -1460,8 +1463,8 @@ writer_dealloc(Writer *self)
         writer_close_db(self);
     writer_drop_held(self); /* empty: append drops them before it returns */
     PyMem_Free(self->held);
-    if (self->lock != NULL)
-        PyThread_free_lock(self->lock);
+    if (self->calls.lock != NULL)
+        PyThread_free_lock(self->calls.lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

@@ -382,6 +382,12 @@ def _decode_stored(text: str, position: int) -> Any:
         raise LogCorrupted(f"the event at position {position} holds text that is not JSON: {e}") from e
 
 
+#: this process's id, updated in a forked child (``os.getpid()`` is a system call, and every
+#: append and read asks whether it runs in the process that opened the connections)
+_PROCESS = [os.getpid()]
+if hasattr(os, "register_at_fork"):  # no fork, no change elsewhere
+    os.register_at_fork(after_in_child=lambda: _PROCESS.__setitem__(0, os.getpid()))
+
 #: SQLite's ``read_all`` reads and decodes rows in C when eventreg/_cread.c is built
 _cread = load_accelerator("_cread", "_sqlite3")
 
@@ -544,7 +550,7 @@ class _SQLitePool:
         self.where = f"SQLite database {database}"
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._pid = _PROCESS[0]
 
     def new_connection(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.database, **self.connect_args)
@@ -562,8 +568,8 @@ class _SQLitePool:
 
     def connect(self) -> _SQLiteConnection:
         with self._lock:
-            if self._pid != os.getpid():
-                self._idle, self._pid = [], os.getpid()
+            if self._pid != _PROCESS[0]:
+                self._idle, self._pid = [], _PROCESS[0]
             raw = self._idle.pop() if self._idle else None
         return _SQLiteConnection(self, raw if raw is not None else self.new_connection())
 
@@ -575,7 +581,7 @@ class _SQLitePool:
             raw.close()
             return
         with self._lock:
-            if self._pid == os.getpid() and len(self._idle) < self.KEEP:
+            if self._pid == _PROCESS[0] and len(self._idle) < self.KEEP:
                 self._idle.append(raw)
                 return
         raw.close()
@@ -647,7 +653,7 @@ class SQLLog(BaseLog):
         self.url = pool.url
         self.default_actor = actor
         self._read_chunk = read_chunk
-        self._pid = os.getpid()
+        self._pid = _PROCESS[0]
         self._dbapi = pool.dbapi
         self._writer_lock = threading.Lock()
         self._writer: Any = None
@@ -655,8 +661,8 @@ class SQLLog(BaseLog):
         self._writer_commit: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
         # stream versions known to be current while the head is still _cache_head (position
-        # and hash, so a log restored from a backup to the same position is not mistaken)
-        self._cache_lock = threading.Lock()
+        # and hash, so a log restored from a backup to the same position is not mistaken);
+        # guarded by _writer_lock
         self._cache_head: tuple[int, str] | None = None
         self._cache: dict[str, int] = {}
         # SQLite: a connection kept for unchanged_since() and the (data_version, head) it last saw
@@ -773,11 +779,11 @@ class SQLLog(BaseLog):
         """
         A DBAPI connection from the pool (give it back with ``close()``).
         """
-        if self._pid != os.getpid():  # forked: never touch the parent's connections
+        if self._pid != _PROCESS[0]:  # forked: never touch the parent's connections
             self._inherited.append(self._writer)
             self._writer = None
             self._pool.dispose(close=False)
-            self._pid = os.getpid()
+            self._pid = _PROCESS[0]
         try:
             return self._pool.connect()
         except Exception as e:
@@ -789,7 +795,7 @@ class SQLLog(BaseLog):
         """
         The connection kept for appends (one per log: the database lets one append in at a time).
         """
-        if self._writer is not None and self._pid == os.getpid():
+        if self._writer is not None and self._pid == _PROCESS[0]:
             return self._writer
         writer = self._connection()
         self._writer, self._writer_cursor = writer, writer.cursor()
@@ -852,21 +858,26 @@ class SQLLog(BaseLog):
     # -- appending -------------------------------------------------------------------
 
     def _known_version(self, head: tuple[int, str], stream_id: str) -> int | None:
-        with self._cache_lock:
-            if head == self._cache_head:
-                return self._cache.get(stream_id)
-        return None
+        """
+        The cached version of a stream, if ``head`` is the head it was cached at (called
+        holding the writer lock, which guards the cache).
+        """
+        return self._cache.get(stream_id) if head == self._cache_head else None
 
     def _remember(self, old_head: tuple[int, str], new_head: tuple[int, str], stream_id: str,
                   version: int) -> None:
-        with self._cache_lock:
-            if old_head != self._cache_head:  # someone else wrote: start afresh
-                self._cache = {}
-            self._cache[stream_id] = version
-            self._cache_head = new_head
+        """
+        Cache a stream's version after an append moved the head from ``old_head`` to
+        ``new_head`` (called holding the writer lock).
+        """
+        if old_head != self._cache_head:  # someone else wrote: start afresh
+            self._cache = {}
+        self._cache[stream_id] = version
+        self._cache_head = new_head
 
     def _write_transaction(self, work: Callable[[Any, int, str], tuple[int, str, Any]],
-                           presume_head: bool = False) -> tuple[Any, Any]:
+                           presume_head: bool = False,
+                           remember: Callable[[Any], tuple[str, int]] | None = None) -> tuple[Any, Any]:
         """
         Run ``work(cursor, head_position, head_hash)`` holding the log's write lock.
 
@@ -882,13 +893,15 @@ class SQLLog(BaseLog):
         writer appended since, the insert at the next position fails. Either way the
         transaction starts again and reads the head.
 
+        ``remember(result)`` gives the (stream id, version) to cache once committed.
+
         Returns:
             The head (position, hash) before the transaction and ``work``'s result.
         """
         sql = self._sql
         lock_head, head_args, move_head = sql.lock_head.text, sql.head_args, sql.move_head_text
-        presumed = self._cache_head if presume_head and move_head is None else None
         with self._writer_lock:
+            presumed = self._cache_head if presume_head and move_head is None else None
             reconnected = False
             while True:
                 conn = self._open_writer()
@@ -915,14 +928,18 @@ class SQLLog(BaseLog):
                         cursor.execute(move_head, (new_position, new_hash, 1))
                     committing = True
                     self._writer_commit()
+                    if remember is not None:
+                        self._remember((position, digest), (new_position, new_hash), *remember(result))
                     return (position, digest), result
                 except self._dbapi.Error as e:
                     if not reconnected and not committing and self._drop_if_lost(e, conn):
                         reconnected = True
                         continue
                     if committing and self._drop_if_lost(e, conn):
-                        if self._committed(new_position, new_hash, e):
-                            return (position, digest), result  # the COMMIT reached the server
+                        if self._committed(new_position, new_hash, e):  # the COMMIT reached the server
+                            if remember is not None:
+                                self._remember((position, digest), (new_position, new_hash), *remember(result))
+                            return (position, digest), result
                         self._raise(e)  # it did not: nothing was written
                     self._raise(e, conn=conn)
                 except BaseException:
@@ -991,9 +1008,8 @@ class SQLLog(BaseLog):
             last = sealed[-1].event
             return last.position, last.hash, sealed
 
-        old_head, sealed = self._write_transaction(work, presume_head=True)
-        last = sealed[-1].event
-        self._remember(old_head, (last.position, last.hash), stream_id, last.stream_version)
+        _, sealed = self._write_transaction(work, presume_head=True,
+                                            remember=lambda done: (stream_id, done[-1].event.stream_version))
         return [item.event for item in sealed]
 
     def _append_in_c(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent] | None:
@@ -1006,14 +1022,13 @@ class SQLLog(BaseLog):
         then the stdlib path appends, reading the head.
         """
         with self._writer_lock:
-            with self._cache_lock:
-                head = self._cache_head
-                current = self._cache.get(stream_id) if head is not None else None
+            head = self._cache_head
+            current = self._cache.get(stream_id) if head is not None else None
             if current is None or not (expected_version is ANY or expected_version == current):
                 return None  # a stream not seen yet, or a conflict to confirm against the database
             position, prev_hash = head
             writer = self._c_writer
-            if writer is None or self._c_writer_pid != os.getpid():
+            if writer is None or self._c_writer_pid != _PROCESS[0]:
                 pool = self._pool
                 try:
                     writer = _cread.Writer(pool.database, bool(pool.connect_args.get("uri")),
@@ -1022,7 +1037,7 @@ class SQLLog(BaseLog):
                 except Exception:
                     self._c_writes = False  # e.g. an option only the stdlib connection understands
                     return None
-                self._c_writer, self._c_writer_pid = writer, os.getpid()
+                self._c_writer, self._c_writer_pid = writer, _PROCESS[0]
             params: list[Any] = []
             sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
                           prev_hash=prev_hash, recorded_at=now(), params=params)
@@ -1035,9 +1050,8 @@ class SQLLog(BaseLog):
                     raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
                 return None  # the stdlib path meets the problem again and reports it
             last = sealed[-1].event
-            with self._cache_lock:  # as _remember, from the head it presumed
-                self._cache[stream_id] = last.stream_version
-                self._cache_head = (last.position, last.hash)
+            self._cache[stream_id] = last.stream_version  # as _remember, from the head it presumed
+            self._cache_head = (last.position, last.hash)
         return [item.event for item in sealed]
 
     def _import(self, batch: list[Prepared]) -> None:
@@ -1057,7 +1071,7 @@ class SQLLog(BaseLog):
         try:
             self._write_transaction(work)
         finally:
-            with self._cache_lock:
+            with self._writer_lock:
                 self._cache, self._cache_head = {}, None
 
     # -- reading ---------------------------------------------------------------------
@@ -1124,8 +1138,8 @@ class SQLLog(BaseLog):
         a stored text that is not JSON, a database that stays locked ...).
         """
         with self._readers_lock:
-            if self._readers_pid != os.getpid():  # forked: never touch the parent's
-                self._readers, self._readers_pid = [], os.getpid()
+            if self._readers_pid != _PROCESS[0]:  # forked: never touch the parent's
+                self._readers, self._readers_pid = [], _PROCESS[0]
             reader = self._readers.pop() if self._readers else None
         pool = self._pool
         try:
@@ -1140,7 +1154,7 @@ class SQLLog(BaseLog):
                 reader.close()
             return None
         with self._readers_lock:
-            if self._readers_pid == os.getpid() and len(self._readers) < _SQLitePool.KEEP:
+            if self._readers_pid == _PROCESS[0] and len(self._readers) < _SQLitePool.KEEP:
                 self._readers.append(reader)
                 return decoded
         reader.close()
@@ -1208,9 +1222,9 @@ class SQLLog(BaseLog):
             return False
         with self._probe_lock:
             try:
-                if self._probe is None or self._probe_pid != os.getpid():
+                if self._probe is None or self._probe_pid != _PROCESS[0]:
                     self._probe = sqlite3.connect(pool.database, **{**pool.connect_args, "isolation_level": None})
-                    self._probe_pid, self._probe_seen = os.getpid(), None
+                    self._probe_pid, self._probe_seen = _PROCESS[0], None
                 version = self._probe.execute("PRAGMA data_version").fetchone()[0]
                 if self._probe_seen == (version, position):
                     return True
@@ -1226,19 +1240,19 @@ class SQLLog(BaseLog):
         Close the log's connections (a later call reconnects).
         """
         with self._writer_lock:
-            if self._writer is not None and self._pid == os.getpid():
+            if self._writer is not None and self._pid == _PROCESS[0]:
                 self._writer.close()
             self._writer = None
-            if self._c_writer is not None and self._c_writer_pid == os.getpid():
+            if self._c_writer is not None and self._c_writer_pid == _PROCESS[0]:
                 self._c_writer.close()
             self._c_writer = None
         with self._probe_lock:
-            if self._probe is not None and self._probe_pid == os.getpid():
+            if self._probe is not None and self._probe_pid == _PROCESS[0]:
                 self._probe.close()
             self._probe, self._probe_seen = None, None
         with self._readers_lock:
             readers, self._readers = self._readers, []
-            if self._readers_pid == os.getpid():
+            if self._readers_pid == _PROCESS[0]:
                 for reader in readers:
                     reader.close()
         self._pool.dispose()

@@ -192,9 +192,8 @@ def raw_multirow_append(path: Path, groups: list[list[tuple]], synchronous: str)
     baseline than the issue's, printed for reference.
     """
     conn = raw_connect(path, synchronous)
-    insert = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"))["insert"].text
-    head, _, values = insert.partition(" VALUES ")
-    statements = {n: f"{head} VALUES {', '.join([values] * n)}" for n in range(1, 65)}
+    texts = sql_backend._Statements(sql_backend.SQLITE_STATEMENTS)
+    statements = {n: texts.insert_rows(n) for n in range(1, 65)}
     flat = [[[value for row in group[i:i + 64] for value in row] for i in range(0, len(group), 64)]
             for group in groups]
     started, cpu = time.perf_counter(), time.process_time()

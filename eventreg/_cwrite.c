@@ -317,14 +317,13 @@ static PyObject *make_tuple(PyTypeObject *type, Py_ssize_t n, PyObject **items) 
     return t;
 }
 
-static int check_tuple_type(PyObject *type, Py_ssize_t fields, const char *what) {
+static int check_tuple_type(PyObject *type, const char *what) {
     if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &PyTuple_Type)
         || ((PyTypeObject *)type)->tp_itemsize != PyTuple_Type.tp_itemsize
         || ((PyTypeObject *)type)->tp_basicsize != PyTuple_Type.tp_basicsize) {
         PyErr_Format(PyExc_TypeError, "%s must be a NamedTuple class", what);
         return -1;
     }
-    (void)fields;
     return 0;
 }
 
@@ -342,7 +341,7 @@ static PyObject *cw_prepare(PyObject *self, PyObject *args) {
                           &PySet_Type, &good_actors, &PyType_Type, &new_event, &PyType_Type,
                           &pending_type, &max_bytes))
         return NULL;
-    if (check_tuple_type(pending_type, 7, "PendingEvent") < 0) return NULL;
+    if (check_tuple_type(pending_type, "PendingEvent") < 0) return NULL;
     if (!PyList_CheckExact(events) && !PyTuple_CheckExact(events)) Py_RETURN_NONE;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(events);
     PyObject *out = PyList_New(count);
@@ -497,8 +496,8 @@ static PyObject *cw_seal(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t params_start = params == Py_None ? 0 : PyList_GET_SIZE(params);
-    if (check_tuple_type(record_type, 11, "RecordedEvent") < 0) return NULL;
-    if (check_tuple_type(prepared_type, 4, "Prepared") < 0) return NULL;
+    if (check_tuple_type(record_type, "RecordedEvent") < 0) return NULL;
+    if (check_tuple_type(prepared_type, "Prepared") < 0) return NULL;
     if (sha256_final == NULL || !PyList_CheckExact(pending)) Py_RETURN_NONE;
     unsigned char prev[32];
     if (hex_to_bytes(prev_hash, prev)) Py_RETURN_NONE;

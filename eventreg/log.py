@@ -571,17 +571,14 @@ def seal(
     each event's stored columns (:data:`EVENT_COLUMNS` order) are also appended to it,
     one flat list, as a multi-row ``INSERT`` binds them.
     """
-    if type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc:
-        if _accel is not None:
-            fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
-                               RecordedEvent, Prepared, params)
-            if fast is not None:
-                return fast
-        stamp = format_timestamp(recorded_at)
-        moment = recorded_at  # already exactly what a reader will see
-    else:
-        stamp = format_timestamp(recorded_at)
-        moment = parse_timestamp(stamp)
+    utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
+    if utc and _accel is not None:
+        fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
+                           RecordedEvent, Prepared, params)
+        if fast is not None:
+            return fast
+    stamp = format_timestamp(recorded_at)
+    moment = recorded_at if utc else parse_timestamp(stamp)  # a UTC datetime is what a reader will see
     # "[position,stream_id,stream_version,type,schema_version,recorded_at,actor,payload,metadata]"
     sid_json = _encode_str(stream_id)
     middle = f'"{stamp}"'  # the timestamp is ASCII digits and punctuation: no escapes

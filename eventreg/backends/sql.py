@@ -552,6 +552,14 @@ class _SQLitePool:
         self._lock = threading.Lock()
         self._pid = _PROCESS[0]
 
+    def c_connect_args(self) -> tuple[str, bool, int]:
+        """
+        (file name, whether it is a URI, busy timeout in ms) for eventreg._cread's connections,
+        as this pool's ``sqlite3`` connections get them.
+        """
+        args = self.connect_args
+        return self.database, bool(args.get("uri")), int(args.get("timeout", self.busy_timeout) * 1000)
+
     def new_connection(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.database, **self.connect_args)
         try:
@@ -672,7 +680,7 @@ class SQLLog(BaseLog):
         self._probe_seen: tuple[int, int] | None = None
         # SQLite with eventreg._cread: a C writer connection for appends, and idle C readers
         # for read_all (a forked child drops its parent's)
-        self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)
+        self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)  # and reads
         self._c_writer: Any = None
         self._c_writer_pid = 0
         self._readers_lock = threading.Lock()
@@ -694,10 +702,9 @@ class SQLLog(BaseLog):
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = _Statements(compiled)
-        text = self._sql.read_all.text
+        text = self._sql.read_all.text  # the C reader binds (lo, n): SQLite's OFFSET written in
         self._read_all_c = (text[:-len("OFFSET ?")] + "OFFSET 0"
-                            if _cread is not None and self._name == "sqlite" and text.endswith("LIMIT ? OFFSET ?")
-                            else None)
+                            if self._c_writes and text.endswith("LIMIT ? OFFSET ?") else None)
 
     def _ensure_sqlite_schema(self, pool: _SQLitePool) -> None:
         """
@@ -1029,11 +1036,9 @@ class SQLLog(BaseLog):
             position, prev_hash = head
             writer = self._c_writer
             if writer is None or self._c_writer_pid != _PROCESS[0]:
-                pool = self._pool
                 try:
-                    writer = _cread.Writer(pool.database, bool(pool.connect_args.get("uri")),
-                                           int(pool.connect_args.get("timeout", pool.busy_timeout) * 1000),
-                                           pool.synchronous, WAL_AUTOCHECKPOINT)
+                    writer = _cread.Writer(*self._pool.c_connect_args(), self._pool.synchronous,
+                                           WAL_AUTOCHECKPOINT)
                 except Exception:
                     self._c_writes = False  # e.g. an option only the stdlib connection understands
                     return None
@@ -1050,8 +1055,7 @@ class SQLLog(BaseLog):
                     raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
                 return None  # the stdlib path meets the problem again and reports it
             last = sealed[-1].event
-            self._cache[stream_id] = last.stream_version  # as _remember, from the head it presumed
-            self._cache_head = (last.position, last.hash)
+            self._remember(head, (last.position, last.hash), stream_id, last.stream_version)
         return [item.event for item in sealed]
 
     def _import(self, batch: list[Prepared]) -> None:
@@ -1141,12 +1145,9 @@ class SQLLog(BaseLog):
             if self._readers_pid != _PROCESS[0]:  # forked: never touch the parent's
                 self._readers, self._readers_pid = [], _PROCESS[0]
             reader = self._readers.pop() if self._readers else None
-        pool = self._pool
         try:
             if reader is None:
-                args = pool.connect_args
-                reader = _cread.Reader(pool.database, bool(args.get("uri")),
-                                       int(args.get("timeout", pool.busy_timeout) * 1000))
+                reader = _cread.Reader(*self._pool.c_connect_args())
             decoded = reader.read(self._read_all_c, position, want, RecordedEvent, parse_timestamp,
                                   _decode_stored)
         except Exception:

@@ -194,13 +194,15 @@ open_db(PyObject *filename, int uri, int timeout_ms)
     return db;
 }
 
+typedef struct CallLock CallLock;
+
 /* One call at a time on a Reader or Writer: other threads wait (without the GIL); the
  * same thread calling again from inside a call (a fallback that reads) is refused. */
-typedef struct {
+struct CallLock {
     PyThread_type_lock lock;
     unsigned long owner;       /* the thread inside a call, while busy */
     int busy;
-} CallLock;
+};
 
 static int
 call_lock_acquire(CallLock *l, const char *again)
@@ -225,6 +227,22 @@ call_lock_release(CallLock *l)
 {
     l->busy = 0;
     PyThread_release_lock(l->lock);
+}
+
+/* a new Reader's or Writer's lock and connection; -1 with an exception. Releases
+ * filename (bytes) either way; the caller's dealloc frees what was made. */
+static int
+connect_object(CallLock *calls, sqlite3 **db, PyObject *filename, int uri, int timeout_ms)
+{
+    calls->lock = PyThread_allocate_lock();
+    if (calls->lock == NULL) {
+        Py_DECREF(filename);
+        PyErr_NoMemory();
+        return -1;
+    }
+    *db = open_db(filename, uri, timeout_ms);
+    Py_DECREF(filename);
+    return *db == NULL ? -1 : 0;
 }
 
 /* -- JSON ------------------------------------------------------------------------ */
@@ -852,23 +870,13 @@ reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     Reader *self = (Reader *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(filename);
+    if (self == NULL || connect_object(&self->calls, &self->db, filename, uri, timeout_ms) < 0) {
+        if (self == NULL)
+            Py_DECREF(filename);
+        Py_XDECREF(self);
         return NULL;
     }
-    self->calls.lock = PyThread_allocate_lock();
-    if (self->calls.lock == NULL) {
-        Py_DECREF(filename);
-        Py_DECREF(self);
-        return PyErr_NoMemory();
-    }
-    sqlite3 *db = open_db(filename, uri, timeout_ms);
-    Py_DECREF(filename);
-    self->db = db;
-    if (db == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
+    sqlite3 *db = self->db;
     char *message = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -1398,23 +1406,13 @@ writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         }
     }
     Writer *self = (Writer *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        Py_DECREF(filename);
+    if (self == NULL || connect_object(&self->calls, &self->db, filename, uri, timeout_ms) < 0) {
+        if (self == NULL)
+            Py_DECREF(filename);
+        Py_XDECREF(self);
         return NULL;
     }
-    self->calls.lock = PyThread_allocate_lock();
-    if (self->calls.lock == NULL) {
-        Py_DECREF(filename);
-        Py_DECREF(self);
-        return PyErr_NoMemory();
-    }
-    sqlite3 *db = open_db(filename, uri, timeout_ms);
-    Py_DECREF(filename);
-    self->db = db;
-    if (db == NULL) {
-        Py_DECREF(self);
-        return NULL;
-    }
+    sqlite3 *db = self->db;
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", synchronous);
     if (writer_exec(self, sql) < 0)

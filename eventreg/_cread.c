@@ -34,6 +34,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <structmember.h>
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,7 @@ typedef long long sq_int64;
 #define SQ_CONSTRAINT_UNIQUE (SQ_CONSTRAINT | (8 << 8))
 #define SQ_CONSTRAINT_ROWID (SQ_CONSTRAINT | (10 << 8))
 #define SQ_ERROR 1
+#define SQ_FCNTL_DATA_VERSION 35 /* since SQLite 3.26 */
 
 typedef void (*sq_destructor)(void *);
 #define SQ_STATIC ((sq_destructor)0) /* SQLite neither copies nor frees the bound bytes */
@@ -99,6 +101,7 @@ typedef struct {
     int (*changes)(sqlite3 *);
     int (*get_autocommit)(sqlite3 *);
     int (*stmt_readonly)(sqlite3_stmt *);
+    int (*file_control)(sqlite3 *, const char *, int, void *);
 } SqliteApi;
 
 static SqliteApi sq;
@@ -115,7 +118,7 @@ static const struct {
     SYM(column_blob), SYM(column_bytes), SYM(errmsg), SYM(extended_errcode),
     SYM(busy_timeout), SYM(exec), SYM(free), SYM(libversion),
     SYM(bind_text), SYM(bind_blob), SYM(bind_double), SYM(bind_null), SYM(clear_bindings),
-    SYM(changes), SYM(get_autocommit), SYM(stmt_readonly),
+    SYM(changes), SYM(get_autocommit), SYM(stmt_readonly), SYM(file_control),
 };
 #undef SYM
 
@@ -1256,6 +1259,12 @@ typedef struct {
     CallLock calls;            /* one append (or pragma, close) at a time */
     int err_code;              /* the error met without the GIL: extended code, message */
     char err_msg[WRITER_MSG];
+    /* the database's data version right after this Writer's last COMMIT (SQLite changes it
+     * on every commit by any connection, this one included): while it is unchanged, the
+     * database is as that commit left it */
+    unsigned int data_version;
+    int data_version_known;
+    unsigned long long guards_skipped; /* for tests */
 } Writer;
 
 /* what writer_run met */
@@ -1675,14 +1684,20 @@ writer_run(Writer *self, sqlite3_stmt *stmt, int rows, int begin, int commit)
             outcome = RUN_ERROR;
         }
         sq.reset(self->commit);
+        if (outcome == RUN_OK)
+            self->data_version_known =
+                sq.file_control(self->db, "main", SQ_FCNTL_DATA_VERSION, &self->data_version) == SQ_OK;
     }
     return outcome;
 }
 
 /* BEGIN IMMEDIATE, then the guard query: RUN_OK if its first row's first column is
- * exactly the expected text, RUN_SHORT if not (or no row). Called WITHOUT the GIL. */
+ * exactly the expected text, RUN_SHORT if not (or no row). With skip_if_unchanged, the
+ * query is not run (RUN_OK) when the data version shows that no connection has
+ * committed since this Writer's last COMMIT. Called WITHOUT the GIL. */
 static int
-writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssize_t length)
+writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssize_t length,
+                 int skip_if_unchanged)
 {
     int rc = sq.step(self->begin), outcome;
     if (rc != SQ_DONE)
@@ -1691,6 +1706,14 @@ writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssiz
     if (rc != SQ_DONE) {
         sq.clear_bindings(stmt);
         return RUN_ERROR;
+    }
+    unsigned int version;
+    if (skip_if_unchanged && self->data_version_known   /* BEGIN IMMEDIATE has read it */
+        && sq.file_control(self->db, "main", SQ_FCNTL_DATA_VERSION, &version) == SQ_OK
+        && version == self->data_version) {
+        self->guards_skipped++;
+        sq.clear_bindings(stmt);
+        return RUN_OK;
     }
     rc = sq.step(stmt);
     if (rc == SQ_ROW) {
@@ -1713,7 +1736,8 @@ static PyObject *
 writer_append(Writer *self, PyObject *args)
 {
     PyObject *chunks, *guard = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O:append", &chunks, &guard))
+    int skip_if_unchanged = 0;
+    if (!PyArg_ParseTuple(args, "O|Op:append", &chunks, &guard, &skip_if_unchanged))
         return NULL;
     if (guard != Py_None && (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 3
                              || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 0))
@@ -1759,7 +1783,7 @@ writer_append(Writer *self, PyObject *args)
             goto fail;
         sqlite3_stmt *stmt = g->stmt;
         Py_BEGIN_ALLOW_THREADS
-        outcome = writer_run_guard(self, stmt, expected, length);
+        outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
         Py_END_ALLOW_THREADS
         writer_drop_held(self);
         begun = 1;
@@ -1804,6 +1828,8 @@ writer_append(Writer *self, PyObject *args)
     }
     if (begun && n == 0 && outcome == RUN_OK)
         writer_rollback(self); /* a guard and nothing to insert: end the transaction */
+    if (outcome != RUN_OK)
+        self->data_version_known = 0; /* run the guard next time */
     switch (outcome) {
     case RUN_OK:
         result = Py_NewRef(Py_True);
@@ -1830,6 +1856,7 @@ fail: /* an exception is set */
     {
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
+        self->data_version_known = 0;
         writer_rollback(self);
         PyErr_Restore(type, value, traceback);
     }
@@ -1898,10 +1925,12 @@ done:
 
 static PyMethodDef writer_methods[] = {
     {"append", (PyCFunction)writer_append, METH_VARARGS,
-     "append(chunks, guard=None) -> bool\n\n"
+     "append(chunks, guard=None, skip_if_unchanged=False) -> bool\n\n"
      "guard: None or (sql, params, expected): a query run first in the transaction; unless\n"
      "its first row's first column is the text expected, append returns False (nothing\n"
-     "written).\n"
+     "written). skip_if_unchanged: the guard states what this Writer's last append left;\n"
+     "it is not run when no connection has committed since (SQLite's data version, read\n"
+     "after BEGIN IMMEDIATE, is what that COMMIT left; counted in guards_skipped).\n"
      "chunks: a list of (sql, params, rows): an INSERT, its parameters (a list of int,\n"
      "float, str, bytes or None, as many as the SQL takes) and the rows it must insert.\n"
      "Runs BEGIN IMMEDIATE, each chunk, COMMIT, and returns True. Returns False, having\n"
@@ -1924,6 +1953,12 @@ static PyMethodDef writer_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef writer_members[] = {
+    {"guards_skipped", T_ULONGLONG, offsetof(Writer, guards_skipped), READONLY,
+     "appends whose guard was not run: nothing was committed since this Writer's last (for tests)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyTypeObject WriterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "eventreg._cread.Writer",
@@ -1936,6 +1971,7 @@ static PyTypeObject WriterType = {
               "EXTRA, else ValueError) and wal_autocheckpoint; the database must already be in WAL\n"
               "mode (else Error).",
     .tp_methods = writer_methods,
+    .tp_members = writer_members,
     .tp_new = writer_new,
 };
 

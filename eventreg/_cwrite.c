@@ -477,15 +477,16 @@ static PyObject *utc_stamp(PyObject *moment) {
 }
 
 /* seal(stream_id, pending, first_position, first_stream_version, prev_hash, moment,
- *      RecordedEvent, Prepared, params=None) -> list of Prepared, or None: let
- * eventreg.log.seal do it. moment: an exact datetime in UTC (timezone.utc). */
+ *      RecordedEvent, Prepared, params=None) -> list of Prepared (of RecordedEvent when
+ * Prepared is None), or None: let eventreg.log.seal do it. moment: an exact datetime in
+ * UTC (timezone.utc). params: a list the stored columns are appended to. */
 static PyObject *cw_seal(PyObject *self, PyObject *args) {
     PyObject *stream_id, *pending, *prev_hash, *moment, *record_type, *prepared_type;
     PyObject *params = Py_None;
     long long position, version;
-    if (!PyArg_ParseTuple(args, "UOLLUO!O!O!|O", &stream_id, &pending, &position, &version,
+    if (!PyArg_ParseTuple(args, "UOLLUO!O!O|O", &stream_id, &pending, &position, &version,
                           &prev_hash, PyDateTimeAPI->DateTimeType, &moment, &PyType_Type, &record_type,
-                          &PyType_Type, &prepared_type, &params))
+                          &prepared_type, &params))
         return NULL;
     if (!PyDateTime_CheckExact(moment) || ((PyDateTime_DateTime *)moment)->hastzinfo == 0
         || ((PyDateTime_DateTime *)moment)->tzinfo != PyDateTime_TimeZone_UTC) {
@@ -497,7 +498,7 @@ static PyObject *cw_seal(PyObject *self, PyObject *args) {
     }
     Py_ssize_t params_start = params == Py_None ? 0 : PyList_GET_SIZE(params);
     if (check_tuple_type(record_type, "RecordedEvent") < 0) return NULL;
-    if (check_tuple_type(prepared_type, "Prepared") < 0) return NULL;
+    if (prepared_type != Py_None && check_tuple_type(prepared_type, "Prepared") < 0) return NULL;
     if (sha256_final == NULL || !PyList_CheckExact(pending)) Py_RETURN_NONE;
     unsigned char prev[32];
     if (hex_to_bytes(prev_hash, prev)) Py_RETURN_NONE;
@@ -620,6 +621,12 @@ static PyObject *cw_seal(PyObject *self, PyObject *args) {
                 Py_DECREF(record);
                 break;
             }
+        }
+        if (prepared_type == Py_None) {
+            PyList_SET_ITEM(out, i, record);
+            position++;
+            version++;
+            continue;
         }
         PyObject *p[4] = {record, payload_text, metadata_text, stamp};
         Py_INCREF(payload_text);

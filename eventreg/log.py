@@ -561,20 +561,17 @@ def seal(
     first_stream_version: int,
     prev_hash: str,
     recorded_at: datetime,
-    params: list[Any] | None = None,
 ) -> list[Prepared]:
     """
     Give pending events their positions, versions, timestamp and chained hashes.
 
     The envelope (see the module docstring) is assembled from pieces encoded once per
-    call; the result is byte for byte what :func:`envelope_text` gives. With ``params``,
-    each event's stored columns (:data:`EVENT_COLUMNS` order) are also appended to it,
-    one flat list, as a multi-row ``INSERT`` binds them.
+    call; the result is byte for byte what :func:`envelope_text` gives.
     """
     utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
     if utc and _accel is not None:
         fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
-                           RecordedEvent, Prepared, params)
+                           RecordedEvent, Prepared)
         if fast is not None:
             return fast
     stamp = format_timestamp(recorded_at)
@@ -597,9 +594,6 @@ def seal(
         envelope = f"[{position},{sid_json},{version}{around}{payload_text},{metadata_text}]"
         digest = sha256(prev + envelope.encode("utf-8")).digest()
         hex_digest = digest.hex()
-        if params is not None:
-            params += (position, stream_id, version, type_, schema_version, stamp, actor, payload_text,
-                       metadata_text, prev_hash, hex_digest)
         out.append(new(prepared, (
             new(record, (position, stream_id, version, type_, schema_version, moment, actor, payload,
                          metadata, prev_hash, hex_digest)),
@@ -608,6 +602,37 @@ def seal(
         position += 1
         version += 1
     return out
+
+
+def stored_row(item: Prepared) -> tuple[Any, ...]:
+    """
+    A sealed event as the SQL backends store it: the event's fields with its texts in
+    place of the decoded values, in the events table's column order
+    (``eventreg.backends.sql.EVENT_COLUMNS``).
+    """
+    e = item.event
+    return (e.position, e.stream_id, e.stream_version, e.type, e.schema_version, item.recorded_at_text,
+            e.actor, item.payload_text, item.metadata_text, e.prev_hash, e.hash)
+
+
+def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
+              prev_hash: str, recorded_at: datetime, params: list[Any]) -> list[RecordedEvent]:
+    """
+    :func:`seal` for a backend that binds stored rows: the recorded events, each one's
+    :func:`stored_row` appended to ``params`` (one flat list, as a multi-row ``INSERT``
+    binds them). Positional, and with no list of :class:`Prepared` to build: a single
+    append's path is short.
+    """
+    if _accel is not None and type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc:
+        fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
+                           RecordedEvent, None, params)
+        if fast is not None:
+            return fast
+    sealed = seal(stream_id, pending, first_position=first_position, first_stream_version=first_stream_version,
+                  prev_hash=prev_hash, recorded_at=recorded_at)
+    for item in sealed:
+        params += stored_row(item)
+    return [item.event for item in sealed]
 
 
 def check_expected_version(stream_id: str, expected: Any, actual: int) -> None:

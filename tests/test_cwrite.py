@@ -166,18 +166,24 @@ def test_seal_gives_what_python_gives(events, stream_id, position, version, prev
     except InvalidEvent:
         return
     kwargs = dict(first_position=position, first_stream_version=version, prev_hash=prev_hash, recorded_at=moment)
-    expected_params: list = []
-    expected = pure(L.seal, stream_id, pending, params=expected_params, **kwargs)
-    params: list = ["kept"]
-    got = L.seal(stream_id, pending, params=params, **kwargs)
+    expected = pure(L.seal, stream_id, pending, **kwargs)
+    got = L.seal(stream_id, pending, **kwargs)
     if not has_surrogate(stream_id):
         assert C.seal(stream_id, pending, position, version, prev_hash, moment, L.RecordedEvent, L.Prepared) is not None
     assert [type(p) for p in got] == [L.Prepared] * len(pending)
     assert [type(p.event) for p in got] == [L.RecordedEvent] * len(pending)
     assert all(same_json(a, b) for a, b in zip(got, expected))
-    assert params[0] == "kept" and same_json(params[1:], expected_params)
     for item in got:  # each hash is the one anybody recomputes from the fields
         assert item.event.hash == L.event_hash(item.event)
+    # seal_rows: the same events, and their stored rows appended to the list given
+    expected_params: list = []
+    expected_rows = pure(L.seal_rows, stream_id, pending, position, version, prev_hash, moment, expected_params)
+    params: list = ["kept"]
+    rows = L.seal_rows(stream_id, pending, position, version, prev_hash, moment, params)
+    assert [type(e) for e in rows] == [L.RecordedEvent] * len(pending)
+    assert same_json(rows, [item.event for item in expected]) and same_json(expected_rows, rows)
+    assert params[0] == "kept" and same_json(params[1:], expected_params)
+    assert same_json(expected_params, [v for item in expected for v in L.stored_row(item)])
 
 
 def test_seal_hands_back_other_clocks():

@@ -33,7 +33,7 @@ if importlib.util.find_spec("eventreg._cread") is None:  # only when not built
 import eventreg  # noqa: E402
 from eventreg import _cread  # noqa: E402
 from eventreg.backends.sql import SQLITE_STATEMENTS, _Statements  # noqa: E402
-from eventreg.log import GENESIS_HASH, NewEvent, prepare_events, seal  # noqa: E402
+from eventreg.log import GENESIS_HASH, NewEvent, prepare_events, seal_rows  # noqa: E402
 
 _cread.bind(_sqlite3.__file__)
 
@@ -50,10 +50,9 @@ def build(stream, count, *, after=(0, GENESIS_HASH), version=1, payload=None):
     payload = payload or (lambda i: {"i": i, "text": f"event {i} é"})
     pending = prepare_events([NewEvent("thing.happened", payload(i)) for i in range(count)], "tester")
     params: list = []
-    sealed = seal(stream, pending, first_position=after[0] + 1, first_stream_version=version, prev_hash=after[1],
-                  recorded_at=datetime.now(timezone.utc), params=params)
+    events = seal_rows(stream, pending, after[0] + 1, version, after[1], datetime.now(timezone.utc), params)
     assert len(params) == count * COLUMNS
-    return params, [item.event for item in sealed]
+    return params, events
 
 
 def guarded_insert(rows):
@@ -500,3 +499,27 @@ def test_the_guard_query_decides_before_anything_is_written(path, writer):
         writer.append(plain, (STATEMENTS.insert_rows(1), [], head[1]))
     with pytest.raises(TypeError, match="guard"):
         writer.append(plain, ("SELECT 1", [], None))
+
+
+def test_a_guard_is_skipped_only_while_nobody_else_has_committed(path, writer):
+    from eventreg.backends.sql import HASH_AT
+
+    first, events = build("s1", 1)
+    assert writer.append(STATEMENTS.insert_chunks(first)) is True
+    wrong = (HASH_AT, [events[0].position], "f" * 64)  # a guard that would refuse
+    second, more = build("s1", 1, after=head_of(events), version=2)
+    # nothing committed since this Writer's append: the guard is taken on trust
+    assert writer.append(STATEMENTS.insert_chunks(second), wrong, True) is True
+    assert writer.guards_skipped == 1
+    # another connection commits (here a change to another table): the guard runs again
+    execute(path, "INSERT INTO eventreg_checkpoints VALUES ('c', 1)")
+    third, _ = build("s1", 1, after=head_of(more), version=3)
+    assert writer.append(STATEMENTS.insert_chunks(third), (HASH_AT, [2], "f" * 64), True) is False
+    assert writer.guards_skipped == 1 and count_rows(path) == 2
+    # a refusal trusts nothing next time either; a guard that holds lets the append in
+    assert writer.append(STATEMENTS.insert_chunks(third), (HASH_AT, [2], more[0].hash), True) is True
+    assert writer.guards_skipped == 1
+    # and without skip_if_unchanged the guard always runs
+    fourth, _ = build("s1", 1, after=(3, "0" * 64), version=4)
+    assert writer.append(STATEMENTS.insert_chunks(fourth), (HASH_AT, [3], "0" * 64)) is False
+    assert writer.guards_skipped == 1 and count_rows(path) == 3

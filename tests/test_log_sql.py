@@ -399,6 +399,26 @@ def test_a_database_refilled_to_the_same_position_is_not_appended_to_blindly(sql
         assert log.verify().ok
 
 
+def test_a_handle_whose_last_append_skipped_the_hash_check_still_sees_a_refill(sqlite_url):
+    # with eventreg._cread, appends after the C writer's own skip the check of the head's
+    # hash while SQLite's data version shows that nobody else committed
+    with open_log(sqlite_url) as log:
+        for version in range(3):
+            log.append("s", [NewEvent("e", {"n": version})], expected_version=version)
+        if log._c_writes or os.environ.get("CI"):
+            assert log._c_writer.guards_skipped == 1  # the third append's
+        engine = sa.create_engine(sqlite_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM eventreg_events"))
+        engine.dispose()
+        with open_log(sqlite_url) as other:
+            other.append("x", [NewEvent("e", {"restored": True})] * 3)  # head 3 again
+        (event,) = log.append("s", [NewEvent("e", {})])
+        assert (event.position, event.stream_version) == (4, 1)
+        assert event.prev_hash == other_head_hash(sqlite_url, 3)
+        assert log.verify().ok
+
+
 def other_head_hash(url: str, position: int) -> str:
     with open_log(url) as log:
         return next(log.read_all(position, 1)).hash

@@ -60,7 +60,8 @@ from eventreg.log import (
     load_accelerator,
     now,
     parse_timestamp,
-    seal,
+    seal_rows,
+    stored_row,
 )
 
 if TYPE_CHECKING:
@@ -321,12 +322,6 @@ HASH_AT = f"SELECT hash FROM {PREFIX}events WHERE position = ?"
 #: SQLite and the driver less per row than ``executemany`` (11 x 64 parameters stay
 #: under the 999 that SQLite before 3.32 allowed)
 INSERT_ROWS = 64
-
-
-def _event_row(item: Prepared) -> tuple[Any, ...]:
-    e = item.event
-    return (e.position, e.stream_id, e.stream_version, e.type, e.schema_version, item.recorded_at_text,
-            e.actor, item.payload_text, item.metadata_text, e.prev_hash, e.hash)
 
 
 #: json's C scanner: ``decode_json`` without its per-call whitespace handling
@@ -683,6 +678,7 @@ class SQLLog(BaseLog):
         self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)  # and reads
         self._c_writer: Any = None
         self._c_writer_pid = 0
+        self._c_head: tuple[int, str] | None = None  # the head the C writer last committed
         self._readers_lock = threading.Lock()
         self._readers: list[Any] = []
         self._readers_pid = self._pid
@@ -995,7 +991,7 @@ class SQLLog(BaseLog):
         insert, columns = sql.insert.text, len(EVENT_COLUMNS)
         sqlite = self._name == "sqlite"
 
-        def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, list[Prepared]]:
+        def work(cursor: Any, position: int, prev_hash: str) -> tuple[int, str, list[RecordedEvent]]:
             current = self._known_version((position, prev_hash), stream_id)
             if current is None:
                 cursor.execute(version_sql, (stream_id, 1, *version_tail))
@@ -1003,60 +999,73 @@ class SQLLog(BaseLog):
                 current = row[0] if row else 0
             check_expected_version(stream_id, expected_version, current)
             params: list[Any] = []
-            sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
-                          prev_hash=prev_hash, recorded_at=now(), params=params)
+            recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
             if sqlite:
                 for statement, chunk, _ in sql.insert_chunks(params):
                     cursor.execute(statement, chunk)
-            elif len(sealed) == 1:
+            elif len(recorded) == 1:
                 cursor.execute(insert, params)
             else:
                 cursor.executemany(insert, [params[i:i + columns] for i in range(0, len(params), columns)])
-            last = sealed[-1].event
-            return last.position, last.hash, sealed
+            last = recorded[-1]
+            return last.position, last.hash, recorded
 
-        _, sealed = self._write_transaction(work, presume_head=True,
-                                            remember=lambda done: (stream_id, done[-1].event.stream_version))
-        return [item.event for item in sealed]
+        _, recorded = self._write_transaction(work, presume_head=True,
+                                              remember=lambda done: (stream_id, done[-1].stream_version))
+        return recorded
 
     def _append_in_c(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent] | None:
         """
         SQLite with eventreg._cread: the whole transaction in C (``BEGIN IMMEDIATE``, the
         check of the presumed head's hash, the inserts, ``COMMIT``) on a writer
-        connection of its own, after the head
-        and stream version this log last committed (see ``_write_transaction``'s
-        ``presume_head``). None when those are unknown or another writer moved the head:
-        then the stdlib path appends, reading the head.
+        connection of its own, after the head and stream version this log last committed
+        (see ``_write_transaction``'s ``presume_head``). None when those are unknown or
+        another writer moved the head: then the stdlib path appends, reading the head.
+
+        When the presumed head is the one the C writer itself committed last, the hash
+        check is skipped if SQLite's data version shows that no connection has committed
+        since. This is the path of every append to a known stream: kept short.
         """
         with self._writer_lock:
             head = self._cache_head
             current = self._cache.get(stream_id) if head is not None else None
             if current is None or not (expected_version is ANY or expected_version == current):
                 return None  # a stream not seen yet, or a conflict to confirm against the database
-            position, prev_hash = head
             writer = self._c_writer
             if writer is None or self._c_writer_pid != _PROCESS[0]:
-                try:
-                    writer = _cread.Writer(*self._pool.c_connect_args(), self._pool.synchronous,
-                                           WAL_AUTOCHECKPOINT)
-                except Exception:
-                    self._c_writes = False  # e.g. an option only the stdlib connection understands
+                writer = self._open_c_writer()
+                if writer is None:
                     return None
-                self._c_writer, self._c_writer_pid = writer, _PROCESS[0]
+            position, prev_hash = head
             params: list[Any] = []
-            sealed = seal(stream_id, pending, first_position=position + 1, first_stream_version=current + 1,
-                          prev_hash=prev_hash, recorded_at=now(), params=params)
+            recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
             try:
-                if not writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash)):
+                if not writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash),
+                                     head is self._c_head):
                     return None
             except _cread.Error as e:
                 reason = _is_conflict(e)  # the write lock stayed taken: as the stdlib path says
                 if reason:
                     raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
                 return None  # the stdlib path meets the problem again and reports it
-            last = sealed[-1].event
-            self._remember(head, (last.position, last.hash), stream_id, last.stream_version)
-        return [item.event for item in sealed]
+            last = recorded[-1]
+            # as _remember does, the head being the cached one
+            self._cache[stream_id] = last.stream_version
+            self._cache_head = self._c_head = (last.position, last.hash)
+        return recorded
+
+    def _open_c_writer(self) -> Any:
+        """
+        The C writer connection for this process (called holding the writer lock), or
+        None (and no more C appends) if it cannot be opened.
+        """
+        try:
+            writer = _cread.Writer(*self._pool.c_connect_args(), self._pool.synchronous, WAL_AUTOCHECKPOINT)
+        except Exception:
+            self._c_writes = False  # e.g. an option only the stdlib connection understands
+            return None
+        self._c_writer, self._c_writer_pid, self._c_head = writer, _PROCESS[0], None
+        return writer
 
     def _import(self, batch: list[Prepared]) -> None:
         first, last = batch[0].event, batch[-1].event
@@ -1066,7 +1075,7 @@ class SQLLog(BaseLog):
                 raise InvalidEvent(f"event at position {first.position} does not continue this log "
                                    f"(its head is now {position})")
             try:
-                cursor.executemany(self._sql.insert.text, [_event_row(item) for item in batch])
+                cursor.executemany(self._sql.insert.text, [stored_row(item) for item in batch])
             except self._dbapi.IntegrityError as e:
                 raise InvalidEvent(f"events from position {first.position} repeat stream versions "
                                    "this log already has") from e

@@ -1733,11 +1733,16 @@ writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssiz
 }
 
 static PyObject *
-writer_append(Writer *self, PyObject *args)
+writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *chunks, *guard = Py_None;
-    int skip_if_unchanged = 0;
-    if (!PyArg_ParseTuple(args, "O|Op:append", &chunks, &guard, &skip_if_unchanged))
+    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "append() takes from 1 to 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *chunks = args[0], *guard = nargs > 1 ? args[1] : Py_None;
+    int skip_if_unchanged = nargs > 2 ? PyObject_IsTrue(args[2]) : 0;
+    if (skip_if_unchanged < 0)
         return NULL;
     if (guard != Py_None && (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 3
                              || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 0))
@@ -1924,7 +1929,7 @@ done:
 }
 
 static PyMethodDef writer_methods[] = {
-    {"append", (PyCFunction)writer_append, METH_VARARGS,
+    {"append", (PyCFunction)(void (*)(void))writer_append, METH_FASTCALL,
      "append(chunks, guard=None, skip_if_unchanged=False) -> bool\n\n"
      "guard: None or (sql, params, expected): a query run first in the transaction; unless\n"
      "its first row's first column is the text expected, append returns False (nothing\n"

@@ -334,13 +334,20 @@ static PyObject *empty_object_text;
 
 /* prepare(events, default_actor, good_types, good_actors, NewEvent, PendingEvent, max_bytes)
  * -> list of PendingEvent, or None: let eventreg.log.prepare_events do it. */
-static PyObject *cw_prepare(PyObject *self, PyObject *args) {
-    PyObject *events, *default_actor, *good_types, *good_actors, *new_event, *pending_type;
-    Py_ssize_t max_bytes;
-    if (!PyArg_ParseTuple(args, "OOO!O!O!O!n", &events, &default_actor, &PySet_Type, &good_types,
-                          &PySet_Type, &good_actors, &PyType_Type, &new_event, &PyType_Type,
-                          &pending_type, &max_bytes))
+static PyObject *cw_prepare(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "prepare() takes 7 arguments (%zd given)", nargs);
         return NULL;
+    }
+    PyObject *events = args[0], *default_actor = args[1], *good_types = args[2], *good_actors = args[3];
+    PyObject *new_event = args[4], *pending_type = args[5];
+    if (!PySet_Check(good_types) || !PySet_Check(good_actors) || !PyType_Check(new_event)) {
+        PyErr_SetString(PyExc_TypeError, "prepare(): good_types and good_actors must be sets, NewEvent a class");
+        return NULL;
+    }
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(args[6]);
+    if (max_bytes == -1 && PyErr_Occurred()) return NULL;
     if (check_tuple_type(pending_type, "PendingEvent") < 0) return NULL;
     if (!PyList_CheckExact(events) && !PyTuple_CheckExact(events)) Py_RETURN_NONE;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(events);
@@ -480,14 +487,24 @@ static PyObject *utc_stamp(PyObject *moment) {
  *      RecordedEvent, Prepared, params=None) -> list of Prepared (of RecordedEvent when
  * Prepared is None), or None: let eventreg.log.seal do it. moment: an exact datetime in
  * UTC (timezone.utc). params: a list the stored columns are appended to. */
-static PyObject *cw_seal(PyObject *self, PyObject *args) {
-    PyObject *stream_id, *pending, *prev_hash, *moment, *record_type, *prepared_type;
-    PyObject *params = Py_None;
-    long long position, version;
-    if (!PyArg_ParseTuple(args, "UOLLUO!O!O|O", &stream_id, &pending, &position, &version,
-                          &prev_hash, PyDateTimeAPI->DateTimeType, &moment, &PyType_Type, &record_type,
-                          &prepared_type, &params))
+static PyObject *cw_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
+    if (nargs != 8 && nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "seal() takes 8 or 9 arguments (%zd given)", nargs);
         return NULL;
+    }
+    PyObject *stream_id = args[0], *pending = args[1], *prev_hash = args[4], *moment = args[5];
+    PyObject *record_type = args[6], *prepared_type = args[7], *params = nargs == 9 ? args[8] : Py_None;
+    if (!PyUnicode_Check(stream_id) || !PyUnicode_Check(prev_hash) || !PyDateTime_Check(moment)
+        || !PyType_Check(record_type) || (prepared_type != Py_None && !PyType_Check(prepared_type))) {
+        PyErr_SetString(PyExc_TypeError, "seal(): stream_id and prev_hash must be str, moment a datetime, "
+                                         "RecordedEvent and Prepared classes (or Prepared None)");
+        return NULL;
+    }
+    long long position = PyLong_AsLongLong(args[2]);
+    if (position == -1 && PyErr_Occurred()) return NULL;
+    long long version = PyLong_AsLongLong(args[3]);
+    if (version == -1 && PyErr_Occurred()) return NULL;
     if (!PyDateTime_CheckExact(moment) || ((PyDateTime_DateTime *)moment)->hastzinfo == 0
         || ((PyDateTime_DateTime *)moment)->tzinfo != PyDateTime_TimeZone_UTC) {
         Py_RETURN_NONE;
@@ -698,8 +715,9 @@ static PyObject *cw_bind(PyObject *self, PyObject *arg) {
 
 static PyMethodDef methods[] = {
     {"bind", cw_bind, METH_O, "Find SHA256 in the OpenSSL that the given loaded module uses."},
-    {"prepare", cw_prepare, METH_VARARGS, "eventreg.log.prepare_events for the common case, or None."},
-    {"seal", cw_seal, METH_VARARGS, "eventreg.log.seal's loop, or None."},
+    {"prepare", (PyCFunction)(void (*)(void))cw_prepare, METH_FASTCALL,
+     "eventreg.log.prepare_events for the common case, or None."},
+    {"seal", (PyCFunction)(void (*)(void))cw_seal, METH_FASTCALL, "eventreg.log.seal's loop, or None."},
     {"encode", cw_encode, METH_O, "Canonical JSON text of a value, or None (for tests)."},
     {NULL, NULL, 0, NULL},
 };

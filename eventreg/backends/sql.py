@@ -281,7 +281,8 @@ class _Statements:
         self.latest_snapshot = compiled["latest_snapshot"]
         self.get_checkpoint = compiled["get_checkpoint"]
         self.set_checkpoint = compiled["set_checkpoint"]
-        self._insert_rows: dict[int, str] = {}
+        head, _, values = self.insert.text.partition(" VALUES ")
+        self._insert_rows = {n: f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)}
         # the appends' hot statements take plain tuples in this order
         assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
         self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
@@ -290,13 +291,10 @@ class _Statements:
 
     def insert_rows(self, count: int) -> str:
         """
-        One ``INSERT`` of ``count`` rows (qmark parameters, :data:`EVENT_COLUMNS` order per row).
+        One ``INSERT`` of ``count`` rows, 1 to :data:`INSERT_ROWS` (qmark parameters,
+        :data:`EVENT_COLUMNS` order per row).
         """
-        text = self._insert_rows.get(count)
-        if text is None:
-            head, _, values = self.insert.text.partition(" VALUES ")
-            text = self._insert_rows[count] = f"{head} VALUES {', '.join([values] * count)}"
-        return text
+        return self._insert_rows[count]
 
     def insert_chunks(self, params: list[Any]) -> list[tuple[str, list[Any], int]]:
         """
@@ -306,7 +304,8 @@ class _Statements:
         columns = len(EVENT_COLUMNS)
         step = INSERT_ROWS * columns
         if len(params) <= step:  # the common case: one statement
-            return [(self.insert_rows(len(params) // columns), params, len(params) // columns)]
+            rows = len(params) // columns
+            return [(self._insert_rows[rows], params, rows)]
         chunks = []
         for start in range(0, len(params), step):
             chunk = params[start:start + step]
@@ -981,11 +980,11 @@ class SQLLog(BaseLog):
             ) from error
         return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
 
-    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
-        if self._c_writes:
-            done = self._append_in_c(stream_id, pending, expected_version)
-            if done is not None:
-                return done
+    def _append_sql(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+        """
+        An append through the DB-API connection: every backend's path, and SQLite's when
+        the C writer cannot take it.
+        """
         sql = self._sql
         version_sql, version_tail = sql.stream_version.text, sql.stream_version_tail
         insert, columns = sql.insert.text, len(EVENT_COLUMNS)
@@ -1014,45 +1013,46 @@ class SQLLog(BaseLog):
                                               remember=lambda done: (stream_id, done[-1].stream_version))
         return recorded
 
-    def _append_in_c(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent] | None:
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         """
         SQLite with eventreg._cread: the whole transaction in C (``BEGIN IMMEDIATE``, the
         check of the presumed head's hash, the inserts, ``COMMIT``) on a writer
         connection of its own, after the head and stream version this log last committed
-        (see ``_write_transaction``'s ``presume_head``). None when those are unknown or
-        another writer moved the head: then the stdlib path appends, reading the head.
+        (see ``_write_transaction``'s ``presume_head``). When those are unknown, or
+        another writer moved the head, ``_append_sql`` appends, reading the head.
 
         When the presumed head is the one the C writer itself committed last, the hash
         check is skipped if SQLite's data version shows that no connection has committed
-        since. This is the path of every append to a known stream: kept short.
+        since. This is the path of every append to a known stream: kept short (one frame).
         """
-        with self._writer_lock:
-            head = self._cache_head
-            current = self._cache.get(stream_id) if head is not None else None
-            if current is None or not (expected_version is ANY or expected_version == current):
-                return None  # a stream not seen yet, or a conflict to confirm against the database
-            writer = self._c_writer
-            if writer is None or self._c_writer_pid != _PROCESS[0]:
-                writer = self._open_c_writer()
-                if writer is None:
-                    return None
-            position, prev_hash = head
-            params: list[Any] = []
-            recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
-            try:
-                if not writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash),
-                                     head is self._c_head):
-                    return None
-            except _cread.Error as e:
-                reason = _is_conflict(e)  # the write lock stayed taken: as the stdlib path says
-                if reason:
-                    raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
-                return None  # the stdlib path meets the problem again and reports it
-            last = recorded[-1]
-            # as _remember does, the head being the cached one
-            self._cache[stream_id] = last.stream_version
-            self._cache_head = self._c_head = (last.position, last.hash)
-        return recorded
+        if self._c_writes:
+            with self._writer_lock:
+                head = self._cache_head
+                current = self._cache.get(stream_id) if head is not None else None
+                # else a stream not seen yet, or a conflict to confirm against the database
+                if current is not None and (expected_version is ANY or expected_version == current):
+                    writer = self._c_writer
+                    if writer is None or self._c_writer_pid != _PROCESS[0]:
+                        writer = self._open_c_writer()
+                    if writer is not None:
+                        position, prev_hash = head
+                        params: list[Any] = []
+                        recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
+                        try:
+                            done = writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash),
+                                                 head is self._c_head)
+                        except _cread.Error as e:
+                            reason = _is_conflict(e)  # the write lock stayed taken: as _append_sql says
+                            if reason:
+                                raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
+                            done = False  # _append_sql meets the problem again and reports it
+                        if done:
+                            last = recorded[-1]
+                            # as _remember does, the head being the cached one
+                            self._cache[stream_id] = last.stream_version
+                            self._cache_head = self._c_head = (last.position, last.hash)
+                            return recorded
+        return self._append_sql(stream_id, pending, expected_version)
 
     def _open_c_writer(self) -> Any:
         """

@@ -15,6 +15,7 @@
 #include <datetime.h>
 #include <dlfcn.h>
 #include <string.h>
+#include <time.h>
 
 /* OpenSSL's low-level SHA-256 (its one-shot SHA256() looks the algorithm up on every
  * call since OpenSSL 3, which costs more than hashing an event) */
@@ -469,29 +470,98 @@ static PyObject *hex_text(const unsigned char digest[32]) {
     return s;
 }
 
-/* recorded_at as eventreg.log.format_timestamp writes a UTC datetime */
+/* recorded_at as eventreg.log.format_timestamp writes a UTC datetime: digits put by
+ * hand (snprintf's machinery is most of the cost once the caches are cold) */
+static void put_digits(char *at, long v, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        at[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 static PyObject *utc_stamp(PyObject *moment) {
-    char text[28];
-    int n = snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", PyDateTime_GET_YEAR(moment),
-                     PyDateTime_GET_MONTH(moment), PyDateTime_GET_DAY(moment), PyDateTime_DATE_GET_HOUR(moment),
-                     PyDateTime_DATE_GET_MINUTE(moment), PyDateTime_DATE_GET_SECOND(moment),
-                     PyDateTime_DATE_GET_MICROSECOND(moment));
-    if (n != 27) {
-        PyErr_SetString(PyExc_ValueError, "unexpected timestamp");
+    char t[27];  /* YYYY-MM-DDTHH:MM:SS.ffffffZ */
+    put_digits(t, PyDateTime_GET_YEAR(moment), 4);
+    t[4] = '-';
+    put_digits(t + 5, PyDateTime_GET_MONTH(moment), 2);
+    t[7] = '-';
+    put_digits(t + 8, PyDateTime_GET_DAY(moment), 2);
+    t[10] = 'T';
+    put_digits(t + 11, PyDateTime_DATE_GET_HOUR(moment), 2);
+    t[13] = ':';
+    put_digits(t + 14, PyDateTime_DATE_GET_MINUTE(moment), 2);
+    t[16] = ':';
+    put_digits(t + 17, PyDateTime_DATE_GET_SECOND(moment), 2);
+    t[19] = '.';
+    put_digits(t + 20, PyDateTime_DATE_GET_MICROSECOND(moment), 6);
+    t[26] = 'Z';
+    return PyUnicode_FromStringAndSize(t, 27);
+}
+
+/* the UTC datetime of a Unix time (secs, microseconds): the civil date from the days since
+ * 1970 (H. Hinnant's days_from_civil, inverted) */
+static PyObject *utc_datetime(long long secs, int micros) {
+    long long days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;                                 /* [0, 146096] */
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);           /* [0, 365] */
+    long long mp = (5 * doy + 2) / 153;                                /* [0, 11] */
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    return PyDateTimeAPI->DateTime_FromDateAndTime(year, month, day, (int)(rem / 3600), (int)(rem / 60 % 60),
+                                                   (int)(rem % 60), micros, PyDateTime_TimeZone_UTC,
+                                                   PyDateTimeAPI->DateTimeType);
+}
+
+/* datetime.now(timezone.utc), made directly: the clock's time floored to microseconds, as
+ * datetime.now does */
+static PyObject *utc_now(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
         return NULL;
     }
-    return PyUnicode_FromStringAndSize(text, n);
+    return utc_datetime((long long)ts.tv_sec, (int)(ts.tv_nsec / 1000));
+}
+
+/* utc_datetime(seconds, microseconds) (for tests) */
+static PyObject *cw_utc_datetime(PyObject *self, PyObject *args) {
+    long long secs;
+    int micros;
+    if (!PyArg_ParseTuple(args, "Li:utc_datetime", &secs, &micros))
+        return NULL;
+    if (micros < 0 || micros > 999999) {
+        PyErr_SetString(PyExc_ValueError, "microseconds must be from 0 to 999999");
+        return NULL;
+    }
+    return utc_datetime(secs, micros);
 }
 
 /* seal(stream_id, pending, first_position, first_stream_version, prev_hash, moment,
  *      RecordedEvent, Prepared, params=None) -> list of Prepared (of RecordedEvent when
  * Prepared is None), or None: let eventreg.log.seal do it. moment: an exact datetime in
- * UTC (timezone.utc). params: a list the stored columns are appended to. */
+ * UTC (timezone.utc), or None for the current time. params: a list the stored columns
+ * are appended to. */
 static PyObject *cw_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
     if (nargs != 8 && nargs != 9) {
         PyErr_Format(PyExc_TypeError, "seal() takes 8 or 9 arguments (%zd given)", nargs);
         return NULL;
+    }
+    if (args[5] == Py_None) {  /* moment None: now */
+        PyObject *again[9];
+        for (Py_ssize_t i = 0; i < nargs; i++) again[i] = args[i];
+        if (!(again[5] = utc_now())) return NULL;
+        PyObject *result = cw_seal(self, again, nargs);
+        Py_DECREF(again[5]);
+        return result;
     }
     PyObject *stream_id = args[0], *pending = args[1], *prev_hash = args[4], *moment = args[5];
     PyObject *record_type = args[6], *prepared_type = args[7], *params = nargs == 9 ? args[8] : Py_None;
@@ -718,6 +788,8 @@ static PyMethodDef methods[] = {
     {"prepare", (PyCFunction)(void (*)(void))cw_prepare, METH_FASTCALL,
      "eventreg.log.prepare_events for the common case, or None."},
     {"seal", (PyCFunction)(void (*)(void))cw_seal, METH_FASTCALL, "eventreg.log.seal's loop, or None."},
+    {"utc_datetime", cw_utc_datetime, METH_VARARGS,
+     "The UTC datetime of a Unix time in seconds and microseconds, as seal makes now's (for tests)."},
     {"encode", cw_encode, METH_O, "Canonical JSON text of a value, or None (for tests)."},
     {NULL, NULL, 0, NULL},
 };

@@ -616,18 +616,22 @@ def stored_row(item: Prepared) -> tuple[Any, ...]:
 
 
 def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
-              prev_hash: str, recorded_at: datetime, params: list[Any]) -> list[RecordedEvent]:
+              prev_hash: str, recorded_at: datetime | None, params: list[Any]) -> list[RecordedEvent]:
     """
     :func:`seal` for a backend that binds stored rows: the recorded events, each one's
     :func:`stored_row` appended to ``params`` (one flat list, as a multi-row ``INSERT``
-    binds them). Positional, and with no list of :class:`Prepared` to build: a single
-    append's path is short.
+    binds them). ``recorded_at`` None is :func:`now` (read by the C module itself).
+    Positional, and with no list of :class:`Prepared` to build: a single append's path
+    is short.
     """
-    if _accel is not None and type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc:
+    if _accel is not None and (recorded_at is None or type(recorded_at) is datetime
+                               and recorded_at.tzinfo is timezone.utc):
         fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
                            RecordedEvent, None, params)
         if fast is not None:
             return fast
+    if recorded_at is None:
+        recorded_at = now()
     sealed = seal(stream_id, pending, first_position=first_position, first_stream_version=first_stream_version,
                   prev_hash=prev_hash, recorded_at=recorded_at)
     for item in sealed:

@@ -200,6 +200,31 @@ def test_seal_hands_back_other_clocks():
     assert sealed[0].recorded_at_text == "2025-12-31T23:00:00.000000Z"
 
 
+@settings(max_examples=500)
+@given(st.integers(-62135596800, 253402300799), st.integers(0, 999999))
+def test_the_c_clock_makes_the_datetime_python_makes(seconds, micros):
+    # seal(..., moment=None) reads the clock itself; its calendar arithmetic, on any second
+    # from year 1 to 9999
+    expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds, microseconds=micros)
+    got = C.utc_datetime(seconds, micros)
+    assert got == expected and got.tzinfo is timezone.utc and type(got) is datetime
+
+
+def test_seal_rows_without_a_moment_records_now():
+    pending = L.prepare_events([NewEvent("t", {"a": 1})], None)
+    before = datetime.now(timezone.utc)
+    params: list = []
+    (event,) = L.seal_rows("s", pending, 1, 1, "0" * 64, None, params)
+    after = datetime.now(timezone.utc)
+    assert before <= event.recorded_at <= after and event.recorded_at.tzinfo is timezone.utc
+    assert params[5] == L.format_timestamp(event.recorded_at)
+    assert event.hash == L.event_hash(event)
+    # and the Python code does the same
+    params = []
+    (event,) = pure(L.seal_rows, "s", pending, 1, 1, "0" * 64, None, params)
+    assert after <= event.recorded_at <= datetime.now(timezone.utc) and params[5] == L.format_timestamp(event.recorded_at)
+
+
 # -- whole logs -----------------------------------------------------------------------------
 
 

@@ -998,7 +998,7 @@ class SQLLog(BaseLog):
                 current = row[0] if row else 0
             check_expected_version(stream_id, expected_version, current)
             params: list[Any] = []
-            recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
+            recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, None, params)
             if sqlite:
                 for statement, chunk, _ in sql.insert_chunks(params):
                     cursor.execute(statement, chunk)
@@ -1037,7 +1037,7 @@ class SQLLog(BaseLog):
                     if writer is not None:
                         position, prev_hash = head
                         params: list[Any] = []
-                        recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, now(), params)
+                        recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, None, params)
                         try:
                             done = writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash),
                                                  head is self._c_head)

@@ -333,12 +333,11 @@ static int check_tuple_type(PyObject *type, const char *what) {
 static PyObject *s_type, *s_payload, *s_schema_version, *s_actor, *s_metadata;
 static PyObject *empty_object_text;
 
-/* prepare(events, default_actor, good_types, good_actors, NewEvent, PendingEvent, max_bytes)
- * -> list of PendingEvent, or None: let eventreg.log.prepare_events do it. */
-static PyObject *cw_prepare(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
+/* (events, default_actor, good_types, good_actors, NewEvent, PendingEvent, max_bytes)
+ * -> list of PendingEvent, or None: the Python code does it (see cw_prepare). */
+static PyObject *prepare_or_none(PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7) {
-        PyErr_Format(PyExc_TypeError, "prepare() takes 7 arguments (%zd given)", nargs);
+        PyErr_Format(PyExc_TypeError, "prepare() takes 8 arguments (%zd given)", nargs + 1);
         return NULL;
     }
     PyObject *events = args[0], *default_actor = args[1], *good_types = args[2], *good_actors = args[3];
@@ -544,24 +543,15 @@ static PyObject *cw_utc_datetime(PyObject *self, PyObject *args) {
     return utc_datetime(secs, micros);
 }
 
-/* seal(stream_id, pending, first_position, first_stream_version, prev_hash, moment,
- *      RecordedEvent, Prepared, params=None) -> list of Prepared (of RecordedEvent when
- * Prepared is None), or None: let eventreg.log.seal do it. moment: an exact datetime in
- * UTC (timezone.utc), or None for the current time. params: a list the stored columns
- * are appended to. */
-static PyObject *cw_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
+/* (stream_id, pending, first_position, first_stream_version, prev_hash, moment,
+ *  RecordedEvent, Prepared[, params]) -> list of Prepared (of RecordedEvent when Prepared
+ * is None), or None: the Python code does it (see cw_seal). moment: a datetime, in UTC
+ * (timezone.utc) for this code to take it. params: a list the stored columns are
+ * appended to. */
+static PyObject *seal_or_none(PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 8 && nargs != 9) {
-        PyErr_Format(PyExc_TypeError, "seal() takes 8 or 9 arguments (%zd given)", nargs);
+        PyErr_Format(PyExc_TypeError, "seal() takes 9 or 10 arguments (%zd given)", nargs + 1);
         return NULL;
-    }
-    if (args[5] == Py_None) {  /* moment None: now */
-        PyObject *again[9];
-        for (Py_ssize_t i = 0; i < nargs; i++) again[i] = args[i];
-        if (!(again[5] = utc_now())) return NULL;
-        PyObject *result = cw_seal(self, again, nargs);
-        Py_DECREF(again[5]);
-        return result;
     }
     PyObject *stream_id = args[0], *pending = args[1], *prev_hash = args[4], *moment = args[5];
     PyObject *record_type = args[6], *prepared_type = args[7], *params = nargs == 9 ? args[8] : Py_None;
@@ -744,6 +734,43 @@ stop:
         Py_RETURN_NONE;
     }
     return out;
+}
+
+/* The module's functions take the constants first (so that functools.partial binds them
+ * once) and a fallback: the Python function called with the remaining arguments when the
+ * C code hands the call back (None: return None instead). METH_FASTCALL: these run once
+ * per append. */
+
+/* prepare(good_types, good_actors, NewEvent, PendingEvent, max_bytes, fallback, events,
+ *         default_actor) */
+static PyObject *cw_prepare(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "prepare() takes 8 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *own[7] = {args[6], args[7], args[0], args[1], args[2], args[3], args[4]};
+    PyObject *result = prepare_or_none(own, 7);
+    if (result != Py_None || args[5] == Py_None) return result;
+    Py_DECREF(result);
+    return PyObject_Vectorcall(args[5], args + 6, 2, NULL);
+}
+
+/* seal(RecordedEvent, Prepared, fallback, stream_id, pending, first_position,
+ *      first_stream_version, prev_hash, moment[, params]); moment None: now */
+static PyObject *cw_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9 && nargs != 10) {
+        PyErr_Format(PyExc_TypeError, "seal() takes 9 or 10 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *moment = args[8] == Py_None ? utc_now() : Py_NewRef(args[8]);
+    if (!moment) return NULL;
+    PyObject *own[9] = {args[3], args[4], args[5], args[6], args[7], moment, args[0], args[1],
+                        nargs == 10 ? args[9] : Py_None};
+    PyObject *result = seal_or_none(own, nargs - 1);
+    Py_DECREF(moment);
+    if (result != Py_None || args[2] == Py_None) return result;
+    Py_DECREF(result);
+    return PyObject_Vectorcall(args[2], args + 3, (size_t)(nargs - 3), NULL);
 }
 
 /* -- binding OpenSSL ------------------------------------------------------------------ */

@@ -17,6 +17,7 @@ re-check a log (docs/backends.md shows it in ten lines of Python).
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -511,11 +512,6 @@ def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> lis
     Raises:
         InvalidEvent: on the first event that cannot be recorded; nothing is written.
     """
-    if _accel is not None:
-        fast = _accel.prepare(events, default_actor, _GOOD_TYPES, _GOOD_ACTORS, NewEvent, PendingEvent,
-                              MAX_EVENT_BYTES)
-        if fast is not None:
-            return fast
     pending = []
     new, good_types, good_actors = tuple.__new__, _GOOD_TYPES, _GOOD_ACTORS
     for index, event in enumerate(events):
@@ -570,8 +566,8 @@ def seal(
     """
     utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
     if utc and _accel is not None:
-        fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
-                           RecordedEvent, Prepared)
+        fast = _accel.seal(RecordedEvent, Prepared, None, stream_id, pending, first_position, first_stream_version,
+                           prev_hash, recorded_at)
         if fast is not None:
             return fast
     stamp = format_timestamp(recorded_at)
@@ -620,16 +616,9 @@ def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: i
     """
     :func:`seal` for a backend that binds stored rows: the recorded events, each one's
     :func:`stored_row` appended to ``params`` (one flat list, as a multi-row ``INSERT``
-    binds them). ``recorded_at`` None is :func:`now` (read by the C module itself).
-    Positional, and with no list of :class:`Prepared` to build: a single append's path
-    is short.
+    binds them). ``recorded_at`` None is :func:`now`. Positional, and with no list of
+    :class:`Prepared` to build: a single append's path is short.
     """
-    if _accel is not None and (recorded_at is None or type(recorded_at) is datetime
-                               and recorded_at.tzinfo is timezone.utc):
-        fast = _accel.seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at,
-                           RecordedEvent, None, params)
-        if fast is not None:
-            return fast
     if recorded_at is None:
         recorded_at = now()
     sealed = seal(stream_id, pending, first_position=first_position, first_stream_version=first_stream_version,
@@ -637,6 +626,17 @@ def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: i
     for item in sealed:
         params += stored_row(item)
     return [item.event for item in sealed]
+
+
+# Where the C module is built, prepare_events and seal_rows are its functions with this
+# module's types bound (functools.partial: no Python frame on an append's path); it hands
+# what it does not take (other types, new names, a clock not in UTC ...) to the Python
+# functions above, kept as _prepare_events_py and _seal_rows_py.
+_prepare_events_py, _seal_rows_py = prepare_events, seal_rows
+if _accel is not None:
+    prepare_events = functools.partial(  # type: ignore[assignment]
+        _accel.prepare, _GOOD_TYPES, _GOOD_ACTORS, NewEvent, PendingEvent, MAX_EVENT_BYTES, _prepare_events_py)
+    seal_rows = functools.partial(_accel.seal, RecordedEvent, None, _seal_rows_py)  # type: ignore[assignment]
 
 
 def check_expected_version(stream_id: str, expected: Any, actual: int) -> None:

@@ -32,10 +32,15 @@ if L._accel is None:
 C = L._accel
 
 
+#: the Python functions behind the bound C ones
+PYTHON = {L.prepare_events: L._prepare_events_py, L.seal_rows: L._seal_rows_py}
+
+
 def pure(function, *args, **kwargs):
     """
     ``function(*args, **kwargs)`` with the accelerator switched off: the reference result.
     """
+    function = PYTHON.get(function, function)
     L._accel = None
     try:
         return function(*args, **kwargs)
@@ -117,8 +122,8 @@ def test_prepare_gives_what_python_gives(events, default_actor):
     assert all(same_json(a, b) for a, b in zip(got, expected))
     if events and not any(has_surrogate((e.payload, e.metadata)) for e in events):
         # C took this call itself, not handing it back
-        assert C.prepare(events, default_actor, L._GOOD_TYPES, L._GOOD_ACTORS, NewEvent, L.PendingEvent,
-                         L.MAX_EVENT_BYTES) is not None
+        assert C.prepare(L._GOOD_TYPES, L._GOOD_ACTORS, NewEvent, L.PendingEvent, L.MAX_EVENT_BYTES, None,
+                         events, default_actor) is not None
 
 
 @pytest.mark.parametrize("event, message", [
@@ -144,11 +149,16 @@ def test_prepare_refuses_like_python(event, message):
 
 def test_prepare_hands_back_generators_and_unknown_names():
     events = [NewEvent("never.seen.before", {"a": 1})]
-    args = (None, L._GOOD_TYPES, L._GOOD_ACTORS, NewEvent, L.PendingEvent, L.MAX_EVENT_BYTES)
-    assert C.prepare(events, *args) is None  # the Python code checks new names
+    args = (L._GOOD_TYPES, L._GOOD_ACTORS, NewEvent, L.PendingEvent, L.MAX_EVENT_BYTES)
+    assert C.prepare(*args, None, events, None) is None  # the Python code checks new names
     L.prepare_events(events, None)
-    assert C.prepare(events, *args) is not None
-    assert C.prepare(iter(events), *args) is None
+    assert C.prepare(*args, None, events, None) is not None
+    assert C.prepare(*args, None, iter(events), None) is None
+    # given the Python function, C calls it with what it hands back
+    calls = []
+    assert C.prepare(*args, lambda *a: calls.append(a) or "python", iter(events), "me") == "python"
+    assert len(calls) == 1 and calls[0][1] == "me"
+    assert L.prepare_events(iter(events), None) == L.prepare_events(events, None)
 
 
 # -- seal -----------------------------------------------------------------------------------
@@ -169,7 +179,8 @@ def test_seal_gives_what_python_gives(events, stream_id, position, version, prev
     expected = pure(L.seal, stream_id, pending, **kwargs)
     got = L.seal(stream_id, pending, **kwargs)
     if not has_surrogate(stream_id):
-        assert C.seal(stream_id, pending, position, version, prev_hash, moment, L.RecordedEvent, L.Prepared) is not None
+        assert C.seal(L.RecordedEvent, L.Prepared, None, stream_id, pending, position, version, prev_hash,
+                      moment) is not None
     assert [type(p) for p in got] == [L.Prepared] * len(pending)
     assert [type(p.event) for p in got] == [L.RecordedEvent] * len(pending)
     assert all(same_json(a, b) for a, b in zip(got, expected))
@@ -188,12 +199,16 @@ def test_seal_gives_what_python_gives(events, stream_id, position, version, prev
 
 def test_seal_hands_back_other_clocks():
     pending = L.prepare_events([NewEvent("t", {"a": 1})], None)
-    args = ("s", pending, 1, 1, "0" * 64)
-    tail = (L.RecordedEvent, L.Prepared)
+    args = (L.RecordedEvent, L.Prepared, None, "s", pending, 1, 1, "0" * 64)
     plus_one = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1)))
-    assert C.seal(*args, plus_one, *tail) is None
-    assert C.seal(*args, datetime(2026, 1, 1), *tail) is None
-    assert C.seal("s", pending, 1, 1, "not hex", datetime.now(timezone.utc), *tail) is None
+    assert C.seal(*args, plus_one) is None
+    assert C.seal(*args, datetime(2026, 1, 1)) is None
+    assert C.seal(*args[:-1], "not hex", datetime.now(timezone.utc)) is None
+    # seal_rows hands them to the Python function, with the list of rows as it was
+    params = ["kept"]
+    (event,) = L.seal_rows("s", pending, 1, 1, "0" * 64, plus_one, params)
+    assert event.recorded_at == plus_one and event.recorded_at.tzinfo is timezone.utc
+    assert params[0] == "kept" and params[6] == "2025-12-31T23:00:00.000000Z" and len(params) == 12
     # the Python code still records them, converted to UTC
     sealed = L.seal("s", pending, first_position=1, first_stream_version=1, prev_hash="0" * 64,
                     recorded_at=plus_one)

@@ -1576,14 +1576,14 @@ found:
 static int
 writer_bind(Writer *self, sqlite3_stmt *stmt, PyObject *const *items, Py_ssize_t count, Py_ssize_t chunk)
 {
-    if (count > self->held_cap) {
-        PyObject **grown = PyMem_Realloc(self->held, (size_t)count * sizeof(PyObject *));
+    if (self->n_held + count > self->held_cap) { /* a guard's may be held already */
+        PyObject **grown = PyMem_Realloc(self->held, (size_t)(self->n_held + count) * sizeof(PyObject *));
         if (grown == NULL) {
             PyErr_NoMemory();
             return -1;
         }
         self->held = grown;
-        self->held_cap = count;
+        self->held_cap = self->n_held + count;
     }
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *v = items[k];
@@ -1732,6 +1732,43 @@ writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssiz
     return outcome;
 }
 
+/* check chunk i, (sql, params, rows), find its statement and bind its parameters; -1 with
+ * an exception (none bound) */
+static int
+writer_bind_chunk(Writer *self, PyObject *chunk, Py_ssize_t i, sqlite3_stmt **stmt, int *rows_out)
+{
+    if (!(PyTuple_Check(chunk) || PyList_Check(chunk)) || PySequence_Fast_GET_SIZE(chunk) != 3) {
+        PyErr_Format(PyExc_TypeError, "chunk %zd is not a (sql, params, rows) tuple", i);
+        return -1;
+    }
+    PyObject **parts = PySequence_Fast_ITEMS(chunk);
+    PyObject *sql = parts[0], *params = parts[1], *rows_obj = parts[2];
+    if (!PyUnicode_Check(sql) || !(PyList_Check(params) || PyTuple_Check(params)) || !PyLong_Check(rows_obj)) {
+        PyErr_Format(PyExc_TypeError, "chunk %zd: (sql, params, rows) must be a str, a list and an int", i);
+        return -1;
+    }
+    long rows = PyLong_AsLong(rows_obj);
+    if (rows == -1 && PyErr_Occurred())
+        return -1;
+    if (rows < 0 || rows > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "chunk %zd: rows must be from 0 to %d", i, INT_MAX);
+        return -1;
+    }
+    CachedStatement *c = writer_statement(self, sql, 0);
+    if (c == NULL)
+        return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
+    if (count != c->nparams) {
+        PyErr_Format(PyExc_ValueError, "chunk %zd has %zd parameters; its SQL takes %d", i, count, c->nparams);
+        return -1;
+    }
+    if (writer_bind(self, c->stmt, PySequence_Fast_ITEMS(params), count, i) < 0)
+        return -1;
+    *stmt = c->stmt;
+    *rows_out = (int)rows;
+    return 0;
+}
+
 static PyObject *
 writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1787,45 +1824,39 @@ writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
         if (writer_bind(self, g->stmt, PySequence_Fast_ITEMS(params), count, -1) < 0)
             goto fail;
         sqlite3_stmt *stmt = g->stmt;
-        Py_BEGIN_ALLOW_THREADS
-        outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
-        Py_END_ALLOW_THREADS
+        if (n == 1) {
+            /* the common case, one chunk: the whole transaction in one release of the GIL */
+            sqlite3_stmt *insert;
+            int rows;
+            if (writer_bind_chunk(self, PyTuple_GET_ITEM(seq, 0), 0, &insert, &rows) < 0) {
+                sq.clear_bindings(stmt);
+                writer_drop_held(self);
+                goto fail;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
+            if (outcome == RUN_OK)
+                outcome = writer_run(self, insert, rows, 0, 1);
+            else
+                sq.clear_bindings(insert);
+            Py_END_ALLOW_THREADS
+        }
+        else {
+            Py_BEGIN_ALLOW_THREADS
+            outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
+            Py_END_ALLOW_THREADS
+        }
         writer_drop_held(self);
         begun = 1;
     }
-    for (Py_ssize_t i = 0; i < n && outcome == RUN_OK; i++) {
-        PyObject *chunk = PyTuple_GET_ITEM(seq, i);
-        if (!(PyTuple_Check(chunk) || PyList_Check(chunk)) || PySequence_Fast_GET_SIZE(chunk) != 3) {
-            PyErr_Format(PyExc_TypeError, "chunk %zd is not a (sql, params, rows) tuple", i);
+    for (Py_ssize_t i = begun && n == 1 ? 1 : 0; i < n && outcome == RUN_OK; i++) {
+        sqlite3_stmt *stmt;
+        int rows;
+        if (writer_bind_chunk(self, PyTuple_GET_ITEM(seq, i), i, &stmt, &rows) < 0)
             goto fail;
-        }
-        PyObject **parts = PySequence_Fast_ITEMS(chunk);
-        PyObject *sql = parts[0], *params = parts[1], *rows_obj = parts[2];
-        if (!PyUnicode_Check(sql) || !(PyList_Check(params) || PyTuple_Check(params)) || !PyLong_Check(rows_obj)) {
-            PyErr_Format(PyExc_TypeError, "chunk %zd: (sql, params, rows) must be a str, a list and an int", i);
-            goto fail;
-        }
-        long rows = PyLong_AsLong(rows_obj);
-        if (rows == -1 && PyErr_Occurred())
-            goto fail;
-        if (rows < 0 || rows > INT_MAX) {
-            PyErr_Format(PyExc_ValueError, "chunk %zd: rows must be from 0 to %d", i, INT_MAX);
-            goto fail;
-        }
-        CachedStatement *c = writer_statement(self, sql, 0);
-        if (c == NULL)
-            goto fail;
-        Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
-        if (count != c->nparams) {
-            PyErr_Format(PyExc_ValueError, "chunk %zd has %zd parameters; its SQL takes %d", i, count, c->nparams);
-            goto fail;
-        }
-        if (writer_bind(self, c->stmt, PySequence_Fast_ITEMS(params), count, i) < 0)
-            goto fail;
-        sqlite3_stmt *stmt = c->stmt;
         int begin = i == 0 && !begun, commit = i == n - 1;
         Py_BEGIN_ALLOW_THREADS
-        outcome = writer_run(self, stmt, (int)rows, begin, commit);
+        outcome = writer_run(self, stmt, rows, begin, commit);
         Py_END_ALLOW_THREADS
         writer_drop_held(self);
         if (outcome != RUN_OK)

@@ -281,6 +281,36 @@ def test_bad_parameters_raise_and_write_nothing(path, writer, bad, where):
     assert stored(path) == events
 
 
+def test_one_guarded_chunk_is_checked_as_any_other(path, writer):
+    # a guard and one chunk run in one release of the GIL, bound beforehand
+    from eventreg.backends.sql import HASH_AT
+
+    first, events = build("s1", 1)
+    assert writer.append(STATEMENTS.insert_chunks(first)) is True
+    guard = (HASH_AT, [1], events[0].hash)
+    params, more = build("s1", 2, after=head_of(events), version=2)
+    ((sql, values, rows),) = STATEMENTS.insert_chunks(params)
+    for bad in BAD_VALUES:
+        spoiled = list(values)
+        spoiled[COLUMNS + 7] = bad
+        with pytest.raises((OverflowError, UnicodeEncodeError, TypeError)):
+            writer.append([(sql, spoiled, rows)], guard, True)
+    cases = [
+        ((sql, values[:-1], rows), ValueError, "parameters"),
+        ((sql, values, 1), ValueError, "more rows"),
+        (("INSERT INTO nowhere VALUES (1)", [], 1), _cread.Error, "no such table"),
+        (("SELECT 1", [], 0), ValueError, "write"),
+        ((sql, values), TypeError, "chunk 0"),
+    ]
+    for chunk, error, text in cases:
+        with pytest.raises(error, match=text):
+            writer.append([chunk], guard, True)
+    assert count_rows(path) == 1
+    assert writer.append([(sql, values, rows)], (HASH_AT, [1], "f" * 64)) is False
+    assert writer.append([(sql, values, rows)], guard, True) is True
+    assert stored(path) == events + more
+
+
 def test_malformed_chunks(path, writer):
     params, events = build("s1", 2)
     sql, values, rows = chunks(params)[0]

@@ -282,7 +282,8 @@ class _Statements:
         self.get_checkpoint = compiled["get_checkpoint"]
         self.set_checkpoint = compiled["set_checkpoint"]
         head, _, values = self.insert.text.partition(" VALUES ")
-        self._insert_rows = {n: f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)}
+        #: SQLite: the ``INSERT`` of n rows, n from 1 to :data:`INSERT_ROWS`
+        self.insert_texts = {n: f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)}
         # the appends' hot statements take plain tuples in this order
         assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
         self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
@@ -294,7 +295,7 @@ class _Statements:
         One ``INSERT`` of ``count`` rows, 1 to :data:`INSERT_ROWS` (qmark parameters,
         :data:`EVENT_COLUMNS` order per row).
         """
-        return self._insert_rows[count]
+        return self.insert_texts[count]
 
     def insert_chunks(self, params: list[Any]) -> list[tuple[str, list[Any], int]]:
         """
@@ -305,7 +306,7 @@ class _Statements:
         step = INSERT_ROWS * columns
         if len(params) <= step:  # the common case: one statement
             rows = len(params) // columns
-            return [(self._insert_rows[rows], params, rows)]
+            return [(self.insert_texts[rows], params, rows)]
         chunks = []
         for start in range(0, len(params), step):
             chunk = params[start:start + step]
@@ -1038,9 +1039,11 @@ class SQLLog(BaseLog):
                         position, prev_hash = head
                         params: list[Any] = []
                         recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, None, params)
+                        count = len(recorded)  # one statement (insert_chunks' common case) made here
+                        chunks = ([(self._sql.insert_texts[count], params, count)] if count <= INSERT_ROWS
+                                  else self._sql.insert_chunks(params))
                         try:
-                            done = writer.append(self._sql.insert_chunks(params), (HASH_AT, [position], prev_hash),
-                                                 head is self._c_head)
+                            done = writer.append(chunks, (HASH_AT, [position], prev_hash), head is self._c_head)
                         except _cread.Error as e:
                             reason = _is_conflict(e)  # the write lock stayed taken: as _append_sql says
                             if reason:

@@ -479,21 +479,13 @@ static void put_digits(char *at, long v, int width) {
 }
 
 static PyObject *utc_stamp(PyObject *moment) {
-    char t[27];  /* YYYY-MM-DDTHH:MM:SS.ffffffZ */
-    put_digits(t, PyDateTime_GET_YEAR(moment), 4);
-    t[4] = '-';
-    put_digits(t + 5, PyDateTime_GET_MONTH(moment), 2);
-    t[7] = '-';
-    put_digits(t + 8, PyDateTime_GET_DAY(moment), 2);
-    t[10] = 'T';
-    put_digits(t + 11, PyDateTime_DATE_GET_HOUR(moment), 2);
-    t[13] = ':';
-    put_digits(t + 14, PyDateTime_DATE_GET_MINUTE(moment), 2);
-    t[16] = ':';
-    put_digits(t + 17, PyDateTime_DATE_GET_SECOND(moment), 2);
-    t[19] = '.';
-    put_digits(t + 20, PyDateTime_DATE_GET_MICROSECOND(moment), 6);
-    t[26] = 'Z';
+    char t[] = "0000-00-00T00:00:00.000000Z";
+    const long field[7] = {PyDateTime_GET_YEAR(moment), PyDateTime_GET_MONTH(moment), PyDateTime_GET_DAY(moment),
+                           PyDateTime_DATE_GET_HOUR(moment), PyDateTime_DATE_GET_MINUTE(moment),
+                           PyDateTime_DATE_GET_SECOND(moment), PyDateTime_DATE_GET_MICROSECOND(moment)};
+    static const int at[7] = {0, 5, 8, 11, 14, 17, 20}, width[7] = {4, 2, 2, 2, 2, 2, 6};
+    for (int i = 0; i < 7; i++)
+        put_digits(t + at[i], field[i], width[i]);
     return PyUnicode_FromStringAndSize(t, 27);
 }
 

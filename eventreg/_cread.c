@@ -919,19 +919,19 @@ reader_close(Reader *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* __enter__ and __exit__ of a Reader or a Writer: the object itself; its close() */
 static PyObject *
-reader_enter(Reader *self, PyObject *unused)
+enter_self(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    Py_INCREF(self);
-    return (PyObject *)self;
+    return Py_NewRef(self);
 }
 
 static PyObject *
-reader_exit(Reader *self, PyObject *args)
+exit_closing(PyObject *self, PyObject *args)
 {
     (void)args;
-    return reader_close(self, NULL);
+    return PyObject_CallMethod(self, "close", NULL);
 }
 
 /* prepare sql unless it is the statement kept; -1 with an exception on failure */
@@ -1208,8 +1208,8 @@ static PyMethodDef reader_methods[] = {
      "whose exceptions propagate. SQLite errors raise Error. One read or close at a time\n"
      "per Reader (others wait); the cyclic GC is paused during the call."},
     {"close", (PyCFunction)reader_close, METH_NOARGS, "Close the connection (idempotent)."},
-    {"__enter__", (PyCFunction)reader_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)reader_exit, METH_VARARGS, NULL},
+    {"__enter__", enter_self, METH_NOARGS, NULL},
+    {"__exit__", exit_closing, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1484,21 +1484,6 @@ writer_close(Writer *self, PyObject *unused)
     writer_close_db(self);
     writer_release(self);
     Py_RETURN_NONE;
-}
-
-static PyObject *
-writer_enter(Writer *self, PyObject *unused)
-{
-    (void)unused;
-    Py_INCREF(self);
-    return (PyObject *)self;
-}
-
-static PyObject *
-writer_exit(Writer *self, PyObject *args)
-{
-    (void)args;
-    return writer_close(self, NULL);
 }
 
 /* the prepared statement for sql (kept in the cache); NULL with an exception */
@@ -1984,8 +1969,8 @@ static PyMethodDef writer_methods[] = {
      "Run PRAGMA name (or PRAGMA name=value, value an int) on the Writer's connection and\n"
      "return the first column of its first row, or None (for tests and diagnostics)."},
     {"close", (PyCFunction)writer_close, METH_NOARGS, "Close the connection (idempotent)."},
-    {"__enter__", (PyCFunction)writer_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)writer_exit, METH_VARARGS, NULL},
+    {"__enter__", enter_self, METH_NOARGS, NULL},
+    {"__exit__", exit_closing, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -564,12 +564,18 @@ def seal(
     The envelope (see the module docstring) is assembled from pieces encoded once per
     call; the result is byte for byte what :func:`envelope_text` gives.
     """
+    if _accel is not None:  # it hands what it does not take to _seal_py
+        return _accel.seal(RecordedEvent, Prepared, _seal_py, stream_id, pending, first_position,
+                           first_stream_version, prev_hash, recorded_at)
+    return _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
+
+
+def _seal_py(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
+             prev_hash: str, recorded_at: datetime) -> list[Prepared]:
+    """
+    :func:`seal` in Python.
+    """
     utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
-    if utc and _accel is not None:
-        fast = _accel.seal(RecordedEvent, Prepared, None, stream_id, pending, first_position, first_stream_version,
-                           prev_hash, recorded_at)
-        if fast is not None:
-            return fast
     stamp = format_timestamp(recorded_at)
     moment = recorded_at if utc else parse_timestamp(stamp)  # a UTC datetime is what a reader will see
     # "[position,stream_id,stream_version,type,schema_version,recorded_at,actor,payload,metadata]"
@@ -621,8 +627,7 @@ def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: i
     """
     if recorded_at is None:
         recorded_at = now()
-    sealed = seal(stream_id, pending, first_position=first_position, first_stream_version=first_stream_version,
-                  prev_hash=prev_hash, recorded_at=recorded_at)
+    sealed = _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
     for item in sealed:
         params += stored_row(item)
     return [item.event for item in sealed]

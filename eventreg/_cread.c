@@ -36,6 +36,7 @@
 #include <pythread.h>
 #include <structmember.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -1717,109 +1718,80 @@ writer_run_guard(Writer *self, sqlite3_stmt *stmt, const char *expected, Py_ssiz
     return outcome;
 }
 
-/* check chunk i, (sql, params, rows), find its statement and bind its parameters; -1 with
- * an exception (none bound) */
+/* one INSERT of a transaction: its SQL (a str), its parameters (a list or tuple, bound
+ * under the GIL just before the statement runs) and the rows it must insert */
+typedef struct {
+    PyObject *sql, *params;
+    int rows;
+} WriteChunk;
+
+/* the query run first in a transaction: its SQL, parameters (a list or tuple) and the
+ * text its first row's first column must be (a str); see append's doc */
+typedef struct {
+    PyObject *sql, *params, *expected;
+    int skip_if_unchanged;
+} WriteGuard;
+
+/* find chunk i's statement and bind its parameters; -1 with an exception (none bound) */
 static int
-writer_bind_chunk(Writer *self, PyObject *chunk, Py_ssize_t i, sqlite3_stmt **stmt, int *rows_out)
+writer_bind_chunk(Writer *self, const WriteChunk *chunk, Py_ssize_t i, sqlite3_stmt **stmt)
 {
-    if (!(PyTuple_Check(chunk) || PyList_Check(chunk)) || PySequence_Fast_GET_SIZE(chunk) != 3) {
-        PyErr_Format(PyExc_TypeError, "chunk %zd is not a (sql, params, rows) tuple", i);
-        return -1;
-    }
-    PyObject **parts = PySequence_Fast_ITEMS(chunk);
-    PyObject *sql = parts[0], *params = parts[1], *rows_obj = parts[2];
-    if (!PyUnicode_Check(sql) || !(PyList_Check(params) || PyTuple_Check(params)) || !PyLong_Check(rows_obj)) {
-        PyErr_Format(PyExc_TypeError, "chunk %zd: (sql, params, rows) must be a str, a list and an int", i);
-        return -1;
-    }
-    long rows = PyLong_AsLong(rows_obj);
-    if (rows == -1 && PyErr_Occurred())
-        return -1;
-    if (rows < 0 || rows > INT_MAX) {
-        PyErr_Format(PyExc_ValueError, "chunk %zd: rows must be from 0 to %d", i, INT_MAX);
-        return -1;
-    }
-    CachedStatement *c = writer_statement(self, sql, 0);
+    CachedStatement *c = writer_statement(self, chunk->sql, 0);
     if (c == NULL)
         return -1;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(chunk->params);
     if (count != c->nparams) {
         PyErr_Format(PyExc_ValueError, "chunk %zd has %zd parameters; its SQL takes %d", i, count, c->nparams);
         return -1;
     }
-    if (writer_bind(self, c->stmt, PySequence_Fast_ITEMS(params), count, i) < 0)
+    if (writer_bind(self, c->stmt, PySequence_Fast_ITEMS(chunk->params), count, i) < 0)
         return -1;
     *stmt = c->stmt;
-    *rows_out = (int)rows;
     return 0;
 }
 
-static PyObject *
-writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
+/* the transaction: BEGIN IMMEDIATE, the guard (if any), each chunk, COMMIT, holding the
+ * Writer's call lock. 1: committed; 0: refused (the guard's text differs, a chunk
+ * inserted fewer rows, a PRIMARY KEY or UNIQUE conflict), rolled back; -1 with an
+ * exception, rolled back. */
+static int
+writer_transact(Writer *self, const WriteGuard *guard, const WriteChunk *chunks, Py_ssize_t n)
 {
-    /* METH_FASTCALL, the arguments checked by hand: this runs once per append */
-    if (nargs < 1 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError, "append() takes from 1 to 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    PyObject *chunks = args[0], *guard = nargs > 1 ? args[1] : Py_None;
-    int skip_if_unchanged = nargs > 2 ? PyObject_IsTrue(args[2]) : 0;
-    if (skip_if_unchanged < 0)
-        return NULL;
-    if (guard != Py_None && (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 3
-                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 0))
-                             || !(PyList_Check(PyTuple_GET_ITEM(guard, 1)) || PyTuple_Check(PyTuple_GET_ITEM(guard, 1)))
-                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 2)))) {
-        PyErr_SetString(PyExc_TypeError, "guard must be None or a (sql, params, expected text) tuple");
-        return NULL;
-    }
-    if (!PyList_Check(chunks) && !PyTuple_Check(chunks)) {
-        PyErr_Format(PyExc_TypeError, "append() needs a list of (sql, params, rows), not %.200s",
-                     Py_TYPE(chunks)->tp_name);
-        return NULL;
-    }
-    /* a snapshot: the transaction ends with the chunk that was last when append began */
-    PyObject *seq = PySequence_Tuple(chunks);
-    if (seq == NULL)
-        return NULL;
-    if (writer_acquire(self) < 0) {
-        Py_DECREF(seq);
-        return NULL;
-    }
-    PyObject *result = NULL;
+    if (writer_acquire(self) < 0)
+        return -1;
+    int result = -1;
     if (writer_open_check(self) < 0)
         goto done;
     writer_rollback(self); /* only after a ROLLBACK that failed: a transaction left open */
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     int outcome = RUN_OK, begun = 0;
-    if (guard != Py_None) {
-        CachedStatement *g = writer_statement(self, PyTuple_GET_ITEM(guard, 0), 1);
+    if (guard != NULL) {
+        CachedStatement *g = writer_statement(self, guard->sql, 1);
         if (g == NULL)
             goto fail;
-        PyObject *params = PyTuple_GET_ITEM(guard, 1);
-        Py_ssize_t count = PySequence_Fast_GET_SIZE(params);
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(guard->params);
         if (count != g->nparams) {
             PyErr_Format(PyExc_ValueError, "the guard has %zd parameters; its SQL takes %d", count, g->nparams);
             goto fail;
         }
         Py_ssize_t length;
-        const char *expected = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(guard, 2), &length);
+        const char *expected = PyUnicode_AsUTF8AndSize(guard->expected, &length);
         if (expected == NULL)
             goto fail;
-        if (writer_bind(self, g->stmt, PySequence_Fast_ITEMS(params), count, -1) < 0)
+        if (writer_bind(self, g->stmt, PySequence_Fast_ITEMS(guard->params), count, -1) < 0)
             goto fail;
         sqlite3_stmt *stmt = g->stmt;
+        int skip = guard->skip_if_unchanged;
         if (n == 1) {
             /* the common case, one chunk: the whole transaction in one release of the GIL */
             sqlite3_stmt *insert;
-            int rows;
-            if (writer_bind_chunk(self, PyTuple_GET_ITEM(seq, 0), 0, &insert, &rows) < 0) {
+            if (writer_bind_chunk(self, &chunks[0], 0, &insert) < 0) {
                 sq.clear_bindings(stmt);
                 writer_drop_held(self);
                 goto fail;
             }
+            int rows = chunks[0].rows;
             Py_BEGIN_ALLOW_THREADS
-            outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
+            outcome = writer_run_guard(self, stmt, expected, length, skip);
             if (outcome == RUN_OK)
                 outcome = writer_run(self, insert, rows, 0, 1);
             else
@@ -1828,7 +1800,7 @@ writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
         }
         else {
             Py_BEGIN_ALLOW_THREADS
-            outcome = writer_run_guard(self, stmt, expected, length, skip_if_unchanged);
+            outcome = writer_run_guard(self, stmt, expected, length, skip);
             Py_END_ALLOW_THREADS
         }
         writer_drop_held(self);
@@ -1836,16 +1808,13 @@ writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
     }
     for (Py_ssize_t i = begun && n == 1 ? 1 : 0; i < n && outcome == RUN_OK; i++) {
         sqlite3_stmt *stmt;
-        int rows;
-        if (writer_bind_chunk(self, PyTuple_GET_ITEM(seq, i), i, &stmt, &rows) < 0)
+        if (writer_bind_chunk(self, &chunks[i], i, &stmt) < 0)
             goto fail;
-        int begin = i == 0 && !begun, commit = i == n - 1;
+        int rows = chunks[i].rows, begin = i == 0 && !begun, commit = i == n - 1;
         Py_BEGIN_ALLOW_THREADS
         outcome = writer_run(self, stmt, rows, begin, commit);
         Py_END_ALLOW_THREADS
         writer_drop_held(self);
-        if (outcome != RUN_OK)
-            break;
     }
     if (begun && n == 0 && outcome == RUN_OK)
         writer_rollback(self); /* a guard and nothing to insert: end the transaction */
@@ -1853,12 +1822,12 @@ writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
         self->data_version_known = 0; /* run the guard next time */
     switch (outcome) {
     case RUN_OK:
-        result = Py_NewRef(Py_True);
+        result = 1;
         goto done;
     case RUN_SHORT:
     case RUN_CONFLICT: /* the head or the stream moved: the caller reads them again */
         writer_rollback(self);
-        result = Py_NewRef(Py_False);
+        result = 0;
         goto done;
     case RUN_MORE:
         writer_rollback(self);
@@ -1883,8 +1852,87 @@ fail: /* an exception is set */
     }
 done:
     writer_release(self);
-    Py_DECREF(seq);
     return result;
+}
+
+/* chunk i of append()'s argument, (sql, params, rows), as a WriteChunk (borrowed
+ * references); -1 with an exception */
+static int
+writer_parse_chunk(PyObject *chunk, Py_ssize_t i, WriteChunk *out)
+{
+    if (!(PyTuple_Check(chunk) || PyList_Check(chunk)) || PySequence_Fast_GET_SIZE(chunk) != 3) {
+        PyErr_Format(PyExc_TypeError, "chunk %zd is not a (sql, params, rows) tuple", i);
+        return -1;
+    }
+    PyObject **parts = PySequence_Fast_ITEMS(chunk);
+    PyObject *sql = parts[0], *params = parts[1], *rows_obj = parts[2];
+    if (!PyUnicode_Check(sql) || !(PyList_Check(params) || PyTuple_Check(params)) || !PyLong_Check(rows_obj)) {
+        PyErr_Format(PyExc_TypeError, "chunk %zd: (sql, params, rows) must be a str, a list and an int", i);
+        return -1;
+    }
+    long rows = PyLong_AsLong(rows_obj);
+    if (rows == -1 && PyErr_Occurred())
+        return -1;
+    if (rows < 0 || rows > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "chunk %zd: rows must be from 0 to %d", i, INT_MAX);
+        return -1;
+    }
+    out->sql = sql;
+    out->params = params;
+    out->rows = (int)rows;
+    return 0;
+}
+
+static PyObject *
+writer_append(Writer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "append() takes from 1 to 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *chunks = args[0], *guard = nargs > 1 ? args[1] : Py_None;
+    int skip_if_unchanged = nargs > 2 ? PyObject_IsTrue(args[2]) : 0;
+    if (skip_if_unchanged < 0)
+        return NULL;
+    if (guard != Py_None && (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 3
+                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 0))
+                             || !(PyList_Check(PyTuple_GET_ITEM(guard, 1)) || PyTuple_Check(PyTuple_GET_ITEM(guard, 1)))
+                             || !PyUnicode_Check(PyTuple_GET_ITEM(guard, 2)))) {
+        PyErr_SetString(PyExc_TypeError, "guard must be None or a (sql, params, expected text) tuple");
+        return NULL;
+    }
+    if (!PyList_Check(chunks) && !PyTuple_Check(chunks)) {
+        PyErr_Format(PyExc_TypeError, "append() needs a list of (sql, params, rows), not %.200s",
+                     Py_TYPE(chunks)->tp_name);
+        return NULL;
+    }
+    /* a snapshot: the transaction ends with the chunk that was last when append began */
+    PyObject *seq = PySequence_Tuple(chunks);
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    WriteChunk one[1], *parsed = n <= 1 ? one : PyMem_New(WriteChunk, (size_t)n);
+    int done = -1;
+    if (parsed == NULL) {
+        PyErr_NoMemory();
+        goto end;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (writer_parse_chunk(PyTuple_GET_ITEM(seq, i), i, &parsed[i]) < 0)
+            goto end;
+    WriteGuard g;
+    if (guard != Py_None) {
+        g.sql = PyTuple_GET_ITEM(guard, 0);
+        g.params = PyTuple_GET_ITEM(guard, 1);
+        g.expected = PyTuple_GET_ITEM(guard, 2);
+        g.skip_if_unchanged = skip_if_unchanged;
+    }
+    done = writer_transact(self, guard != Py_None ? &g : NULL, parsed, n);
+end:
+    if (parsed != one)
+        PyMem_Free(parsed);
+    Py_DECREF(seq);
+    return done < 0 ? NULL : PyBool_FromLong(done);
 }
 
 static PyObject *
@@ -1996,6 +2044,436 @@ static PyTypeObject WriterType = {
     .tp_new = writer_new,
 };
 
+/* -- Appender: a SQLite log's append state and its common append, in one call ----------- */
+
+/* bumped in a forked child: a Writer opened before the fork is not used after it */
+static unsigned long fork_generation;
+
+static void
+after_fork_in_child(void)
+{
+    fork_generation++;
+}
+
+typedef struct {
+    PyObject_HEAD
+    CallLock calls;           /* the log's write lock: the Python path takes it with `with` */
+    PyObject *versions;       /* dict: stream id -> its version, known current at the head */
+    long long position;       /* the head this log last committed (or read): position... */
+    PyObject *hash;           /* ...and hash (a str); NULL: the head is not known */
+    int own;                  /* the head is the writer's last commit: its guard may be skipped */
+    int writes;               /* 0 once the writer could not be opened: append() passes */
+    Writer *writer;           /* opened by opener() in this process, or NULL */
+    unsigned long writer_generation;
+    PyObject *opener, *prepare, *seal, *insert_texts, *insert_chunks, *guard_sql, *any;
+    Py_ssize_t columns, hash_column, max_stream_id;
+} Appender;
+
+static PyObject *
+appender_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"opener", "prepare", "seal", "insert_texts", "insert_chunks", "guard_sql", "any",
+                               "columns", "hash_column", "max_stream_id", NULL};
+    PyObject *opener, *prepare, *seal, *insert_texts, *insert_chunks, *guard_sql, *any;
+    Py_ssize_t columns, hash_column, max_stream_id;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO!OUOnnn:Appender", keywords, &opener, &prepare, &seal,
+                                     &PyTuple_Type, &insert_texts, &insert_chunks, &guard_sql, &any, &columns,
+                                     &hash_column, &max_stream_id))
+        return NULL;
+    if (columns < 1 || hash_column < 0 || hash_column >= columns || max_stream_id < 1) {
+        PyErr_SetString(PyExc_ValueError, "Appender: columns, hash_column or max_stream_id out of range");
+        return NULL;
+    }
+    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(insert_texts); i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(insert_texts, i))) {
+            PyErr_SetString(PyExc_TypeError, "Appender: insert_texts[n] must be the str of an n-row INSERT");
+            return NULL;
+        }
+    Appender *self = (Appender *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->calls.lock = PyThread_allocate_lock();
+    self->versions = PyDict_New();
+    if (self->calls.lock == NULL || self->versions == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->writes = 1;
+    self->opener = Py_NewRef(opener);
+    self->prepare = Py_NewRef(prepare);
+    self->seal = Py_NewRef(seal);
+    self->insert_texts = Py_NewRef(insert_texts);
+    self->insert_chunks = Py_NewRef(insert_chunks);
+    self->guard_sql = Py_NewRef(guard_sql);
+    self->any = Py_NewRef(any);
+    self->columns = columns;
+    self->hash_column = hash_column;
+    self->max_stream_id = max_stream_id;
+    return (PyObject *)self;
+}
+
+static void
+appender_dealloc(Appender *self)
+{
+    /* a writer inherited through fork is closed in the child too (as before this type
+     * existed): only the child's copies of its file descriptors and locks go */
+    Py_XDECREF(self->writer);
+    Py_XDECREF(self->versions);
+    Py_XDECREF(self->hash);
+    Py_XDECREF(self->opener);
+    Py_XDECREF(self->prepare);
+    Py_XDECREF(self->seal);
+    Py_XDECREF(self->insert_texts);
+    Py_XDECREF(self->insert_chunks);
+    Py_XDECREF(self->guard_sql);
+    Py_XDECREF(self->any);
+    if (self->calls.lock != NULL)
+        PyThread_free_lock(self->calls.lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+appender_acquire(Appender *self)
+{
+    return call_lock_acquire(&self->calls, "the log's write lock is already held by this thread");
+}
+
+/* this process's writer, opened if need be (holding the lock); NULL, with no exception,
+ * if it cannot be: then append() passes from now on */
+static Writer *
+appender_writer(Appender *self)
+{
+    if (self->writer != NULL && self->writer_generation == fork_generation)
+        return self->writer;
+    Py_CLEAR(self->writer);
+    self->own = 0;
+    PyObject *writer = PyObject_CallNoArgs(self->opener);
+    if (writer == NULL || !PyObject_TypeCheck(writer, &WriterType)) {
+        /* e.g. an option only the stdlib connection understands: its path reports errors */
+        PyErr_Clear();
+        Py_XDECREF(writer);
+        self->writes = 0;
+        return NULL;
+    }
+    self->writer = (Writer *)writer;
+    self->writer_generation = fork_generation;
+    return self->writer;
+}
+
+/* whether stream_id is check_stream_id's common case: printable ASCII, 1 to max chars */
+static int
+plain_stream_id(PyObject *stream_id, Py_ssize_t max)
+{
+    if (!PyUnicode_CheckExact(stream_id) || !PyUnicode_IS_ASCII(stream_id))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(stream_id);
+    if (n < 1 || n > max)
+        return 0;
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(stream_id);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* the rows of params (as seal lists them) as WriteChunks of up to len(insert_texts) - 1
+ * rows, made by insert_chunks(params) when more than one; NULL with an exception */
+static PyObject *
+appender_chunks(Appender *self, PyObject *params, Py_ssize_t count, WriteChunk *one, WriteChunk **out,
+                Py_ssize_t *n)
+{
+    if (count < PyTuple_GET_SIZE(self->insert_texts)) { /* the common case: one statement */
+        one->sql = PyTuple_GET_ITEM(self->insert_texts, count);
+        one->params = params;
+        one->rows = (int)count;
+        *out = one;
+        *n = 1;
+        return Py_NewRef(params);
+    }
+    PyObject *chunks = PyObject_CallOneArg(self->insert_chunks, params);
+    if (chunks == NULL)
+        return NULL;
+    if (!PyList_CheckExact(chunks)) {
+        PyErr_SetString(PyExc_TypeError, "insert_chunks() must return a list");
+        goto fail;
+    }
+    *n = PyList_GET_SIZE(chunks);
+    *out = PyMem_New(WriteChunk, (size_t)(*n > 0 ? *n : 1));
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < *n; i++)
+        if (writer_parse_chunk(PyList_GET_ITEM(chunks, i), i, &(*out)[i]) < 0) {
+            PyMem_Free(*out);
+            goto fail;
+        }
+    return chunks; /* keeps the chunks' objects alive */
+fail:
+    Py_DECREF(chunks);
+    return NULL;
+}
+
+static PyObject *
+appender_append(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "append() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *stream_id = args[0], *events = args[1], *expected = args[2], *actor = args[3];
+    /* only the common case: anything else passes (None) before anything is done */
+    if (!self->writes || !PyList_CheckExact(events) || !plain_stream_id(stream_id, self->max_stream_id)
+            || !(expected == self->any || PyLong_CheckExact(expected)))
+        Py_RETURN_NONE;
+    if (appender_acquire(self) < 0)
+        return NULL;
+    PyObject *result = NULL, *pending = NULL, *recorded = NULL, *params = NULL, *chunks = NULL;
+    PyObject *position = NULL, *first_position = NULL, *first_version = NULL, *guard_params = NULL;
+    WriteChunk one, *parsed = NULL;
+    int gc_was = -1;
+    if (self->hash == NULL)
+        goto pass; /* the head is not known */
+    PyObject *current = PyDict_GetItemWithError(self->versions, stream_id);
+    if (current == NULL)
+        goto pass_or_fail; /* a stream not seen yet (or an error) */
+    long long version = PyLong_AsLongLong(current);
+    if (version == -1 && PyErr_Occurred())
+        goto fail;
+    if (expected != self->any) {
+        int overflow;
+        long long want = PyLong_AsLongLongAndOverflow(expected, &overflow);
+        if (want == -1 && PyErr_Occurred())
+            goto fail;
+        if (overflow || want != version)
+            goto pass; /* a conflict to confirm against the database, or a bad number */
+    }
+    Writer *writer = appender_writer(self);
+    if (writer == NULL)
+        goto pass;
+    /* the cyclic GC paused for a batch, as BaseLog.append does */
+    if (PyList_GET_SIZE(events) > 1)
+        gc_was = PyGC_Disable();
+    PyObject *call[7] = {events, actor};
+    pending = PyObject_Vectorcall(self->prepare, call, 2, NULL);
+    if (pending == NULL)
+        goto fail; /* an invalid event: InvalidEvent, nothing written */
+    if (!PyList_CheckExact(pending)) {
+        PyErr_SetString(PyExc_TypeError, "prepare() must return a list");
+        goto fail;
+    }
+    if (PyList_GET_SIZE(pending) == 0) {
+        result = PyList_New(0);
+        goto done;
+    }
+    position = PyLong_FromLongLong(self->position);
+    first_position = PyLong_FromLongLong(self->position + 1);
+    first_version = PyLong_FromLongLong(version + 1);
+    params = PyList_New(0);
+    guard_params = position ? PyTuple_Pack(1, position) : NULL;
+    if (first_position == NULL || first_version == NULL || params == NULL || guard_params == NULL)
+        goto fail;
+    call[0] = stream_id;
+    call[1] = pending;
+    call[2] = first_position;
+    call[3] = first_version;
+    call[4] = self->hash;
+    call[5] = Py_None; /* the clock */
+    call[6] = params;
+    recorded = PyObject_Vectorcall(self->seal, call, 7, NULL);
+    if (recorded == NULL)
+        goto fail;
+    Py_ssize_t count = PyList_Check(recorded) ? PyList_GET_SIZE(recorded) : -1;
+    if (count < 1 || PyList_GET_SIZE(params) != count * self->columns) {
+        PyErr_SetString(PyExc_RuntimeError, "seal() returned records and rows that do not match");
+        goto fail;
+    }
+    PyObject *last_hash = PyList_GET_ITEM(params, (count - 1) * self->columns + self->hash_column);
+    if (!PyUnicode_CheckExact(last_hash)) {
+        PyErr_SetString(PyExc_RuntimeError, "seal() put no hash where the hash column is");
+        goto fail;
+    }
+    Py_ssize_t n;
+    chunks = appender_chunks(self, params, count, &one, &parsed, &n);
+    if (chunks == NULL)
+        goto fail;
+    WriteGuard guard = {self->guard_sql, guard_params, self->hash, self->own};
+    int done = writer_transact(writer, &guard, parsed, n);
+    if (done < 0)
+        goto fail; /* e.g. Error (busy, I/O): the caller says what it means */
+    if (!done)
+        goto pass; /* another writer moved the head: the Python path reads it */
+    PyObject *new_version = PyLong_FromLongLong(version + count);
+    if (new_version == NULL || PyDict_SetItem(self->versions, stream_id, new_version) < 0) {
+        /* committed, but the cache cannot say so: forget it (the next append reads) */
+        Py_XDECREF(new_version);
+        PyErr_Clear();
+        PyDict_Clear(self->versions);
+        Py_CLEAR(self->hash);
+        self->own = 0;
+    }
+    else {
+        Py_DECREF(new_version);
+        Py_INCREF(last_hash);
+        Py_SETREF(self->hash, last_hash);
+        self->position += count;
+        self->own = 1;
+    }
+    result = Py_NewRef(recorded);
+    goto done;
+pass_or_fail:
+    if (PyErr_Occurred())
+        goto fail;
+pass:
+    result = Py_NewRef(Py_None);
+fail:
+    if (result == NULL || result == Py_None)
+        self->own = 0;
+done:
+    if (gc_was == 1)
+        PyGC_Enable();
+    call_lock_release(&self->calls);
+    if (parsed != NULL && parsed != &one)
+        PyMem_Free(parsed);
+    Py_XDECREF(chunks);
+    Py_XDECREF(recorded);
+    Py_XDECREF(params);
+    Py_XDECREF(guard_params);
+    Py_XDECREF(first_version);
+    Py_XDECREF(first_position);
+    Py_XDECREF(position);
+    Py_XDECREF(pending);
+    return result;
+}
+
+static PyObject *
+appender_enter(Appender *self, PyObject *unused)
+{
+    (void)unused;
+    if (appender_acquire(self) < 0)
+        return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *
+appender_exit(Appender *self, PyObject *args)
+{
+    (void)args;
+    if (!self->calls.busy || self->calls.owner != PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "the log's write lock is not held by this thread");
+        return NULL;
+    }
+    call_lock_release(&self->calls);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *
+appender_close_writer(Appender *self, PyObject *unused)
+{
+    (void)unused;
+    if (appender_acquire(self) < 0)
+        return NULL;
+    Writer *writer = self->writer;
+    self->writer = NULL;
+    self->own = 0;
+    call_lock_release(&self->calls);
+    if (writer != NULL && self->writer_generation == fork_generation) {
+        PyObject *closed = writer_close(writer, NULL);
+        Py_XDECREF(closed);
+        if (closed == NULL) {
+            Py_DECREF(writer);
+            return NULL;
+        }
+    }
+    Py_XDECREF(writer);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+appender_get_head(Appender *self, void *closure)
+{
+    (void)closure;
+    if (self->hash == NULL)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(LO)", self->position, self->hash);
+}
+
+static int
+appender_set_head(Appender *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    long long position = 0;
+    PyObject *hash = NULL;
+    if (value != NULL && value != Py_None) {
+        if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2 || !PyLong_Check(PyTuple_GET_ITEM(value, 0))
+                || !PyUnicode_CheckExact(PyTuple_GET_ITEM(value, 1))) {
+            PyErr_SetString(PyExc_TypeError, "head must be None or a (position, hash) tuple");
+            return -1;
+        }
+        position = PyLong_AsLongLong(PyTuple_GET_ITEM(value, 0));
+        if (position == -1 && PyErr_Occurred())
+            return -1;
+        hash = Py_NewRef(PyTuple_GET_ITEM(value, 1));
+    }
+    Py_XSETREF(self->hash, hash);
+    self->position = position;
+    self->own = 0; /* not the writer's commit */
+    return 0;
+}
+
+static PyMethodDef appender_methods[] = {
+    {"append", (PyCFunction)(void (*)(void))appender_append, METH_FASTCALL,
+     "append(stream_id, events, expected_version, default_actor) -> list | None\n\n"
+     "The common append in one call, holding the lock: a list of events to a stream whose\n"
+     "version is known at the known head, expected_version `any` or that version. Prepares\n"
+     "the events (prepare(events, default_actor): InvalidEvent raises, nothing written),\n"
+     "seals them after the head (seal(stream_id, pending, position, version, prev_hash,\n"
+     "None, params)), and runs the Writer's transaction guarded by guard_sql(position) =\n"
+     "head hash (not run while nobody committed since the Writer's last commit). Returns\n"
+     "the recorded events, the head and version moved. Returns None, having written\n"
+     "nothing, for anything else: another stream id or events type, an unknown head or\n"
+     "stream, another expected version, a head another writer moved, no writer (opener()\n"
+     "failed once: from then on always). Raises Error for any other SQLite error."},
+    {"close_writer", (PyCFunction)appender_close_writer, METH_NOARGS,
+     "Close the writer opened in this process (one inherited through fork is dropped)."},
+    {"__enter__", (PyCFunction)appender_enter, METH_NOARGS, "Take the lock (append takes it too)."},
+    {"__exit__", (PyCFunction)appender_exit, METH_VARARGS, "Release the lock."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef appender_members[] = {
+    {"versions", T_OBJECT, offsetof(Appender, versions), READONLY,
+     "dict: stream id -> version, known current while the head is `head` (change it in place, "
+     "holding the lock)"},
+    {"writer", T_OBJECT, offsetof(Appender, writer), READONLY, "the Writer, or None (for tests)"},
+    {"writes", T_INT, offsetof(Appender, writes), READONLY, "0 once the writer could not be opened"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef appender_getset[] = {
+    {"head", (getter)appender_get_head, (setter)appender_set_head,
+     "(position, hash) this log last committed or read, or None; set it holding the lock", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject AppenderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "eventreg._cread.Appender",
+    .tp_basicsize = sizeof(Appender),
+    .tp_dealloc = (destructor)appender_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Appender(opener, prepare, seal, insert_texts, insert_chunks, guard_sql, any, columns,\n"
+              "         hash_column, max_stream_id)\n\n"
+              "A SQLite log's append state: the head it last committed, the stream versions known\n"
+              "at that head, the lock that guards them (`with appender:`), and its Writer (made by\n"
+              "opener(), again in a forked child). insert_texts[n] is the INSERT of n rows (index\n"
+              "0 unused); more rows go through insert_chunks(params) -> [(sql, params, rows)].",
+    .tp_methods = appender_methods,
+    .tp_members = appender_members,
+    .tp_getset = appender_getset,
+    .tp_new = appender_new,
+};
+
 /* -- module ------------------------------------------------------------------------ */
 
 static PyMethodDef module_methods[] = {
@@ -2024,8 +2502,11 @@ PyInit__cread(void)
     init_tables();
     if (PyType_Ready(&ReaderType) < 0)
         return NULL;
-    if (PyType_Ready(&WriterType) < 0)
+    if (PyType_Ready(&WriterType) < 0 || PyType_Ready(&AppenderType) < 0)
         return NULL;
+    static int at_fork;
+    if (!at_fork && pthread_atfork(NULL, NULL, after_fork_in_child) == 0)
+        at_fork = 1;
     PyObject *module = PyModule_Create(&cread_module);
     if (module == NULL)
         return NULL;
@@ -2075,6 +2556,11 @@ PyInit__cread(void)
     Py_INCREF(&WriterType);
     if (PyModule_AddObject(module, "Writer", (PyObject *)&WriterType) < 0) {
         Py_DECREF(&WriterType);
+        goto fail;
+    }
+    Py_INCREF(&AppenderType);
+    if (PyModule_AddObject(module, "Appender", (PyObject *)&AppenderType) < 0) {
+        Py_DECREF(&AppenderType);
         goto fail;
     }
     if (PyModule_AddIntConstant(module, "SQLITE_BUSY", SQ_BUSY) < 0

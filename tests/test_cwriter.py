@@ -553,3 +553,69 @@ def test_a_guard_is_skipped_only_while_nobody_else_has_committed(path, writer):
     fourth, _ = build("s1", 1, after=(3, "0" * 64), version=4)
     assert writer.append(STATEMENTS.insert_chunks(fourth), (HASH_AT, [3], "0" * 64)) is False
     assert writer.guards_skipped == 1 and count_rows(path) == 3
+
+
+# -- Appender: the log's append state and its one-call append ---------------------------
+
+
+def test_the_appender_passes_whatever_is_not_its_common_case(path):
+    from eventreg.log import ANY
+
+    with eventreg.open_log(f"sqlite:///{path}", actor="tester") as log:
+        appender = log._appender
+        events = [NewEvent("e", {"i": 1})]
+        assert appender.append("s", events, ANY, None) is None  # the head is not known yet
+        log.append("s", [NewEvent("e", {"i": 0})])  # the stdlib path: head and version known
+        assert (appender.head, appender.versions) == ((1, log.head().hash), {"s": 1})
+        passing = [("t", events, ANY),  # a stream not seen at this head
+                   ("s", events, 0),  # another expected version (a conflict to confirm)
+                   ("s", events, True),  # not an int: the Python path says what is wrong
+                   ("s", tuple(events), ANY),  # not a list
+                   ("s\t", events, ANY),  # not check_stream_id's common case
+                   ("é", events, ANY),
+                   ("", events, ANY),
+                   ("s" * 201, events, ANY)]
+        for stream_id, given, expected in passing:
+            assert appender.append(stream_id, given, expected, None) is None
+        assert count_rows(path) == 1 and appender.writer is None  # nothing done
+        (event,) = appender.append("s", events, 1, "tester")
+        assert (event.position, event.stream_version, event.actor, event.payload) == (2, 2, "tester", {"i": 1})
+        assert (appender.head, appender.versions) == ((2, event.hash), {"s": 2})
+        assert appender.writer.guards_skipped == 0  # the head was read by another connection
+        (event,) = appender.append("s", events, ANY, "someone")
+        assert (event.position, event.actor) == (3, "someone")
+        assert appender.writer.guards_skipped == 1  # its own last commit: taken on trust
+        appender.head = appender.head  # set from outside: the guard runs next time
+        appender.append("s", events, ANY, None)
+        assert appender.writer.guards_skipped == 1
+        assert [e.position for e in stored(path)] == [1, 2, 3, 4]
+
+
+def test_the_appender_passes_when_another_writer_moved_the_head(path):
+    with eventreg.open_log(f"sqlite:///{path}") as log, eventreg.open_log(f"sqlite:///{path}") as other:
+        log.append("s", [NewEvent("e", {})])
+        log.append("s", [NewEvent("e", {})])  # in C
+        other.append("s", [NewEvent("e", {})])
+        head = log._appender.head
+        assert log._appender.append("s", [NewEvent("e", {})], 2, None) is None  # refused: nothing written
+        assert log._appender.head == head and count_rows(path) == 3
+        assert log.append("s", [NewEvent("e", {})], expected_version=3)[0].position == 4  # the Python path
+        assert [e.stream_version for e in stored(path)] == [1, 2, 3, 4]
+
+
+def test_the_appenders_lock_is_the_logs_write_lock(path):
+    with eventreg.open_log(f"sqlite:///{path}") as log:
+        log.append("s", [NewEvent("e", {})])
+        with log._appender:
+            with pytest.raises(RuntimeError, match="already held"):  # not a deadlock
+                log._appender.append("s", [NewEvent("e", {})], 1, None)
+            # another thread waits until the lock is released
+            done = []
+            thread = threading.Thread(target=lambda: done.append(log.append("s", [NewEvent("e", {})])))
+            thread.start()
+            time.sleep(0.2)
+            assert done == [] and count_rows(path) == 1
+        thread.join(10)
+        assert [e.position for e in done[0]] == [2]
+        with pytest.raises(RuntimeError, match="not held"):
+            log._appender.__exit__(None, None, None)

@@ -406,7 +406,7 @@ def test_a_handle_whose_last_append_skipped_the_hash_check_still_sees_a_refill(s
         for version in range(3):
             log.append("s", [NewEvent("e", {"n": version})], expected_version=version)
         if log._c_writes or os.environ.get("CI"):
-            assert log._c_writer.guards_skipped == 1  # the third append's
+            assert log._appender.writer.guards_skipped == 1  # the third append's
         engine = sa.create_engine(sqlite_url)
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM eventreg_events"))
@@ -509,7 +509,45 @@ def test_sqlite_appends_after_the_first_run_in_c(sqlite_url):
         log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
         log.append("s", [NewEvent("e", {"i": i}) for i in range(2, 200)])
         log.append("t", [NewEvent("e", {})])  # a stream this handle has not seen: the stdlib path
-        assert log._c_writer is not None
+        assert log._appender.writer is not None
         assert [s.split()[0] for s in statements if not s.startswith("SELECT")] == ["BEGIN", "INSERT", "COMMIT"]
         assert [e.payload.get("i") for e in log.read_stream("s")] == list(range(200))
+        assert log.verify().ok
+
+
+@pytest.mark.parametrize("collecting", [True, False], ids=["gc-on", "gc-off"])
+def test_appends_leave_the_garbage_collector_as_they_found_it(sql_url, collecting):
+    import gc
+
+    was = gc.isenabled()
+    with open_log(sql_url) as log:
+        try:
+            (gc.enable if collecting else gc.disable)()
+            for n in range(3):  # the first through the stdlib path, the others (SQLite) in C
+                log.append("s", [NewEvent("e", {"i": i}) for i in range(5)], expected_version=6 * n)
+                log.append("s", [NewEvent("e", {})])
+                assert gc.isenabled() is collecting
+            with pytest.raises(InvalidEvent):
+                log.append("s", [NewEvent("e", {}), NewEvent("e", {"bad": object()})])
+            assert gc.isenabled() is collecting
+        finally:
+            (gc.enable if was else gc.disable)()
+
+
+def test_an_invalid_event_in_an_append_to_a_known_stream_writes_nothing(sql_url):
+    # on SQLite with eventreg._cread this append is the C path's (the stream is known)
+    with open_log(sql_url) as log:
+        log.append("s", [NewEvent("e", {"i": 0})])
+        with pytest.raises(InvalidEvent, match="JSON"):
+            log.append("s", [NewEvent("e", {"i": 1}), NewEvent("e", {"i": {1, 2}})], expected_version=1)
+        with pytest.raises(InvalidEvent):
+            log.append("s\n", [NewEvent("e", {})])
+        with pytest.raises(InvalidEvent):
+            log.append("s", [NewEvent("e", {})], expected_version=True)
+        with pytest.raises(ConcurrencyConflict):
+            log.append("s", [NewEvent("e", {})], expected_version=2)
+        (event,) = log.append("s", (NewEvent("e", {"i": 1}),), expected_version=1)
+        assert (event.position, event.stream_version) == (2, 2)
+        assert log.append("s", [], expected_version=2) == []
+        assert [e.payload["i"] for e in log.read_all()] == [0, 1]
         assert log.verify().ok

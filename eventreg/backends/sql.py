@@ -23,6 +23,7 @@ event row and ``eventreg_head`` is a view of it (one page less written per commi
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import json.scanner
@@ -30,7 +31,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import eventreg
@@ -48,8 +49,10 @@ from eventreg.errors import (
 from eventreg.log import (
     ANY,
     GENESIS_HASH,
+    MAX_STREAM_ID_LENGTH,
     BaseLog,
     Head,
+    NewEvent,
     PendingEvent,
     Prepared,
     RecordedEvent,
@@ -60,6 +63,7 @@ from eventreg.log import (
     load_accelerator,
     now,
     parse_timestamp,
+    prepare_events,
     seal_rows,
     stored_row,
 )
@@ -385,6 +389,42 @@ if hasattr(os, "register_at_fork"):  # no fork, no change elsewhere
 
 #: SQLite's ``read_all`` reads and decodes rows in C when eventreg/_cread.c is built
 _cread = load_accelerator("_cread", "_sqlite3")
+#: what the C append raises for a SQLite error (nothing to catch without it)
+_CError: Any = _cread.Error if _cread is not None else ()
+
+
+class _Appender:
+    """
+    A log's append state, as ``eventreg._cread.Appender`` holds it for SQLite when built
+    (same attributes; here ``append`` always passes): the head this log last committed
+    or read, the stream versions known current at that head, and the lock that guards
+    both and the log's writer connection (``with appender:``).
+    """
+
+    __slots__ = ("head", "versions", "_lock")
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+        self.versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Appender:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def append(self, stream_id: str, events: Any, expected_version: Any, default_actor: str | None) -> None:
+        """
+        No fast path: the caller's appends.
+        """
+        return None
+
+    def close_writer(self) -> None:
+        """
+        No writer of its own to close.
+        """
 
 
 # -- dialect specifics -----------------------------------------------------------------
@@ -658,27 +698,22 @@ class SQLLog(BaseLog):
         self._read_chunk = read_chunk
         self._pid = _PROCESS[0]
         self._dbapi = pool.dbapi
-        self._writer_lock = threading.Lock()
         self._writer: Any = None
         self._writer_cursor: Any = None
         self._writer_commit: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
-        # stream versions known to be current while the head is still _cache_head (position
-        # and hash, so a log restored from a backup to the same position is not mistaken);
-        # guarded by _writer_lock
-        self._cache_head: tuple[int, str] | None = None
-        self._cache: dict[str, int] = {}
         # SQLite: a connection kept for unchanged_since() and the (data_version, head) it last saw
         self._probe_lock = threading.Lock()
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
-        # SQLite with eventreg._cread: a C writer connection for appends, and idle C readers
-        # for read_all (a forked child drops its parent's)
+        # SQLite with eventreg._cread: appends in C (see append), and idle C readers for
+        # read_all (a forked child drops its parent's)
         self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)  # and reads
-        self._c_writer: Any = None
-        self._c_writer_pid = 0
-        self._c_head: tuple[int, str] | None = None  # the head the C writer last committed
+        # the head this log last committed or read and the stream versions known current at
+        # it (position and hash, so a log restored from a backup to the same position is not
+        # mistaken), guarded by its lock, which is the log's write lock
+        self._appender: Any = _Appender()
         self._readers_lock = threading.Lock()
         self._readers: list[Any] = []
         self._readers_pid = self._pid
@@ -698,6 +733,14 @@ class SQLLog(BaseLog):
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = _Statements(compiled)
+        if self._c_writes:
+            texts = self._sql.insert_texts
+            self._appender = _cread.Appender(
+                opener=functools.partial(_cread.Writer, *pool.c_connect_args(), pool.synchronous,
+                                         WAL_AUTOCHECKPOINT),
+                prepare=prepare_events, seal=seal_rows, insert_texts=(None, *(texts[n] for n in sorted(texts))),
+                insert_chunks=self._sql.insert_chunks, guard_sql=HASH_AT, any=ANY, columns=len(EVENT_COLUMNS),
+                hash_column=EVENT_COLUMNS.index("hash"), max_stream_id=MAX_STREAM_ID_LENGTH)
         text = self._sql.read_all.text  # the C reader binds (lo, n): SQLite's OFFSET written in
         self._read_all_c = (text[:-len("OFFSET ?")] + "OFFSET 0"
                             if self._c_writes and text.endswith("LIMIT ? OFFSET ?") else None)
@@ -863,20 +906,22 @@ class SQLLog(BaseLog):
     def _known_version(self, head: tuple[int, str], stream_id: str) -> int | None:
         """
         The cached version of a stream, if ``head`` is the head it was cached at (called
-        holding the writer lock, which guards the cache).
+        holding the write lock, which guards the cache).
         """
-        return self._cache.get(stream_id) if head == self._cache_head else None
+        appender = self._appender
+        return appender.versions.get(stream_id) if head == appender.head else None
 
     def _remember(self, old_head: tuple[int, str], new_head: tuple[int, str], stream_id: str,
                   version: int) -> None:
         """
         Cache a stream's version after an append moved the head from ``old_head`` to
-        ``new_head`` (called holding the writer lock).
+        ``new_head`` (called holding the write lock).
         """
-        if old_head != self._cache_head:  # someone else wrote: start afresh
-            self._cache = {}
-        self._cache[stream_id] = version
-        self._cache_head = new_head
+        appender = self._appender
+        if old_head != appender.head:  # someone else wrote: start afresh
+            appender.versions.clear()
+        appender.versions[stream_id] = version
+        appender.head = new_head
 
     def _write_transaction(self, work: Callable[[Any, int, str], tuple[int, str, Any]],
                            presume_head: bool = False,
@@ -903,8 +948,8 @@ class SQLLog(BaseLog):
         """
         sql = self._sql
         lock_head, head_args, move_head = sql.lock_head.text, sql.head_args, sql.move_head_text
-        with self._writer_lock:
-            presumed = self._cache_head if presume_head and move_head is None else None
+        with self._appender:
+            presumed = self._appender.head if presume_head and move_head is None else None
             reconnected = False
             while True:
                 conn = self._open_writer()
@@ -981,10 +1026,31 @@ class SQLLog(BaseLog):
             ) from error
         return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
 
-    def _append_sql(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
+    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: Any = ANY) -> list[RecordedEvent]:
+        # SQLite with eventreg._cread: the common append is one C call (the events prepared
+        # and sealed, BEGIN IMMEDIATE, the check of the presumed head's hash, the inserts,
+        # COMMIT, the head and the stream's version moved), on a writer connection of its
+        # own, when this log knows the head and the stream's version. It passes (None,
+        # nothing done) for anything else: a new stream, a conflict to confirm, a head that
+        # another writer moved; then the Python path reads the head and reports any error.
+        # When the presumed head is the one the C writer itself committed last, the hash
+        # check is skipped if SQLite's data version shows nobody committed since. After
+        # each commit's fsync the CPU's caches are cold: what runs here is kept short.
+        try:
+            recorded = self._appender.append(stream_id, events, expected_version, self.default_actor)
+        except _CError as e:
+            reason = _is_conflict(e)  # the write lock stayed taken: as _append says
+            if reason:
+                raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
+            recorded = None  # the Python path meets the problem again and reports it
+        return BaseLog.append(self, stream_id, events, expected_version) if recorded is None else recorded
+
+    append.__doc__ = BaseLog.append.__doc__
+
+    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         """
         An append through the DB-API connection: every backend's path, and SQLite's when
-        the C writer cannot take it.
+        the C appender passes.
         """
         sql = self._sql
         version_sql, version_tail = sql.stream_version.text, sql.stream_version_tail
@@ -1014,62 +1080,6 @@ class SQLLog(BaseLog):
                                               remember=lambda done: (stream_id, done[-1].stream_version))
         return recorded
 
-    def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
-        """
-        SQLite with eventreg._cread: the whole transaction in C (``BEGIN IMMEDIATE``, the
-        check of the presumed head's hash, the inserts, ``COMMIT``) on a writer
-        connection of its own, after the head and stream version this log last committed
-        (see ``_write_transaction``'s ``presume_head``). When those are unknown, or
-        another writer moved the head, ``_append_sql`` appends, reading the head.
-
-        When the presumed head is the one the C writer itself committed last, the hash
-        check is skipped if SQLite's data version shows that no connection has committed
-        since. This is the path of every append to a known stream: kept short (one frame).
-        """
-        if self._c_writes:
-            with self._writer_lock:
-                head = self._cache_head
-                current = self._cache.get(stream_id) if head is not None else None
-                # else a stream not seen yet, or a conflict to confirm against the database
-                if current is not None and (expected_version is ANY or expected_version == current):
-                    writer = self._c_writer
-                    if writer is None or self._c_writer_pid != _PROCESS[0]:
-                        writer = self._open_c_writer()
-                    if writer is not None:
-                        position, prev_hash = head
-                        params: list[Any] = []
-                        recorded = seal_rows(stream_id, pending, position + 1, current + 1, prev_hash, None, params)
-                        count = len(recorded)  # one statement (insert_chunks' common case) made here
-                        chunks = ([(self._sql.insert_texts[count], params, count)] if count <= INSERT_ROWS
-                                  else self._sql.insert_chunks(params))
-                        try:
-                            done = writer.append(chunks, (HASH_AT, [position], prev_hash), head is self._c_head)
-                        except _cread.Error as e:
-                            reason = _is_conflict(e)  # the write lock stayed taken: as _append_sql says
-                            if reason:
-                                raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
-                            done = False  # _append_sql meets the problem again and reports it
-                        if done:
-                            last = recorded[-1]
-                            # as _remember does, the head being the cached one
-                            self._cache[stream_id] = last.stream_version
-                            self._cache_head = self._c_head = (last.position, last.hash)
-                            return recorded
-        return self._append_sql(stream_id, pending, expected_version)
-
-    def _open_c_writer(self) -> Any:
-        """
-        The C writer connection for this process (called holding the writer lock), or
-        None (and no more C appends) if it cannot be opened.
-        """
-        try:
-            writer = _cread.Writer(*self._pool.c_connect_args(), self._pool.synchronous, WAL_AUTOCHECKPOINT)
-        except Exception:
-            self._c_writes = False  # e.g. an option only the stdlib connection understands
-            return None
-        self._c_writer, self._c_writer_pid, self._c_head = writer, _PROCESS[0], None
-        return writer
-
     def _import(self, batch: list[Prepared]) -> None:
         first, last = batch[0].event, batch[-1].event
 
@@ -1087,8 +1097,9 @@ class SQLLog(BaseLog):
         try:
             self._write_transaction(work)
         finally:
-            with self._writer_lock:
-                self._cache, self._cache_head = {}, None
+            with self._appender as appender:
+                appender.versions.clear()
+                appender.head = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -1252,13 +1263,11 @@ class SQLLog(BaseLog):
         """
         Close the log's connections (a later call reconnects).
         """
-        with self._writer_lock:
+        with self._appender:
             if self._writer is not None and self._pid == _PROCESS[0]:
                 self._writer.close()
             self._writer = None
-            if self._c_writer is not None and self._c_writer_pid == _PROCESS[0]:
-                self._c_writer.close()
-            self._c_writer = None
+        self._appender.close_writer()
         with self._probe_lock:
             if self._probe is not None and self._probe_pid == _PROCESS[0]:
                 self._probe.close()

@@ -551,3 +551,54 @@ def test_an_invalid_event_in_an_append_to_a_known_stream_writes_nothing(sql_url)
         assert log.append("s", [], expected_version=2) == []
         assert [e.payload["i"] for e in log.read_all()] == [0, 1]
         assert log.verify().ok
+
+
+def test_threads_handles_and_a_process_appending_at_once_keep_one_exact_chain(sqlite_url):
+    # with eventreg._cread, each handle's appends to streams it knows run in C, the others
+    # (new streams, conflicts to confirm, heads another writer moved) on the Python path:
+    # every append that returned is stored exactly as returned, nothing else is
+    import multiprocessing
+    import random
+
+    from eventreg.log import ANY
+    from eventreg.testing import _bulk_writer
+
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(7)
+    other = ctx.Process(target=_bulk_writer, args=(sqlite_url, "other-process", 150, barrier))
+    returned, errors = [], []
+    with open_log(sqlite_url) as a, open_log(sqlite_url) as b:
+
+        def write(log, seed: int) -> None:
+            rng = random.Random(seed)
+            try:
+                barrier.wait(60)
+                for i in range(60):
+                    stream = f"s{rng.randrange(3)}"
+                    events = [NewEvent("e", {"seed": seed, "i": i, "k": k}) for k in range(rng.randint(1, 3))]
+                    expected = ANY if rng.random() < 0.5 else log.stream_version(stream)
+                    try:
+                        returned.extend(log.append(stream, events, expected_version=expected))
+                    except ConcurrencyConflict:
+                        assert expected is not ANY
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write, args=(a if n < 4 else b, n)) for n in range(6)]
+        other.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        other.join(120)
+        assert errors == [] and other.exitcode == 0
+        stored = list(b.read_all())
+        assert [e.position for e in stored] == list(range(1, len(stored) + 1))
+        assert len(stored) == len(returned) + 150
+        by_position = {e.position: e for e in stored}
+        for event in returned:
+            assert by_position[event.position] == event
+        for stream in ("s0", "s1", "s2", "other-process"):
+            versions = [e.stream_version for e in stored if e.stream_id == stream]
+            assert versions == list(range(1, len(versions) + 1))
+        assert a.verify().ok and b.verify().ok

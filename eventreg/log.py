@@ -330,7 +330,7 @@ def _check_json(value: Any, path: str) -> None:
         for index, item in enumerate(value):
             _check_json(item, f"{path}[{index}]")
         return
-    raise InvalidEvent(f"{path} is a {kind.__name__}, which is not JSON")
+    raise InvalidEvent(f"{path} is of type {kind.__name__}, which is not JSON")
 
 
 def _find_bad_text(value: Any, path: str) -> str | None:

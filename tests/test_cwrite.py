@@ -127,15 +127,15 @@ def test_prepare_gives_what_python_gives(events, default_actor):
 
 
 @pytest.mark.parametrize("event, message", [
-    (NewEvent("t", {"a": (1, 2)}), "payload.a is a tuple"),
+    (NewEvent("t", {"a": (1, 2)}), "payload.a is of type tuple"),
     (NewEvent("t", {1: 2}), "key of type int"),
     (NewEvent("t", {"a": "\ud800"}), "not valid Unicode"),
     (NewEvent("t", {"a": "x" * (L.MAX_EVENT_BYTES + 1)}), "the limit is"),
-    (NewEvent("t", {"a": 1}, metadata={"m": {1}}), "metadata.m is a set"),
+    (NewEvent("t", {"a": 1}, metadata={"m": {1}}), "metadata.m is of type set"),
     (NewEvent("bad\ntype", {}), "event type"),
     (NewEvent("t", {}, schema_version=0), "schema_version"),
     (NewEvent("t", {}, actor="a\x00b"), "actor"),
-    (NewEvent("t", type("D", (dict,), {})(a=1)), "payload is a D"),
+    (NewEvent("t", type("D", (dict,), {})(a=1)), "payload is of type D"),
 ])
 def test_prepare_refuses_like_python(event, message):
     L.prepare_events([NewEvent("t", {})], "known")  # "t" and "known" are valid names now

@@ -619,3 +619,49 @@ def test_the_appenders_lock_is_the_logs_write_lock(path):
         assert [e.position for e in done[0]] == [2]
         with pytest.raises(RuntimeError, match="not held"):
             log._appender.__exit__(None, None, None)
+
+
+def test_the_appenders_memory_stays_flat(path):
+    """
+    RSS stays flat over 20,000 one-call appends with every other outcome among them:
+    a refused guard (another handle moved the head), a stream it does not know, an invalid
+    event, an append of 100 events (two INSERTs).
+    """
+    from eventreg.errors import InvalidEvent
+    from eventreg.log import ANY
+
+    with eventreg.open_log(f"sqlite:///{path}", sqlite_synchronous="OFF") as log, \
+            eventreg.open_log(f"sqlite:///{path}", sqlite_synchronous="OFF") as other:
+        log.append("s", [NewEvent("e", {})])
+        appender = log._appender
+        assert appender.append("s", [NewEvent("e", {})], ANY, "x") is not None
+        appender.writer.pragma("cache_size", 10)
+        version = 2
+
+        def cycle(i):
+            nonlocal version
+            if i % 10 == 0:
+                other.append("t", [NewEvent("e", {"n": i})])
+                assert appender.append("s", [NewEvent("e", {})], ANY, "x") is None
+                appender.head = tuple(log.head())  # only "t" moved: what "s" is at still holds
+            elif i % 10 == 1:
+                assert appender.append(f"new-{i}", [NewEvent("e", {})], ANY, "x") is None
+            elif i % 10 == 2:
+                with pytest.raises(InvalidEvent):
+                    appender.append("s", [NewEvent("e", {"n": i}), NewEvent("e", {"bad": {i}})], version, "x")
+            elif i % 1000 == 3:
+                assert len(appender.append("s", [NewEvent("e", {"n": k}) for k in range(100)], version, "x")) == 100
+                version += 100
+            (event,) = appender.append("s", [NewEvent("e", {"n": i, "pad": "é" * 50})], version, "x")
+            version += 1
+            assert event.stream_version == version
+
+        for i in range(5_000):
+            cycle(i)
+        before = rss_kib()
+        for i in range(5_000, 20_000):
+            cycle(i)
+        grown = rss_kib() - before
+        assert log.verify().ok
+    assert count_rows(path) == 1 + 1 + 20_000 + 2_000 + 20 * 100
+    assert grown < 512, f"RSS grew {grown} KiB over 15,000 appends"

@@ -18,6 +18,7 @@ from eventreg.domain.views import (
 )
 from eventreg.errors import (
     AlreadyExists,
+    AppendRefused,
     ArtifactError,
     ArtifactIntegrityError,
     BackendUnavailable,
@@ -55,6 +56,7 @@ __all__ = [
     "Alias",
     "AliasTenure",
     "AlreadyExists",
+    "AppendRefused",
     "ArtifactEntry",
     "ArtifactError",
     "ArtifactFinding",

@@ -78,6 +78,16 @@ class ConcurrencyConflict(EventregError, RuntimeError):
         self.actual = actual
 
 
+class AppendRefused(EventregError, RuntimeError):
+    """
+    The database refused the rows for a reason of its own (a trigger or constraint added
+    to the events table, e.g. a policy freezing a stream); nothing was written. The
+    message carries the database's own.
+    """
+
+    exit_code = 4
+
+
 class DestinationNotEmpty(EventregError, ValueError):
     """
     The destination of a copy holds events that are not a prefix of the source.

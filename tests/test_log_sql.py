@@ -602,3 +602,53 @@ def test_threads_handles_and_a_process_appending_at_once_keep_one_exact_chain(sq
             versions = [e.stream_version for e in stored if e.stream_id == stream]
             assert versions == list(range(1, len(versions) + 1))
         assert a.verify().ok and b.verify().ok
+
+
+def _refusing_trigger(url: str, create: bool) -> None:
+    """A trigger refusing rows of the stream "frozen", the way each database's users write one."""
+    engine = _engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS frozen")
+            if create:
+                conn.exec_driver_sql("CREATE TRIGGER frozen BEFORE INSERT ON eventreg_events "
+                                     "WHEN NEW.stream_id = 'frozen' BEGIN SELECT RAISE(ABORT, 'frozen by policy'); END")
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS frozen ON eventreg_events")
+            if create:
+                conn.exec_driver_sql(
+                    "CREATE OR REPLACE FUNCTION frozen() RETURNS trigger AS $$ BEGIN IF NEW.stream_id = 'frozen' "
+                    "THEN RAISE EXCEPTION 'frozen by policy'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+                conn.exec_driver_sql("CREATE TRIGGER frozen BEFORE INSERT ON eventreg_events "
+                                     "FOR EACH ROW EXECUTE FUNCTION frozen()")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS frozen")
+            if create:
+                conn.exec_driver_sql("CREATE TRIGGER frozen BEFORE INSERT ON eventreg_events FOR EACH ROW BEGIN "
+                                     "IF NEW.stream_id = 'frozen' THEN SIGNAL SQLSTATE '45000' "
+                                     "SET MESSAGE_TEXT = 'frozen by policy'; END IF; END")
+    engine.dispose()
+
+
+def test_rows_the_database_refuses_are_reported_as_refused_not_as_a_race(sql_url):
+    from eventreg import AppendRefused
+    from eventreg.log import ANY
+
+    with open_log(sql_url) as log:
+        log.append("frozen", [NewEvent("e", {"i": 0})])  # known to the handle (on SQLite: the C path next)
+        log.append("open", [NewEvent("e", {})])
+        _refusing_trigger(sql_url, create=True)
+        head = log.head()
+        for expected in (1, ANY):
+            with pytest.raises(AppendRefused, match="frozen by policy") as caught:
+                log.append("frozen", [NewEvent("e", {"i": 1}), NewEvent("e", {"i": 2})], expected_version=expected)
+            assert not isinstance(caught.value, ConcurrencyConflict) and caught.value.exit_code == 4
+            assert log.head() == head  # nothing written
+        with pytest.raises(AppendRefused, match="frozen by policy"):
+            with open_log(sql_url) as fresh:  # a handle that knows nothing yet
+                fresh.append("frozen", [NewEvent("e", {})], expected_version=1)
+        (event,) = log.append("open", [NewEvent("e", {})], expected_version=1)  # other streams go on
+        _refusing_trigger(sql_url, create=False)
+        log.append("frozen", [NewEvent("e", {"i": 1})], expected_version=1)
+        assert [e.stream_id for e in log.read_all()] == ["frozen", "open", "open", "frozen"]
+        assert event.position == 3 and log.verify().ok

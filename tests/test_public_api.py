@@ -10,6 +10,7 @@ PUBLIC = [
     "Alias",
     "AliasTenure",
     "AlreadyExists",
+    "AppendRefused",
     "ArtifactEntry",
     "ArtifactError",
     "ArtifactFinding",

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 import eventreg
 from eventreg.config import redact_url
 from eventreg.errors import (
+    AppendRefused,
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
@@ -467,12 +468,35 @@ def _use_wal(cursor: Any, busy_timeout: float) -> None:
             time.sleep(0.01)
 
 
+#: SQLite's extended result codes of a uniqueness failure (a position or stream version taken)
+_SQLITE_UNIQUE_CODES = (1555, 2067, 2579)  # CONSTRAINT_PRIMARYKEY, _UNIQUE, _ROWID
+
+
+def _refused(error: BaseException) -> bool:
+    """
+    Whether the database refused the rows for a reason of its own: a trigger's error or a
+    constraint other than uniqueness (CHECK, NOT NULL, a foreign key ...) that a user added.
+    Uniqueness failures are :func:`_is_conflict`'s.
+    """
+    code = getattr(error, "sqlite_errorcode", None)  # stdlib sqlite3 (3.11+)
+    if code is None and _cread is not None and isinstance(error, _cread.Error):
+        code = error.code
+    if isinstance(code, int):
+        return code & 0xFF == 19 and code not in _SQLITE_UNIQUE_CODES  # SQLITE_CONSTRAINT
+    if isinstance(error, sqlite3.IntegrityError):  # Python 3.10: only the message tells
+        return not str(error).startswith("UNIQUE constraint failed")
+    if type(error).__module__.startswith("pymysql"):  # a SIGNAL, CHECK, NOT NULL, foreign key
+        return bool(error.args) and error.args[0] in (1644, 3819, 1048, 1451, 1452)
+    sqlstate = getattr(error, "sqlstate", None)  # psycopg: integrity (23...), RAISE EXCEPTION
+    return isinstance(sqlstate, str) and ((sqlstate.startswith("23") and sqlstate != "23505") or sqlstate == "P0001")
+
+
 def _is_conflict(error: BaseException) -> str | None:
     """
     Why a driver error means "someone else wrote first / holds the lock", or ``None``.
     """
     name = type(error).__name__
-    if name == "IntegrityError":
+    if name in ("IntegrityError", "UniqueViolation") and not _refused(error):
         return "another writer recorded the same stream version first"
     sqlstate = getattr(error, "sqlstate", None)  # psycopg
     if sqlstate in ("40001", "40P01"):
@@ -877,6 +901,8 @@ class SQLLog(BaseLog):
         password = self._pool.password
         if password:
             text = text.replace(str(password), "***")
+        if not connecting and _refused(error):
+            return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
         if self._name == "sqlite" and "not a database" in text:
             return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
         if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):

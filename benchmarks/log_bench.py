@@ -193,7 +193,7 @@ def raw_multirow_append(path: Path, groups: list[list[tuple]], synchronous: str)
     """
     conn = raw_connect(path, synchronous)
     texts = sql_backend._Statements(sql_backend.SQLITE_STATEMENTS)
-    statements = {n: texts.insert_rows(n) for n in range(1, 65)}
+    statements = texts.insert_texts  # [n]: the INSERT of n rows
     flat = [[[value for row in group[i:i + 64] for value in row] for i in range(0, len(group), 64)]
             for group in groups]
     started, cpu = time.perf_counter(), time.process_time()

@@ -783,9 +783,7 @@ class BaseLog:
             ConcurrencyConflict: the stream is not at ``expected_version``.
             InvalidEvent: an event or the stream id is invalid; nothing is written.
         """
-        if not (type(stream_id) is str and stream_id.isascii() and 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH
-                and stream_id.isprintable()):  # check_stream_id's common case, without a call
-            check_stream_id(stream_id)
+        check_stream_id(stream_id)
         if expected_version is not ANY and (type(expected_version) is not int or expected_version < 0):
             raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected_version!r}")
         if isinstance(events, NewEvent):

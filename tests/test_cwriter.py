@@ -57,7 +57,7 @@ def build(stream, count, *, after=(0, GENESIS_HASH), version=1, payload=None):
 
 def guarded_insert(rows):
     """A multi-row INSERT that inserts nothing unless the row its last two parameters name is stored."""
-    head, _, values = STATEMENTS.insert_rows(rows).partition(" VALUES ")
+    head, _, values = STATEMENTS.insert_texts[rows].partition(" VALUES ")
     return (f"{head} SELECT * FROM (VALUES {values}) WHERE COALESCE((SELECT hash FROM eventreg_events "
             f"WHERE position = ?), '{GENESIS_HASH}') = ?")
 
@@ -102,6 +102,16 @@ def execute(path, script):
 def rss_kib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def rss_growth(cycle):
+    """RSS growth in KiB over cycle(5000) ... cycle(19999), after cycle(0) ... cycle(4999) warmed up."""
+    for i in range(5_000):
+        cycle(i)
+    before = rss_kib()
+    for i in range(5_000, 20_000):
+        cycle(i)
+    return rss_kib() - before
 
 
 @pytest.fixture
@@ -500,12 +510,7 @@ def test_memory_stays_flat(path):
             assert writer.append([(sql, params + list(head), 1)]) is True
             head, version = head_of(events), version + 1
 
-        for i in range(5_000):
-            cycle(i)
-        before = rss_kib()
-        for i in range(5_000, 20_000):
-            cycle(i)
-        grown = rss_kib() - before
+        grown = rss_growth(cycle)
     assert count_rows(path) == 20_000
     assert grown < 512, f"RSS grew {grown} KiB over 15,000 appends"
 
@@ -526,7 +531,7 @@ def test_the_guard_query_decides_before_anything_is_written(path, writer):
     assert writer.append(plain, (HASH_AT, [head[0]], head[1])) is True
     assert stored(path) == events + later
     with pytest.raises(ValueError, match="guard is a query"):
-        writer.append(plain, (STATEMENTS.insert_rows(1), [], head[1]))
+        writer.append(plain, (STATEMENTS.insert_texts[1], [], head[1]))
     with pytest.raises(TypeError, match="guard"):
         writer.append(plain, ("SELECT 1", [], None))
 
@@ -656,12 +661,7 @@ def test_the_appenders_memory_stays_flat(path):
             version += 1
             assert event.stream_version == version
 
-        for i in range(5_000):
-            cycle(i)
-        before = rss_kib()
-        for i in range(5_000, 20_000):
-            cycle(i)
-        grown = rss_kib() - before
+        grown = rss_growth(cycle)
         assert log.verify().ok
     assert count_rows(path) == 1 + 1 + 20_000 + 2_000 + 20 * 100
     assert grown < 512, f"RSS grew {grown} KiB over 15,000 appends"

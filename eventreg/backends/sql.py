@@ -287,20 +287,15 @@ class _Statements:
         self.get_checkpoint = compiled["get_checkpoint"]
         self.set_checkpoint = compiled["set_checkpoint"]
         head, _, values = self.insert.text.partition(" VALUES ")
-        #: SQLite: the ``INSERT`` of n rows, n from 1 to :data:`INSERT_ROWS`
-        self.insert_texts = {n: f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)}
+        #: SQLite: ``insert_texts[n]`` is the ``INSERT`` of n rows, n from 1 to
+        #: :data:`INSERT_ROWS` (qmark parameters, :data:`EVENT_COLUMNS` order per row)
+        self.insert_texts: tuple[str | None, ...] = (
+            None, *(f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)))
         # the appends' hot statements take plain tuples in this order
         assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
         self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
 
 
-
-    def insert_rows(self, count: int) -> str:
-        """
-        One ``INSERT`` of ``count`` rows, 1 to :data:`INSERT_ROWS` (qmark parameters,
-        :data:`EVENT_COLUMNS` order per row).
-        """
-        return self.insert_texts[count]
 
     def insert_chunks(self, params: list[Any]) -> list[tuple[str, list[Any], int]]:
         """
@@ -316,7 +311,7 @@ class _Statements:
         for start in range(0, len(params), step):
             chunk = params[start:start + step]
             rows = len(chunk) // columns
-            chunks.append((self.insert_rows(rows), chunk, rows))
+            chunks.append((self.insert_texts[rows], chunk, rows))
         return chunks
 
 
@@ -758,11 +753,10 @@ class SQLLog(BaseLog):
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = _Statements(compiled)
         if self._c_writes:
-            texts = self._sql.insert_texts
             self._appender = _cread.Appender(
                 opener=functools.partial(_cread.Writer, *pool.c_connect_args(), pool.synchronous,
                                          WAL_AUTOCHECKPOINT),
-                prepare=prepare_events, seal=seal_rows, insert_texts=(None, *(texts[n] for n in sorted(texts))),
+                prepare=prepare_events, seal=seal_rows, insert_texts=self._sql.insert_texts,
                 insert_chunks=self._sql.insert_chunks, guard_sql=HASH_AT, any=ANY, columns=len(EVENT_COLUMNS),
                 hash_column=EVENT_COLUMNS.index("hash"), max_stream_id=MAX_STREAM_ID_LENGTH)
         text = self._sql.read_all.text  # the C reader binds (lo, n): SQLite's OFFSET written in
@@ -1065,9 +1059,9 @@ class SQLLog(BaseLog):
         try:
             recorded = self._appender.append(stream_id, events, expected_version, self.default_actor)
         except _CError as e:
-            reason = _is_conflict(e)  # the write lock stayed taken: as _append says
-            if reason:
-                raise ConcurrencyConflict(f"append to {self._where()} not done: {reason}") from e
+            translated = self._translate(e)  # a race, a lock held too long, a refusal
+            if translated is not None:
+                raise translated from e
             recorded = None  # the Python path meets the problem again and reports it
         return BaseLog.append(self, stream_id, events, expected_version) if recorded is None else recorded
 

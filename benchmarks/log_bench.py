@@ -9,8 +9,7 @@ in the same run: each append measurement is cut into 10 slices and raw and event
 turns slice by slice (a slow phase of a shared machine falls on both), each on its own
 file; a measurement is the sum of its slices, and the best of ``--repeat`` counts.
 eventreg additionally validates and encodes each event, checks the stream version and
-computes the hash chain (with its C modules built, in C: the header line says whether
-they are on; ``EVENTREG_PURE_PYTHON=1`` measures the pure-Python path), and guards each
+computes the hash chain, and guards each
 insert with the previous event's hash: that is what the ratio prices. eventreg sends an
 append's rows as multi-row ``INSERT`` statements, so a reference row also prices it
 against raw ``sqlite3`` doing that.
@@ -68,7 +67,6 @@ if not _ES_WORKER:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from eventreg import NewEvent, open_log
-    from eventreg import log as log_module
     from eventreg.backends import sql as sql_backend
     from eventreg.backends import sql_schema
 
@@ -521,9 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             (f"eventsourcing read ({batched:,})", batched, "esR", "rawR", "(calibration)"),
         ]
     print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={sync}; Python {sys.version.split()[0]}; "
-          f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-          f"eventreg's C modules: appends {'on' if log_module._accel else 'off'}, SQLite "
-          f"{'on' if sql_backend._cread else 'off'}")
+          f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = (f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  "
               f"{'target':<13} {'CPU us/ev eventreg / raw':>24}")
     print(header)

@@ -17,11 +17,9 @@ re-check a log (docs/backends.md shows it in ten lines of Python).
 
 from __future__ import annotations
 
-import functools
 import gc
 import hashlib
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import attrs
+import msgspec
 
 from eventreg.errors import ConcurrencyConflict, InvalidEvent, LogCorrupted
 
@@ -169,6 +168,7 @@ _encode = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
 ).encode
 _decode = json.loads
+_fast_decode = msgspec.json.Decoder().decode
 _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
 _encode_str = json.encoder.encode_basestring  # what _encode gives for a str, without the call layers
@@ -198,32 +198,6 @@ def _make_checked_encode() -> Any:
 
 
 _encode_checked = _make_checked_encode()
-
-
-def load_accelerator(name: str, host: str) -> Any:
-    """
-    One of eventreg's optional C modules, bound to a library Python already loaded; or None.
-
-    ``eventreg._cwrite`` (the append path) finds SHA-256 in the OpenSSL of Python's
-    ``_hashlib``; ``eventreg._cread`` (SQLite reads) runs the very SQLite library of
-    Python's ``_sqlite3``. ``pip install`` builds them where a C compiler exists; without
-    them, or with ``EVENTREG_PURE_PYTHON=1``, the same work runs in Python.
-    """
-    if os.environ.get("EVENTREG_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        import importlib
-
-        module = importlib.import_module(f"eventreg.{name}")
-        module.bind(importlib.import_module(host).__file__)
-    except (ImportError, AttributeError, OSError):
-        return None
-    return module
-
-
-#: ``prepare_events`` and ``seal`` hand the common case to it and keep doing everything
-#: else (and every error message) in Python
-_accel = load_accelerator("_cwrite", "_hashlib")
 
 
 def canonical_json(value: Any) -> str:
@@ -351,6 +325,24 @@ def _find_bad_text(value: Any, path: str) -> str | None:
             found = _find_bad_text(item, f"{path}[{index}]")
             if found:
                 return found
+    return None
+
+
+def json_problem(value: Any) -> str | None:
+    """
+    Why a JSON value read back from storage is not an object eventreg could have written
+    (not an object, a lone surrogate, nested too deeply to encode), or None. For the
+    rare texts msgspec does not take: those eventreg wrote have NaN or Infinity in them.
+    """
+    if type(value) is not dict:
+        return f"is not a JSON object but {type(value).__name__}"
+    try:
+        _encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        where = _find_bad_text(value, "") or ""
+        return f"is not valid Unicode (a lone surrogate{' at ' + where.lstrip('.') if where else ''})"
+    except (RecursionError, ValueError):
+        return "is nested too deeply to hash"
     return None
 
 
@@ -564,16 +556,13 @@ def seal(
     The envelope (see the module docstring) is assembled from pieces encoded once per
     call; the result is byte for byte what :func:`envelope_text` gives.
     """
-    if _accel is not None:  # it hands what it does not take to _seal_py
-        return _accel.seal(RecordedEvent, Prepared, _seal_py, stream_id, pending, first_position,
-                           first_stream_version, prev_hash, recorded_at)
-    return _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
+    return _seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
 
 
-def _seal_py(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
+def _seal(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
              prev_hash: str, recorded_at: datetime) -> list[Prepared]:
     """
-    :func:`seal` in Python.
+    :func:`seal`, positional.
     """
     utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
     stamp = format_timestamp(recorded_at)
@@ -627,21 +616,10 @@ def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: i
     """
     if recorded_at is None:
         recorded_at = now()
-    sealed = _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
+    sealed = _seal(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
     for item in sealed:
         params += stored_row(item)
     return [item.event for item in sealed]
-
-
-# Where the C module is built, prepare_events and seal_rows are its functions with this
-# module's types bound (functools.partial: no Python frame on an append's path); it hands
-# what it does not take (other types, new names, a clock not in UTC ...) to the Python
-# functions above, kept as _prepare_events_py and _seal_rows_py.
-_prepare_events_py, _seal_rows_py = prepare_events, seal_rows
-if _accel is not None:
-    prepare_events = functools.partial(  # type: ignore[assignment]
-        _accel.prepare, _GOOD_TYPES, _GOOD_ACTORS, NewEvent, PendingEvent, MAX_EVENT_BYTES, _prepare_events_py)
-    seal_rows = functools.partial(_accel.seal, RecordedEvent, None, _seal_rows_py)  # type: ignore[assignment]
 
 
 def check_expected_version(stream_id: str, expected: Any, actual: int) -> None:
@@ -884,8 +862,24 @@ class BaseLog:
         return f"<{type(self).__name__} {self.url}>"
 
 
-def decode_json(text: str) -> Any:
+def decode_json(text: str | bytes) -> Any:
     """
-    Decode JSON text written by :func:`canonical_json`.
+    Decode JSON text written by :func:`canonical_json` (or any JSON text).
+
+    ``json.loads`` is the definition; msgspec reads the text first, faster, and gives the
+    same values for all it accepts (tests/test_log_json.py holds it to that). What
+    msgspec refuses goes to ``json.loads``: the NaN and Infinity tokens, escaped lone
+    surrogates, numbers beyond its range, nesting deeper than it goes, and text that is
+    no JSON at all.
+
+    Raises:
+        ValueError: the text is not JSON, or is nested deeper than Python can read.
     """
-    return _decode(text)
+    try:
+        return _fast_decode(text)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):
+        pass
+    try:
+        return _decode(text)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than Python can read") from None

@@ -23,16 +23,16 @@ event row and ``eventreg_head`` is a view of it (one page less written per commi
 
 from __future__ import annotations
 
-import functools
 import gc
-import json
-import json.scanner
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+import msgspec
 
 import eventreg
 from eventreg.config import redact_url
@@ -48,23 +48,19 @@ from eventreg.errors import (
     SchemaVersionError,
 )
 from eventreg.log import (
-    ANY,
     GENESIS_HASH,
-    MAX_STREAM_ID_LENGTH,
     BaseLog,
     Head,
-    NewEvent,
     PendingEvent,
     Prepared,
     RecordedEvent,
     Snapshot,
     check_expected_version,
     decode_json,
+    json_problem,
     format_timestamp,
-    load_accelerator,
     now,
     parse_timestamp,
-    prepare_events,
     seal_rows,
     stored_row,
 )
@@ -324,19 +320,18 @@ HASH_AT = f"SELECT hash FROM {PREFIX}events WHERE position = ?"
 INSERT_ROWS = 64
 
 
-#: json's C scanner: ``decode_json`` without its per-call whitespace handling
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
-
-
 def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
     """
     Rows of the events table (in column order) as :class:`RecordedEvent`.
 
-    The hot loop of ``read_all``: JSON goes straight to the C scanner; text that is not
-    exactly one JSON value (stored text is canonical, so only after tampering) goes
-    through :func:`decode_json`, which decodes it the same way or raises. The cyclic
-    garbage collector is paused meanwhile: decoded JSON cannot form cycles, and its
-    passes over thousands of new dicts cost a quarter of the reading time.
+    The hot loop of ``read_all``: msgspec decodes the JSON texts; what it refuses goes
+    through :func:`_decode_stored`, which decodes it as ``json.loads`` does or names
+    the damage. The cyclic garbage collector is paused meanwhile: decoded JSON cannot
+    form cycles, and its passes over thousands of new dicts cost a quarter of the
+    reading time.
+
+    Raises:
+        LogCorrupted: a row is not an event eventreg wrote (edited by hand), naming its position.
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -348,33 +343,77 @@ def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
 
 
 def _decode_rows_unpaused(rows: list[Any]) -> list[RecordedEvent]:
-    new, cls, scan, parse = tuple.__new__, RecordedEvent, _scan_json, parse_timestamp  # no __new__ frame
+    new, cls, decode, parse, refused = tuple.__new__, RecordedEvent, _fast_decode, parse_timestamp, _FAST_REFUSED
     out = []
     append = out.append
     stamp_text, stamp = None, None
     for position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest in rows:
         if recorded != stamp_text:  # events appended together share one timestamp
-            stamp_text, stamp = recorded, parse(recorded)
+            stamp = _parse_stored_time(recorded, position)
+            stamp_text = recorded
         try:
-            data, end = scan(payload, 0)
-            if end != len(payload):
-                data = _decode_stored(payload, position)
-        except (StopIteration, ValueError):  # not one JSON value
+            data = decode(payload) if type(payload) is str else None
+        except refused:
+            data = None
+        if type(data) is not dict:  # not text, not JSON msgspec takes, not an object
             data = _decode_stored(payload, position)
-        append(new(cls, (position, sid, version, type_, schema, stamp, actor, data,
-                         {} if meta == "{}" else _decode_stored(meta, position), prev, digest)))
+        if meta == "{}":
+            metadata = {}
+        else:
+            try:
+                metadata = decode(meta) if type(meta) is str else None
+            except refused:
+                metadata = None
+            if type(metadata) is not dict:
+                metadata = _decode_stored(meta, position, "metadata")
+        append(new(cls, (position, sid, version, type_, schema, stamp, actor, data, metadata, prev, digest)))
     return out
 
 
-def _decode_stored(text: str, position: int) -> Any:
+_fast_decode = msgspec.json.Decoder().decode
+#: what msgspec raises for text it does not take (then ``json.loads`` decides)
+_FAST_REFUSED = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
+
+
+def _parse_stored_time(text: Any, position: int) -> datetime:
     """
     Raises:
-        LogCorrupted: the stored text at ``position`` is not JSON (it was edited by hand).
+        LogCorrupted: ``recorded_at`` at ``position`` is not a timestamp eventreg wrote.
     """
     try:
-        return decode_json(text)
+        if type(text) is not str or text[-1:] != "Z":
+            raise ValueError("not a UTC timestamp ending in Z")
+        return parse_timestamp(text)
     except ValueError as e:
-        raise LogCorrupted(f"the event at position {position} holds text that is not JSON: {e}") from e
+        raise LogCorrupted(f"the event at position {position} has a recorded_at that is not a timestamp "
+                           f"({_show(text)}): {e}") from None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _decode_stored(text: Any, position: int, what: str = "payload") -> Any:
+    """
+    A stored payload or metadata text as a JSON object; the slow path of :func:`_decode_rows`.
+
+    Raises:
+        LogCorrupted: the stored value at ``position`` is not a JSON object eventreg wrote
+            (it was edited by hand): not text, not JSON, nested too deeply, holding a lone
+            surrogate, or not an object.
+    """
+    if type(text) is not str:
+        raise LogCorrupted(f"the event at position {position} has a {what} stored as "
+                           f"{type(text).__name__}, not as text")
+    try:
+        value = decode_json(text)
+    except ValueError as e:
+        raise LogCorrupted(f"the event at position {position} holds {what} text that is not JSON: {e}") from e
+    problem = json_problem(value)
+    if problem:
+        raise LogCorrupted(f"the event at position {position} holds a {what} that {problem}")
+    return value
 
 
 #: this process's id, updated in a forked child (``os.getpid()`` is a system call, and every
@@ -383,18 +422,11 @@ _PROCESS = [os.getpid()]
 if hasattr(os, "register_at_fork"):  # no fork, no change elsewhere
     os.register_at_fork(after_in_child=lambda: _PROCESS.__setitem__(0, os.getpid()))
 
-#: SQLite's ``read_all`` reads and decodes rows in C when eventreg/_cread.c is built
-_cread = load_accelerator("_cread", "_sqlite3")
-#: what the C append raises for a SQLite error (nothing to catch without it)
-_CError: Any = _cread.Error if _cread is not None else ()
-
-
 class _Appender:
     """
-    A log's append state, as ``eventreg._cread.Appender`` holds it for SQLite when built
-    (same attributes; here ``append`` always passes): the head this log last committed
-    or read, the stream versions known current at that head, and the lock that guards
-    both and the log's writer connection (``with appender:``).
+    A log's append state: the head this log last committed or read, the stream versions
+    known current at that head, and the lock that guards both and the log's writer
+    connection (``with appender:``).
     """
 
     __slots__ = ("head", "versions", "_lock")
@@ -410,18 +442,6 @@ class _Appender:
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
-
-    def append(self, stream_id: str, events: Any, expected_version: Any, default_actor: str | None) -> None:
-        """
-        No fast path: the caller's appends.
-        """
-        return None
-
-    def close_writer(self) -> None:
-        """
-        No writer of its own to close.
-        """
-
 
 # -- dialect specifics -----------------------------------------------------------------
 
@@ -474,8 +494,6 @@ def _refused(error: BaseException) -> bool:
     Uniqueness failures are :func:`_is_conflict`'s.
     """
     code = getattr(error, "sqlite_errorcode", None)  # stdlib sqlite3 (3.11+)
-    if code is None and _cread is not None and isinstance(error, _cread.Error):
-        code = error.code
     if isinstance(code, int):
         return code & 0xFF == 19 and code not in _SQLITE_UNIQUE_CODES  # SQLITE_CONSTRAINT
     if isinstance(error, sqlite3.IntegrityError):  # Python 3.10: only the message tells
@@ -606,14 +624,6 @@ class _SQLitePool:
         self._lock = threading.Lock()
         self._pid = _PROCESS[0]
 
-    def c_connect_args(self) -> tuple[str, bool, int]:
-        """
-        (file name, whether it is a URI, busy timeout in ms) for eventreg._cread's connections,
-        as this pool's ``sqlite3`` connections get them.
-        """
-        args = self.connect_args
-        return self.database, bool(args.get("uri")), int(args.get("timeout", self.busy_timeout) * 1000)
-
     def new_connection(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.database, **self.connect_args)
         try:
@@ -726,16 +736,10 @@ class SQLLog(BaseLog):
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
-        # SQLite with eventreg._cread: appends in C (see append), and idle C readers for
-        # read_all (a forked child drops its parent's)
-        self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)  # and reads
         # the head this log last committed or read and the stream versions known current at
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
-        self._appender: Any = _Appender()
-        self._readers_lock = threading.Lock()
-        self._readers: list[Any] = []
-        self._readers_pid = self._pid
+        self._appender = _Appender()
         if isinstance(pool, _SQLitePool):
             self._ensure_sqlite_schema(pool)
             compiled = SQLITE_STATEMENTS
@@ -752,16 +756,6 @@ class SQLLog(BaseLog):
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = _Statements(compiled)
-        if self._c_writes:
-            self._appender = _cread.Appender(
-                opener=functools.partial(_cread.Writer, *pool.c_connect_args(), pool.synchronous,
-                                         WAL_AUTOCHECKPOINT),
-                prepare=prepare_events, seal=seal_rows, insert_texts=self._sql.insert_texts,
-                insert_chunks=self._sql.insert_chunks, guard_sql=HASH_AT, any=ANY, columns=len(EVENT_COLUMNS),
-                hash_column=EVENT_COLUMNS.index("hash"), max_stream_id=MAX_STREAM_ID_LENGTH)
-        text = self._sql.read_all.text  # the C reader binds (lo, n): SQLite's OFFSET written in
-        self._read_all_c = (text[:-len("OFFSET ?")] + "OFFSET 0"
-                            if self._c_writes and text.endswith("LIMIT ? OFFSET ?") else None)
 
     def _ensure_sqlite_schema(self, pool: _SQLitePool) -> None:
         """
@@ -1046,31 +1040,9 @@ class SQLLog(BaseLog):
             ) from error
         return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
 
-    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: Any = ANY) -> list[RecordedEvent]:
-        # SQLite with eventreg._cread: the common append is one C call (the events prepared
-        # and sealed, BEGIN IMMEDIATE, the check of the presumed head's hash, the inserts,
-        # COMMIT, the head and the stream's version moved), on a writer connection of its
-        # own, when this log knows the head and the stream's version. It passes (None,
-        # nothing done) for anything else: a new stream, a conflict to confirm, a head that
-        # another writer moved; then the Python path reads the head and reports any error.
-        # When the presumed head is the one the C writer itself committed last, the hash
-        # check is skipped if SQLite's data version shows nobody committed since. After
-        # each commit's fsync the CPU's caches are cold: what runs here is kept short.
-        try:
-            recorded = self._appender.append(stream_id, events, expected_version, self.default_actor)
-        except _CError as e:
-            translated = self._translate(e)  # a race, a lock held too long, a refusal
-            if translated is not None:
-                raise translated from e
-            recorded = None  # the Python path meets the problem again and reports it
-        return BaseLog.append(self, stream_id, events, expected_version) if recorded is None else recorded
-
-    append.__doc__ = BaseLog.append.__doc__
-
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         """
-        An append through the DB-API connection: every backend's path, and SQLite's when
-        the C appender passes.
+        An append on the log's writer connection.
         """
         sql = self._sql
         version_sql, version_tail = sql.stream_version.text, sql.stream_version_tail
@@ -1160,15 +1132,13 @@ class SQLLog(BaseLog):
         remaining = limit
         while remaining is None or remaining > 0:
             want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
-            decoded = self._read_in_c(position, want) if self._read_all_c is not None else None
-            if decoded is None:
-                rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
-                try:
-                    decoded = _decode_rows(rows)
-                except LogCorrupted:  # hand out the good events before the damaged one, then raise
-                    for row in rows:
-                        yield from _decode_rows([row])
-                    raise
+            rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
+            try:
+                decoded = _decode_rows(rows)
+            except LogCorrupted:  # hand out the good events before the damaged one, then raise
+                for row in rows:
+                    yield from _decode_rows([row])
+                raise
             if not decoded:
                 return
             yield from decoded
@@ -1177,32 +1147,6 @@ class SQLLog(BaseLog):
             position = decoded[-1][0] + 1
             if remaining is not None:
                 remaining -= len(decoded)
-
-    def _read_in_c(self, position: int, want: int) -> list[RecordedEvent] | None:
-        """
-        ``read_all``'s next rows read and decoded by eventreg._cread on a connection of its
-        own; None if it cannot (then the stdlib path reads them, and reports what is wrong:
-        a stored text that is not JSON, a database that stays locked ...).
-        """
-        with self._readers_lock:
-            if self._readers_pid != _PROCESS[0]:  # forked: never touch the parent's
-                self._readers, self._readers_pid = [], _PROCESS[0]
-            reader = self._readers.pop() if self._readers else None
-        try:
-            if reader is None:
-                reader = _cread.Reader(*self._pool.c_connect_args())
-            decoded = reader.read(self._read_all_c, position, want, RecordedEvent, parse_timestamp,
-                                  _decode_stored)
-        except Exception:
-            if reader is not None:
-                reader.close()
-            return None
-        with self._readers_lock:
-            if self._readers_pid == _PROCESS[0] and len(self._readers) < _SQLitePool.KEEP:
-                self._readers.append(reader)
-                return decoded
-        reader.close()
-        return decoded
 
     def stream_version(self, stream_id: str) -> int:
         """
@@ -1287,14 +1231,8 @@ class SQLLog(BaseLog):
             if self._writer is not None and self._pid == _PROCESS[0]:
                 self._writer.close()
             self._writer = None
-        self._appender.close_writer()
         with self._probe_lock:
             if self._probe is not None and self._probe_pid == _PROCESS[0]:
                 self._probe.close()
             self._probe, self._probe_seen = None, None
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-            if self._readers_pid == _PROCESS[0]:
-                for reader in readers:
-                    reader.close()
         self._pool.dispose()

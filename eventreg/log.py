@@ -168,7 +168,11 @@ _encode = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
 ).encode
 _decode = json.loads
-_fast_decode = msgspec.json.Decoder().decode
+#: msgspec's JSON decoder: :func:`decode_json`'s fast path, for the read loops that handle
+#: its refusals themselves (with :func:`decode_json`, which lets ``json.loads`` decide)
+fast_decode = msgspec.json.Decoder().decode
+#: what :func:`fast_decode` raises for text it does not take
+FAST_REFUSED = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
 _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
 _encode_str = json.encoder.encode_basestring  # what _encode gives for a str, without the call layers
@@ -666,9 +670,9 @@ def verify_chain(events: Iterable[RecordedEvent], expected_head: Head | tuple[in
             )
         elif event.prev_hash != prev:
             problem = "prev_hash does not match the hash of the event before it"
-        elif event_hash(event) != event.hash:
-            problem = "hash does not match the event's content (it was edited)"
-        elif event.stream_version != versions.get(event.stream_id, 0) + 1:
+        else:
+            problem = _hash_problem(event)
+        if problem is None and event.stream_version != versions.get(event.stream_id, 0) + 1:
             problem = f"stream {event.stream_id!r} version {event.stream_version} is out of sequence"
         if problem:
             return VerifyResult(False, checked, Head(checked, prev), expected_position, problem)
@@ -691,6 +695,19 @@ def verify_chain(events: Iterable[RecordedEvent], expected_head: Head | tuple[in
             "(it was truncated)",
         )
     return VerifyResult(True, checked, Head(checked, prev))
+
+
+def _hash_problem(event: RecordedEvent) -> str | None:
+    """
+    What is wrong with an event's hash, or None: its stored fields may be anything a hand
+    put in the database, so a field that cannot even be hashed is a problem too.
+    """
+    try:
+        if event_hash(event) == event.hash:
+            return None
+    except (TypeError, ValueError, AttributeError, UnicodeError, RecursionError, OverflowError) as e:
+        return f"the event cannot be hashed: a stored field is not what eventreg writes ({type(e).__name__}: {e})"
+    return "hash does not match the event's content (it was edited)"
 
 
 def now() -> datetime:
@@ -876,8 +893,8 @@ def decode_json(text: str | bytes) -> Any:
         ValueError: the text is not JSON, or is nested deeper than Python can read.
     """
     try:
-        return _fast_decode(text)
-    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):
+        return fast_decode(text)
+    except FAST_REFUSED:
         pass
     try:
         return _decode(text)

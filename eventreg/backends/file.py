@@ -47,6 +47,7 @@ from eventreg.errors import (
     SchemaVersionError,
 )
 from eventreg.log import (
+    FAST_REFUSED,
     GENESIS_HASH,
     BaseLog,
     Head,
@@ -57,6 +58,8 @@ from eventreg.log import (
     canonical_json,
     check_expected_version,
     decode_json,
+    fast_decode,
+    json_problem,
     now,
     parse_timestamp,
     seal,
@@ -536,7 +539,7 @@ class FileLog(BaseLog):
                 for line in block.split(b"\n")[:-1]:
                     event = _decode_block(line + b"\n")
                     if event is None:
-                        raise LogCorrupted(f"{self._events_path}: line {number} is not a valid event")
+                        raise LogCorrupted(f"{self._events_path}: line {number} {_line_problem(line)}")
                     number += 1
                     yield event[0]
                 continue
@@ -710,9 +713,15 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
     """
     The events of newline-terminated lines, decoded in one ``json.loads``; None if any is bad.
     """
+    joined = b"[" + block[:-1].replace(b"\n", b",") + b"]"
     try:
-        docs = decode_json(b"[" + block[:-1].replace(b"\n", b",") + b"]")
+        try:
+            docs, checked = fast_decode(joined), True
+        except FAST_REFUSED:  # NaN, Infinity, or damage: json.loads decides, and the values are checked
+            docs, checked = decode_json(joined), False
         if len(docs) != block.count(b"\n"):  # bad lines that happen to join into JSON
+            return None
+        if not checked and any(json_problem(d["payload"]) or json_problem(d["metadata"]) for d in docs):
             return None
         out = []
         last_text, last_time = None, None
@@ -723,13 +732,51 @@ def _decode_block(block: bytes) -> list[RecordedEvent] | None:
                 if text[-1] != "Z":
                     raise ValueError(f"recorded_at {text!r} is not UTC")
                 last_text, last_time = text, parse_timestamp(text)
+            payload, metadata = d["payload"], d["metadata"]
+            if type(payload) is not dict or type(metadata) is not dict:
+                return None
             append(_new_event(RecordedEvent, (
                 d["position"], d["stream_id"], d["stream_version"], d["type"], d["schema_version"],
-                last_time, d["actor"], d["payload"], d["metadata"], d["prev_hash"], d["hash"],
+                last_time, d["actor"], payload, metadata, d["prev_hash"], d["hash"],
             )))
         return out
     except (ValueError, KeyError, TypeError, IndexError):
         return None
+
+
+_FIELDS = ("position", "stream_id", "stream_version", "type", "schema_version", "recorded_at", "actor",
+           "payload", "metadata", "prev_hash", "hash")
+
+
+def _line_problem(line: bytes) -> str:
+    """
+    What is wrong with a stored line that :func:`_decode_block` refused (for the message).
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"is not an event: it is not UTF-8 text ({e.reason} at byte {e.start})"
+    try:
+        doc = decode_json(text)
+    except ValueError as e:
+        return f"is not an event: it is not JSON ({e})"
+    if type(doc) is not dict:
+        return "is not an event: it is not a JSON object"
+    missing = [name for name in _FIELDS if name not in doc]
+    if missing:
+        return f"is not an event: it lacks {', '.join(missing)}"
+    for what in ("payload", "metadata"):
+        problem = json_problem(doc[what])
+        if problem:
+            return f"is not an event: its {what} {problem}"
+    stamp = doc["recorded_at"]
+    try:
+        if type(stamp) is not str or stamp[-1:] != "Z":
+            raise ValueError
+        parse_timestamp(stamp)
+    except ValueError:
+        return f"is not an event: its recorded_at {stamp!r:.60} is not a UTC timestamp"
+    return "is not a valid event"
 
 
 def _raise_after(events: Any, damage: str | None) -> Iterator[RecordedEvent]:

@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-import msgspec
-
 import eventreg
 from eventreg.config import redact_url
 from eventreg.errors import (
@@ -48,6 +46,7 @@ from eventreg.errors import (
     SchemaVersionError,
 )
 from eventreg.log import (
+    FAST_REFUSED,
     GENESIS_HASH,
     BaseLog,
     Head,
@@ -57,8 +56,9 @@ from eventreg.log import (
     Snapshot,
     check_expected_version,
     decode_json,
-    json_problem,
+    fast_decode,
     format_timestamp,
+    json_problem,
     now,
     parse_timestamp,
     seal_rows,
@@ -343,11 +343,15 @@ def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
 
 
 def _decode_rows_unpaused(rows: list[Any]) -> list[RecordedEvent]:
-    new, cls, decode, parse, refused = tuple.__new__, RecordedEvent, _fast_decode, parse_timestamp, _FAST_REFUSED
+    new, cls, decode, parse, refused = tuple.__new__, RecordedEvent, fast_decode, parse_timestamp, FAST_REFUSED
     out = []
     append = out.append
     stamp_text, stamp = None, None
-    for position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest in rows:
+    for row in rows:
+        if type(row) is _Undecodable:
+            raise LogCorrupted(f"the event at position {row.position} holds {row.column} bytes that are not "
+                               "UTF-8 text (edited by hand)")
+        position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest = row
         if recorded != stamp_text:  # events appended together share one timestamp
             stamp = _parse_stored_time(recorded, position)
             stamp_text = recorded
@@ -370,9 +374,29 @@ def _decode_rows_unpaused(rows: list[Any]) -> list[RecordedEvent]:
     return out
 
 
-_fast_decode = msgspec.json.Decoder().decode
-#: what msgspec raises for text it does not take (then ``json.loads`` decides)
-_FAST_REFUSED = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
+class _Undecodable(NamedTuple):
+    """
+    Stands for a row whose text is not UTF-8 (see ``SQLLog._rows_before_undecodable``).
+    """
+
+    position: Any
+    column: str
+
+
+class _UndecodableText(LogCorrupted):
+    """
+    SQLite returned text that is not UTF-8: the position is found by reading again.
+    """
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 
 
 def _parse_stored_time(text: Any, position: int) -> datetime:
@@ -891,6 +915,8 @@ class SQLLog(BaseLog):
             text = text.replace(str(password), "***")
         if not connecting and _refused(error):
             return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
+        if self._name == "sqlite" and "Could not decode to UTF-8" in text:
+            return _UndecodableText(f"{self._where()} holds text that is not UTF-8 (edited by hand): {text}")
         if self._name == "sqlite" and "not a database" in text:
             return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
         if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
@@ -1132,13 +1158,11 @@ class SQLLog(BaseLog):
         remaining = limit
         while remaining is None or remaining > 0:
             want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
-            rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
-            try:
-                decoded = _decode_rows(rows)
-            except LogCorrupted:  # hand out the good events before the damaged one, then raise
+            rows, decoded = self._read_rows(position, want)
+            if decoded is None:  # hand out the good events before the damaged one, then raise
                 for row in rows:
                     yield from _decode_rows([row])
-                raise
+                raise AssertionError("unreachable: a row of the chunk did not decode")  # pragma: no cover
             if not decoded:
                 return
             yield from decoded
@@ -1147,6 +1171,62 @@ class SQLLog(BaseLog):
             position = decoded[-1][0] + 1
             if remaining is not None:
                 remaining -= len(decoded)
+
+    def _read_rows(self, position: int, want: int) -> tuple[list[Any], list[RecordedEvent] | None]:
+        """
+        ``read_all``'s next rows and their events (None if one of them is damaged).
+
+        The cyclic garbage collector is paused while the rows are fetched and decoded:
+        neither can form cycles, and its passes over the new tuples, strings and dicts
+        cost a fifth of the reading time.
+
+        Raises:
+            LogCorrupted: a stored text is not UTF-8 (only SQLite can hold one), naming
+                its position once the events before it are handed out.
+        """
+        sql = self._sql.read_all
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            try:
+                rows = self._query(sql, sql.args(lo=position, n=want))
+            except _UndecodableText:
+                rows = self._rows_before_undecodable(position, want)
+                return rows, None
+            try:
+                return rows, _decode_rows_unpaused(rows)
+            except LogCorrupted:
+                return rows, None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _rows_before_undecodable(self, position: int, want: int) -> list[Any]:
+        """
+        The rows from ``position`` up to the first whose text is not UTF-8, and a last
+        one standing for it (which :func:`_decode_rows` refuses, naming its position).
+        """
+        sql = self._sql.read_all
+        conn = self._connection()
+        try:
+            raw = conn.dbapi_connection
+            raw.text_factory = bytes
+            try:
+                rows = raw.execute(sql.text, sql.args(lo=position, n=want)).fetchall()
+            finally:
+                raw.text_factory = str
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        finally:
+            conn.close()
+        good = []
+        for row in rows:
+            try:
+                good.append(tuple(v.decode("utf-8") if type(v) is bytes else v for v in row))
+            except UnicodeDecodeError:
+                column = next(name for name, v in zip(EVENT_COLUMNS, row) if type(v) is bytes and not _utf8(v))
+                return [*good, _Undecodable(row[0], column)]
+        return good  # pragma: no cover - the rows changed meanwhile
 
     def stream_version(self, stream_id: str) -> int:
         """

@@ -67,7 +67,7 @@ if not _ES_WORKER:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from eventreg import NewEvent, open_log
-    from eventreg.backends import sql as sql_backend
+    from eventreg.backends import sql_connections, sql_statements
     from eventreg.backends import sql_schema
 
 HERE = Path(__file__).resolve().parent
@@ -93,7 +93,7 @@ def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute(f"PRAGMA wal_autocheckpoint={sql_backend.WAL_AUTOCHECKPOINT}")  # as eventreg's connections
+    conn.execute(f"PRAGMA wal_autocheckpoint={sql_connections.WAL_AUTOCHECKPOINT}")  # as eventreg's connections
     dialect = sqlite_dialect.dialect()
     table = sql_schema.events  # the very same table definition and indexes
     conn.execute(str(CreateTable(table).compile(dialect=dialect)))
@@ -190,7 +190,7 @@ def raw_multirow_append(path: Path, groups: list[list[tuple]], synchronous: str)
     baseline than the issue's, printed for reference.
     """
     conn = raw_connect(path, synchronous)
-    texts = sql_backend._Statements(sql_backend.SQLITE_STATEMENTS)
+    texts = sql_statements.Statements(sql_statements.SQLITE_STATEMENTS)
     statements = texts.insert_texts  # [n]: the INSERT of n rows
     flat = [[[value for row in group[i:i + 64] for value in row] for i in range(0, len(group), 64)]
             for group in groups]

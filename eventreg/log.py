@@ -603,7 +603,7 @@ def stored_row(item: Prepared) -> tuple[Any, ...]:
     """
     A sealed event as the SQL backends store it: the event's fields with its texts in
     place of the decoded values, in the events table's column order
-    (``eventreg.backends.sql.EVENT_COLUMNS``).
+    (``eventreg.backends.sql_statements.EVENT_COLUMNS``).
     """
     e = item.event
     return (e.position, e.stream_id, e.stream_version, e.type, e.schema_version, item.recorded_at_text,
@@ -783,7 +783,7 @@ class BaseLog:
             raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected_version!r}")
         if isinstance(events, NewEvent):
             events = [events]
-        # The cyclic garbage collector is paused meanwhile (as _decode_rows does for reads):
+        # The cyclic garbage collector is paused meanwhile (as decode_rows does for reads):
         # the records, texts and rows made here cannot form cycles, and most are gone when
         # the call returns; collecting them mid-append cost ~5 % of a batch's time. Not for
         # one event: its dozen objects never cost that, and pausing did (~2 % of a single

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventreg import log as L
-from eventreg.backends.sql import _decode_rows
+from eventreg.backends.sql_rows import decode_rows
 from eventreg.errors import InvalidEvent, LogCorrupted
 from eventreg.log import NewEvent, canonical_json, decode_json, prepare_events
 from tests.strategies import same_json as same
@@ -150,9 +150,9 @@ def test_stored_rows_decode_as_json_loads_decodes_them(payload, metadata):
         text.encode("utf-8"), meta.encode("utf-8")
     except UnicodeEncodeError:  # eventreg never stores a lone surrogate: that is damage
         with pytest.raises(LogCorrupted, match="position 7"):
-            _decode_rows([row(text, meta)])
+            decode_rows([row(text, meta)])
         return
-    (event,) = _decode_rows([row(text, meta)])
+    (event,) = decode_rows([row(text, meta)])
     assert same(event.payload, json.loads(text)) and same(event.metadata, json.loads(meta))
     assert list(event.payload) == list(json.loads(text))
 
@@ -170,7 +170,7 @@ def test_stored_rows_decode_as_json_loads_decodes_them(payload, metadata):
 ])
 def test_a_damaged_row_is_log_corrupted_naming_its_position(payload, recorded_at, problem):
     with pytest.raises(LogCorrupted, match=f"position 7.*{problem}|{problem}.*position 7"):
-        _decode_rows([row(payload, recorded_at=recorded_at or "2026-01-02T03:04:05.000006Z")])
+        decode_rows([row(payload, recorded_at=recorded_at or "2026-01-02T03:04:05.000006Z")])
 
 
 # -- the canonical text ------------------------------------------------------------------------

@@ -422,7 +422,7 @@ def other_head_hash(url: str, position: int) -> str:
 
 
 def test_appends_of_more_rows_than_one_statement_takes(sqlite_url):
-    from eventreg.backends.sql import INSERT_ROWS
+    from eventreg.backends.sql_statements import INSERT_ROWS
 
     count = 2 * INSERT_ROWS + 3
     with open_log(sqlite_url) as log:
@@ -434,7 +434,7 @@ def test_appends_of_more_rows_than_one_statement_takes(sqlite_url):
 
 
 def test_a_statement_failing_in_a_later_chunk_writes_nothing(sqlite_url):
-    from eventreg.backends.sql import INSERT_ROWS
+    from eventreg.backends.sql_statements import INSERT_ROWS
 
     with open_log(sqlite_url) as log:
         log.append("s", [NewEvent("e", {"i": 0})])

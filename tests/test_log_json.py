@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventreg import log as L
+from eventreg import log_encoding
 from eventreg.backends.sql_rows import decode_rows
 from eventreg.errors import InvalidEvent, LogCorrupted
 from eventreg.log import NewEvent, canonical_json, decode_json, prepare_events
@@ -185,7 +186,7 @@ def test_a_damaged_row_is_log_corrupted_naming_its_position(payload, recorded_at
 ])
 def test_canonical_text_of_the_values_other_encoders_write_differently(value, text):
     assert canonical_json(value) == text
-    assert L._encode_checked(value) == text
+    assert log_encoding._encode_checked(value) == text
 
 
 @pytest.mark.parametrize("event, message", [

@@ -18,6 +18,8 @@ re-check a log (docs/backends.md shows it in ten lines of Python).
 from __future__ import annotations
 
 import gc
+import os
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -188,6 +190,46 @@ class EventLog(Protocol):
     def close(self) -> None: ...
 
 
+#: the open logs a forked child must repair (see :meth:`BaseLog._after_fork`)
+_LOGS: weakref.WeakSet[BaseLog] = weakref.WeakSet()
+
+
+#: the locks :func:`_before_fork` took, released again in the parent
+_HELD: list[Any] = []
+#: seconds to wait for a log's write lock before forking anyway (the forking thread
+#: itself may hold it)
+FORK_WAIT = 10.0
+
+
+def _before_fork() -> None:
+    """
+    Wait until no thread of this process is inside an append, and keep it so until the
+    fork is done: a child then inherits no database or file lock taken mid-append (SQLite
+    keeps its lock state per process: a write lock held at the fork would block the
+    child for good).
+    """
+    for log in list(_LOGS):
+        for lock in log._fork_locks():
+            if lock.acquire(timeout=FORK_WAIT):
+                _HELD.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _HELD:
+        _HELD.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    _HELD.clear()
+    for log in list(_LOGS):
+        log._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # no fork, nothing to repair
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
+
+
 class BaseLog:
     """
     What backends share. A backend implements ``_append``, ``read_stream``,
@@ -242,6 +284,27 @@ class BaseLog:
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         raise NotImplementedError
+
+    def _watch_forks(self) -> None:
+        """
+        Have :meth:`_after_fork` called in every child this process forks (a backend's
+        ``__init__`` calls it once).
+        """
+        _LOGS.add(self)
+
+    def _fork_locks(self) -> list[Any]:
+        """
+        The locks held across a fork (taken before, released after): the write lock.
+        """
+        return []
+
+    def _after_fork(self) -> None:
+        """
+        Runs in a forked child, before anything else there: replace the locks and drop
+        the connections the child inherited. The parent held the locks at the fork, and
+        no thread in the child would ever release them; a connection (or file lock) is
+        the parent's and must not be shared.
+        """
 
     def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
         """

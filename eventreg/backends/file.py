@@ -49,6 +49,7 @@ from eventreg.backends.file_lines import (
     sync_path,
     write_atomically,
 )
+from eventreg.config import no_registry
 from eventreg.errors import (
     ConfigurationError,
     InvalidEvent,
@@ -123,14 +124,24 @@ class FileLog(BaseLog):
         except BaseException:
             self.close()
             raise
+        self._watch_forks()
+
+    def _fork_locks(self) -> list[Any]:
+        return [self._lock]
+
+    def _after_fork(self) -> None:
+        # the folder's flock belongs to an open file description the child shares with
+        # its parent: _flock opens the folder anew (it sees the pid change)
+        self._lock = threading.RLock()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> FileLog:
+    def from_url(cls, url: str, *, create: bool = True, **options: Any) -> FileLog:
         """
         Open ``file:///abs/dir`` or ``file://./rel/dir`` (relative to the current directory).
 
         Raises:
             ConfigurationError: no folder in the URL, or an option this backend lacks.
+            RegistryNotFound: ``create=False`` and the folder holds no log (or is missing).
         """
         rest = url.split("://", 1)[1]
         if rest.startswith("localhost/"):
@@ -144,6 +155,10 @@ class FileLog(BaseLog):
             raise ConfigurationError(
                 f"unknown option {', '.join(unknown)} for a file:// log (known: {', '.join(OPTIONS)})"
             )
+        if not create:
+            path = os.path.abspath(os.path.expanduser(rest))
+            if not os.path.isfile(os.path.join(path, MARKER)) and (not os.path.isdir(path) or not os.listdir(path)):
+                raise no_registry(url)  # a folder of other files is NotAnEventLog, as ever
         return cls(rest, **options)
 
     # -- opening ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from eventreg.backends.sql_connections import (
     driver_error,
     is_conflict,
     refused,
+    sqlite_has_table,
     sqlite_pool,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
@@ -47,6 +48,7 @@ from eventreg.backends.sql_statements import (
     CompiledSql,
     Statements,
 )
+from eventreg.config import no_registry
 from eventreg.errors import (
     AppendRefused,
     BackendUnavailable,
@@ -83,9 +85,9 @@ class _Appender:
 
     __slots__ = ("head", "versions", "_lock")
 
-    def __init__(self) -> None:
-        self.head: tuple[int, str] | None = None
-        self.versions: dict[str, int] = {}
+    def __init__(self, known: _Appender | None = None) -> None:
+        self.head: tuple[int, str] | None = known.head if known else None
+        self.versions: dict[str, int] = known.versions if known else {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> _Appender:
@@ -107,13 +109,16 @@ class SQLLog(BaseLog):
     shared_between_processes = True
     persistent = True
 
-    def __init__(self, pool: EnginePool | SQLitePool, *, actor: str | None = None, read_chunk: int = 2000) -> None:
+    def __init__(self, pool: EnginePool | SQLitePool, *, actor: str | None = None, read_chunk: int = 2000,
+                 create: bool = True) -> None:
         """
-        Wrap the connections :meth:`from_url` made; create or upgrade the schema.
+        Wrap the connections :meth:`from_url` made; create (unless ``create`` is false)
+        or upgrade the schema.
 
         Raises:
             BackendUnavailable: the database cannot be reached.
             SchemaVersionError: the database's schema is newer than this eventreg knows.
+            RegistryNotFound: ``create`` is false and the database has no eventreg tables.
         """
         self._pool = pool
         self._name = pool.name
@@ -136,26 +141,39 @@ class SQLLog(BaseLog):
         # mistaken), guarded by its lock, which is the log's write lock
         self._appender = _Appender()
         if isinstance(pool, SQLitePool):
-            self._ensure_sqlite_schema(pool)
+            self._ensure_sqlite_schema(pool, create)
             compiled = SQLITE_STATEMENTS
         else:
             from eventreg.backends import sql_schema
 
             try:
                 with pool.engine.connect() as conn:
-                    sql_schema.ensure_schema(conn, self.url)
+                    sql_schema.ensure_schema(conn, self.url, create=create)
             except Exception as e:
                 if isinstance(driver_error(e), self._dbapi.Error):
                     self._raise(e, connecting=True)
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
         self._sql = Statements(compiled)
+        self._watch_forks()
 
-    def _ensure_sqlite_schema(self, pool: SQLitePool) -> None:
+    def _fork_locks(self) -> list[Any]:
+        return [self._appender._lock]
+
+    def _after_fork(self) -> None:
+        # the writer and pooled connections are dropped when the child first needs one
+        # (_connection sees the pid change); the locks cannot wait until then
+        self._appender = _Appender(self._appender)
+        self._probe_lock = threading.Lock()
+        self._pool.after_fork()
+
+    def _ensure_sqlite_schema(self, pool: SQLitePool, create: bool) -> None:
         """
         Read the stored schema version on a plain connection; only a database without
         the current schema (new, or older) needs SQLAlchemy, to create or upgrade it.
         """
+        if not create and not sqlite_has_table(pool, f"{PREFIX}schema"):
+            raise no_registry(self.url)
         conn = self._connection()
         try:
             cursor = conn.cursor()
@@ -183,7 +201,7 @@ class SQLLog(BaseLog):
     @classmethod
     def from_url(cls, url: str, *, actor: str | None = None, connect_args: dict[str, Any] | None = None,
                  sqlite_synchronous: str = "FULL", busy_timeout: float = 30.0, read_chunk: int = 2000,
-                 **unknown: Any) -> SQLLog:
+                 create: bool = True, **unknown: Any) -> SQLLog:
         """
         Open (and on first use create) the event log at a SQLAlchemy database URL.
 
@@ -199,9 +217,14 @@ class SQLLog(BaseLog):
             busy_timeout: seconds to wait for a lock (SQLite's busy timeout, and the
                 lock timeouts of PostgreSQL and MySQL).
             read_chunk: rows fetched per query by ``read_all``.
+            create: create the tables of a new log (the default); if false, a database
+                without them (or a SQLite file that does not exist) raises
+                ``RegistryNotFound`` and nothing is created.
 
         Raises:
-            ConfigurationError: an unknown option or an unusable URL.
+            ConfigurationError: an unknown option or an unusable URL (a SQLite file in a
+                folder that does not exist).
+            RegistryNotFound: ``create`` is false and there is no log at ``url``.
             MissingDriver: the driver is not installed (names the extra to install).
             BackendUnavailable: the server cannot be reached.
             SchemaVersionError: the database's schema is newer than this eventreg knows.
@@ -214,13 +237,13 @@ class SQLLog(BaseLog):
         scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
         if scheme.split("+", 1)[0] == "sqlite":
             pool: EnginePool | SQLitePool = sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
-                                                            busy_timeout)
+                                                        busy_timeout, create)
         else:
             from eventreg.backends import sql_schema
 
             pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
         try:
-            return cls(pool, actor=actor, read_chunk=read_chunk)
+            return cls(pool, actor=actor, read_chunk=read_chunk, create=create)
         except BaseException:
             pool.dispose()
             raise

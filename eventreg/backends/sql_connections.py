@@ -10,9 +10,10 @@ import os
 import sqlite3
 import threading
 import time
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
-from eventreg.config import redact_url
+from eventreg.config import no_registry, redact_url
 from eventreg.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -138,6 +139,13 @@ class EnginePool:
     def connect(self) -> Any:
         return self.engine.raw_connection()
 
+    def after_fork(self) -> None:
+        """
+        In a forked child: a new pool (the old one's lock may be held; its connections
+        are the parent's, left open for it).
+        """
+        self.engine.dispose(close=False)
+
     def is_disconnect(self, error: BaseException, conn: Any) -> bool:
         return bool(self.engine.dialect.is_disconnect(error, conn.dbapi_connection, None))
 
@@ -219,6 +227,13 @@ class SQLitePool:
             raise
         return raw
 
+    def after_fork(self) -> None:
+        """
+        In a forked child: a new lock; the idle connections are the parent's (``connect``
+        drops them, unclosed, when it sees the pid change).
+        """
+        self._lock = threading.Lock()
+
     def connect(self) -> _SQLiteConnection:
         with self._lock:
             if self._pid != PROCESS[0]:
@@ -251,7 +266,7 @@ class SQLitePool:
 
 
 def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, synchronous: str,
-                 busy_timeout: float) -> SQLitePool:
+                busy_timeout: float, create: bool = True) -> SQLitePool:
     """
     The connections of a ``sqlite:///path.db`` log. A plain URL is read here; one with a
     query string or %-escapes is read as SQLAlchemy's pysqlite dialect reads it.
@@ -276,7 +291,36 @@ def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, sync
         raise ConfigurationError(
             f"{redact_url(url)} names no database file: use sqlite:///path/to/eventreg.db, "
             "or memory:// for a log in memory")
+    if not args.get("uri"):  # a file name (a URI's own mode= decides for itself)
+        folder = os.path.dirname(database)
+        if not os.path.isdir(folder):
+            raise ConfigurationError(
+                f"{redact_url(url)}: the folder {folder} does not exist (create it, or fix the URL)")
+        if not create and not os.path.exists(database):
+            raise no_registry(url)
     args.update(connect_args or {})
     args.setdefault("timeout", busy_timeout)
     args.setdefault("check_same_thread", False)  # pooled connections move between threads
     return SQLitePool(url, database, args, synchronous, busy_timeout)
+
+
+def sqlite_has_table(pool: SQLitePool, name: str) -> bool:
+    """
+    Whether the database has the table, asked on a read-only connection (for
+    ``create=False``: a database that is not a log is neither changed nor put in WAL mode).
+    """
+    if pool.connect_args.get("uri"):
+        target, uri = pool.database, True
+    else:
+        target, uri = f"file:{quote(pool.database)}?mode=ro", True
+    try:
+        conn = sqlite3.connect(target, uri=uri, timeout=pool.busy_timeout)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() \
+            is not None
+    except sqlite3.DatabaseError:
+        return False  # not a database: opening it the usual way says so
+    finally:
+        conn.close()

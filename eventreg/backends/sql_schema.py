@@ -33,7 +33,7 @@ from eventreg.backends.sql_migrations import (
     schema_version_known,
 )
 from eventreg.backends.sql_statements import EVENT_COLUMNS, PREFIX, CompiledSql
-from eventreg.config import redact_url
+from eventreg.config import no_registry, redact_url
 from eventreg.errors import BackendUnavailable, ConfigurationError, MissingDriver
 from eventreg.log import GENESIS_HASH, MAX_STREAM_ID_LENGTH, format_timestamp, now
 
@@ -194,7 +194,7 @@ def _stored_schema(conn: sa.Connection) -> tuple[int, str] | None:
 
 
 
-def ensure_schema(conn: sa.Connection, where: str) -> int:
+def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> int:
     """
     Create the tables on first open, or upgrade an older schema, under a cross-process lock.
 
@@ -212,6 +212,8 @@ def ensure_schema(conn: sa.Connection, where: str) -> int:
         refuse_newer(stored, where)
         if stored[0] == schema_version_known():
             return stored[0]
+    elif not create:
+        raise no_registry(where)
     try:
         with conn.begin():
             _schema_lock(conn)

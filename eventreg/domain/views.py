@@ -15,7 +15,7 @@ import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.domain.references import PREFIX
-from eventreg.domain.state import Alias, ExperimentState, ModelState, RunState, VersionState
+from eventreg.domain.entities import Alias, ExperimentState, ModelState, RunState, VersionState
 
 __all__ = [
     "Alias",

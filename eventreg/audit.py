@@ -385,38 +385,39 @@ def _int(value: Any) -> int | None:
 
 def summarize(recorded: RecordedEvent) -> str:
     """
-    One line saying what an event did, e.g. ``promoted iris v3 to production (was v2)``.
+    One line saying what an event did, e.g. ``promoted iris version 3 to production (was
+    version 2)``: a number is shown as "version N", never as "vN", which is how labels look.
     """
     p = recorded.payload
     kind = recorded.type
     model = p.get("model")
     version = p.get("version")
     if kind == "alias.promoted":
-        was = f" (was v{p['previous']})" if p.get("previous") is not None else ""
-        return f"promoted {model} v{version} to {p.get('alias')}{was}" + (" [forced]" if p.get("forced") else "")
+        was = f" (was version {p['previous']})" if p.get("previous") is not None else ""
+        return f"promoted {model} version {version} to {p.get('alias')}{was}" + (" [forced]" if p.get("forced") else "")
     if kind == "alias.rolled_back":
-        return (f"rolled {p.get('alias')} of {model} back to v{version} (from v{p.get('previous')})"
+        return (f"rolled {p.get('alias')} of {model} back to version {version} (from version {p.get('previous')})"
                 + (" [forced]" if p.get("forced") else ""))
     if kind == "version.registered":
-        label = f" ({p['label']})" if p.get("label") else ""
-        return f"registered {model} v{version}{label}"
+        label = f" labelled {p['label']}" if p.get("label") else ""
+        return f"registered {model} version {version}{label}"
     if kind == "model.created":
         return f"created model {model}"
     if kind in ("version.tag_set", "model.tag_set"):
-        where = f"{model} v{version}" if version is not None else str(model)
+        where = f"{model} version {version}" if version is not None else str(model)
         return f"set tag {p.get('key')}={p.get('value')} on {where}"
     if kind in ("version.tag_deleted", "model.tag_deleted"):
-        where = f"{model} v{version}" if version is not None else str(model)
+        where = f"{model} version {version}" if version is not None else str(model)
         return f"deleted tag {p.get('key')} of {where}"
     if kind in ("version.deprecated", "version.archived"):
-        return f"{kind.split('.')[1]} {model} v{version}"
+        return f"{kind.split('.')[1]} {model} version {version}"
     if kind == "model.archived":
         return f"archived model {model}"
     if kind == "version.metrics_logged":
         keys = sorted({point.get("key") for point in p.get("points", ()) if isinstance(point, dict)})
-        return f"logged {', '.join(map(str, keys))} on {model} v{version}"
+        return f"logged {', '.join(map(str, keys))} on {model} version {version}"
     if kind in ("version.updated", "model.updated"):
-        return f"updated description of {model}" + (f" v{version}" if version is not None else "")
+        return f"updated description of {model}" + (f" version {version}" if version is not None else "")
     if kind == "run.started":
         return f"started run {p.get('run_id')} in {p.get('experiment')}"
     if kind == "run.finished":

@@ -240,6 +240,8 @@ class Comparison:
     model: str
     versions: tuple[int, ...]
     rows: tuple[ComparisonRow, ...]
+    #: each version's label (None where it has none), in the order of ``versions``
+    labels: tuple[str | None, ...] = ()
 
     @property
     def differences(self) -> tuple[ComparisonRow, ...]:
@@ -249,7 +251,9 @@ class Comparison:
         return tuple(row for row in self.rows if row.differs)
 
     def __str__(self) -> str:
-        header = ["", *(f"v{number}" for number in self.versions)]
+        labels = self.labels or (None,) * len(self.versions)
+        header = ["", *(f"version {number}" + (f" ({label})" if label else "")
+                        for number, label in zip(self.versions, labels))]
         lines = [header]
         for row in self.rows:
             mark = "* " if row.differs else "  "
@@ -268,7 +272,8 @@ class Comparison:
                 keys_seen = {_same_key(p[key]) if key in p else ("<missing>",) for p in present}
                 rows.append(ComparisonRow(section=section, key=key, values=values,
                                           differs=len(keys_seen) > 1))
-        return cls(model=model, versions=tuple(v.version for v in versions), rows=tuple(rows))
+        return cls(model=model, versions=tuple(v.version for v in versions), rows=tuple(rows),
+                   labels=tuple(v.label for v in versions))
 
 
 def _copy(value: Any) -> Any:

@@ -16,10 +16,10 @@ from eventreg.domain import events as ev
 from eventreg.domain import validation as check
 from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
-from eventreg.domain.queries import VersionRef, _model, _run, _version
+from eventreg.domain.queries import VersionRef, _model, _run, _version, check_label_free
 from eventreg.domain.views import Alias, ModelVersion
 from eventreg.environment import capture_environment
-from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
+from eventreg.errors import InvalidTransition, NotFound, ValidationError
 from eventreg.log import RecordedEvent
 from eventreg.runs import _chunks
 from eventreg.writer import Plan
@@ -81,13 +81,8 @@ def register_version(state: RegistryState, *, name: str, run_id: str | None, par
         if found is None:
             raise NotFound(f"model {name!r} has no version {ref!r} to be a parent")
         parent_numbers.append(_version(found, ref).version)
-    if found is not None and label is not None:
-        if label in found.labels:
-            raise AlreadyExists(
-                f"label {label!r} is already version {found.labels[label]} of {name!r}"
-            )
-        if label in found.aliases:
-            raise ValidationError(f"label {label!r} is already an alias of {name!r}")
+    if label is not None:
+        check_label_free(state, name, label)
     new: list[Any] = [] if found is not None else [ev.ModelCreated(model=name)]
     chunks = _chunks(all_points) or [()]
     new.append(ev.VersionRegistered(

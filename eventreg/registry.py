@@ -22,9 +22,9 @@ from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
-from eventreg.domain.entities import ARCHIVED, DEPRECATED, RUNNING, RegistryState
+from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
-from eventreg.domain.queries import VersionRef, _model, _run, _version
+from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
 from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.environment import capture_code, capture_environment
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
@@ -448,12 +448,7 @@ class Registry:
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
         data = check.check_json_blob(data, "data")
         architecture = check.check_json_blob(architecture, "architecture")
-        if isinstance(code, str):
-            if code != "auto":
-                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-            code_info = capture_code()
-        else:
-            code_info = check.check_json_blob(code, "code")
+        code_info = _code_info(code)
         parent_refs = list(parents or ())
         if len(parent_refs) > check.MAX_PARENTS:
             raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
@@ -608,26 +603,51 @@ class Registry:
     # -- runs -----------------------------------------------------------------------------
 
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
-                  tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto") -> ActiveRun:
+                  tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto",
+                  run_name: str | None = None, registered_model_name: str | None = None,
+                  label: str | None = None) -> ActiveRun:
         """
         Start a run in ``experiment`` (created if needed; default ``"Default"``).
 
         Use it as a context manager: leaving the block records ``FINISHED``, or
         ``FAILED`` with the exception type when the block raises.
 
+        Args:
+            experiment: the experiment's name.
+            name: the run's name (``run_name`` is the same, as MLflow spells it).
+            tags: string tags.
+            code: ``"auto"`` (the git checkout of the working directory), a mapping, or None.
+            run_name: the run's name, as MLflow's ``start_run(run_name=...)``.
+            registered_model_name: the model ``run.log_model(...)`` registers a version
+                of by default.
+            label: the label that version will carry. Checked now: if the model has a
+                version labelled so (a script run twice), this raises before anything
+                is logged, naming that version and how to go on.
+
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
+
+        Raises:
+            AlreadyExists: ``label`` is already a label of ``registered_model_name``.
+            ValidationError: an argument is invalid (``label`` without a model, or
+                ``name`` and ``run_name`` that differ).
         """
+        if run_name is not None and name is not None and run_name != name:
+            raise ValidationError(f"name={name!r} and run_name={run_name!r} differ; give one of them")
+        name = name if name is not None else run_name
         experiment = check.check_name(experiment if experiment is not None else "Default", "experiment")
         if name is not None:
             check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
+        if registered_model_name is not None:
+            registered_model_name = check.check_name(registered_model_name, "model name")
+        if label is not None:
+            if registered_model_name is None:
+                raise ValidationError("label= needs registered_model_name=, the model the label belongs to")
+            label = check.check_version_name(label, "label")
+            with self._writer.reading() as state:
+                check_label_free(state, registered_model_name, label)
         tags = check.check_tags(tags)
-        if isinstance(code, str):
-            if code != "auto":
-                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-            code_info = capture_code()
-        else:
-            code_info = check.check_json_blob(code, "code")
+        code_info = _code_info(code)
         environment = capture_environment()
         run_id = uuid.uuid4().hex
 
@@ -639,25 +659,7 @@ class Registry:
         self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
             code=code_info)]))
-        return ActiveRun(self, run_id, experiment)
-
-    def _run_command(self, run_id: str, build: Callable[[Any], list[Any]]) -> None:
-        def decide(state: RegistryState) -> Plan:
-            run = _run(state, run_id)
-            if run.status != RUNNING:
-                raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
-            return Plan(ev.run_stream(run_id), build(run))
-
-        self._execute(decide)
-
-    def _end_run(self, run_id: str, status: str, error: str | None) -> None:
-        def decide(state: RegistryState) -> Plan:
-            run = _run(state, run_id)
-            if run.status != RUNNING:
-                return Plan(ev.run_stream(run_id), [])  # ending twice changes nothing
-            return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error)])
-
-        self._execute(decide)
+        return ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label)
 
     # -- artifacts ------------------------------------------------------------------------
 
@@ -671,3 +673,14 @@ class Registry:
         if len(manifest) > check.MAX_ARTIFACT_FILES:
             raise ValidationError(f"{len(manifest):,} files; the limit is {check.MAX_ARTIFACT_FILES:,}")
         return {rel: ArtifactEntry(sha256=entry.sha256, size=entry.size) for rel, entry in manifest.items()}
+
+
+def _code_info(code: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """
+    The training code to record: captured for ``"auto"``, else the mapping given (or None).
+    """
+    if isinstance(code, str):
+        if code != "auto":
+            raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
+        return capture_code()
+    return check.check_json_blob(code, "code")

@@ -207,4 +207,4 @@ def test_numbers_read_as_numbers_and_labels_as_labels(reg):
     assert not any(" v2 " in text.replace("labelled v2", "") or "(was v2)" in text for text in summaries)
     assert reg.get_version("iris", "v2").version == 3
     shown = str(reg.compare("iris", [2, "v2"]))
-    assert shown.splitlines()[0].split() == ["version", "2", "version", "3", "(v2)"]
+    assert shown.splitlines()[0].split() == ["version", "2", "version", "3"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from eventreg.domain.entities import ModelState, RegistryState, RunState, VersionState
 from eventreg.domain.views import ModelVersion
-from eventreg.errors import NotFound, ValidationError
+from eventreg.errors import AlreadyExists, NotFound, ValidationError
 
 #: What identifies a version: its number, label, alias, ``"latest"``, or a ``ModelVersion``.
 VersionRef = Any
@@ -156,3 +156,26 @@ def _run_record(run: RunState) -> dict[str, Any]:
         "params": run.params,
         "tags": run.tags,
     }
+
+
+def check_label_free(state: RegistryState, model: str, label: str) -> None:
+    """
+    Raises:
+        AlreadyExists: ``label`` already names a version of ``model``; the message names
+            that version and says how to go on (a script run twice hits this).
+        ValidationError: ``label`` is an alias of ``model``.
+    """
+    found = state.models.get(model)
+    if found is None:
+        return
+    number = found.labels.get(label)
+    if number is not None:
+        taken = found.versions[number]
+        raise AlreadyExists(
+            f"label {label!r} is already version {number} of {model!r} (registered by {taken.actor or 'unknown'} "
+            f"at {taken.created_at:%Y-%m-%d %H:%M:%S} UTC); to go on, pick a new label, register without "
+            f"label= (it becomes version {len(found.versions) + 1}), or use the existing one: "
+            f"get_version({model!r}, {label!r})"
+        )
+    if label in found.aliases:
+        raise ValidationError(f"label {label!r} is already an alias of {model!r}")

@@ -210,6 +210,8 @@ class VerifyReport:
 
 def check_from_position(from_position: Any) -> int:
     """
+    ``from_position`` of ``events()``, checked.
+
     Raises:
         ValidationError: ``from_position`` is not an int >= 1.
     """

@@ -160,6 +160,8 @@ def _run_record(run: RunState) -> dict[str, Any]:
 
 def check_label_free(state: RegistryState, model: str, label: str) -> None:
     """
+    Check that ``label`` can name a new version of ``model`` (a model not yet there takes any).
+
     Raises:
         AlreadyExists: ``label`` already names a version of ``model``; the message names
             that version and says how to go on (a script run twice hits this).

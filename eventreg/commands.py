@@ -18,6 +18,7 @@ from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _run, _version, check_label_free
 from eventreg.domain.views import Alias, ModelVersion
+from eventreg.capture.lineage import with_run_datasets
 from eventreg.environment import capture_environment
 from eventreg.errors import InvalidTransition, NotFound, ValidationError
 from eventreg.log import RecordedEvent
@@ -30,7 +31,8 @@ __all__ = ["promote", "register_version", "rollback"]
 def register_version(state: RegistryState, *, name: str, run_id: str | None, params: dict[str, Any],
                      points: list[MetricPoint], stored: dict[str, ArtifactEntry], data: Any, code: Any,
                      code_info: Any, architecture: Any, label: str | None, description: str | None,
-                     tags: dict[str, str], parent_refs: list[VersionRef]) -> Plan:
+                     tags: dict[str, str], parent_refs: list[VersionRef],
+                     environment: dict[str, Any] | None = None) -> Plan:
     """
     The events recording a new version of ``name`` (and the model, if it is new).
 
@@ -47,7 +49,6 @@ def register_version(state: RegistryState, *, name: str, run_id: str | None, par
     all_points: list[MetricPoint] = []
     all_artifacts: dict[str, ArtifactEntry] = {}
     model_info = None
-    environment = None
     run_code = None
     source_id = None
     if run_id is not None:
@@ -60,6 +61,7 @@ def register_version(state: RegistryState, *, name: str, run_id: str | None, par
         model_info = source.model_info
         environment = source.environment or None
         run_code = source.code
+        data = with_run_datasets(data, source.datasets)
     all_params.update(params)
     if len(all_params) > check.MAX_PARAMS:
         raise ValidationError(f"{len(all_params):,} params; the limit is {check.MAX_PARAMS:,}")

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from eventreg import audit, commands
+from eventreg import capture as repro_capture
+from eventreg.capture.lineage import data_record
 from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
@@ -408,6 +410,7 @@ class Registry:
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
         parents: Iterable[VersionRef] = (),
+        capture: str | None = None,
     ) -> ModelVersion:
         """
         Record a new version of ``model`` (created if it does not exist yet).
@@ -419,14 +422,20 @@ class Registry:
             params: hyperparameters.
             metrics: evaluation metrics, ``{"accuracy": 0.97}``.
             artifacts: a file or folder to store and record (path -> sha256, size).
-            data: the training data, e.g. ``{"uri": "s3://b/iris.csv", "digest": "sha256:..."}``.
-            code: ``"auto"`` (git repo, commit, dirty flag of the working directory, if it
-                is a checkout), a mapping given by you, or None.
+            data: the training data: a mapping, e.g. ``{"uri": "s3://b/iris.csv", "digest":
+                "sha256:..."}`` (values that are paths, URLs in a ``datasets`` mapping,
+                DataFrames or arrays are fingerprinted), or a list of paths, URLs,
+                DataFrames or arrays (each fingerprinted under ``data["datasets"]``).
+                The run's logged datasets are added.
+            code: ``"auto"`` (the run's code; without a run, the checkout or script of
+                this process, see docs/reproducibility.md), a mapping given by you, or None.
             architecture: e.g. ``{"flavor": "sklearn", "class": "RandomForestClassifier"}``.
             label: a human name unique within the model, e.g. ``"v1.1"``.
             description: free text.
             tags: string tags.
             parents: versions of this model it derives from.
+            capture: ``"full"``, ``"light"`` or ``"off"``, as for :meth:`start_run`
+                (used when there is no run).
 
         Returns:
             The new :class:`ModelVersion`, numbered one above the model's last.
@@ -446,9 +455,13 @@ class Registry:
         stamp = now()
         points = [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
-        data = check.check_json_blob(data, "data")
+        data = check.check_json_blob(data_record(data), "data")
         architecture = check.check_json_blob(architecture, "architecture")
-        code_info = _code_info(code)
+        environment = None
+        if run is None:
+            environment, code_info = self._capture(code, capture)
+        else:
+            code_info = None if code == "auto" else _code_info(code)
         parent_refs = list(parents or ())
         if len(parent_refs) > check.MAX_PARENTS:
             raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
@@ -458,7 +471,7 @@ class Registry:
         return self._execute(functools.partial(
             commands.register_version, name=name, run_id=run_id, params=params, points=points, stored=stored,
             data=data, code=code, code_info=code_info, architecture=architecture, label=label,
-            description=description, tags=tags, parent_refs=parent_refs))
+            description=description, tags=tags, parent_refs=parent_refs, environment=environment))
 
     def update_version(self, model: str, version: VersionRef, *, description: str | None) -> ModelVersion:
         """
@@ -605,7 +618,7 @@ class Registry:
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
                   tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto",
                   run_name: str | None = None, registered_model_name: str | None = None,
-                  label: str | None = None) -> ActiveRun:
+                  label: str | None = None, capture: str | None = None) -> ActiveRun:
         """
         Start a run in ``experiment`` (created if needed; default ``"Default"``).
 
@@ -623,6 +636,9 @@ class Registry:
             label: the label that version will carry. Checked now: if the model has a
                 version labelled so (a script run twice), this raises before anything
                 is logged, naming that version and how to go on.
+            capture: how much of the environment and code to record: ``"full"``,
+                ``"light"`` or ``"off"`` (default ``EVENTREG_CAPTURE``, else ``"full"``;
+                see docs/reproducibility.md).
 
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
@@ -646,9 +662,8 @@ class Registry:
             label = check.check_version_name(label, "label")
             with self._writer.reading() as state:
                 check_label_free(state, registered_model_name, label)
-        tags = check.check_tags(tags)
-        code_info = _code_info(code)
-        environment = capture_environment()
+        tags = {**check.check_tags(tags), **repro_capture.reproduction_tags()}
+        environment, code_info = self._capture(code, capture)
         run_id = uuid.uuid4().hex
 
         def ensure_experiment(state: RegistryState) -> Plan:
@@ -659,7 +674,32 @@ class Registry:
         self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
             code=code_info)]))
-        return ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label)
+        active = ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label)
+        repro_capture.started(active)
+        return active
+
+    def _capture(self, code: str | Mapping[str, Any] | None, capture: str | None,
+                 frameworks: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """
+        The environment and code records of this process (see :mod:`eventreg.capture`).
+        """
+        level = repro_capture.capture_level(capture)
+        environment = {**capture_environment(frameworks), **repro_capture.environment_record(self._artifact_store(), level)}
+        if code == "auto":
+            exclude = repro_capture.local_paths(getattr(self.log, "url", None), self.artifacts_url)
+            return environment, repro_capture.code_record(self._artifact_store(), level, exclude)
+        return environment, _code_info(code)
+
+    def reproduce(self, model: str, version: VersionRef, *, workdir: str | Path | None = None,
+                  rtol: float = 0.0, dry_run: bool = False, python: str | None = None) -> Any:
+        """
+        Rebuild a version from its record, re-run it, compare, and record the outcome.
+
+        See :func:`eventreg.reproduce.reproduce` (this is that call on this registry).
+        """
+        from eventreg.reproduce import reproduce
+
+        return reproduce(self, model, version, workdir=workdir, rtol=rtol, dry_run=dry_run, python=python)
 
     # -- artifacts ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventreg.artifacts import normalize_artifact_path
+from eventreg.capture import reproducing
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
 from eventreg.domain.entities import FAILED, FINISHED, KILLED, RUN_END_STATUSES, RUNNING
@@ -199,6 +200,44 @@ class ActiveRun:
         entries = self.registry._store_path(path, prefix)
         run_command(self.registry, self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)])
 
+    def log_dataset(self, source: Any, name: str | None = None, *, context: str | None = None,
+                    storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """
+        Record the fingerprint of data the run uses; it becomes lineage of the version.
+
+        Args:
+            source: a local or fsspec path or URL (file or folder), a pandas or polars
+                DataFrame, or a numpy array (see :mod:`eventreg.capture.datasets`).
+            name: the dataset's name in the run (default: the file or folder name).
+            context: what it was used for, e.g. ``"train"``, ``"test"``.
+            storage_options: passed to fsspec for a remote URL.
+
+        Returns:
+            The recorded fingerprint (kind, ``digest``, size, files or schema and rows).
+
+        Raises:
+            NotFound: no file or folder at ``source``.
+            ValidationError: a source that cannot be fingerprinted, or a bad name.
+        """
+        from eventreg.capture.datasets import fingerprint
+        from eventreg.capture.lineage import _name_of
+        from eventreg.domain.repro_events import RunDatasetLogged
+
+        name = check.check_name(name if name is not None else _name_of(source, 0), "dataset name")
+        context = check.check_text(context, "context", check.MAX_NAME_LENGTH)
+        found = fingerprint(source, storage_options=dict(storage_options or {}))
+        record = {"name": name, **({"context": context} if context else {}), **found}
+        code = self.info.code or {}
+        if found.get("uri") and code.get("root"):
+            root = Path(code["root"])
+            try:
+                record["path"] = Path(found["uri"]).relative_to(root).as_posix()
+            except ValueError:
+                pass
+        record = check.check_json_blob(record, "dataset") or {}
+        run_command(self.registry, self.id, lambda run: [RunDatasetLogged(run_id=run.run_id, name=name, dataset=record)])
+        return record
+
     def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None,
                   registered_model_name: str | None = None, label: str | None = None) -> ModelVersion | None:
         """
@@ -224,6 +263,8 @@ class ActiveRun:
         from eventreg.flavors import store_model
 
         register = registered_model_name if registered_model_name is not None else self.registered_model_name
+        if reproducing():  # a re-run by ``eventreg reproduce`` is compared, not registered
+            register = label = None
         label = label if label is not None else (self.label if register == self.registered_model_name else None)
         if label is not None:
             if register is None:

@@ -525,7 +525,7 @@ _DECODED_LAYOUT = {
                      "run_id", "parents", "status", "status_reason", "created_at", "updated_at", "actor",
                      "position"],
     "RunState": ["run_id", "experiment", "name", "status", "error", "params", "metrics", "metric_history",
-                 "tags", "artifacts", "model_info", "environment", "code", "started_at", "ended_at", "actor"],
+                 "tags", "artifacts", "model_info", "environment", "code", "datasets", "started_at", "ended_at", "actor"],
 }
 if any(LAYOUT[name] != fields for name, fields in _DECODED_LAYOUT.items()):  # pragma: no cover
     raise ImportError("eventreg.snapshots: the row decoders do not match the state classes' fields")
@@ -546,12 +546,12 @@ def _load_version(row: list[Any], columns: _Columns) -> VersionState:
 
 def _load_run(row: list[Any], columns: _Columns) -> RunState:
     (run_id, experiment, name, status, error, params, metrics, metric_history, tags, artifacts, model_info,
-     environment, code, started_at, ended_at, actor) = row
+     environment, code, datasets, started_at, ended_at, actor) = row
     return RunState(
         run_id=run_id, experiment=experiment, name=name, status=status, error=error, params=params,
         metrics=metrics, metric_history=_load_history(metric_history, columns), tags=tags,
         artifacts=_load_artifacts(artifacts), model_info=model_info, environment=environment, code=code,
-        started_at=parse_timestamp(started_at), ended_at=None if ended_at is None else parse_timestamp(ended_at), actor=actor)
+        datasets=datasets, started_at=parse_timestamp(started_at), ended_at=None if ended_at is None else parse_timestamp(ended_at), actor=actor)
 
 
 def _decode_chunk(data: bytes, decode: Callable[[list[Any], _Columns], Any]) -> list[Any]:

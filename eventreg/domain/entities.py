@@ -182,6 +182,8 @@ class RunState:
     model_info: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
     environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    #: name -> fingerprint of each dataset logged (``run.log_dataset``)
+    datasets: dict[str, dict[str, Any]] = attrs.field(factory=dict, eq=nan_safe)
     started_at: datetime
     ended_at: datetime | None = None
     actor: str | None

@@ -47,6 +47,7 @@ from eventreg.domain.entities import (
     VersionState,
 )
 from eventreg.domain.events import ArtifactEntry, MetricPoint
+from eventreg.domain.repro_state import REPRO_HANDLERS
 from eventreg.errors import LogCorrupted
 from eventreg.log import RecordedEvent
 
@@ -520,6 +521,7 @@ _HANDLERS: dict[type, Any] = {
     ev.RunModelLogged: _run_model_logged,
     ev.RunFinished: _run_finished,
     ev.SnapshotSaved: _snapshot_saved,
+    **REPRO_HANDLERS,
 }
 assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
 

@@ -189,6 +189,8 @@ class Run:
     started_at: datetime
     ended_at: datetime | None
     actor: str | None
+    #: name -> fingerprint of each dataset the run logged (``run.log_dataset``)
+    datasets: dict[str, dict[str, Any]] = attrs.field(factory=dict, eq=nan_safe)
 
     # -- MLflow's names, for code written against ``run.info`` and ``run.data`` -------
 
@@ -249,7 +251,7 @@ class Run:
             error=run.error, params=_copy(run.params), metrics=dict(run.metrics),
             tags=dict(run.tags), artifacts=dict(run.artifacts), model_info=_copy(run.model_info),
             environment=_copy(run.environment), code=_copy(run.code), started_at=run.started_at,
-            ended_at=run.ended_at, actor=run.actor,
+            ended_at=run.ended_at, actor=run.actor, datasets=_copy(run.datasets),
         )
 
 

@@ -25,6 +25,7 @@ from eventreg.errors import (
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
+    DataMismatch,
     DestinationNotEmpty,
     EventregError,
     FilterSyntaxError,
@@ -48,6 +49,8 @@ from eventreg.registry import ActiveRun, Registry, open
 from eventreg.subscriptions import Subscription
 from eventreg.view import RegistryView
 from eventreg.transfer import CopyResult, copy
+from eventreg.capture.seeds import seed_everything
+from eventreg.reproduce import ReproductionReport
 
 
 __all__ = [
@@ -68,6 +71,7 @@ __all__ = [
     "ConcurrencyConflict",
     "ConfigurationError",
     "CopyResult",
+    "DataMismatch",
     "DestinationNotEmpty",
     "EventLog",
     "EventregError",
@@ -95,6 +99,7 @@ __all__ = [
     "Registry",
     "RegistryDiff",
     "RegistryView",
+    "ReproductionReport",
     "Run",
     "SchemaVersionError",
     "Subscription",
@@ -109,4 +114,5 @@ __all__ = [
     "open",
     "open_log",
     "parse_reference",
+    "seed_everything",
 ]

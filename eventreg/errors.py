@@ -125,6 +125,17 @@ class ValidationError(EventregError, ValueError):
     """
 
 
+class DataMismatch(ValidationError):
+    """
+    A dataset's bytes are not those a version was trained on (``eventreg reproduce``);
+    ``path``, ``recorded`` and ``found`` name the file and both digests.
+    """
+
+    def __init__(self, message: str, *, path: str = "", recorded: str = "", found: str = "") -> None:
+        super().__init__(message)
+        self.path, self.recorded, self.found = path, recorded, found
+
+
 class NotFound(EventregError, KeyError):
     """
     A model, version, run, alias or artifact does not exist.
@@ -214,6 +225,7 @@ __all__ = [
     "BackendUnavailable",
     "ConcurrencyConflict",
     "ConfigurationError",
+    "DataMismatch",
     "DestinationNotEmpty",
     "EventregError",
     "FilterSyntaxError",

@@ -691,7 +691,7 @@ class Registry:
         return environment, _code_info(code)
 
     def reproduce(self, model: str, version: VersionRef, *, workdir: str | Path | None = None,
-                  rtol: float = 0.0, dry_run: bool = False, python: str | None = None) -> Any:
+                  rtol: float = 0.0, dry_run: bool = False, env: str = "auto", python: str | None = None) -> Any:
         """
         Rebuild a version from its record, re-run it, compare, and record the outcome.
 
@@ -699,7 +699,7 @@ class Registry:
         """
         from eventreg.reproduce import reproduce
 
-        return reproduce(self, model, version, workdir=workdir, rtol=rtol, dry_run=dry_run, python=python)
+        return reproduce(self, model, version, workdir=workdir, rtol=rtol, dry_run=dry_run, env=env, python=python)
 
     # -- artifacts ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from hypothesis import strategies as st
 
 from eventreg.domain import events as ev
+from eventreg.domain import repro_events as repro
 
 _NAME_ALPHABET = st.characters(
     codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
@@ -95,6 +96,13 @@ EVENT_STRATEGIES = {
     ev.SnapshotSaved: st.builds(ev.SnapshotSaved, position=st.integers(1, 2**40),
                                 digest=st.text("0123456789abcdef", min_size=64, max_size=64),
                                 format=st.integers(1, 5), code_version=names),
+    repro.RunDatasetLogged: st.builds(repro.RunDatasetLogged, run_id=run_ids, name=names, dataset=json_objects),
+    repro.VersionReproduced: st.builds(
+        repro.VersionReproduced, model=names, version=versions,
+        outcome=st.sampled_from(["reproduced", "not_reproduced", "failed"]),
+        differences=json_objects, run_id=st.none() | run_ids,
+        environment=optional_texts, comparison=json_objects, reason=optional_texts,
+    ),
 }
 
 #: Any event.

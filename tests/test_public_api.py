@@ -22,6 +22,7 @@ PUBLIC = [
     "ConcurrencyConflict",
     "ConfigurationError",
     "CopyResult",
+    "DataMismatch",
     "DestinationNotEmpty",
     "EventLog",
     "EventregError",
@@ -49,6 +50,7 @@ PUBLIC = [
     "Registry",
     "RegistryDiff",
     "RegistryView",
+    "ReproductionReport",
     "Run",
     "SchemaVersionError",
     "Subscription",
@@ -63,6 +65,7 @@ PUBLIC = [
     "open",
     "open_log",
     "parse_reference",
+    "seed_everything",
 ]
 
 

@@ -36,7 +36,9 @@ class VersionReproduced:
     A version was rebuilt from its record and its re-run compared with the original.
 
     ``outcome`` is ``reproduced``, ``not_reproduced`` (the re-run differs: see
-    ``differences``) or ``failed`` (it could not be rebuilt or run: see ``reason``).
+    ``differences``, ``"<kind>:<key>" -> {"original", "reproduced", "detail"}``) or
+    ``failed`` (it could not be rebuilt or run: see ``reason``). ``comparison`` holds how
+    it was compared (``rtol``, what was checked).
     """
 
     type: ClassVar[str] = "version.reproduced"
@@ -44,10 +46,10 @@ class VersionReproduced:
     model: str
     version: int
     outcome: str
-    differences: tuple[dict[str, Any], ...] = attrs.field(default=(), eq=nan_safe)
+    differences: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     run_id: str | None = None
     environment: str | None = None
-    rtol: float = 0.0
+    comparison: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     reason: str | None = None
 
 

@@ -1,0 +1,451 @@
+"""
+``eventreg reproduce``: rebuild a version from its record, re-run it, compare, record.
+
+:func:`reproduce` works in five steps, each from what the version recorded
+(:mod:`eventreg.capture`):
+
+1. **code**: clone the recorded checkout (its folder if it still exists, else its
+   remote), check out the commit, apply the stored uncommitted diff and write the stored
+   untracked files; outside git, write the stored script and package files;
+2. **data**: every file or folder dataset is verified by digest before anything runs;
+   a dataset inside the code's folder that the code did not bring is copied from where
+   it was read; a changed byte stops here with :class:`DataMismatch` naming the file and
+   both digests;
+3. **environment**: the current interpreter when it already has every recorded
+   distribution at its recorded version (and the same Python), else a fresh virtual
+   environment in the work folder installed from the recorded requirements (``uv`` when
+   installed, else ``pip``; both honour their own settings for a wheel cache or an
+   offline index, e.g. ``UV_FIND_LINKS``/``UV_OFFLINE`` or ``PIP_FIND_LINKS``/
+   ``PIP_NO_INDEX``);
+4. **run**: the recorded command, from the recorded working directory, logging to the
+   same registry (the re-run's run is tagged ``eventreg.reproduces`` and registers no
+   version);
+5. **compare**: params equal, each metric within ``rtol`` (exact by default), artifact
+   digests equal; the outcome is appended as a ``version.reproduced`` event.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from eventreg import capture
+from eventreg.artifacts import ManifestEntry
+from eventreg.capture.datasets import fingerprint
+from eventreg.capture.environment import current_environment, load_environment, requirements
+from eventreg.domain import events as ev
+from eventreg.domain.repro_events import VersionReproduced
+from eventreg.errors import DataMismatch, NotFound, ValidationError
+from eventreg.writer import Plan
+
+__all__ = ["DataMismatch", "Difference", "ReproductionReport", "reproduce"]
+
+REPRODUCED, NOT_REPRODUCED, FAILED, PLANNED = "reproduced", "not_reproduced", "failed", "planned"
+#: How long the re-run may take (seconds; ``EVENTREG_REPRODUCE_TIMEOUT``).
+DEFAULT_TIMEOUT = 3600
+
+
+@attrs.frozen
+class Difference:
+    """
+    One way the re-run differs: ``kind`` is ``param``, ``metric`` or ``artifact``.
+    """
+
+    kind: str
+    key: str
+    original: Any
+    reproduced: Any
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"original": self.original, "reproduced": self.reproduced}
+        return {**out, "detail": self.detail} if self.detail else out
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.kind} {self.key}: {self.original!r} -> {self.reproduced!r}{extra}"
+
+
+@attrs.frozen
+class ReproductionReport:
+    """
+    What :func:`reproduce` did and found; ``ok`` when the version was reproduced.
+    """
+
+    model: str
+    version: int
+    outcome: str
+    differences: tuple[Difference, ...] = ()
+    run_id: str | None = None
+    environment: str | None = None
+    rtol: float = 0.0
+    plan: tuple[str, ...] = ()
+    workdir: str | None = None
+    reason: str | None = None
+    checked: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == REPRODUCED
+
+    def summary(self) -> str:
+        """
+        One line: ``reproduced: params equal, metrics equal, model digest equal`` or
+        ``not reproduced: ...`` with each difference.
+        """
+        if self.outcome == PLANNED:
+            return f"plan to reproduce {self.model} version {self.version}"
+        if self.outcome == FAILED:
+            return f"not reproduced: {self.reason}"
+        if self.outcome == REPRODUCED:
+            return "reproduced: " + ", ".join(self.checked)
+        return "not reproduced: " + "; ".join(str(d) for d in self.differences)
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+@attrs.define
+class _Job:
+    """
+    Everything :func:`reproduce` needs, worked out before anything is changed.
+    """
+
+    model: str
+    version: int
+    code: dict[str, Any]
+    command: dict[str, Any]
+    datasets: dict[str, dict[str, Any]]
+    env_doc: dict[str, Any] | None
+    env_digest: str | None
+    reuse: bool
+    mismatches: list[str]
+    original: Any
+    artifacts: dict[str, Any]
+    model_path: str | None
+    steps: list[str] = attrs.field(factory=list)
+
+
+def _job(reg: Any, model: str, version: Any, env: str) -> _Job:
+    found = reg.get_version(model, version)
+    code = dict(found.code or {})
+    command = code.get("command") or {}
+    if code.get("kind") not in ("git", "files") or not command.get("entry_point"):
+        why = (code.get("skipped") or {}).get("code") if isinstance(code.get("skipped"), Mapping) else None
+        raise ValidationError(
+            f"version {found.version} of {found.name!r} records no code and command to re-run"
+            + (f" ({why})" if why else " (registered without capture, or from an interactive session)"))
+    original = reg.get_run(found.run_id) if found.run_id else None
+    datasets = dict(((found.data or {}).get("datasets") or {})) if isinstance(found.data, Mapping) else {}
+    env_doc = None
+    digest = (found.environment or {}).get("digest")
+    if digest:
+        env_doc = load_environment(reg._artifact_store(), found.environment)
+    mismatches = _env_mismatches(env_doc) if env_doc is not None else ["no environment document was recorded"]
+    if env not in ("auto", "current", "venv"):
+        raise ValidationError(f"env must be 'auto', 'current' or 'venv', not {env!r}")
+    reuse = env == "current" or (env == "auto" and not mismatches)
+    if env == "venv" and env_doc is None:
+        raise ValidationError("env='venv' needs the recorded environment document, and none was recorded")
+    return _Job(model=found.name, version=found.version, code=code, command=command, datasets=datasets,
+                env_doc=env_doc, env_digest=digest, reuse=reuse, mismatches=mismatches, original=original,
+                artifacts=dict(found.artifacts), model_path=(found.model_info or {}).get("path"))
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _env_mismatches(recorded: dict[str, Any]) -> list[str]:
+    """
+    How the current interpreter differs from the recorded environment (empty: it matches).
+    """
+    current, _, _ = current_environment()
+    out = []
+    if current["python"] != recorded["python"] or current["implementation"] != recorded["implementation"]:
+        out.append(f"Python {recorded['implementation']} {recorded['python']} recorded, "
+                   f"{current['implementation']} {current['python']} here")
+    have = {_key(d["name"]): d["version"] for d in current["distributions"]}
+    for item in recorded["distributions"]:
+        version = have.get(_key(item["name"]))
+        if version != item["version"]:
+            out.append(f"{item['name']}=={item['version']} recorded, {version or 'not installed'} here")
+    return out
+
+
+def _absolute_url(url: str) -> str:
+    """
+    A log or artifact URL that means the same from another working directory.
+    """
+    if url.startswith("memory:"):
+        raise ValidationError("a memory:// registry cannot be reached by the re-run; use a file, SQLite or server URL")
+    for prefix in ("sqlite:///", "file://"):
+        if url.startswith(prefix):
+            rest = url[len(prefix):]
+            if prefix == "sqlite:///" and (rest.startswith("/") or rest.startswith(":memory:")):
+                return url
+            if prefix == "file://" and rest.startswith("/"):
+                return url
+            path, sep, query = rest.partition("?")
+            return f"{prefix}{os.path.abspath(path)}{sep}{query}"
+    return url
+
+
+# -- materialising -----------------------------------------------------------------------
+
+
+def _run_git(*args: str, cwd: Path | None = None) -> None:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    if done.returncode != 0:
+        raise ValidationError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[-500:]}")
+
+
+def _write_entry(store: Any, entry: Mapping[str, Any], dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    store.get_file(ManifestEntry(sha256=entry["sha256"], size=int(entry["size"])), dest)
+
+
+def _materialise_code(reg: Any, job: _Job, codedir: Path) -> None:
+    store = reg._artifact_store()
+    code = job.code
+    if code["kind"] == "git":
+        source = code.get("root") if code.get("root") and Path(code["root"], ".git").exists() else code.get("repo")
+        if not code.get("commit"):
+            raise ValidationError("the recorded checkout had no commit yet; nothing to check out")
+        _run_git("clone", "--quiet", "--no-checkout", str(source), str(codedir))
+        _run_git("-c", "advice.detachedHead=false", "checkout", "--quiet", code["commit"], cwd=codedir)
+        if code.get("diff"):
+            patch = codedir.parent / "uncommitted.diff"
+            _write_entry(store, code["diff"], patch)
+            _run_git("apply", "--whitespace=nowarn", str(patch), cwd=codedir)
+        for rel, entry in (code.get("untracked") or {}).items():
+            _write_entry(store, entry, codedir / rel)
+    else:
+        for rel, entry in (code.get("files") or {}).items():
+            _write_entry(store, entry, codedir / rel)
+
+
+def _check_dataset(name: str, ds: Mapping[str, Any], codedir: Path) -> None:
+    """
+    Verify one file or folder dataset by digest, copying it into the code folder if it
+    lived there and the code did not bring it.
+
+    Raises:
+        DataMismatch: its digest differs (nothing has run yet).
+        NotFound: it is gone.
+    """
+    recorded = ds.get("digest")
+    uri = ds.get("uri")
+    if ds.get("kind") not in ("file", "folder") or not recorded or not uri:
+        return
+    target = codedir / ds["path"] if ds.get("path") else None
+    if target is not None and not target.exists():
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        if not fs.exists(path):
+            raise NotFound(f"dataset {name!r} is gone from {uri}")
+        fs.get(path, str(target), recursive=ds["kind"] == "folder")
+    checked = str(target) if target is not None else uri
+    found = fingerprint(checked)["digest"]
+    if found != recorded:
+        where = uri if target is None or not ds.get("path") else f"{ds['path']} (from {uri})"
+        raise DataMismatch(
+            f"dataset {name!r} changed: {where} has digest {found}, the version was trained on {recorded}; "
+            "nothing was run", path=where, recorded=recorded, found=found)
+
+
+def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
+    if job.reuse:
+        steps.append(f"environment: reuse this interpreter {sys.executable} (it has every recorded distribution)"
+                     if not job.mismatches else f"environment: this interpreter {sys.executable}, as asked "
+                     f"({len(job.mismatches)} difference(s) from the record)")
+        return sys.executable
+    assert job.env_doc is not None
+    uv = shutil.which("uv")
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    reqs = venv.parent / "requirements.txt"
+    extra = []
+    for item in job.env_doc["distributions"]:
+        url = item.get("direct_url") or ""
+        if item.get("editable") and url.startswith("file://") and Path(url[7:]).exists():
+            extra.append(url[7:])  # a local project (eventreg itself in development): install it as is
+    commands = ([["uv", "venv", "--quiet", "--python", job.env_doc["python"], str(venv)],
+                 ["uv", "pip", "install", "--quiet", "--python", str(python), "-r", str(reqs), *extra]] if uv else
+                [[sys.executable, "-m", "venv", str(venv)],
+                 [str(python), "-m", "pip", "install", "--quiet", "-r", str(reqs), *extra]])
+    steps.append(f"environment: build {venv} ({'uv' if uv else 'pip'}; {len(job.env_doc['distributions'])} "
+                 f"distributions) because: {'; '.join(job.mismatches[:5])}")
+    steps.extend("  $ " + " ".join(c) for c in commands)
+    if execute:
+        reqs.write_text(requirements(job.env_doc, "uv" if uv else "pip"), encoding="utf-8")
+        for command in commands:
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ValidationError(f"building the environment failed: {' '.join(command[:3])}: "
+                                      f"{done.stderr.strip()[-800:]}")
+    return str(python)
+
+
+# -- comparing ---------------------------------------------------------------------------
+
+
+def _same(a: Any, b: Any, rtol: float) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return a == b if rtol == 0 else math.isclose(a, b, rel_tol=rtol, abs_tol=0.0)
+    return bool(a == b) and type(a) is type(b)
+
+
+def _compare(job: _Job, version: Any, new: Any, rtol: float) -> tuple[list[Difference], list[str]]:
+    original = job.original
+    params = original.params if original is not None else version.params
+    metrics = original.metrics if original is not None else version.metrics
+    differences = []
+    for key in sorted(set(params) | set(new.params)):
+        a, b = params.get(key), new.params.get(key)
+        if key not in new.params or key not in params or not _same(a, b, 0.0):
+            differences.append(Difference("param", key, a, b))
+    for key in sorted(set(metrics) | set(new.metrics)):
+        a, b = metrics.get(key), new.metrics.get(key)
+        if a is None or b is None or not _same(float(a), float(b), rtol):
+            detail = None
+            if a is not None and b is not None:
+                detail = f"difference {b - a:+.6g}" + (f", over rtol {rtol:g}" if rtol else "")
+            differences.append(Difference("metric", key, a, b, detail))
+    model_prefix = (job.model_path + "/") if job.model_path else None
+    model_diff = False
+    for path in sorted(set(job.artifacts) | set(new.artifacts)):
+        a, b = job.artifacts.get(path), new.artifacts.get(path)
+        if a is None or b is None or a.sha256 != b.sha256:
+            model_diff |= bool(model_prefix and path.startswith(model_prefix))
+            differences.append(Difference("artifact", path, a.sha256 if a else None, b.sha256 if b else None))
+    checked = [f"params {'equal' if not any(d.kind == 'param' for d in differences) else 'differ'}",
+               f"metrics {'equal' if not any(d.kind == 'metric' for d in differences) else 'differ'}"
+               + (f" within rtol {rtol:g}" if rtol else "")]
+    if model_prefix:
+        checked.append(f"model digest {'equal' if not model_diff else 'differs'}")
+    others = [p for p in set(job.artifacts) | set(new.artifacts) if not (model_prefix and p.startswith(model_prefix))]
+    if others:
+        checked.append(f"artifact digests {'equal' if not any(d.kind == 'artifact' for d in differences) else 'differ'}")
+    return differences, checked
+
+
+def _record(reg: Any, report: ReproductionReport) -> None:
+    event = VersionReproduced(
+        model=report.model, version=report.version, outcome=report.outcome,
+        differences={f"{d.kind}:{d.key}": d.to_json() for d in report.differences}, run_id=report.run_id,
+        environment=report.environment, comparison={"rtol": report.rtol, "checked": list(report.checked)},
+        reason=report.reason)
+    reg._execute(lambda state: Plan(ev.model_stream(report.model), [event]))
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[str] | None = None,
+              rtol: float = 0.0, dry_run: bool = False, env: str = "auto", python: str | None = None,
+              timeout: float | None = None) -> ReproductionReport:
+    """
+    Rebuild ``model`` ``version`` from its record, re-run it and compare (see the module).
+
+    Args:
+        reg: the registry (the re-run logs to it too).
+        model, version: the version to reproduce (number, label, alias or ``latest``).
+        workdir: an empty or new folder to rebuild in (default: a new temporary folder).
+        rtol: relative tolerance of each metric (0: exactly equal).
+        dry_run: only work out and return the plan (``report.plan``); change nothing.
+        env: ``auto`` (this interpreter when it matches the record, else a new virtual
+            environment), ``current`` (this interpreter regardless) or ``venv`` (always build).
+        python: run with this interpreter instead (overrides ``env``).
+        timeout: seconds the re-run may take (default ``EVENTREG_REPRODUCE_TIMEOUT`` or an hour).
+
+    Returns:
+        A :class:`ReproductionReport`; its outcome (also when the re-run failed) is
+        appended as a ``version.reproduced`` event, except for a dry run.
+
+    Raises:
+        DataMismatch: a dataset's digest differs (recorded as ``failed``; nothing ran).
+        NotFound: the version, or a dataset, does not exist.
+        ValidationError: the version records no command, or ``workdir`` is not empty.
+    """
+    if not (isinstance(rtol, (int, float)) and rtol >= 0 and math.isfinite(rtol)):
+        raise ValidationError(f"rtol must be a finite number >= 0, not {rtol!r}")
+    job = _job(reg, model, version, "current" if python else env)
+    base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="eventreg-reproduce-"))
+    if base.exists() and any(base.iterdir()):
+        raise ValidationError(f"workdir {str(base)!r} is not empty")
+    codedir, venv = base / "code", base / "venv"
+    steps = job.steps
+    code = job.code
+    if code["kind"] == "git":
+        steps.append(f"code: clone {code.get('root') or code.get('repo')} at {code['commit']}"
+                     + (", apply the uncommitted diff" if code.get("diff") else "")
+                     + (f", write {len(code.get('untracked') or {})} untracked file(s)" if code.get("untracked") else "")
+                     + f" into {codedir}")
+    else:
+        steps.append(f"code: write {len(code.get('files') or {})} stored file(s) into {codedir}")
+    for name, ds in job.datasets.items():
+        steps.append(f"data: verify {name} ({ds.get('uri') or ds.get('kind')}) against {ds.get('digest')}")
+    if not dry_run:
+        base.mkdir(parents=True, exist_ok=True)
+        _materialise_code(reg, job, codedir)
+        try:
+            for name, ds in job.datasets.items():
+                _check_dataset(name, ds, codedir)
+        except DataMismatch as e:
+            _record(reg, ReproductionReport(job.model, job.version, FAILED, environment=job.env_digest,
+                                            rtol=float(rtol), reason=str(e)))
+            raise
+    runner = python or _python_for(job, venv, steps, execute=not dry_run)
+    command = job.command
+    argv = [runner, str(codedir / command["entry_point"]), *command.get("argv", [])[1:]]
+    if command.get("module"):
+        argv = [runner, "-m", command["module"], *command.get("argv", [])[1:]]
+    cwd = codedir / command.get("cwd", ".") if not os.path.isabs(command.get("cwd", ".")) else codedir
+    steps.append(f"run: {' '.join(argv)} (in {cwd})")
+    steps.append("compare: params equal, metrics " + (f"within rtol {rtol:g}" if rtol else "exactly equal")
+                 + ", artifact digests equal; record a version.reproduced event")
+    if dry_run:
+        return ReproductionReport(job.model, job.version, PLANNED, environment=job.env_digest, rtol=float(rtol),
+                                  plan=tuple(steps), workdir=str(base))
+    run_ids = base / "run-ids.txt"
+    child_env = {**os.environ,
+                 "EVENTREG_URL": _absolute_url(reg.log.url), "EVENTREG_ARTIFACTS": _absolute_url(reg.artifacts_url),
+                 "EVENTREG_ACTOR": reg.actor, capture.REPRODUCING_ENV: f"{job.model}:{job.version}",
+                 capture.RUN_ID_FILE_ENV: str(run_ids)}
+    limit = timeout or float(os.environ.get("EVENTREG_REPRODUCE_TIMEOUT") or DEFAULT_TIMEOUT)
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=limit)
+        failure = None if done.returncode == 0 else (
+            f"the re-run exited with {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        failure = f"the re-run could not finish: {e}"
+    new_ids = run_ids.read_text(encoding="utf-8").split() if run_ids.exists() else []
+    if failure is None and not new_ids:
+        failure = "the re-run started no eventreg run (does the script call start_run?)"
+    if failure is not None:
+        report = ReproductionReport(job.model, job.version, FAILED, run_id=new_ids[-1] if new_ids else None,
+                                    environment=job.env_digest, rtol=float(rtol), plan=tuple(steps),
+                                    workdir=str(base), reason=failure)
+        _record(reg, report)
+        return report
+    new = reg.get_run(new_ids[-1])
+    differences, checked = _compare(job, reg.get_version(job.model, job.version), new, float(rtol))
+    report = ReproductionReport(
+        job.model, job.version, NOT_REPRODUCED if differences else REPRODUCED, tuple(differences),
+        run_id=new.id, environment=(new.environment or {}).get("digest"), rtol=float(rtol), plan=tuple(steps),
+        workdir=str(base), checked=tuple(checked))
+    _record(reg, report)
+    return report

@@ -383,7 +383,12 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
     if not (isinstance(rtol, (int, float)) and rtol >= 0 and math.isfinite(rtol)):
         raise ValidationError(f"rtol must be a finite number >= 0, not {rtol!r}")
     job = _job(reg, model, version, "current" if python else env)
-    base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="eventreg-reproduce-"))
+    if workdir is not None:
+        base = Path(workdir).absolute()
+    elif dry_run:
+        base = Path(tempfile.gettempdir()) / "eventreg-reproduce-<new>"
+    else:
+        base = Path(tempfile.mkdtemp(prefix="eventreg-reproduce-"))
     if base.exists() and any(base.iterdir()):
         raise ValidationError(f"workdir {str(base)!r} is not empty")
     codedir, venv = base / "code", base / "venv"

@@ -1,0 +1,157 @@
+"""
+``eventreg reproduce`` end to end on examples/reproduce: from a git checkout that moved
+on, from outside git, with a changed dataset, and with an unseeded script.
+
+The re-run reuses this interpreter (it has every recorded distribution), so no test
+downloads anything; building a fresh environment is shown by the dry-run plan.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import eventreg
+from eventreg.cli import cli
+
+pytest.importorskip("sklearn")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reproduce"
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def registry_env(tmp_path, monkeypatch):
+    url, artifacts = f"sqlite:///{tmp_path / 'reg.db'}", f"file://{tmp_path / 'artifacts'}"
+    env = {**os.environ, "EVENTREG_URL": url, "EVENTREG_ARTIFACTS": artifacts, "EVENTREG_ACTOR": "alice",
+           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for key in ("EVENTREG_URL", "EVENTREG_ARTIFACTS", "EVENTREG_ACTOR"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    return env
+
+
+def _train(folder: Path, env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([sys.executable, "train.py", *args], cwd=folder, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "registered iris version" in done.stdout
+
+
+def _reproduce(tmp_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["reproduce", "iris", "1", "--workdir", str(tmp_path / "fresh"), *args])
+    return result.exit_code, result.output
+
+
+def _history_types() -> list:
+    with eventreg.open() as reg:
+        return [(e.type, e) for e in reg.history("iris")]
+
+
+def test_a_version_from_a_dirty_checkout_is_reproduced_after_the_checkout_moved_on(tmp_path, registry_env):
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "first")
+    script = repo / "train.py"
+    script.write_text(script.read_text().replace('"max_depth": 4', '"max_depth": 3'))  # uncommitted
+    _train(repo, registry_env)
+    for n in (1, 2):  # the checkout moves on
+        script.write_text(script.read_text().replace('"n_estimators": 50', f'"n_estimators": {50 + n}')
+                          .replace(f'"n_estimators": {50 + n - 1}', f'"n_estimators": {50 + n}'))
+        _git(repo, "commit", "-qam", f"later {n}")
+    with eventreg.open() as reg:
+        code = reg.get_version("iris", 1).code
+        assert code["kind"] == "git" and code["dirty"] and code["diff"]["size"] > 0
+        assert code["command"]["entry_point"] == "train.py"
+
+    exit_code, output = _reproduce(tmp_path)
+
+    assert exit_code == 0, output
+    assert "reproduced: params equal, metrics equal, model digest equal" in output
+    rebuilt = (tmp_path / "fresh" / "code" / "train.py").read_text()
+    assert '"max_depth": 3' in rebuilt and '"n_estimators": 50' in rebuilt  # the commit plus the diff
+    (type_, event), = [(t, e) for t, e in _history_types() if t == "version.reproduced"]
+    assert event.actor == "alice" and event.payload["outcome"] == "reproduced"
+    assert event.payload["run_id"] and event.payload["environment"].startswith("sha256:")
+    with eventreg.open() as reg:
+        again = reg.get_run(event.payload["run_id"])
+        assert again.tags["eventreg.reproduces"] == "iris:1"
+        assert len(reg.list_versions("iris")) == 1  # the re-run registered nothing
+
+
+def test_outside_git_the_stored_script_is_rerun_and_a_changed_byte_stops_it_first(tmp_path, registry_env):
+    folder = tmp_path / "plain"
+    shutil.copytree(EXAMPLE, folder)
+    _train(folder, registry_env)
+    with eventreg.open() as reg:
+        version = reg.get_version("iris", 1)
+        assert version.code["kind"] == "files" and list(version.code["files"]) == ["train.py"]
+        recorded = version.data["datasets"]["iris"]["digest"]
+
+    exit_code, output = _reproduce(tmp_path)
+    assert exit_code == 0, output
+    assert "reproduced: params equal, metrics equal, model digest equal" in output
+
+    data = folder / "iris.csv"
+    raw = bytearray(data.read_bytes())
+    raw[-3] = ord("1") if raw[-3] != ord("1") else ord("2")
+    data.write_bytes(bytes(raw))
+    result = CliRunner().invoke(cli, ["reproduce", "iris", "1", "--workdir", str(tmp_path / "fresh2")])
+
+    assert result.exit_code == 2
+    assert "iris.csv" in result.output and recorded in result.output
+    assert eventreg.capture.datasets.file_digest(data) in result.output
+    assert "nothing was run" in result.output
+    assert not (tmp_path / "fresh2" / "run-ids.txt").exists()
+    outcomes = [e.payload["outcome"] for t, e in _history_types() if t == "version.reproduced"]
+    assert outcomes == ["reproduced", "failed"]
+
+
+def test_an_unseeded_script_is_not_reproduced_and_each_metric_difference_is_recorded(tmp_path, registry_env):
+    folder = tmp_path / "plain"
+    shutil.copytree(EXAMPLE, folder)
+    _train(folder, registry_env, "--unseeded")
+
+    exit_code, output = _reproduce(tmp_path)
+
+    assert exit_code == 1, output
+    assert "not reproduced:" in output and "metric mean_confidence:" in output and "difference" in output
+    (_, event), = [(t, e) for t, e in _history_types() if t == "version.reproduced"]
+    assert event.payload["outcome"] == "not_reproduced"
+    assert "metric:mean_confidence" in event.payload["differences"]
+    assert any(k.startswith("artifact:model/") for k in event.payload["differences"])
+
+
+def test_a_dry_run_prints_the_plan_and_changes_nothing(tmp_path, registry_env, monkeypatch):
+    folder = tmp_path / "plain"
+    shutil.copytree(EXAMPLE, folder)
+    _train(folder, registry_env)
+
+    exit_code, output = _reproduce(tmp_path, "--dry-run", "--env", "venv")
+
+    assert exit_code == 0, output
+    assert "code: write 1 stored file(s)" in output and "data: verify iris" in output
+    assert "environment: build" in output and "install" in output and "-r" in output
+    assert "run: " in output and "train.py" in output
+    assert not (tmp_path / "fresh").exists()
+    assert all(t != "version.reproduced" for t, _ in _history_types())
+
+
+def test_reproduce_refuses_a_version_without_a_recorded_command(tmp_path, registry_env):
+    with eventreg.open() as reg:
+        reg.register_version("iris", params={"a": 1}, code=None)
+    exit_code, output = _reproduce(tmp_path)
+    assert exit_code == 2
+    assert "records no code and command to re-run" in output

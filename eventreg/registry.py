@@ -19,7 +19,6 @@ from typing import Any
 
 from eventreg import audit, commands
 from eventreg import capture as repro_capture
-from eventreg.capture.lineage import data_record
 from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
@@ -28,7 +27,6 @@ from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
 from eventreg.domain.views import Alias, Model, ModelVersion
-from eventreg.environment import capture_code, capture_environment
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
 from eventreg.gates import GateResult
 from eventreg.log import Head, RecordedEvent, now
@@ -422,11 +420,9 @@ class Registry:
             params: hyperparameters.
             metrics: evaluation metrics, ``{"accuracy": 0.97}``.
             artifacts: a file or folder to store and record (path -> sha256, size).
-            data: the training data: a mapping, e.g. ``{"uri": "s3://b/iris.csv", "digest":
-                "sha256:..."}`` (values that are paths, URLs in a ``datasets`` mapping,
-                DataFrames or arrays are fingerprinted), or a list of paths, URLs,
-                DataFrames or arrays (each fingerprinted under ``data["datasets"]``).
-                The run's logged datasets are added.
+            data: the training data: a mapping (``{"uri": ..., "digest": ...}``), or a list of
+                paths, URLs, DataFrames or arrays to fingerprint (docs/reproducibility.md);
+                the run's logged datasets are added under ``"datasets"``.
             code: ``"auto"`` (the run's code; without a run, the checkout or script of
                 this process, see docs/reproducibility.md), a mapping given by you, or None.
             architecture: e.g. ``{"flavor": "sklearn", "class": "RandomForestClassifier"}``.
@@ -434,8 +430,7 @@ class Registry:
             description: free text.
             tags: string tags.
             parents: versions of this model it derives from.
-            capture: ``"full"``, ``"light"`` or ``"off"``, as for :meth:`start_run`
-                (used when there is no run).
+            capture: ``"full"``, ``"light"`` or ``"off"`` as for :meth:`start_run` (without a run).
 
         Returns:
             The new :class:`ModelVersion`, numbered one above the model's last.
@@ -455,13 +450,10 @@ class Registry:
         stamp = now()
         points = [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
-        data = check.check_json_blob(data_record(data), "data")
+        data = check.check_json_blob(repro_capture.data_record(data), "data")
         architecture = check.check_json_blob(architecture, "architecture")
-        environment = None
-        if run is None:
-            environment, code_info = self._capture(code, capture)
-        else:
-            code_info = None if code == "auto" else _code_info(code)
+        environment, code_info = repro_capture.records(self, capture, code) if run is None else (None, None)
+        code_info = code_info if code == "auto" else _code_info(code)
         parent_refs = list(parents or ())
         if len(parent_refs) > check.MAX_PARENTS:
             raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
@@ -636,9 +628,8 @@ class Registry:
             label: the label that version will carry. Checked now: if the model has a
                 version labelled so (a script run twice), this raises before anything
                 is logged, naming that version and how to go on.
-            capture: how much of the environment and code to record: ``"full"``,
-                ``"light"`` or ``"off"`` (default ``EVENTREG_CAPTURE``, else ``"full"``;
-                see docs/reproducibility.md).
+            capture: how much environment and code to record: ``"full"``, ``"light"``,
+                ``"off"`` (default ``EVENTREG_CAPTURE``, else full; docs/reproducibility.md).
 
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
@@ -663,7 +654,8 @@ class Registry:
             with self._writer.reading() as state:
                 check_label_free(state, registered_model_name, label)
         tags = {**check.check_tags(tags), **repro_capture.reproduction_tags()}
-        environment, code_info = self._capture(code, capture)
+        environment, code_info = repro_capture.records(self, capture, code)
+        code_info = code_info if code == "auto" else _code_info(code)
         run_id = uuid.uuid4().hex
 
         def ensure_experiment(state: RegistryState) -> Plan:
@@ -674,32 +666,16 @@ class Registry:
         self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
             code=code_info)]))
-        active = ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label)
-        repro_capture.started(active)
-        return active
+        return repro_capture.started(
+            ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label))
 
-    def _capture(self, code: str | Mapping[str, Any] | None, capture: str | None,
-                 frameworks: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def reproduce(self, model: str, version: VersionRef, **options: Any) -> Any:
         """
-        The environment and code records of this process (see :mod:`eventreg.capture`).
-        """
-        level = repro_capture.capture_level(capture)
-        environment = {**capture_environment(frameworks), **repro_capture.environment_record(self._artifact_store(), level)}
-        if code == "auto":
-            exclude = repro_capture.local_paths(getattr(self.log, "url", None), self.artifacts_url)
-            return environment, repro_capture.code_record(self._artifact_store(), level, exclude)
-        return environment, _code_info(code)
-
-    def reproduce(self, model: str, version: VersionRef, *, workdir: str | Path | None = None,
-                  rtol: float = 0.0, dry_run: bool = False, env: str = "auto", python: str | None = None) -> Any:
-        """
-        Rebuild a version from its record, re-run it, compare, and record the outcome.
-
-        See :func:`eventreg.reproduce.reproduce` (this is that call on this registry).
+        Rebuild a version, re-run it, compare, record the outcome: :func:`eventreg.reproduce.reproduce`.
         """
         from eventreg.reproduce import reproduce
 
-        return reproduce(self, model, version, workdir=workdir, rtol=rtol, dry_run=dry_run, env=env, python=python)
+        return reproduce(self, model, version, **options)
 
     # -- artifacts ------------------------------------------------------------------------
 
@@ -717,10 +693,8 @@ class Registry:
 
 def _code_info(code: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     """
-    The training code to record: captured for ``"auto"``, else the mapping given (or None).
+    The training code given by the caller (``"auto"`` is captured by :mod:`eventreg.capture`).
     """
     if isinstance(code, str):
-        if code != "auto":
-            raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-        return capture_code()
+        raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
     return check.check_json_blob(code, "code")

@@ -137,16 +137,17 @@ def test_code_auto_records_git_commit_and_dirty_flag(reg, tmp_path, monkeypatch)
     _git(repo, "remote", "add", "origin", "https://user:secret-token@example.com/team/iris.git")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     monkeypatch.chdir(repo)
-    monkeypatch.setattr("eventreg.environment.GIT_CACHE_SECONDS", 0)
+    monkeypatch.setattr("eventreg.capture.CODE_CACHE_SECONDS", 0)
     clean = reg.register_version("iris")
-    assert clean.code == {"repo": "https://example.com/team/iris.git", "commit": commit,
-                          "branch": clean.code["branch"], "dirty": False}
+    assert {k: clean.code[k] for k in ("repo", "commit", "dirty", "kind")} == {
+        "repo": "https://example.com/team/iris.git", "commit": commit, "dirty": False, "kind": "git"}
     (repo / "train.py").write_text("print(2)\n")
     assert reg.register_version("iris").code["dirty"] is True
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     monkeypatch.chdir(outside)
-    assert reg.register_version("iris").code is None
+    # outside git, under pytest the entry point is installed code: recorded as skipped, not stored
+    assert reg.register_version("iris").code["kind"] != "git"
 
 
 def test_metric_history_keeps_every_point_and_nan(reg):

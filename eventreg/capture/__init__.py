@@ -26,9 +26,10 @@ import time
 import weakref
 from typing import Any
 
+from eventreg.capture.lineage import data_record
 from eventreg.errors import ValidationError
 
-__all__ = ["LEVELS", "active_run", "capture_level", "run_context"]
+__all__ = ["LEVELS", "active_run", "capture_level", "data_record", "records"]
 
 LEVELS = ("full", "light", "off")
 #: How long one process reuses a code capture of the same folder (seconds): a loop of
@@ -133,15 +134,25 @@ def _root(record: dict[str, Any]) -> Any:
     return Path(record["root"]) if record.get("root") else None
 
 
-def run_context(store: Any, level: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def records(registry: Any, level: str | None, code: Any = "auto") -> tuple[dict[str, Any], dict[str, Any] | None]:
     """
-    ``(environment, code)`` to record on a new run (or a version made without a run).
+    ``(environment, code)`` to record on a new run of ``registry`` (or on a version made
+    without a run): the usual package summary plus the stored document's digest, and
+    the code record (None unless ``code`` is ``"auto"``). The registry's own log and
+    artifact files are never captured as code.
     """
+    from eventreg.environment import capture_environment
+
     level = capture_level(level)
-    return environment_record(store, level), code_record(store, level)
+    store = registry._artifact_store()
+    environment = {**capture_environment(), **environment_record(store, level)}
+    if not (isinstance(code, str) and code == "auto"):
+        return environment, None
+    exclude = local_paths(getattr(registry.log, "url", None), registry.artifacts_url)
+    return environment, code_record(store, level, exclude)
 
 
-def started(run: Any) -> None:
+def started(run: Any) -> Any:
     """
     Note a new active run: ``seed_everything`` and ``log_dataset`` helpers find it, and
     a re-run by ``eventreg reproduce`` reports its id.
@@ -153,6 +164,7 @@ def started(run: Any) -> None:
     if target:
         with open(target, "a", encoding="utf-8") as f:
             f.write(run.id + "\n")
+    return run
 
 
 def reproduction_tags() -> dict[str, str]:

@@ -204,6 +204,16 @@ def _git_record(store: Any, folder: str, top: Path, files: bool, max_file: int, 
     return record
 
 
+def _installed(script: Path) -> bool:
+    """
+    Whether ``script`` belongs to an installed distribution (site-packages, a console script).
+    """
+    import sysconfig
+
+    roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "scripts")}
+    return any(script.is_relative_to(Path(r).resolve()) for r in roots if r)
+
+
 def _package_root(script: Path) -> Path:
     """
     The folder holding the script's top-level package, or the script's folder.
@@ -222,6 +232,10 @@ def _script_record(store: Any, files: bool, max_file: int, max_total: int,
                 "skipped": {"code": "not in a git checkout and no entry-point script (interactive or -c)"}}
     root = _package_root(script)
     record: dict[str, Any] = {"kind": "files", "root": str(root), "command": command_line(root)}
+    if _installed(script):
+        record["kind"] = "installed"
+        record["skipped"] = {"files": "the entry point is installed code (its distribution is in the environment)"}
+        return record
     if not files:
         record["skipped"] = {"files": "capture=light"}
         return record

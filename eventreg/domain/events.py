@@ -13,24 +13,12 @@ run; ``experiment:<name>`` holds the creation of an experiment.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
 
-
-def nan_safe(value: Any) -> Any:
-    """
-    An equality key under which NaN equals NaN (floats, and dicts/tuples of them).
-    """
-    if isinstance(value, float) and math.isnan(value):
-        return ("<nan>",)
-    if isinstance(value, dict):
-        return {key: nan_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return tuple(nan_safe(item) for item in value)
-    return value
+from eventreg.domain.equality import nan_safe
 
 
 @attrs.frozen(kw_only=True)

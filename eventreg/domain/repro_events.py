@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from eventreg.domain.events import nan_safe
+from eventreg.domain.equality import nan_safe
 
 __all__ = ["REPRO_EVENT_CLASSES", "RunDatasetLogged", "VersionReproduced"]
 

@@ -405,6 +405,9 @@ def summarize(recorded: RecordedEvent) -> str:
         return f"registered {model} version {version}{label}"
     if kind == "model.created":
         return f"created model {model}"
+    if kind == "version.reproduced":
+        found = f", {len(p.get('differences') or {})} difference(s)" if p.get("differences") else ""
+        return f"reproduction of {model} version {version}: {str(p.get('outcome', '')).replace('_', ' ')}{found}"
     if kind in ("version.tag_set", "model.tag_set"):
         where = f"{model} version {version}" if version is not None else str(model)
         return f"set tag {p.get('key')}={p.get('value')} on {where}"

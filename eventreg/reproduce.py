@@ -228,11 +228,23 @@ def _materialise_code(reg: Any, job: _Job, codedir: Path) -> None:
             patch = codedir.parent / "uncommitted.diff"
             _write_entry(store, code["diff"], patch)
             _run_git("apply", "--whitespace=nowarn", str(patch), cwd=codedir)
-        for rel, entry in (code.get("untracked") or {}).items():
-            _write_entry(store, entry, codedir / rel)
+        _unpack(store, code.get("untracked_bundle"), codedir)
     else:
-        for rel, entry in (code.get("files") or {}).items():
-            _write_entry(store, entry, codedir / rel)
+        _unpack(store, code.get("files_bundle"), codedir)
+
+
+def _unpack(store: Any, bundle: Mapping[str, Any] | None, dest: Path) -> None:
+    """
+    Extract a stored tar bundle of files (only regular files inside ``dest``).
+    """
+    if not bundle:
+        return
+    import io
+    import tarfile
+
+    data = store.get_bytes(ManifestEntry(sha256=bundle["sha256"], size=int(bundle["size"])))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
 
 
 def _check_dataset(name: str, ds: Mapping[str, Any], codedir: Path) -> None:

@@ -5,8 +5,10 @@ the code (diff, untracked files, script files, command), datasets and the seed.
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import tarfile
 import subprocess
 import sys
 from importlib import metadata
@@ -118,7 +120,9 @@ def test_a_dirty_checkout_records_its_diff_and_untracked_files_but_not_ignored_o
     diff = _stored(reg, code["diff"]).decode()
     assert "-print('v1')" in diff and "+print('v2')" in diff
     assert set(code["untracked"]) == {"helper.py"}
-    assert _stored(reg, code["untracked"]["helper.py"]) == b"X = 1\n"
+    assert code["untracked"]["helper.py"]["size"] == 6
+    with tarfile.open(fileobj=io.BytesIO(_stored(reg, code["untracked_bundle"]))) as tar:
+        assert tar.getnames() == ["helper.py"] and tar.extractfile("helper.py").read() == b"X = 1\n"
     assert "argv" in code["command"] and code["command"]["cwd"] == "."
 
 
@@ -155,9 +159,8 @@ def test_outside_git_the_script_and_its_package_are_stored(tmp_path):
         "import sys, json\n"
         "from eventreg.capture.code import capture_code\n"
         "class Store:\n"
-        "    def put(self, path, progress=None):\n"
+        "    def put_bytes(self, data, progress=None):\n"
         "        import hashlib, types\n"
-        "        data = open(path, 'rb').read()\n"
         "        return types.SimpleNamespace(sha256=hashlib.sha256(data).hexdigest(), size=len(data))\n"
         "print(json.dumps(capture_code(Store())))\n")
     done = subprocess.run([sys.executable, str(package / "train.py"), "--epochs", "3"], cwd=tmp_path,

@@ -46,10 +46,15 @@ def reproduce_command(model: str, ref: str, workdir: str | None, rtol: float, en
     def human(console, r):  # noqa: ANN001
         if r.plan and (dry_run or not r.ok):
             for step in r.plan:
-                console.print(step, markup=False)
-        console.print(r.summary(), markup=False)
+                console.print(step, markup=False, soft_wrap=True)
+        if r.differences:
+            console.print(f"not reproduced: {len(r.differences)} difference(s)", markup=False, soft_wrap=True)
+            for difference in r.differences:
+                console.print(f"  {difference}", markup=False, soft_wrap=True)
+        else:
+            console.print(r.summary(), markup=False, soft_wrap=True)
         if r.run_id:
-            console.print(f"re-run: run {r.run_id}", markup=False)
+            console.print(f"re-run: run {r.run_id}", markup=False, soft_wrap=True)
 
     _emit(report, human)
     if not dry_run and not report.ok:

@@ -53,7 +53,8 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
             "version": v.version, "label": v.label, "status": v.status, "aliases": list(v.aliases),
             "registered_at": _time(v.created_at), "registered_by": v.actor, "position": v.position,
             "description": v.description, "run_id": v.run_id, "parents": list(v.parents),
-            "data_uri": data.get("uri"), "data_digest": data.get("digest"), "data": v.data,
+            "data_uri": data.get("uri") or _datasets(data, "uri"),
+            "data_digest": data.get("digest") or _datasets(data, "digest"), "data": v.data,
             "code_repo": code.get("repo") or code.get("url"), "code_commit": code.get("commit"),
             "code_dirty": code.get("dirty"), "code": v.code,
             "params": v.params, "metrics": v.metrics, "tags": v.tags, "architecture": v.architecture,
@@ -75,6 +76,16 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
         "events": [{"position": e.position, "at": _time(e.recorded_at), "actor": e.actor, "type": e.type,
                     "summary": e.summary, "reason": e.reason, "hash": e.hash} for e in events],
     }
+
+
+def _datasets(data: Any, key: str) -> str | None:
+    """
+    ``name=value; ...`` of one key of each logged dataset (``data["datasets"]``), or None.
+    """
+    datasets = data.get("datasets") if isinstance(data, dict) else None
+    if not isinstance(datasets, dict) or not datasets:
+        return None
+    return "; ".join(f"{name}={d.get(key)}" for name, d in sorted(datasets.items()) if isinstance(d, dict))
 
 
 def render(data: dict[str, Any], format: str) -> str:

@@ -40,7 +40,7 @@ REPRODUCING_ENV = "EVENTREG_REPRODUCING"
 #: Set by ``eventreg reproduce``: a file the re-run's run id is written to.
 RUN_ID_FILE_ENV = "EVENTREG_RUN_ID_FILE"
 
-_code_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_code_cache: dict[tuple[Any, ...], tuple[float, dict[str, Any], list[bytes]]] = {}
 _lock = threading.Lock()
 _active: list[weakref.ReferenceType[Any]] = []
 
@@ -105,26 +105,50 @@ def local_paths(*urls: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+class _Recorder:
+    """
+    A store that keeps the bytes written through it, so a cached capture can be put
+    into another store without asking git again.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.blobs: list[bytes] = []
+
+    def put_bytes(self, data: bytes, **options: Any) -> Any:
+        self.blobs.append(data)
+        return self.store.put_bytes(data, **options)
+
+
 def code_record(store: Any, level: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """
-    The code record of this process at ``level`` (reused for :data:`CODE_CACHE_SECONDS`).
+    The code record of this process at ``level``, reused for :data:`CODE_CACHE_SECONDS`
+    (also by another registry: its stored bytes are copied to that registry's store).
     """
+    import hashlib
+
     from eventreg.capture import code
 
     if level == "off":
         return {"skipped": {"code": "capture=off"}}
-    key = (os.getcwd(), level, str(getattr(store, "url", "")))
+    key = (os.getcwd(), level)
     now = time.monotonic()
     with _lock:
         cached = _code_cache.get(key)
     if cached is not None and now - cached[0] < CODE_CACHE_SECONDS:
-        return {**cached[1], "command": code.command_line(_root(cached[1]))}
+        _, record, blobs = cached
+        for data in blobs:
+            if not store.exists(hashlib.sha256(data).hexdigest(), len(data)):
+                store.put_bytes(data, progress=False)
+        return {**record, "command": code.command_line(_root(record))}
+    recorder = _Recorder(store)
     record = code.capture_code(
-        store, files=level == "full",
+        recorder, files=level == "full",
         max_file_bytes=_int_env("EVENTREG_CAPTURE_MAX_FILE_BYTES", code.MAX_FILE_BYTES),
         max_total_bytes=_int_env("EVENTREG_CAPTURE_MAX_BYTES", code.MAX_TOTAL_BYTES), exclude=exclude)
     with _lock:
-        _code_cache[key] = (now, record)
+        _code_cache.clear()  # one folder at a time is the common case; keep memory bounded
+        _code_cache[key] = (now, record, recorder.blobs)
     return record
 
 

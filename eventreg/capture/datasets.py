@@ -63,6 +63,7 @@ def _of_location(source: str, storage_options: dict[str, Any] | None) -> dict[st
     except (ImportError, ValueError) as e:
         raise ValidationError(f"cannot open dataset {source!r}: {e}") from e
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    fs.invalidate_cache(path)  # a listing cached by an earlier call may predate a change
     uri = str(Path(path).resolve()) if local else source
     if not fs.exists(path):
         raise NotFound(f"no dataset at {source!r}")

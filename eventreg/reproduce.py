@@ -244,7 +244,14 @@ def _unpack(store: Any, bundle: Mapping[str, Any] | None, dest: Path) -> None:
 
     data = store.get_bytes(ManifestEntry(sha256=bundle["sha256"], size=int(bundle["size"])))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+        members = tar.getmembers()
+        for member in members:  # the bundle holds regular files under relative paths only
+            if not member.isfile() or member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ValidationError(f"the stored code bundle holds an unsafe entry {member.name!r}")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(dest, members=members, filter="data")
+        else:  # pragma: no cover - checked above
+            tar.extractall(dest, members=members)  # noqa: S202
 
 
 def _check_dataset(name: str, ds: Mapping[str, Any], codedir: Path) -> None:
@@ -374,7 +381,8 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
 
     Args:
         reg: the registry (the re-run logs to it too).
-        model, version: the version to reproduce (number, label, alias or ``latest``).
+        model: the model's name.
+        version: the version to reproduce (number, label, alias or ``latest``).
         workdir: an empty or new folder to rebuild in (default: a new temporary folder).
         rtol: relative tolerance of each metric (0: exactly equal).
         dry_run: only work out and return the plan (``report.plan``); change nothing.

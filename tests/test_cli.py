@@ -90,8 +90,8 @@ def iris(run_cli: Cli, tmp_path: Path) -> Cli:
             "--artifacts", str(model_dir), "--label", "v1", "--git", "none")
     run_cli("versions", "register", "iris", "--param", "n_estimators=200", "--metric", "accuracy=0.95",
             "--git", "none")
-    run_cli("promote", "iris", "1", "--to", "production", "--reason", "first")
-    run_cli("promote", "iris", "2", "--to", "production", "--reason", "better")
+    run_cli("promote", "iris", "1", "--alias", "production", "--reason", "first")
+    run_cli("promote", "iris", "2", "--alias", "production", "--reason", "better")
     return run_cli
 
 
@@ -258,20 +258,20 @@ def test_promote_and_rollback(iris: Cli) -> None:
     assert iris.json("versions", "show", "iris", "production")["version"] == 1
     # version 1 was the first holder: nothing earlier to roll back to
     assert "earlier" in iris("rollback", "iris", "--alias", "production", code=4).stderr
-    promoted = iris.json("promote", "iris", "2", "--to", "production", "--reason", "fixed")
+    promoted = iris.json("promote", "iris", "2", "--alias", "production", "--reason", "fixed")
     assert promoted["version"] == 2 and promoted["previous"] == 1 and promoted["actor"] == "tester"
     assert iris.json("rollback", "iris", "--alias", "production", "--to", "v1")["version"] == 1
-    assert "production" in iris("promote", "iris", "2", "--to", "production").stdout
+    assert "production" in iris("promote", "iris", "2", "--alias", "production").stdout
 
 
 def test_promote_deprecated_needs_force(iris: Cli) -> None:
     iris("versions", "deprecate", "iris", "1", "--reason", "leak")
-    assert "deprecated" in iris("promote", "iris", "1", "--to", "staging", code=4).stderr
-    assert iris.json("promote", "iris", "1", "--to", "staging", "--force")["forced"] is True
+    assert "deprecated" in iris("promote", "iris", "1", "--alias", "staging", code=4).stderr
+    assert iris.json("promote", "iris", "1", "--alias", "staging", "--force")["forced"] is True
 
 
 def test_promote_and_rollback_usage_errors(iris: Cli) -> None:
-    iris("promote", "iris", "2", code=2)  # no --to
+    iris("promote", "iris", "2", code=2)  # no --alias
     iris("rollback", "iris", code=2)  # no --alias
     iris("rollback", "iris", "--alias", "staging", code=3)
 

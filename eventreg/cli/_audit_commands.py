@@ -5,12 +5,16 @@ Audit, transfer, gate and demo commands.
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import click
 
 import eventreg
-from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry, _settings, cli
+from eventreg.cli._app import (CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry,
+                               _settings, cli)
 from eventreg.cli._output import _console, _done, _emit, _field, _table, to_json
 
 _event_columns = [
@@ -57,7 +61,7 @@ def diff(a: str, b: str) -> None:
     A and B are ISO-8601 times (UTC if no zone) or log positions: models and versions
     added or removed, aliases moved, tags, metrics, statuses and descriptions changed.
     """
-    _emit(_registry().diff(a, b), _print_diff)
+    _emit(_reader().diff(a, b), _print_diff)
 
 
 def _print_diff(console: Any, found: Any) -> None:
@@ -79,7 +83,7 @@ def verify(expected_head: str | None, check_artifacts: bool) -> None:
     With --expected-head, the log must still hold that hash at that position even if it
     has grown since; with --check-artifacts, every stored artifact must match its digest.
     """
-    result = _registry().verify(expected_head=expected_head, artifacts=check_artifacts)
+    result = _reader().verify(expected_head=expected_head, artifacts=check_artifacts)
     _emit(result, _print_verify)
     if not result.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
@@ -104,13 +108,14 @@ def head() -> None:
     Publish it (CI log, ticket, git tag); later `eventreg verify --expected-head POS:HASH`
     proves the log up to POS unchanged.
     """
-    _emit(_registry().head(), lambda console, h: console.print(str(h), markup=False))
+    _emit(_reader().head(), lambda console, h: console.print(str(h), markup=False))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "csv"]), default="html", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), metavar="FILE")
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="The file to write; a folder (existing, or ending in /) gets MODEL-audit-report.FORMAT.")
 @click.option("--since", metavar="WHEN", help="Start of the period (ISO-8601 time or log position).")
 @click.option("--until", metavar="WHEN", help="End of the period; versions and aliases as they stood then.")
 def report(model: str, fmt: str, output: str, since: str | None, until: str | None) -> None:
@@ -120,9 +125,22 @@ def report(model: str, fmt: str, output: str, since: str | None, until: str | No
     A timeline of promotions and rollbacks of MODEL and each version's lineage (data,
     code, params, metrics, who and when), as a self-contained HTML page, JSON or CSV.
     """
-    written = _registry().audit_report(model, since=since, until=until, format=fmt, path=output)
+    written = _reader().audit_report(model, since=since, until=until, format=fmt,
+                                     path=_report_path(output, model, fmt))
     _emit({"model": model, "format": fmt, "output": str(written)},
           _done(f"wrote the {fmt} audit report of {model} to {written}"))
+
+
+def _report_path(output: str, model: str, fmt: str) -> Path:
+    """
+    Where ``report -o OUTPUT`` writes: OUTPUT itself, or a file named after the model
+    inside OUTPUT when it is a folder (one that exists, or a new one ending in a slash).
+    """
+    target = Path(output)
+    if output.endswith(("/", os.sep)) or target.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return target / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}-audit-report.{fmt}"
+    return target
 
 
 @cli.command(context_settings=CONTEXT)

@@ -185,4 +185,4 @@ def _print_record(title: str | None) -> Callable[[Any, Any], None]:
 
 
 def _done(text: str) -> Callable[[Any, Any], None]:
-    return lambda console, _: console.print(text, markup=False)
+    return lambda console, _: console.print(text, markup=False, soft_wrap=True)

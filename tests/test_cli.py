@@ -119,11 +119,14 @@ def test_version_option() -> None:
 
 def test_console_script_runs_and_prints_json(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTREG_")}
+    created = subprocess.run([_script(), "models", "create", "iris"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "eventreg.db").exists(), "the embedded default is ./eventreg.db"
     done = subprocess.run([_script(), "--json", "models", "list"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
-    assert (tmp_path / "eventreg.db").exists(), "the embedded default is ./eventreg.db"
+    assert [m["name"] for m in json.loads(done.stdout)] == ["iris"]
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -457,6 +460,7 @@ def test_gate_bad_input(iris: Cli) -> None:
 
 
 def test_unknown_model_and_bad_ref_exit_3(run_cli: Cli) -> None:
+    run_cli("models", "create", "other")
     assert "nope" in run_cli("models", "show", "nope", code=3).stderr
     run_cli("versions", "list", "nope", code=3)
     run_cli("models", "create", "iris")

@@ -85,7 +85,7 @@ def _read(name: str) -> Any:
 
     @functools.wraps(method)
     def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self._now, name)(*args, **kwargs)
+        return method(self._now, *args, **kwargs)
 
     read.__module__ = __name__
     read.__qualname__ = f"Registry.{name}"

@@ -35,7 +35,7 @@ from eventreg.domain.queries import (
 )
 from eventreg.domain.references import ModelReference, parse_reference
 from eventreg.domain.views import Alias, Comparison, Experiment, MetricPoint, Model, ModelVersion, Run
-from eventreg.errors import NotFound, ReadOnlyError, ValidationError
+from eventreg.errors import ConfigurationError, NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateResult, evaluate
 from eventreg.log import Head, RecordedEvent
 from eventreg.results import Results
@@ -512,7 +512,7 @@ class RegistryView:
 
     def _store(self) -> Any:
         if self._artifact_store is None:
-            raise AttributeError("this view has no artifact store")
+            raise ConfigurationError("this view was built without an artifact store; read through Registry.as_of")
         return self._artifact_store()
 
     def download(self, model: str, version: VersionRef, dest: str | Path) -> Path:

@@ -118,7 +118,8 @@ class _Budget:
             except OSError as e:
                 self.skipped[rel] = f"unreadable: {e.strerror}"
                 return
-            self.files[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            # "digest", not "sha256": the file is stored inside the bundle, not as an object
+            self.files[rel] = {"digest": f"sha256:{hashlib.sha256(data).hexdigest()}", "size": len(data)}
             self._contents.append((rel, data, 0o755 if stat.st_mode & 0o111 else 0o644))
             self.left -= len(data)
 

@@ -179,6 +179,7 @@ def summary(document: dict[str, Any], data: bytes, digest: str) -> dict[str, Any
     """
     out: dict[str, Any] = {
         "digest": f"sha256:{digest}",
+        "sha256": digest,  # with "size": an artifact reference, so `eventreg copy` carries the document
         "size": len(data),
         "distribution_count": len(document["distributions"]),
     }

@@ -46,7 +46,7 @@ __all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
     "archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
-    "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "rollback",
+    "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
     "update_version",
 })

@@ -1,0 +1,76 @@
+"""
+Experiments and runs (filtered with the search language), one run with its metric
+charts, and the search across every model's versions.
+
+A filter that does not parse is shown inline with a caret under the column it names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventreg.errors import FilterSyntaxError
+from eventreg.ui._charts import series
+from eventreg.ui._context import PAGE_SIZE, Page
+
+
+def filter_error(error: FilterSyntaxError, text: str) -> dict[str, Any]:
+    """
+    The error's first line, the filter text and a caret line under its column.
+    """
+    message = (str(error).splitlines() or [""])[0] or type(error).__name__
+    column = getattr(error, "column", 0) or 0
+    source = getattr(error, "text", "") or text
+    caret = " " * max(column - 1, 0) + "^" if column else ""
+    return {"message": message, "column": column, "text": source, "caret": caret}
+
+
+def _order(page: Page) -> list[str] | None:
+    text = page.text("order_by")
+    return [t.strip() for t in text.split(",") if t.strip()] or None
+
+
+def runs_page(page: Page) -> tuple[dict[str, Any], int]:
+    reader = page.reader
+    experiment = page.text("experiment") or None
+    text = page.text("filter")
+    number = page.number("page", 1)
+    context: dict[str, Any] = {"experiments": reader.list_experiments(), "experiment": experiment or "",
+                               "filter": text, "order_by": page.text("order_by"), "page_number": number,
+                               "runs": [], "more": False, "error": None}
+    try:
+        found = reader.search_runs(experiment, text or None, order_by=_order(page),
+                                   limit=number * PAGE_SIZE + 1)
+    except FilterSyntaxError as error:
+        context["error"] = filter_error(error, text)
+        return context, 400
+    start = (number - 1) * PAGE_SIZE
+    context.update(runs=found[start:start + PAGE_SIZE], more=len(found) > start + PAGE_SIZE)
+    context["metric_columns"] = sorted({k for run in context["runs"] for k in run.metrics})[:4]
+    return context, 200
+
+
+def run_page(page: Page, run_id: str) -> dict[str, Any]:
+    reader = page.reader
+    run = reader.get_run(run_id)
+    charts = [series(key, reader.get_run_metric_history(run_id, key)) for key in sorted(run.metrics)]
+    return {"run": run, "charts": charts}
+
+
+def search_page(page: Page) -> tuple[dict[str, Any], int]:
+    reader = page.reader
+    text = page.text("filter")
+    number = page.number("page", 1)
+    context: dict[str, Any] = {"filter": text, "order_by": page.text("order_by"), "page_number": number,
+                               "versions": [], "more": False, "error": None, "searched": bool(text)}
+    if not text and not page.text("order_by"):
+        return context, 200
+    try:
+        found = reader.search_versions(text or None, order_by=_order(page), limit=number * PAGE_SIZE + 1)
+    except FilterSyntaxError as error:
+        context["error"] = filter_error(error, text)
+        return context, 400
+    start = (number - 1) * PAGE_SIZE
+    context.update(versions=found[start:start + PAGE_SIZE], more=len(found) > start + PAGE_SIZE)
+    context["metric_columns"] = sorted({k for v in context["versions"] for k in v.metrics})[:4]
+    return context, 200

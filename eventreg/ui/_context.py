@@ -7,6 +7,7 @@ template environment (autoescape on).
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -220,6 +221,18 @@ def _typename(value: Any) -> str:
             list: "list", dict: "object"}.get(type(value), type(value).__name__)
 
 
+def _what(event: Any) -> str:
+    """
+    The event's one-line summary with version numbers written as numbers ("version 2"):
+    the library's summary writes them "v2", which the UI keeps for labels.
+    """
+    text = event.summary
+    numbers = {event.version, event.payload.get("previous") if isinstance(event.payload, dict) else None}
+    for number in sorted(n for n in numbers if isinstance(n, int) and not isinstance(n, bool)):
+        text = re.sub(rf"(?<![\w.'\"])v{number}(?![\w.'\"])", f"version {number}", text)
+    return text
+
+
 def templates() -> Jinja2Templates:
     """
     The page templates: every value escaped (autoescape on; no ``|safe`` on user text).
@@ -228,7 +241,7 @@ def templates() -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(str(files("eventreg.ui") / "templates")),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(when=_when, iso=_iso, size=_size, metric=_metric, value=_value,
+    env.filters.update(what=_what, when=_when, iso=_iso, size=_size, metric=_metric, value=_value,
                        typename=_typename)
     return Jinja2Templates(env=env)
 

@@ -108,6 +108,8 @@ def test_version_numbers_and_labels_stay_in_their_own_columns(client) -> None:
     assert any('class="version-link">1</a>' in c for c in cells)
     assert "lr-0.1" in cells and "lr-0.01" in cells, "labels in their own cells"
     assert not re.search(r"\bv\d+\b", table), "a version number written vN"
+    history = client.get("/models/iris/history").text
+    assert "registered iris version 2" in history and not re.search(r"\bv\d+\b", history)
 
 
 def test_user_text_is_escaped_everywhere(client, registry) -> None:

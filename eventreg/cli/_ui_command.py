@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import click
 
 from eventreg.cli._app import CONTEXT, _settings, cli
-from eventreg.errors import MissingDriver
+from eventreg.errors import ConfigurationError, MissingDriver
 
 
 @cli.command(context_settings=CONTEXT)
@@ -35,6 +33,7 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
 
         from eventreg.ui import app
         from eventreg.ui._context import redact
+        from eventreg.ui._server import listen, url_of
     except ImportError as e:
         raise MissingDriver("eventreg ui needs Starlette, Jinja2 and uvicorn: pip install 'eventreg[ui]'") from e
     settings = _settings(ctx)
@@ -42,12 +41,9 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
                                                actor=settings.actor))
     config = uvicorn.Config(app(registry), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    config.load()
     try:
-        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    except OSError as e:
-        raise click.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}", param_hint="--host/--port") from None
-    bound = listening.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"eventreg ui: http://{shown}:{bound}/  (read-only view of {redact(registry.log.url)}; Ctrl-C stops)")
+        listening = listen(host, port)
+    except ConfigurationError as e:
+        raise click.BadParameter(str(e), param_hint="--host/--port") from None
+    click.echo(f"eventreg ui: {url_of(listening)}  (read-only view of {redact(registry.log.url)}; Ctrl-C stops)")
     server.run(sockets=[listening])

@@ -90,6 +90,13 @@ def app(registry: Any) -> Starlette:
         template = "_history.html" if request.headers.get("HX-Request") else "history.html"
         return render(tpl, current, template, **_models.model_history(current, request.path_params["name"]))
 
+    def events(request: Request) -> Response:
+        current = Page(request, site)
+        found = _models.version_events(current, request.path_params["name"], request.path_params["version"])
+        template = "_events.html" if request.headers.get("HX-Request") else "version_events.html"
+        return render(tpl, current, template, name=request.path_params["name"],
+                      version=request.path_params["version"], **found)
+
     def version_artifact(request: Request) -> Response:
         current = Page(request, site)
         name, ref = request.path_params["name"], request.path_params["version"]
@@ -125,6 +132,7 @@ def app(registry: Any) -> Starlette:
         Route("/models/{name}/compare", page("compare.html", _models.compare_page, "name"), name="compare"),
         Route("/models/{name}/versions/{version}",
               page("version.html", _models.version_page, "name", "version"), name="version"),
+        Route("/models/{name}/versions/{version}/events", events, name="version_events"),
         Route("/models/{name}/versions/{version}/artifacts/{path:path}", version_artifact,
               name="version_artifact"),
         Route("/runs", page("runs.html", _search.runs_page), name="runs"),

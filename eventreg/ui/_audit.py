@@ -69,10 +69,39 @@ def audit_page(page: Page) -> dict[str, Any]:
     if isinstance(filters["until"], int):
         high = min(high, filters["until"])
     low = filters["since"] if isinstance(filters["since"], int) else 1
+    if filters["model"]:  # the model's own stream: read by index, not by scanning the log
+        found, more, high = _model_events(reader, filters, low, high)
+        scanned = len(found)
+    else:
+        found, high, scanned = _scan(reader, filters, low, high)
+        more = high >= max(low, 1)
+    return {"events": found, "more": more, "before": high + 1, "head": head, "scanned": scanned,
+            "f": {k: page.text(k) for k in ("model", "actor", "type", "since", "until")},
+            "models": [m.name for m in reader.list_models()][:500]}
+
+
+def _model_events(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
+    """
+    A page of one model's events at or below position ``high``, newest first.
+    """
+    events = [e for e in reversed(reader.history(filters["model"])) if low <= e.position <= high
+              and _wanted(e, **filters)]
+    page = events[:PAGE_SIZE]
+    more = len(events) > PAGE_SIZE
+    return page, more, (page[-1].position - 1 if page else 0)
+
+
+def _scan(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], int, int]:
+    """
+    Read the log backwards from ``high`` in windows until a page of matching events is
+    found (or :data:`_SCAN_LIMIT` were examined); also the position to continue below.
+    """
     found: list[HistoryEvent] = []
     scanned = 0
+    window = PAGE_SIZE  # grows while the filter matches little
     while high >= max(low, 1) and len(found) < PAGE_SIZE and scanned < _SCAN_LIMIT:
-        start = max(high - _WINDOW + 1, low, 1)
+        start = max(high - window + 1, low, 1)
+        window = min(window * 4, _WINDOW)
         chunk = list(islice(reader.events(start), high - start + 1))
         for recorded in reversed(chunk):
             scanned += 1
@@ -84,10 +113,7 @@ def audit_page(page: Page) -> dict[str, Any]:
                     break
         else:
             high = start - 1
-    more = high >= max(low, 1)
-    return {"events": found, "more": more, "before": high + 1, "head": head, "scanned": scanned,
-            "f": {k: page.text(k) for k in ("model", "actor", "type", "since", "until")},
-            "models": [m.name for m in reader.list_models()]}
+    return found, high, scanned
 
 
 def diff_page(page: Page) -> dict[str, Any]:

@@ -21,11 +21,14 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from eventreg.errors import ValidationError
+from eventreg.ui._charts import series
 
 #: rows per page of every table
 PAGE_SIZE = 50
 #: past views kept (each holds a folded state)
 _VIEWS_KEPT = 4
+#: chart series kept (each at most 5,000 points)
+_SERIES_KEPT = 256
 
 
 def redact(url: str) -> str:
@@ -56,6 +59,7 @@ class Site:
         self._views: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._store: Any = None
+        self._series: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self.log_url = redact(str(getattr(getattr(registry, "log", None), "url", "") or ""))
 
     def view(self, as_of: str) -> Any:
@@ -77,6 +81,24 @@ class Site:
             while len(self._views) > _VIEWS_KEPT:
                 self._views.popitem(last=False)
         return view
+
+    def series(self, page: Page, owner: tuple[Any, ...], label: str, fetch: Any) -> dict[str, Any]:
+        """
+        The chart series of ``fetch()`` (a metric history), downsampled; kept while the log
+        does not move past the position the page shows, so a long history is read once.
+        """
+        key = (*owner, label, page.position)
+        with self._lock:
+            found = self._series.get(key)
+            if found is not None:
+                self._series.move_to_end(key)
+                return found
+        made = series(label, fetch())
+        with self._lock:
+            self._series[key] = made
+            while len(self._series) > _SERIES_KEPT:
+                self._series.popitem(last=False)
+        return made
 
     def artifact_store(self) -> Any:
         """
@@ -100,6 +122,7 @@ class Page:
         raw = "" if plain else request.query_params.get("as_of", "").strip()
         self.as_of = raw or None
         self._reader: Any = None
+        self._position: int | None = None
 
     @property
     def reader(self) -> Any:
@@ -113,9 +136,11 @@ class Page:
     @property
     def position(self) -> int:
         """
-        The last log position the page shows.
+        The last log position the page shows (read once per request).
         """
-        return self.reader.head().position
+        if self._position is None:
+            self._position = self.reader.head().position
+        return self._position
 
     def link(self, route: str, _q: dict[str, Any] | None = None, _now: bool = False, **path: Any) -> str:
         """

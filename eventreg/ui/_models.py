@@ -14,7 +14,6 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from eventreg.errors import NotFound, ValidationError
-from eventreg.ui._charts import series
 from eventreg.ui._context import PAGE_SIZE, Page, paged
 
 #: metric columns shown on a model's versions table when none are chosen
@@ -96,9 +95,7 @@ def model_history(page: Page, name: str) -> dict[str, Any]:
 def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
     reader = page.reader
     version = reader.get_version(name, version_ref(ref))
-    charts = [series(key, reader.get_metric_history(name, version.version, key))
-              for key in sorted(version.metrics)]
-    events = [e for e in reader.history(name) if e.version == version.version]
+    charts = [_version_series(page, version, key, key) for key in sorted(version.metrics)]
     run = None
     if version.run_id:
         try:
@@ -106,8 +103,21 @@ def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
         except NotFound:
             run = None
     params = [(k, v) for k, v in sorted(version.params.items())]
-    return {"v": version, "charts": charts, "events": events, "run": run, "params": params,
-            "model_name": name}
+    return {"v": version, "charts": charts, "run": run, "params": params, "model_name": name}
+
+
+def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:
+    """
+    The events of one version (read from its model's stream, so loaded after the page).
+    """
+    number = page.reader.get_version(name, version_ref(ref)).version
+    return {"events": [e for e in page.reader.history(name) if e.version == number]}
+
+
+def _version_series(page: Page, version: Any, key: str, label: str) -> dict[str, Any]:
+    reader = page.reader
+    return page.site.series(page, ("version", version.name, version.version, key), label,
+                            lambda: reader.get_metric_history(version.name, version.version, key))
 
 
 def compare_page(page: Page, name: str) -> dict[str, Any]:
@@ -120,8 +130,7 @@ def compare_page(page: Page, name: str) -> dict[str, Any]:
     keys = sorted({k for v in versions for k in v.metrics})
     charts = []
     for key in keys:
-        lines = [series(_version_label(v), reader.get_metric_history(name, v.version, key))
-                 for v in versions if key in v.metrics]
+        lines = [_version_series(page, v, key, _version_label(v)) for v in versions if key in v.metrics]
         charts.append({"key": key, "series": lines})
     return {"model_name": name, "versions": versions, "comparison": comparison, "charts": charts}
 

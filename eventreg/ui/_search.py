@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from eventreg.errors import FilterSyntaxError
-from eventreg.ui._charts import series
 from eventreg.ui._context import PAGE_SIZE, Page
 
 
@@ -53,7 +52,8 @@ def runs_page(page: Page) -> tuple[dict[str, Any], int]:
 def run_page(page: Page, run_id: str) -> dict[str, Any]:
     reader = page.reader
     run = reader.get_run(run_id)
-    charts = [series(key, reader.get_run_metric_history(run_id, key)) for key in sorted(run.metrics)]
+    charts = [page.site.series(page, ("run", run.id, key), key, lambda key=key: reader.get_run_metric_history(run.id, key))
+              for key in sorted(run.metrics)]
     return {"run": run, "charts": charts}
 
 

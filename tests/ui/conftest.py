@@ -5,9 +5,6 @@ metric histories and one whose every text is hostile, served by uvicorn on 127.0
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ pytest.importorskip("sklearn", reason="the demo needs scikit-learn: pip install 
 
 import eventreg  # noqa: E402
 import eventreg.ui  # noqa: E402
+from eventreg.ui._server import BackgroundServer  # noqa: E402
 
 #: a name that is HTML, quotes and right-to-left text at once (names may not hold "/")
 HOSTILE = "<img src=x onerror=alert(1)> \"q' & نموذج"
@@ -70,34 +68,7 @@ def registry(built: dict[str, Any]) -> Iterator[Any]:
         yield reg
 
 
-class Server:
-    """
-    uvicorn serving an ASGI app in a thread on 127.0.0.1 and a free port.
-    """
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
 @pytest.fixture(scope="session")
-def server(registry: Any) -> Iterator[Server]:
-    with Server(eventreg.ui.app(registry)) as running:
+def server(registry: Any) -> Iterator[BackgroundServer]:
+    with BackgroundServer(eventreg.ui.app(registry)) as running:
         yield running

@@ -20,7 +20,8 @@ import pytest
 
 import eventreg
 import eventreg.ui
-from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS, Server
+from eventreg.ui._server import BackgroundServer
+from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS
 
 CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 REQUIRED = os.environ.get("CI") == "true" or os.environ.get("EVENTREG_REQUIRE_SERVICES") == "1"
@@ -79,7 +80,7 @@ class Watched:
 
 
 @pytest.fixture
-def tab(browser: Any, server: Server) -> Iterator[Watched]:
+def tab(browser: Any, server: BackgroundServer) -> Iterator[Watched]:
     watched = Watched(browser, server.url)
     yield watched
     watched.close()
@@ -189,7 +190,7 @@ def test_verify_shows_ok_then_fails_after_a_row_is_changed(browser: Any, tmp_pat
         reg.create_model("m", description="first")
         reg.create_model("n")
         head = reg.head()
-        with Server(eventreg.ui.app(reg)) as server:
+        with BackgroundServer(eventreg.ui.app(reg)) as server:
             tab = Watched(browser, server.url)
             try:
                 tab.open("/audit")

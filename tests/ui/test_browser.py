@@ -73,7 +73,7 @@ class Watched:
     def shot(self, name: str, full: bool = False) -> None:
         if SHOTS:
             Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
+            self.page.screenshot(path=str(Path(SHOTS) / f"ui-{name}.png"), full_page=full)
 
     def close(self) -> None:
         self.context.close()
@@ -112,7 +112,6 @@ def test_click_model_then_version_then_compare_then_audit(tab: Watched) -> None:
     tab.page.wait_for_load_state("networkidle")
     assert tab.page.locator("h1").inner_text() == "iris version 2"
     assert tab.page.locator("#params").inner_text().count("int") == 2, "params with their types"
-    tab.shot("version", full=True)
     tab.page.go_back()
     tab.page.wait_for_load_state("networkidle")
     tab.page.get_by_label("compare version 1").check()
@@ -158,11 +157,12 @@ def test_a_chart_draws_the_points_it_was_sent(tab: Watched) -> None:
     assert 2 <= drawn <= 5000
     caption = tab.page.locator("figure.chart-box").nth(1).locator("figcaption").inner_text()
     assert f"{LOSS_POINTS:,} point(s)" in caption and f"{drawn:,} drawn" in caption
+    tab.page.locator("h2", has_text="Metrics").scroll_into_view_if_needed()
     tab.shot("charts")
     tab.open("/models/charts/compare?v=1&v=2")
     overlaid = tab.page.locator(".chart[data-drawn]").first
     assert overlaid.locator(".u-legend .u-series").count() == 3, "the step axis and one line per version"
-    tab.shot("compare", full=True)
+    tab.shot("compare")
     assert not tab.errors, tab.errors
 
 
@@ -218,7 +218,6 @@ def test_hostile_names_notes_and_params_render_as_text(tab: Watched, registry: A
     note = tab.page.locator("main p.description").inner_text()
     assert note.startswith("<script>alert('note')</script>") and len(note) > 10_000
     assert "<script>alert('why')</script>" in tab.page.locator("ol.timeline").inner_text()
-    tab.shot("hostile")
     tab.open(f"/models/{quote(HOSTILE)}/versions/1")
     params = tab.page.locator("#params").inner_text()
     assert "<script>alert('p')<script>" in params and "\"'><b>bold</b></td>" in params and "مرحبا بالعالم" in params
@@ -256,4 +255,3 @@ def test_a_filter_error_points_at_the_column(tab: Watched) -> None:
     tab.page.wait_for_load_state("networkidle")
     error = tab.page.locator("#filter-error").inner_text()
     assert "column" in error and "^" in error
-    tab.shot("filter-error")

@@ -233,12 +233,23 @@ def _metric(value: Any) -> str:
     return f"{value:.6g}"
 
 
+#: the password of a URL written inside any text (``https://user:token@host``)
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
+
+
+def secretless(text: Any) -> str:
+    """
+    ``text`` with the password of every URL in it replaced by ``***``.
+    """
+    return _URL_PASSWORD.sub(r"\1***@", str(text))
+
+
 def _value(value: Any) -> str:
     if isinstance(value, float):
         return _metric(value)
     if value is None:
         return "—"
-    return str(value)
+    return secretless(value)
 
 
 def _typename(value: Any) -> str:
@@ -266,7 +277,7 @@ def templates() -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(str(files("eventreg.ui") / "templates")),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(what=_what, when=_when, iso=_iso, size=_size, metric=_metric, value=_value,
+    env.filters.update(secretless=secretless, what=_what, when=_when, iso=_iso, size=_size, metric=_metric, value=_value,
                        typename=_typename)
     return Jinja2Templates(env=env)
 

@@ -320,9 +320,15 @@ def test_links_work_under_a_mount_prefix(registry) -> None:
     assert client.get("/registry/models/iris").status_code == 200
 
 
-def test_no_password_is_shown() -> None:
+def test_no_password_is_shown(tmp_path) -> None:
     assert redact("postgresql+psycopg://ana:s3cret@db:5432/reg") == "postgresql+psycopg://ana:***@db:5432/reg"
     assert redact("sqlite:///./eventreg.db") == "sqlite:///./eventreg.db"
+    with eventreg.open(f"sqlite:///{tmp_path / 'c.db'}", artifacts=f"file://{tmp_path / 'a'}") as reg:
+        reg.register_version("m", code={"repo": "https://bot:ghp_t0ken@github.com/org/repo.git", "commit": "ab" * 20},
+                             params={"source": "s3://key:s3cret@bucket/data"})
+        html = TestClient(eventreg.ui.app(reg)).get("/models/m/versions/1").text
+    assert "ghp_t0ken" not in html and "s3cret" not in html
+    assert "https://bot:***@github.com/org/repo.git" in html
 
 
 def test_a_url_password_never_reaches_a_page(built, registry) -> None:

@@ -14,6 +14,7 @@ from eventreg.errors import MissingDriver
 try:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Mount, Route
@@ -147,10 +148,4 @@ def app(registry: Any) -> Starlette:
     ]
     return Starlette(routes=routes, exception_handlers={Exception: error, HTTPException: error,
                                                         EventregError: error},
-                     middleware=[_middleware()])
-
-
-def _middleware() -> Any:
-    from starlette.middleware import Middleware
-
-    return Middleware(_SecurityHeaders)
+                     middleware=[Middleware(_SecurityHeaders)])

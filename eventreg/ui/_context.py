@@ -157,11 +157,9 @@ class Page:
         """
         This page's path with some query parameters changed (None removes one).
         """
-        query = dict(self.request.query_params.multi_items())
         multi = {k: self.request.query_params.getlist(k) for k in self.request.query_params}
         for key, value in changes.items():
             multi.pop(key, None)
-            query.pop(key, None)
             if value is not None:
                 multi[key] = [str(value)]
         if _now:

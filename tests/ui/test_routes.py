@@ -25,7 +25,7 @@ import eventreg
 import eventreg.ui
 from eventreg.ui._charts import MAX_POINTS, series
 from eventreg.ui._context import redact
-from tests.ui.conftest import ACC_POINTS, HOSTILE, HOSTILE_NOTE, LOSS_POINTS, build
+from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS, build
 
 from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402

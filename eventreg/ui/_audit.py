@@ -70,7 +70,7 @@ def audit_page(page: Page) -> dict[str, Any]:
         high = min(high, filters["until"])
     low = filters["since"] if isinstance(filters["since"], int) else 1
     if filters["model"]:  # the model's own stream: read by index, not by scanning the log
-        found, more, high = _model_events(reader, filters, low, high)
+        found, more, high = _model_events(page, filters, low, high)
         scanned = len(found)
     else:
         found, high, scanned = _scan(reader, filters, low, high)
@@ -80,12 +80,13 @@ def audit_page(page: Page) -> dict[str, Any]:
             "models": [m.name for m in reader.list_models()][:500]}
 
 
-def _model_events(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
+def _model_events(page: Page, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
     """
     A page of one model's events at or below position ``high``, newest first.
     """
-    events = [e for e in reversed(reader.history(filters["model"])) if low <= e.position <= high
-              and _wanted(e, **filters)]
+    model = filters["model"]
+    newest_first = page.site.memo(page, ("history", model), lambda: page.reader.history(model)[::-1])
+    events = [e for e in newest_first if low <= e.position <= high and _wanted(e, **filters)]
     page = events[:PAGE_SIZE]
     more = len(events) > PAGE_SIZE
     return page, more, (page[-1].position - 1 if page else 0)

@@ -27,8 +27,9 @@ from eventreg.ui._charts import series
 PAGE_SIZE = 50
 #: past views kept (each holds a folded state)
 _VIEWS_KEPT = 4
-#: chart series kept (each at most 5,000 points)
-_SERIES_KEPT = 256
+#: results kept by Site.memo (chart series of at most 5,000 points, histories of a model)
+_MEMO_KEPT = 64
+_MISSING = object()
 
 
 def redact(url: str) -> str:
@@ -59,7 +60,8 @@ class Site:
         self._views: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._store: Any = None
-        self._series: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._paths: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self.log_url = redact(str(getattr(getattr(registry, "log", None), "url", "") or ""))
 
     def view(self, as_of: str) -> Any:
@@ -84,21 +86,46 @@ class Site:
 
     def series(self, page: Page, owner: tuple[Any, ...], label: str, fetch: Any) -> dict[str, Any]:
         """
-        The chart series of ``fetch()`` (a metric history), downsampled; kept while the log
-        does not move past the position the page shows, so a long history is read once.
+        The chart series of ``fetch()`` (a metric history), downsampled; see :meth:`memo`.
         """
-        key = (*owner, label, page.position)
+        return self.memo(page, ("series", *owner, label), lambda: series(label, fetch()))
+
+    def memo(self, page: Page, key: tuple[Any, ...], make: Any) -> Any:
+        """
+        ``make()``, kept while the log does not move past the position the page shows: a
+        long metric history or a model's whole history is read once, not per request.
+        """
+        key = (*key, page.position)
         with self._lock:
-            found = self._series.get(key)
-            if found is not None:
-                self._series.move_to_end(key)
+            found = self._memo.get(key, _MISSING)
+            if found is not _MISSING:
+                self._memo.move_to_end(key)
                 return found
-        made = series(label, fetch())
+        made = make()
         with self._lock:
-            self._series[key] = made
-            while len(self._series) > _SERIES_KEPT:
-                self._series.popitem(last=False)
+            self._memo[key] = made
+            while len(self._memo) > _MEMO_KEPT:
+                self._memo.popitem(last=False)
         return made
+
+    def path(self, request: Request, route: str, params: dict[str, Any]) -> str:
+        """
+        The URL path of ``route`` with ``params`` %-quoted, under the app's mount prefix.
+
+        The router is asked once per route and set of parameter names; later links fill
+        in the pattern it gave (a page has hundreds of links).
+        """
+        names = tuple(sorted(params))
+        prefix = request.scope.get("app_root_path", request.scope.get("root_path", "")).rstrip("/")
+        key = (prefix, route, names)
+        pattern = self._paths.get(key)
+        if pattern is None:
+            marks = {name: f"\x00{name}\x00" for name in names}
+            pattern = prefix + str(request.scope["router"].url_path_for(route, **marks))
+            self._paths[key] = pattern
+        for name in names:
+            pattern = pattern.replace(f"\x00{name}\x00", quote(str(params[name]), safe="/" if name == "path" else ""))
+        return pattern
 
     def artifact_store(self) -> Any:
         """
@@ -146,8 +173,7 @@ class Page:
         """
         The path (with the mount prefix) of ``route``, with query ``_q`` and this page's ``as_of``.
         """
-        quoted = {k: quote(str(v), safe="/" if k == "path" else "") for k, v in path.items()}
-        url = self.request.url_for(route, **quoted).path
+        url = self.site.path(self.request, route, path)
         query = [(k, v) for k, v in (_q or {}).items() if v not in (None, "", [], ())]
         if self.as_of and not _now:
             query.append(("as_of", self.as_of))
@@ -169,7 +195,7 @@ class Page:
         return f"{path}?{urlencode(pairs)}" if pairs else path
 
     def static(self, path: str) -> str:
-        return self.request.url_for("static", path=path).path
+        return self.site.path(self.request, "static", {"path": path})
 
     def text(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default).strip()

@@ -84,8 +84,7 @@ def model_history(page: Page, name: str) -> dict[str, Any]:
     """
     The events of model ``name``, newest first, a page at a time.
     """
-    events = page.reader.history(name)
-    events.reverse()
+    events = _newest_first(page, name)
     number = page.number("page", 1)
     start = (number - 1) * _HISTORY_PAGE
     return {"name": name, "events": events[start:start + _HISTORY_PAGE], "page_number": number,
@@ -111,7 +110,14 @@ def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:
     The events of one version (read from its model's stream, so loaded after the page).
     """
     number = page.reader.get_version(name, version_ref(ref)).version
-    return {"events": [e for e in page.reader.history(name) if e.version == number]}
+    return {"events": [e for e in reversed(_newest_first(page, name)) if e.version == number]}
+
+
+def _newest_first(page: Page, name: str) -> list[Any]:
+    """
+    Every event of model ``name``, newest first (read once per log position).
+    """
+    return page.site.memo(page, ("history", name), lambda: page.reader.history(name)[::-1])
 
 
 def _version_series(page: Page, version: Any, key: str, label: str) -> dict[str, Any]:

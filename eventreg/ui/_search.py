@@ -7,6 +7,7 @@ A filter that does not parse is shown inline with a caret under the column it na
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eventreg.errors import FilterSyntaxError
@@ -57,6 +58,29 @@ def run_page(page: Page, run_id: str) -> dict[str, Any]:
     return {"run": run, "charts": charts}
 
 
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def first_versions(reader: Any, text: str, order_by: list[str] | None, limit: int) -> list[Any]:
+    """
+    The first ``limit`` versions ``search_versions`` gives for ``text``: model by model
+    when the result is in model order anyway, so a page of a search over many versions
+    stops once it is full (the API scans every version before applying ``limit``).
+    """
+    if order_by or not text or _OR.search(text) or re.search(r"\b(model|name)\b", text):
+        return reader.search_versions(text or None, order_by=order_by, limit=limit)
+    names = [m.name for m in reader.list_models()]
+    if any("'" in name or "\\" in name for name in names):
+        return reader.search_versions(text, limit=limit)
+    reader.search_versions(text, limit=0)  # a syntax error names the user's column, not ours
+    found: list[Any] = []
+    for name in names:
+        found += reader.search_versions(f"model = '{name}' and ({text})", limit=limit - len(found))
+        if len(found) >= limit:
+            break
+    return found
+
+
 def search_page(page: Page) -> tuple[dict[str, Any], int]:
     reader = page.reader
     text = page.text("filter")
@@ -66,7 +90,7 @@ def search_page(page: Page) -> tuple[dict[str, Any], int]:
     if not text and not page.text("order_by"):
         return context, 200
     try:
-        found = reader.search_versions(text or None, order_by=_order(page), limit=number * PAGE_SIZE + 1)
+        found = first_versions(reader, text, _order(page), number * PAGE_SIZE + 1)
     except FilterSyntaxError as error:
         context["error"] = filter_error(error, text)
         return context, 400

@@ -363,3 +363,13 @@ def test_eventreg_ui_prints_its_url_and_serves(built, tmp_path) -> None:
     busy = subprocess.run([script, "ui", "--url", built["url"], "--host", "203.0.113.9", "--port", "1"],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert busy.returncode == 2 and busy.stderr.startswith("error: ") and "Traceback" not in busy.stderr
+
+
+def test_a_search_page_stops_model_by_model_with_the_same_results(registry) -> None:
+    from eventreg.ui._search import first_versions
+
+    for text in ("params.lr < 0.05", "metrics.acc > 0.5", "actor = 'bo'", "label = 'lr-0.1'",
+                 "params.n_estimators = 5 or params.lr = 0.1"):
+        for limit in (1, 2, 3, 50):
+            expected = [(v.name, v.version) for v in registry.search_versions(text, limit=limit)]
+            assert [(v.name, v.version) for v in first_versions(registry, text, None, limit)] == expected, text

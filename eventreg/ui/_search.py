@@ -72,10 +72,12 @@ def first_versions(reader: Any, text: str, order_by: list[str] | None, limit: in
     names = [m.name for m in reader.list_models()]
     if any("'" in name or "\\" in name for name in names):
         return reader.search_versions(text, limit=limit)
-    reader.search_versions(text, limit=0)  # a syntax error names the user's column, not ours
     found: list[Any] = []
     for name in names:
-        found += reader.search_versions(f"model = '{name}' and ({text})", limit=limit - len(found))
+        try:
+            found += reader.search_versions(f"model = '{name}' and ({text})", limit=limit - len(found))
+        except FilterSyntaxError:  # raised again for the user's text, so the column is theirs
+            return reader.search_versions(text, limit=limit)
         if len(found) >= limit:
             break
     return found

@@ -26,8 +26,6 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
     move, look at the registry as it stood at any moment (?as_of=), read the audit log and
     verify its hash chain. Nothing on the pages writes to the registry. Stop with Ctrl-C.
     """
-    import eventreg
-
     try:
         import uvicorn
 
@@ -37,8 +35,9 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
     except ImportError as e:
         raise MissingDriver("eventreg ui needs Starlette, Jinja2 and uvicorn: pip install 'eventreg[ui]'") from e
     settings = _settings(ctx)
-    registry = ctx.with_resource(eventreg.open(url=url or settings.url, artifacts=artifacts or settings.artifacts,
-                                               actor=settings.actor))
+    settings.url = url or settings.url
+    settings.artifacts = artifacts or settings.artifacts
+    registry = settings.registry(ctx)  # create=False once eventreg.open takes it (issue 20), as _reader does
     config = uvicorn.Config(app(registry), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:

@@ -9,8 +9,7 @@ in the same run: each append measurement is cut into 10 slices and raw and event
 turns slice by slice (a slow phase of a shared machine falls on both), each on its own
 file; a measurement is the sum of its slices, and the best of ``--repeat`` counts.
 eventreg additionally validates and encodes each event, checks the stream version and
-computes the hash chain (with its C modules built, in C: the header line says whether
-they are on; ``EVENTREG_PURE_PYTHON=1`` measures the pure-Python path), and guards each
+computes the hash chain, and guards each
 insert with the previous event's hash: that is what the ratio prices. eventreg sends an
 append's rows as multi-row ``INSERT`` statements, so a reference row also prices it
 against raw ``sqlite3`` doing that.
@@ -68,8 +67,7 @@ if not _ES_WORKER:
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from eventreg import NewEvent, open_log
-    from eventreg import log as log_module
-    from eventreg.backends import sql as sql_backend
+    from eventreg.backends import sql_connections, sql_statements
     from eventreg.backends import sql_schema
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +93,7 @@ def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute(f"PRAGMA wal_autocheckpoint={sql_backend.WAL_AUTOCHECKPOINT}")  # as eventreg's connections
+    conn.execute(f"PRAGMA wal_autocheckpoint={sql_connections.WAL_AUTOCHECKPOINT}")  # as eventreg's connections
     dialect = sqlite_dialect.dialect()
     table = sql_schema.events  # the very same table definition and indexes
     conn.execute(str(CreateTable(table).compile(dialect=dialect)))
@@ -192,7 +190,7 @@ def raw_multirow_append(path: Path, groups: list[list[tuple]], synchronous: str)
     baseline than the issue's, printed for reference.
     """
     conn = raw_connect(path, synchronous)
-    texts = sql_backend._Statements(sql_backend.SQLITE_STATEMENTS)
+    texts = sql_statements.Statements(sql_statements.SQLITE_STATEMENTS)
     statements = texts.insert_texts  # [n]: the INSERT of n rows
     flat = [[[value for row in group[i:i + 64] for value in row] for i in range(0, len(group), 64)]
             for group in groups]
@@ -521,9 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             (f"eventsourcing read ({batched:,})", batched, "esR", "rawR", "(calibration)"),
         ]
     print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={sync}; Python {sys.version.split()[0]}; "
-          f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-          f"eventreg's C modules: appends {'on' if log_module._accel else 'off'}, SQLite "
-          f"{'on' if sql_backend._cread else 'off'}")
+          f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = (f"{'operation':<32} {'eventreg ev/s':>14} {'raw sqlite3 ev/s':>17} {'ratio':>7}  "
               f"{'target':<13} {'CPU us/ev eventreg / raw':>24}")
     print(header)

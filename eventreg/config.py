@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from eventreg.errors import ConfigurationError, UnknownBackend
+from eventreg.errors import ConfigurationError, RegistryNotFound, UnknownBackend
 
 if TYPE_CHECKING:
     from eventreg.log import EventLog
@@ -64,12 +64,16 @@ def installed_backends() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def open_log(url: str | None = None, **options: Any) -> EventLog:
+def open_log(url: str | None = None, *, create: bool = True, **options: Any) -> EventLog:
     """
     Open the event log at ``url`` (default: ``EVENTREG_URL``, else ``sqlite:///./eventreg.db``).
 
     Args:
         url: the log's URL; its scheme picks the backend.
+        create: create the log when there is none (the default). With ``False`` a
+            missing log raises :class:`~eventreg.errors.RegistryNotFound` and nothing is
+            created: for commands that only read, where a typo'd URL must not make an
+            empty registry.
         **options: passed to the backend (e.g. ``actor=``, ``connect_args=``).
 
     Returns:
@@ -80,6 +84,8 @@ def open_log(url: str | None = None, **options: Any) -> EventLog:
             that are installed).
         MissingDriver: the backend's driver is not installed (names the extra).
         BackendUnavailable: the server cannot be reached.
+        RegistryNotFound: ``create=False`` and there is no log at ``url``.
+        ConfigurationError: the folder a SQLite URL names does not exist.
     """
     url = url or os.environ.get("EVENTREG_URL") or DEFAULT_URL
     scheme = url_scheme(url)
@@ -91,7 +97,16 @@ def open_log(url: str | None = None, **options: Any) -> EventLog:
             f"{', '.join(sorted(backends)) or 'none'})"
         )
     cls = entry.load()
+    if not create:  # only then: a third party's backend need not know the option
+        options["create"] = False
     return cls.from_url(url, **options)
+
+
+def no_registry(url: str) -> RegistryNotFound:
+    """
+    The error for a URL that holds no registry (the password redacted).
+    """
+    return RegistryNotFound(f"no registry at {redact_url(url)}")
 
 
 def default_actor() -> str:

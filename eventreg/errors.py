@@ -136,6 +136,13 @@ class NotFound(EventregError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RegistryNotFound(NotFound):
+    """
+    No registry (event log) at the URL, and the caller asked not to create one
+    (``open_log(url, create=False)``, the CLI's read-only commands).
+    """
+
+
 class AlreadyExists(EventregError, ValueError):
     """
     The thing to create exists already.
@@ -218,6 +225,7 @@ __all__ = [
     "NotAnEventLog",
     "NotFound",
     "ReadOnlyError",
+    "RegistryNotFound",
     "SchemaVersionError",
     "UnknownBackend",
     "UnknownEventType",

@@ -17,631 +17,62 @@ re-check a log (docs/backends.md shows it in ten lines of Python).
 
 from __future__ import annotations
 
-import functools
 import gc
-import hashlib
-import json
 import os
-import re
-import sys
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
-from typing import Any, NamedTuple, Protocol, runtime_checkable
-
-import attrs
+from typing import Any, Protocol, runtime_checkable
 
 from eventreg.errors import ConcurrencyConflict, InvalidEvent, LogCorrupted
-
-GENESIS_HASH = "0" * 64
-MAX_STREAM_ID_LENGTH = 200
-MAX_TYPE_LENGTH = 200
-MAX_ACTOR_LENGTH = 200
-#: the most JSON (payload + metadata, UTF-8) one event may hold; every backend takes
-#: this much (MariaDB's default max_allowed_packet is 16 MiB)
-MAX_EVENT_BYTES = 8 * 1024 * 1024
-
-
-class _Any:
-    """
-    The ``expected_version`` that accepts any current version of a stream.
-    """
-
-    _instance: _Any | None = None
-
-    def __new__(cls) -> _Any:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "ANY"
-
-    def __reduce__(self) -> str:
-        return "ANY"
-
-
-#: Append whatever the stream's current version is.
-ANY: Any = _Any()
-#: Append only if the stream does not exist yet.
-NO_STREAM = 0
-
-
-@attrs.frozen
-class NewEvent:
-    """
-    An event to append: a type name and a JSON object.
-
-    Attributes:
-        type: the event's type name, e.g. ``"version.registered"``.
-        payload: a JSON object (dict of str keys; values str, int, float, bool, None,
-            lists and dicts of those). Floats round-trip exactly; NaN and +-Infinity
-            are allowed.
-        schema_version: version of the payload's shape, for upcasting on read.
-        actor: who caused it; defaults to the log's or registry's actor.
-        metadata: a JSON object of extra facts (correlation ids, host ...).
-    """
-
-    type: str
-    payload: dict[str, Any] = attrs.field(factory=dict)
-    schema_version: int = attrs.field(default=1, kw_only=True)
-    actor: str | None = attrs.field(default=None, kw_only=True)
-    metadata: dict[str, Any] | None = attrs.field(default=None, kw_only=True)
-
-
-class RecordedEvent(NamedTuple):
-    """
-    An event as stored: the envelope around a payload.
-
-    A tuple, so that reading a million of them stays cheap; treat it as immutable.
-    """
-
-    position: int
-    stream_id: str
-    stream_version: int
-    type: str
-    schema_version: int
-    recorded_at: datetime
-    actor: str | None
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-class Head(NamedTuple):
-    """
-    The last position of a log and its hash: a digest to write down and check later.
-    """
-
-    position: int
-    hash: str
-
-    def __str__(self) -> str:
-        return f"{self.position}:{self.hash}"
-
-    @classmethod
-    def parse(cls, text: str) -> Head:
-        """
-        Parse ``"POSITION:HASH"`` as printed by ``str(head)`` and ``eventreg head``.
-
-        Raises:
-            ValueError: the text is not of that form.
-        """
-        match = re.fullmatch(r"\s*(\d+)\s*:\s*([0-9a-fA-F]{64})\s*", text)
-        if not match:
-            raise InvalidEvent(f"not a head {text!r}: expected POSITION:SHA256HEX")
-        return cls(int(match.group(1)), match.group(2).lower())
-
-
-class Snapshot(NamedTuple):
-    """
-    Opaque bytes saved by a reader, valid as of ``position``.
-    """
-
-    position: int
-    data: bytes
-    created_at: datetime
-
-
-@attrs.frozen
-class VerifyResult:
-    """
-    The outcome of checking a hash chain.
-
-    ``ok`` is false when any event's hash, position or link is wrong, or when the log
-    does not contain the ``expected_head``; ``first_bad_position`` and ``problem`` then
-    say where and what.
-    """
-
-    ok: bool
-    checked: int
-    head: Head
-    first_bad_position: int | None = None
-    problem: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-# -- canonical encoding ----------------------------------------------------------------
-
-_encode = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True
-).encode
-_decode = json.loads
-_UTC = timezone.utc
-_fromisoformat = datetime.fromisoformat
-_encode_str = json.encoder.encode_basestring  # what _encode gives for a str, without the call layers
-
-
-def _make_checked_encode() -> Any:
-    """
-    :func:`canonical_json` for values already checked by :func:`check_json_object`.
-
-    The C encoder is built once instead of on every call, without the cycle check (a
-    checked value has no cycles); used only if it gives the very same text.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return _encode
-    try:
-        encoder = make(None, json.JSONEncoder().default, _encode_str, None, ":", ",", True, False, True)
-    except TypeError:  # pragma: no cover - another signature
-        return _encode
-    join = "".join
-
-    def encode_checked(value: Any) -> str:
-        return join(encoder(value, 0))
-
-    sample = {"b": [1.5, float("nan"), -float("inf"), None, True, 10**30], "a": {"\u00e9": "\u2028\"\\"}}
-    return encode_checked if encode_checked(sample) == _encode(sample) else _encode
-
-
-_encode_checked = _make_checked_encode()
-
-
-def load_accelerator(name: str, host: str) -> Any:
-    """
-    One of eventreg's optional C modules, bound to a library Python already loaded; or None.
-
-    ``eventreg._cwrite`` (the append path) finds SHA-256 in the OpenSSL of Python's
-    ``_hashlib``; ``eventreg._cread`` (SQLite reads) runs the very SQLite library of
-    Python's ``_sqlite3``. ``pip install`` builds them where a C compiler exists; without
-    them, or with ``EVENTREG_PURE_PYTHON=1``, the same work runs in Python.
-    """
-    if os.environ.get("EVENTREG_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        import importlib
-
-        module = importlib.import_module(f"eventreg.{name}")
-        module.bind(importlib.import_module(host).__file__)
-    except (ImportError, AttributeError, OSError):
-        return None
-    return module
-
-
-#: ``prepare_events`` and ``seal`` hand the common case to it and keep doing everything
-#: else (and every error message) in Python
-_accel = load_accelerator("_cwrite", "_hashlib")
-
-
-def canonical_json(value: Any) -> str:
-    """
-    The canonical text of a JSON value: sorted keys, compact, NaN/Infinity as tokens.
-    """
-    return _encode(value)
-
-
-def canonical_bytes(value: Any) -> bytes:
-    """
-    The UTF-8 bytes of :func:`canonical_json`.
-    """
-    return _encode(value).encode("utf-8")
-
-
-def format_timestamp(moment: datetime) -> str:
-    """
-    ``recorded_at`` as it is hashed and stored: UTC, microseconds, a ``Z``.
-    """
-    if moment.tzinfo is _UTC:  # the common case, without replace() (~1.5 us a call)
-        return f"{moment.isoformat(timespec='microseconds')[:-6]}Z"
-    if moment.tzinfo is None:
-        raise InvalidEvent("timestamps must be timezone-aware")
-    if moment.utcoffset():
-        moment = moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def _parse_timestamp_slowly(text: str) -> datetime:
-    return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
-
-
-if sys.version_info >= (3, 11):
-
-    def parse_timestamp(text: str) -> datetime:
-        """
-        The inverse of :func:`format_timestamp`.
-        """
-        try:
-            moment = _fromisoformat(text)  # reads the "Z" itself since Python 3.11
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is _UTC and text[-1:] == "Z":
-            return moment
-        return _parse_timestamp_slowly(text)
-
-else:  # pragma: no cover - Python 3.10
-    parse_timestamp = _parse_timestamp_slowly
-
-
-_FRACTION = re.compile(r"(.*\d\d:\d\d:\d\d)[.,](\d{1,6})(.*)")
-
-
-def parse_iso_moment(text: str) -> datetime | None:
-    """
-    An ISO-8601 date or date-time a user wrote (``2026-03-03``, ``2026-03-03T14:00:01.5Z``,
-    ``... +02:00``), timezone-aware (naive means UTC); None if it is not one.
-
-    Python 3.10's ``fromisoformat`` reads neither a ``Z`` nor 1, 2, 4 or 5 fractional
-    digits; both are accepted here on every version.
-    """
-    text = text.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        match = _FRACTION.fullmatch(text)
-        if match is None or sys.version_info >= (3, 11):
-            return None
-        try:  # pragma: no cover - Python 3.10
-            value = datetime.fromisoformat(f"{match[1]}.{match[2].ljust(6, '0')}{match[3]}")
-        except ValueError:  # pragma: no cover - Python 3.10
-            return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-def check_json_object(value: Any, what: str) -> None:
-    """
-    Make sure ``value`` is a JSON object that round-trips exactly.
-
-    Raises:
-        InvalidEvent: naming the first offending key path and its Python type.
-    """
-    if not isinstance(value, dict):
-        raise InvalidEvent(f"{what} must be a JSON object (dict), not {type(value).__name__}")
-    _check_json(value, what)
-
-
-def _check_json(value: Any, path: str) -> None:
-    kind = type(value)
-    if kind in (str, int, float, bool) or value is None:
-        return
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                raise InvalidEvent(
-                    f"{path} has a key of type {type(key).__name__}; JSON keys must be str"
-                )
-            _check_json(item, f"{path}.{key}")
-        return
-    if kind is list:
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-        return
-    raise InvalidEvent(f"{path} is of type {kind.__name__}, which is not JSON")
-
-
-def _find_bad_text(value: Any, path: str) -> str | None:
-    """
-    The key path of the first string (key or value) that is not valid Unicode.
-    """
-    if isinstance(value, str):
-        return path if _has_surrogate(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _has_surrogate(key):
-                return f"{path} key {key.encode('utf-8', 'backslashreplace').decode()!r}"
-            found = _find_bad_text(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find_bad_text(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
-
-
-def _utf8_size(text: str, value: Any, what: str) -> int:
-    """
-    The UTF-8 size of canonical text, refusing lone surrogates (undecodable bytes).
-    """
-    if len(text) * 4 <= MAX_EVENT_BYTES and text.isascii():
-        return len(text)
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        where = _find_bad_text(value, what) or what
-        raise InvalidEvent(
-            f"{where} is not valid Unicode (a lone surrogate, e.g. from undecodable bytes)"
-        ) from None
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def check_stream_id(stream_id: Any) -> str:
-    """
-    Raises:
-        InvalidEvent: the stream id is not a non-empty string of printable characters
-            of at most ``MAX_STREAM_ID_LENGTH``.
-    """
-    if type(stream_id) is str and 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH and stream_id.isascii() \
-            and stream_id.isprintable():
-        return stream_id  # the common case; ASCII has no surrogates
-    if not isinstance(stream_id, str) or not stream_id:
-        raise InvalidEvent(f"stream id must be a non-empty string, not {stream_id!r}")
-    if len(stream_id) > MAX_STREAM_ID_LENGTH:
-        raise InvalidEvent(
-            f"stream id is {len(stream_id)} characters long; the limit is {MAX_STREAM_ID_LENGTH}"
-        )
-    if not stream_id.isprintable() or _has_surrogate(stream_id):
-        raise InvalidEvent(f"stream id {stream_id!r} contains control or invalid characters")
-    return stream_id
-
-
-def _check_short_text(value: Any, what: str, limit: int) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"{what} must be a non-empty string, not {value!r}")
-    if len(value) > limit or not value.isprintable() or _has_surrogate(value):
-        raise InvalidEvent(f"{what} {value[:50]!r} is too long or contains control characters")
-
-
-def envelope_text(
-    position: int,
-    stream_id: str,
-    stream_version: int,
-    type_: str,
-    schema_version: int,
-    recorded_at: str,
-    actor: str | None,
-    payload_text: str,
-    metadata_text: str,
-) -> str:
-    """
-    The canonical text hashed for one event (payload and metadata already canonical).
-    """
-    head = _encode([position, stream_id, stream_version, type_, schema_version, recorded_at, actor])
-    return f"{head[:-1]},{payload_text},{metadata_text}]"
-
-
-def chain_hash(prev_hash: str, envelope: str) -> str:
-    """
-    ``sha256(prev_hash || envelope)`` as lowercase hex.
-    """
-    return hashlib.sha256(bytes.fromhex(prev_hash) + envelope.encode("utf-8")).hexdigest()
-
-
-def event_hash(event: RecordedEvent) -> str:
-    """
-    Recompute the hash an event should carry, from its own fields and ``prev_hash``.
-    """
-    return chain_hash(
-        event.prev_hash,
-        envelope_text(
-            event.position,
-            event.stream_id,
-            event.stream_version,
-            event.type,
-            event.schema_version,
-            format_timestamp(event.recorded_at),
-            event.actor,
-            _encode(event.payload),
-            _encode(event.metadata),
-        ),
-    )
-
-
-class Prepared(NamedTuple):
-    """
-    A record ready to store: the event and the canonical texts of its JSON parts.
-    """
-
-    event: RecordedEvent
-    payload_text: str
-    metadata_text: str
-    recorded_at_text: str
-
-
-class PendingEvent(NamedTuple):
-    """
-    A validated :class:`NewEvent`, encoded once, waiting for a position.
-    """
-
-    type: str
-    schema_version: int
-    actor: str | None
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    payload_text: str
-    metadata_text: str
-
-
-#: the types a flat payload's values may have (exact types, as :func:`_check_json` wants)
-_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
-#: event types and actors already found valid (checked once, then looked up)
-_GOOD_TYPES: set[str] = set()
-_GOOD_ACTORS: set[str] = set()
-_GOOD_NAMES_LIMIT = 4096
-
-
-def _check_name(value: Any, what: str, limit: int, good: set[str]) -> None:
-    """
-    :func:`_check_short_text`, remembered in ``good`` for the few names a program uses.
-    """
-    _check_short_text(value, what, limit)
-    if type(value) is str and len(good) < _GOOD_NAMES_LIMIT:
-        good.add(value)
-
-
-def _check_object(value: Any, what: str) -> None:
-    """
-    :func:`check_json_object`, with one loop for the common flat object of scalars.
-    """
-    if type(value) is dict:
-        scalars = _SCALAR_TYPES
-        for key, item in value.items():
-            if type(key) is not str or type(item) not in scalars:
-                break
-        else:
-            return
-    check_json_object(value, what)
-
-
-def prepare_events(events: Iterable[NewEvent], default_actor: str | None) -> list[PendingEvent]:
-    """
-    Validate and encode events before any storage is touched.
-
-    Raises:
-        InvalidEvent: on the first event that cannot be recorded; nothing is written.
-    """
-    pending = []
-    new, good_types, good_actors = tuple.__new__, _GOOD_TYPES, _GOOD_ACTORS
-    for index, event in enumerate(events):
-        if not isinstance(event, NewEvent):
-            raise InvalidEvent(f"event #{index} is a {type(event).__name__}, not a NewEvent")
-        type_ = event.type
-        if type(type_) is not str or type_ not in good_types:
-            _check_name(type_, "event type", MAX_TYPE_LENGTH, good_types)
-        schema_version = event.schema_version
-        if type(schema_version) is not int or schema_version < 1:
-            raise InvalidEvent(f"schema_version must be a positive int, not {schema_version!r}")
-        actor = event.actor if event.actor is not None else default_actor
-        if actor is not None and (type(actor) is not str or actor not in good_actors):
-            _check_name(actor, "actor", MAX_ACTOR_LENGTH, good_actors)
-        payload = event.payload
-        _check_object(payload, "payload")
-        metadata = event.metadata if event.metadata else {}
-        if metadata:
-            _check_object(metadata, "metadata")
-        payload_text = _encode_checked(payload)
-        size = _utf8_size(payload_text, payload, "payload")
-        if metadata:
-            metadata_text = _encode_checked(metadata)
-            size += _utf8_size(metadata_text, metadata, "metadata")
-        else:
-            metadata_text = "{}"
-            size += 2
-        if size > MAX_EVENT_BYTES:
-            raise InvalidEvent(
-                f"event #{index} ({type_}) is {size:,} bytes of JSON; the limit is "
-                f"{MAX_EVENT_BYTES:,} (keep large data in the artifact store)"
-            )
-        pending.append(new(PendingEvent, (type_, schema_version, actor, payload, metadata,
-                                          payload_text, metadata_text)))
-    return pending
-
-
-def seal(
-    stream_id: str,
-    pending: Sequence[PendingEvent],
-    *,
-    first_position: int,
-    first_stream_version: int,
-    prev_hash: str,
-    recorded_at: datetime,
-) -> list[Prepared]:
-    """
-    Give pending events their positions, versions, timestamp and chained hashes.
-
-    The envelope (see the module docstring) is assembled from pieces encoded once per
-    call; the result is byte for byte what :func:`envelope_text` gives.
-    """
-    if _accel is not None:  # it hands what it does not take to _seal_py
-        return _accel.seal(RecordedEvent, Prepared, _seal_py, stream_id, pending, first_position,
-                           first_stream_version, prev_hash, recorded_at)
-    return _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
-
-
-def _seal_py(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
-             prev_hash: str, recorded_at: datetime) -> list[Prepared]:
-    """
-    :func:`seal` in Python.
-    """
-    utc = type(recorded_at) is datetime and recorded_at.tzinfo is timezone.utc
-    stamp = format_timestamp(recorded_at)
-    moment = recorded_at if utc else parse_timestamp(stamp)  # a UTC datetime is what a reader will see
-    # "[position,stream_id,stream_version,type,schema_version,recorded_at,actor,payload,metadata]"
-    sid_json = _encode_str(stream_id)
-    middle = f'"{stamp}"'  # the timestamp is ASCII digits and punctuation: no escapes
-    pieces: dict[tuple[str, int, str | None], str] = {}
-    sha256, new, record, prepared = hashlib.sha256, tuple.__new__, RecordedEvent, Prepared
-    prev = bytes.fromhex(prev_hash)
-    out = []
-    position, version = first_position, first_stream_version
-    for item in pending:
-        type_, schema_version, actor, payload, metadata, payload_text, metadata_text = item
-        key = (type_, schema_version, actor)
-        around = pieces.get(key)
-        if around is None:
-            actor_json = "null" if actor is None else _encode_str(actor)
-            around = pieces[key] = f",{_encode_str(type_)},{schema_version},{middle},{actor_json},"
-        envelope = f"[{position},{sid_json},{version}{around}{payload_text},{metadata_text}]"
-        digest = sha256(prev + envelope.encode("utf-8")).digest()
-        hex_digest = digest.hex()
-        out.append(new(prepared, (
-            new(record, (position, stream_id, version, type_, schema_version, moment, actor, payload,
-                         metadata, prev_hash, hex_digest)),
-            payload_text, metadata_text, stamp)))
-        prev, prev_hash = digest, hex_digest
-        position += 1
-        version += 1
-    return out
-
-
-def stored_row(item: Prepared) -> tuple[Any, ...]:
-    """
-    A sealed event as the SQL backends store it: the event's fields with its texts in
-    place of the decoded values, in the events table's column order
-    (``eventreg.backends.sql.EVENT_COLUMNS``).
-    """
-    e = item.event
-    return (e.position, e.stream_id, e.stream_version, e.type, e.schema_version, item.recorded_at_text,
-            e.actor, item.payload_text, item.metadata_text, e.prev_hash, e.hash)
-
-
-def seal_rows(stream_id: str, pending: Sequence[PendingEvent], first_position: int, first_stream_version: int,
-              prev_hash: str, recorded_at: datetime | None, params: list[Any]) -> list[RecordedEvent]:
-    """
-    :func:`seal` for a backend that binds stored rows: the recorded events, each one's
-    :func:`stored_row` appended to ``params`` (one flat list, as a multi-row ``INSERT``
-    binds them). ``recorded_at`` None is :func:`now`. Positional, and with no list of
-    :class:`Prepared` to build: a single append's path is short.
-    """
-    if recorded_at is None:
-        recorded_at = now()
-    sealed = _seal_py(stream_id, pending, first_position, first_stream_version, prev_hash, recorded_at)
-    for item in sealed:
-        params += stored_row(item)
-    return [item.event for item in sealed]
-
-
-# Where the C module is built, prepare_events and seal_rows are its functions with this
-# module's types bound (functools.partial: no Python frame on an append's path); it hands
-# what it does not take (other types, new names, a clock not in UTC ...) to the Python
-# functions above, kept as _prepare_events_py and _seal_rows_py.
-_prepare_events_py, _seal_rows_py = prepare_events, seal_rows
-if _accel is not None:
-    prepare_events = functools.partial(  # type: ignore[assignment]
-        _accel.prepare, _GOOD_TYPES, _GOOD_ACTORS, NewEvent, PendingEvent, MAX_EVENT_BYTES, _prepare_events_py)
-    seal_rows = functools.partial(_accel.seal, RecordedEvent, None, _seal_rows_py)  # type: ignore[assignment]
+from eventreg.log_encoding import (
+    FAST_REFUSED,
+    _encode,
+    canonical_bytes,
+    canonical_json,
+    check_json_object,
+    check_stream_id,
+    decode_json,
+    fast_decode,
+    format_timestamp,
+    json_problem,
+    parse_iso_moment,
+    parse_timestamp,
+)
+from eventreg.log_envelope import (
+    ANY,
+    GENESIS_HASH,
+    MAX_ACTOR_LENGTH,
+    MAX_EVENT_BYTES,
+    MAX_STREAM_ID_LENGTH,
+    MAX_TYPE_LENGTH,
+    NO_STREAM,
+    Head,
+    NewEvent,
+    PendingEvent,
+    Prepared,
+    RecordedEvent,
+    Snapshot,
+    VerifyResult,
+)
+from eventreg.log_sealing import (
+    chain_hash,
+    envelope_text,
+    event_hash,
+    now,
+    prepare_events,
+    seal,
+    seal_rows,
+    stored_row,
+)
+
+__all__ = [
+    "ANY", "FAST_REFUSED", "GENESIS_HASH", "MAX_ACTOR_LENGTH", "MAX_EVENT_BYTES", "MAX_STREAM_ID_LENGTH",
+    "MAX_TYPE_LENGTH", "NO_STREAM", "BaseLog", "EventLog", "Head", "NewEvent", "PendingEvent", "Prepared",
+    "RecordedEvent", "Snapshot", "VerifyResult", "canonical_bytes", "canonical_json", "chain_hash",
+    "check_expected_version", "check_json_object", "check_stream_id", "decode_json", "envelope_text",
+    "event_hash", "fast_decode", "format_timestamp", "json_problem", "now", "parse_iso_moment",
+    "parse_timestamp", "prepare_events", "seal", "seal_rows", "stored_row", "verify_chain",
+]
 
 
 def check_expected_version(stream_id: str, expected: Any, actual: int) -> None:
@@ -688,9 +119,9 @@ def verify_chain(events: Iterable[RecordedEvent], expected_head: Head | tuple[in
             )
         elif event.prev_hash != prev:
             problem = "prev_hash does not match the hash of the event before it"
-        elif event_hash(event) != event.hash:
-            problem = "hash does not match the event's content (it was edited)"
-        elif event.stream_version != versions.get(event.stream_id, 0) + 1:
+        else:
+            problem = _hash_problem(event)
+        if problem is None and event.stream_version != versions.get(event.stream_id, 0) + 1:
             problem = f"stream {event.stream_id!r} version {event.stream_version} is out of sequence"
         if problem:
             return VerifyResult(False, checked, Head(checked, prev), expected_position, problem)
@@ -715,11 +146,17 @@ def verify_chain(events: Iterable[RecordedEvent], expected_head: Head | tuple[in
     return VerifyResult(True, checked, Head(checked, prev))
 
 
-def now() -> datetime:
+def _hash_problem(event: RecordedEvent) -> str | None:
     """
-    The current time in UTC (one place, so tests and copies can reason about it).
+    What is wrong with an event's hash, or None: its stored fields may be anything a hand
+    put in the database, so a field that cannot even be hashed is a problem too.
     """
-    return datetime.now(timezone.utc)
+    try:
+        if event_hash(event) == event.hash:
+            return None
+    except (TypeError, ValueError, AttributeError, UnicodeError, RecursionError, OverflowError) as e:
+        return f"the event cannot be hashed: a stored field is not what eventreg writes ({type(e).__name__}: {e})"
+    return "hash does not match the event's content (it was edited)"
 
 
 # -- the protocol ----------------------------------------------------------------------
@@ -751,6 +188,46 @@ class EventLog(Protocol):
     def set_checkpoint(self, consumer: str, position: int) -> None: ...
     def import_events(self, events: Iterable[RecordedEvent]) -> int: ...
     def close(self) -> None: ...
+
+
+#: the open logs a forked child must repair (see :meth:`BaseLog._after_fork`)
+_LOGS: weakref.WeakSet[BaseLog] = weakref.WeakSet()
+
+
+#: the locks :func:`_before_fork` took, released again in the parent
+_HELD: list[Any] = []
+#: seconds to wait for a log's write lock before forking anyway (the forking thread
+#: itself may hold it)
+FORK_WAIT = 10.0
+
+
+def _before_fork() -> None:
+    """
+    Wait until no thread of this process is inside an append, and keep it so until the
+    fork is done: a child then inherits no database or file lock taken mid-append (SQLite
+    keeps its lock state per process: a write lock held at the fork would block the
+    child for good).
+    """
+    for log in list(_LOGS):
+        for lock in log._fork_locks():
+            if lock.acquire(timeout=FORK_WAIT):
+                _HELD.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _HELD:
+        _HELD.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    _HELD.clear()
+    for log in list(_LOGS):
+        log._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # no fork, nothing to repair
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 class BaseLog:
@@ -788,7 +265,7 @@ class BaseLog:
             raise InvalidEvent(f"expected_version must be ANY or an int >= 0, not {expected_version!r}")
         if isinstance(events, NewEvent):
             events = [events]
-        # The cyclic garbage collector is paused meanwhile (as _decode_rows does for reads):
+        # The cyclic garbage collector is paused meanwhile (as decode_rows does for reads):
         # the records, texts and rows made here cannot form cycles, and most are gone when
         # the call returns; collecting them mid-append cost ~5 % of a batch's time. Not for
         # one event: its dozen objects never cost that, and pausing did (~2 % of a single
@@ -807,6 +284,27 @@ class BaseLog:
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         raise NotImplementedError
+
+    def _watch_forks(self) -> None:
+        """
+        Have :meth:`_after_fork` called in every child this process forks (a backend's
+        ``__init__`` calls it once).
+        """
+        _LOGS.add(self)
+
+    def _fork_locks(self) -> list[Any]:
+        """
+        The locks held across a fork (taken before, released after): the write lock.
+        """
+        return []
+
+    def _after_fork(self) -> None:
+        """
+        Runs in a forked child, before anything else there: replace the locks and drop
+        the connections the child inherited. The parent held the locks at the fork, and
+        no thread in the child would ever release them; a connection (or file lock) is
+        the parent's and must not be shared.
+        """
 
     def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
         """
@@ -882,10 +380,3 @@ class BaseLog:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
-
-
-def decode_json(text: str) -> Any:
-    """
-    Decode JSON text written by :func:`canonical_json`.
-    """
-    return _decode(text)

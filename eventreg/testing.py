@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from typing import Any
@@ -440,3 +442,75 @@ class EventLogContract:
         for w in range(writers):
             assert [e.payload["i"] for e in log.read_stream(f"writer-{w}")] == list(range(per_writer))
         assert log.verify().ok
+
+    # -- fork ----------------------------------------------------------------------------
+
+    def test_a_process_forked_while_threads_append_appends_and_reads(self, log):
+        """
+        A child forked while other threads of the parent are inside ``append`` (holding
+        the log's locks, mid-transaction) must not inherit those locks held: it appends
+        and reads within 5 s. Forked several times, so that some forks land mid-append.
+        """
+        if not hasattr(os, "fork"):
+            pytest.skip("no os.fork on this platform")
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def append_until_stopped(n: int) -> None:
+            try:
+                while not stop.is_set():
+                    log.append(f"thread-{n}", [NewEvent("e", {"n": n})])
+            except BaseException as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=append_until_stopped, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            while log.head().position < 20 and not errors:
+                time.sleep(0.001)
+            for _ in range(5):
+                answer = self._forked_child_appends_and_reads(log)
+                assert answer == "ok", answer
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+        assert not errors, errors
+        assert log.verify().ok
+
+    @staticmethod
+    def _forked_child_appends_and_reads(log: Any) -> str:
+        """
+        Fork; the child appends one event and reads it back, then exits; the parent waits
+        5 s for its answer ("ok"), else kills it and reports that it hung.
+        """
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: no pytest machinery from here on
+            code = 1
+            try:
+                os.close(read_end)
+                (event,) = log.append("child", [NewEvent("e", {"from": "child"})])
+                found = [e.hash for e in log.read_all(from_position=event.position, limit=1)]
+                os.write(write_end, b"ok" if found == [event.hash] else b"not read back")
+                code = 0
+            except BaseException as e:
+                os.write(write_end, repr(e).encode()[:500])
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.01)
+            else:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "the forked child hung for 5 s"
+            return os.read(read_end, 1000).decode() or "the child said nothing"
+        finally:
+            os.close(read_end)

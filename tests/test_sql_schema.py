@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from eventreg import open_log
-from eventreg.backends import sql
-from eventreg.backends.sql import Migration
+from eventreg.backends import sql_connections, sql_migrations, sql_statements
+from eventreg.backends.sql_migrations import Migration
 from eventreg.errors import SchemaVersionError
 from eventreg.log import GENESIS_HASH, NewEvent, chain_hash, envelope_text
 
@@ -46,7 +46,7 @@ def test_first_open_creates_the_schema_at_the_known_version(sql_url):
     with open_log(sql_url) as log:
         assert log.head().position == 0
     assert _rows(sql_url, "SELECT version, min_eventreg FROM eventreg_schema") == [
-        (sql.schema_version_known(), sql.MIGRATIONS[-1].min_eventreg)
+        (sql_migrations.schema_version_known(), sql_migrations.MIGRATIONS[-1].min_eventreg)
     ]
     assert _rows(sql_url, "SELECT id, position, hash FROM eventreg_head") == [(1, 0, GENESIS_HASH)]
 
@@ -70,8 +70,8 @@ def test_an_older_schema_is_upgraded_once_keeping_the_events(sql_url, monkeypatc
         calls.append(1)
         conn.execute(sa.text("CREATE INDEX eventreg_ix_events_type ON eventreg_events (type)"))
 
-    newer = [*sql.MIGRATIONS, Migration(sql.schema_version_known() + 1, "0.9.0", add_type_index)]
-    monkeypatch.setattr(sql, "MIGRATIONS", newer)
+    newer = [*sql_migrations.MIGRATIONS, Migration(sql_migrations.schema_version_known() + 1, "0.9.0", add_type_index)]
+    monkeypatch.setattr(sql_migrations, "MIGRATIONS", newer)
     with open_log(sql_url) as log:
         assert list(log.read_all()) == recorded
         log.append("s", [NewEvent("e", {"n": 3})], expected_version=2)
@@ -92,7 +92,7 @@ def test_an_older_schema_is_upgraded_once_keeping_the_events(sql_url, monkeypatc
 def test_a_newer_schema_is_refused_naming_the_eventreg_version_needed(sql_url):
     with open_log(sql_url) as log:
         log.append("s", [NewEvent("e", {})])
-    future = sql.schema_version_known() + 5
+    future = sql_migrations.schema_version_known() + 5
     _execute(sql_url, f"INSERT INTO eventreg_schema (version, min_eventreg, applied_at) "
                       f"VALUES ({future}, '7.3.0', '2031-01-01T00:00:00.000000Z')")
     with pytest.raises(SchemaVersionError) as info:
@@ -171,7 +171,7 @@ def _switch_to_wal(path: str, barrier, results) -> None:
     barrier.wait(30)
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        sql._use_wal(conn.cursor(), 30)
+        sql_connections.use_wal(conn.cursor(), 30)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("CREATE TABLE IF NOT EXISTS t (a)")
         conn.execute("COMMIT")
@@ -184,7 +184,7 @@ def _switch_to_wal(path: str, barrier, results) -> None:
 def test_processes_switching_a_new_sqlite_file_to_wal_at_once(tmp_path):
     # SQLite answers "database is locked" at once, ignoring the busy timeout, to a process
     # switching a new file to WAL while another does the same: with a plain
-    # "PRAGMA journal_mode=WAL" instead of sql._use_wal, about 1 open in 80 failed here
+    # "PRAGMA journal_mode=WAL" instead of sql.use_wal, about 1 open in 80 failed here
     ctx = multiprocessing.get_context("fork")
     outcomes = []
     for round_ in range(40):
@@ -207,7 +207,7 @@ def test_sqlite_runs_the_statements_sqlalchemy_compiles_for_it():
     from eventreg.backends import sql_schema
 
     compiled = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"))
-    assert compiled == sql.SQLITE_STATEMENTS
+    assert compiled == sql_statements.SQLITE_STATEMENTS
 
 
 def test_opening_an_existing_sqlite_log_does_not_import_sqlalchemy(sqlite_url):

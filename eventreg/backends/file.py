@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import threading
-import uuid
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -38,6 +37,19 @@ from operator import add
 from typing import Any
 from urllib.parse import quote
 
+from eventreg.backends.file_lines import (
+    batch_lines,
+    create_empty,
+    decode_block,
+    eventreg_version,
+    line_problem,
+    line_stream_id,
+    lines_to_come,
+    raise_after,
+    sync_path,
+    write_atomically,
+)
+from eventreg.config import no_registry
 from eventreg.errors import (
     ConfigurationError,
     InvalidEvent,
@@ -54,11 +66,9 @@ from eventreg.log import (
     Prepared,
     RecordedEvent,
     Snapshot,
-    canonical_json,
     check_expected_version,
     decode_json,
     now,
-    parse_timestamp,
     seal,
 )
 
@@ -76,8 +86,7 @@ _SCAN_CHUNK = 1 << 20  # bytes read per system call when indexing
 _READ_CHUNK = 64 << 10  # ... when decoding: small blocks keep the garbage collector's work small
 _SNAPSHOT_NAME = re.compile(r"(\d{20})-(\d{8}T\d{12}Z)\.snapshot")
 _STREAM_ID = re.compile(rb'\n\{"position":\d+,"stream_id":"([^"\\\n]*)"')  # at a line's start
-_MORE_KEY = b',"more":'
-_new_event = tuple.__new__  # RecordedEvent without its Python-level __new__ (hot read loop)
+MORE_KEY = b',"more":'
 
 
 class FileLog(BaseLog):
@@ -115,14 +124,24 @@ class FileLog(BaseLog):
         except BaseException:
             self.close()
             raise
+        self._watch_forks()
+
+    def _fork_locks(self) -> list[Any]:
+        return [self._lock]
+
+    def _after_fork(self) -> None:
+        # the folder's flock belongs to an open file description the child shares with
+        # its parent: _flock opens the folder anew (it sees the pid change)
+        self._lock = threading.RLock()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> FileLog:
+    def from_url(cls, url: str, *, create: bool = True, **options: Any) -> FileLog:
         """
         Open ``file:///abs/dir`` or ``file://./rel/dir`` (relative to the current directory).
 
         Raises:
             ConfigurationError: no folder in the URL, or an option this backend lacks.
+            RegistryNotFound: ``create=False`` and the folder holds no log (or is missing).
         """
         rest = url.split("://", 1)[1]
         if rest.startswith("localhost/"):
@@ -136,6 +155,10 @@ class FileLog(BaseLog):
             raise ConfigurationError(
                 f"unknown option {', '.join(unknown)} for a file:// log (known: {', '.join(OPTIONS)})"
             )
+        if not create:
+            path = os.path.abspath(os.path.expanduser(rest))
+            if not os.path.isfile(os.path.join(path, MARKER)) and (not os.path.isdir(path) or not os.listdir(path)):
+                raise no_registry(url)  # a folder of other files is NotAnEventLog, as ever
         return cls(rest, **options)
 
     # -- opening ----------------------------------------------------------------------
@@ -163,7 +186,7 @@ class FileLog(BaseLog):
             if self.read_only:
                 raise LogCorrupted(f"{path} has a {MARKER} but no {EVENTS}")
             with self._flock(fcntl.LOCK_EX):
-                _create_empty(self._events_path)
+                create_empty(self._events_path)
                 os.fsync(self._dir_fd)
         self._open_events()
         self._refresh()
@@ -179,13 +202,13 @@ class FileLog(BaseLog):
                 f"({', '.join(others[:3])}{' ...' if len(others) > 3 else ''}) and no {MARKER}"
             )
         marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                  "created_by": f"eventreg {_eventreg_version()}"}
-        _write_atomically(os.path.join(self.path, MARKER),
+                  "created_by": f"eventreg {eventreg_version()}"}
+        write_atomically(os.path.join(self.path, MARKER),
                           (json.dumps(marker, indent=2) + "\n").encode(), fsync_dir=False)
-        _create_empty(self._events_path)
+        create_empty(self._events_path)
         os.fsync(self._dir_fd)
         if created:
-            _fsync_dir(os.path.dirname(self.path))
+            sync_path(os.path.dirname(self.path))
 
     def _check_marker(self, marker: str) -> None:
         try:
@@ -201,7 +224,7 @@ class FileLog(BaseLog):
         if version > FORMAT_VERSION:
             raise SchemaVersionError(
                 f"{self.path} is in file-log format {version} (written by "
-                f"{info.get('created_by', 'a newer eventreg')}); eventreg {_eventreg_version()} "
+                f"{info.get('created_by', 'a newer eventreg')}); eventreg {eventreg_version()} "
                 f"reads format {FORMAT_VERSION} and older: upgrade eventreg to open it"
             )
 
@@ -293,7 +316,7 @@ class FileLog(BaseLog):
             # start of line i = base + (lengths of the lines before it) + i newlines
             starts = array("q", map(add, accumulate(map(len, lines[:-1]), initial=base), count()))
             last = len(lines) - 1
-            while last >= 0 and _more(lines[last]) != 0:
+            while last >= 0 and lines_to_come(lines[last]) != 0:
                 last -= 1
             if last >= 0:
                 offsets.extend(pending)
@@ -339,7 +362,7 @@ class FileLog(BaseLog):
                     raise UnicodeError
                 keys = [sid.decode() for sid in found]
             except UnicodeError:  # some line is laid out otherwise: one at a time
-                keys = [_stream_id(line) for line in block.split(b"\n")[:-1]]
+                keys = [line_stream_id(line) for line in block.split(b"\n")[:-1]]
             for index, key in enumerate(keys, i):
                 known = streams.get(key)
                 if known is None:
@@ -437,7 +460,7 @@ class FileLog(BaseLog):
         """
         Append one batch at ``_end``, durably, and index it; on failure leave no trace.
         """
-        lines = _lines(sealed)
+        lines = batch_lines(sealed)
         data = b"".join(lines)
         start = self._end
         try:
@@ -482,10 +505,10 @@ class FileLog(BaseLog):
             stop = count if limit is None else min(count, first + max(limit, 0))
             damage = self._damage if stop == count else None
             if first >= stop:
-                return _raise_after((), damage)
+                return raise_after((), damage)
             begin = self._offsets[first]
             end = self._offsets[stop] if stop < count else self._end
-            return _raise_after(self._read_span(begin, end, first + 1), damage)
+            return raise_after(self._read_span(begin, end, first + 1), damage)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         """
@@ -531,12 +554,12 @@ class FileLog(BaseLog):
                 continue
             rest = data[cut:]
             block = data[:cut]
-            events = _decode_block(block)
+            events = decode_block(block)
             if events is None:  # yield the good lines before the bad one, then say where it is
                 for line in block.split(b"\n")[:-1]:
-                    event = _decode_block(line + b"\n")
+                    event = decode_block(line + b"\n")
                     if event is None:
-                        raise LogCorrupted(f"{self._events_path}: line {number} is not a valid event")
+                        raise LogCorrupted(f"{self._events_path}: line {number} {line_problem(line)}")
                     number += 1
                     yield event[0]
                 continue
@@ -564,7 +587,7 @@ class FileLog(BaseLog):
         self._check_writable()
         created = now().strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{position:020d}-{created}.snapshot"
-        _write_atomically(os.path.join(self.path, SNAPSHOTS, name), bytes(data))
+        write_atomically(os.path.join(self.path, SNAPSHOTS, name), bytes(data))
 
     def latest_snapshot(self) -> Snapshot | None:
         """
@@ -610,7 +633,7 @@ class FileLog(BaseLog):
         path = self._checkpoint_path(consumer)
         self._check_writable()
         text = json.dumps({"consumer": consumer, "position": position}, ensure_ascii=False) + "\n"
-        _write_atomically(path, text.encode())
+        write_atomically(path, text.encode())
 
     def _checkpoint_path(self, consumer: str) -> str:
         if not isinstance(consumer, str) or not consumer:
@@ -647,145 +670,3 @@ class FileLog(BaseLog):
         if getattr(self, "_lock", None) is not None and not getattr(self, "_closed", True):
             with suppress(Exception):  # at interpreter exit the os module may be gone
                 self.close()
-
-
-# -- lines ----------------------------------------------------------------------------------
-
-
-def _lines(sealed: list[Prepared]) -> list[bytes]:
-    """
-    The stored lines of one batch, assembled from the canonical texts (nothing re-encoded).
-    """
-    encode = canonical_json
-    last = len(sealed) - 1
-    out = []
-    stream_id, stream_text = None, ""
-    for k, item in enumerate(sealed):
-        e = item.event
-        if e.stream_id != stream_id:
-            stream_id, stream_text = e.stream_id, encode(e.stream_id)
-        tail = '"}\n' if k == last else f'","more":{last - k}}}\n'
-        out.append(
-            f'{{"position":{e.position},"stream_id":{stream_text},"stream_version":{e.stream_version},'
-            f'"type":{encode(e.type)},"schema_version":{e.schema_version},'
-            f'"recorded_at":"{item.recorded_at_text}","actor":{encode(e.actor)},'
-            f'"payload":{item.payload_text},"metadata":{item.metadata_text},'
-            f'"prev_hash":"{e.prev_hash}","hash":"{e.hash}{tail}'.encode()
-        )
-    return out
-
-
-def _more(line: bytes) -> int | None:
-    """
-    How many lines of its batch follow a stored line (0 on a batch's last line); None if
-    the line is not an event. Cheap for lines laid out as :func:`_lines` writes them.
-    """
-    if line.startswith(b'{"position":'):
-        if line.endswith(b'"}'):
-            return 0
-        m = line.rfind(_MORE_KEY, -30)
-        if m > 0 and line.endswith(b"}") and line[m + len(_MORE_KEY):-1].isdigit():
-            return int(line[m + len(_MORE_KEY):-1])
-    try:  # laid out otherwise (edited by hand or by another tool)
-        doc = decode_json(line)
-    except ValueError:
-        return None
-    more = doc.get("more", 0) if isinstance(doc, dict) and "hash" in doc else None
-    return more if type(more) is int and more >= 0 else None
-
-
-def _stream_id(line: bytes) -> str | None:
-    """
-    The stream id of a stored line, or None if it is not an event.
-    """
-    try:
-        doc = decode_json(line)
-    except ValueError:
-        return None
-    stream_id = doc.get("stream_id") if isinstance(doc, dict) else None
-    return stream_id if type(stream_id) is str else None
-
-
-def _decode_block(block: bytes) -> list[RecordedEvent] | None:
-    """
-    The events of newline-terminated lines, decoded in one ``json.loads``; None if any is bad.
-    """
-    try:
-        docs = decode_json(b"[" + block[:-1].replace(b"\n", b",") + b"]")
-        if len(docs) != block.count(b"\n"):  # bad lines that happen to join into JSON
-            return None
-        out = []
-        last_text, last_time = None, None
-        append = out.append
-        for d in docs:
-            text = d["recorded_at"]
-            if text != last_text:
-                if text[-1] != "Z":
-                    raise ValueError(f"recorded_at {text!r} is not UTC")
-                last_text, last_time = text, parse_timestamp(text)
-            append(_new_event(RecordedEvent, (
-                d["position"], d["stream_id"], d["stream_version"], d["type"], d["schema_version"],
-                last_time, d["actor"], d["payload"], d["metadata"], d["prev_hash"], d["hash"],
-            )))
-        return out
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
-
-
-def _raise_after(events: Any, damage: str | None) -> Iterator[RecordedEvent]:
-    yield from events
-    if damage:
-        raise LogCorrupted(damage)
-
-
-# -- files ----------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: str, flags: int = os.O_RDONLY | os.O_DIRECTORY) -> None:
-    fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _create_empty(path: str) -> None:
-    _fsync_dir(path, os.O_WRONLY | os.O_CREAT)
-
-
-def _write_atomically(path: str, data: bytes, fsync_dir: bool = True) -> None:
-    """
-    Replace ``path`` by ``data`` so that a reader or a crash sees the old or the new file.
-    """
-    folder = os.path.dirname(path)
-    try:
-        os.mkdir(folder)
-        _fsync_dir(os.path.dirname(folder))
-    except FileExistsError:
-        pass
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if fsync_dir:
-        _fsync_dir(folder)
-
-
-def _eventreg_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("eventreg")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "(unknown version)"

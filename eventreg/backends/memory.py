@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from eventreg.config import no_registry
 from eventreg.log import (
     GENESIS_HASH,
     BaseLog,
@@ -58,10 +59,26 @@ class MemoryLog(BaseLog):
             self.persistent = True  # within this process
         else:
             self._store = _Store()
+        self._watch_forks()
+
+    def _fork_locks(self) -> list[Any]:
+        return [self._store.lock]
+
+    def _after_fork(self) -> None:
+        global _named_lock
+        _named_lock = threading.Lock()
+        self._store.lock = threading.RLock()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> MemoryLog:
-        return cls(url.split("://", 1)[1].strip("/"), **options)
+    def from_url(cls, url: str, *, create: bool = True, **options: Any) -> MemoryLog:
+        """
+        Raises:
+            RegistryNotFound: ``create=False`` and no log of this name exists in this process.
+        """
+        name = url.split("://", 1)[1].strip("/")
+        if not create and name not in _named:
+            raise no_registry(url)
+        return cls(name, **options)
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         store = self._store

@@ -1,17 +1,15 @@
 """
 The SQL event log: SQLite, PostgreSQL and MySQL/MariaDB with one schema and one set of statements.
 
-The tables, migrations and statements are SQLAlchemy Core, in
-:mod:`eventreg.backends.sql_schema`; the statements are compiled once per dialect and
-run here on the DBAPI cursor, so an append costs about what the same ``INSERT`` costs by
-hand (benchmarks/log_bench.py). PostgreSQL and MySQL connections come from a SQLAlchemy
-engine's pool. A SQLite log runs on stdlib ``sqlite3`` connections of its own with the
-SQLite compilation of the same statements kept as text (:data:`SQLITE_STATEMENTS`), and
-imports SQLAlchemy only to create or upgrade a database's schema: a new process that
-opens an existing SQLite log does not pay for importing it. The few dialect differences
-are small named functions: :func:`_begin_write` (SQLite's ``BEGIN IMMEDIATE``),
-:func:`_head_is_last_event`, ``sql_schema._upsert_checkpoint``, ``sql_schema._schema_lock``,
-``sql_schema._mysql_binary_collation`` and :func:`_is_conflict`.
+The tables and statements are SQLAlchemy Core, in :mod:`~eventreg.backends.sql_schema`;
+the statements are compiled once per dialect (:mod:`~eventreg.backends.sql_statements`)
+and run here on the DBAPI cursor, so an append costs about what the same ``INSERT``
+costs by hand (benchmarks/log_bench.py). PostgreSQL and MySQL connections come from a
+SQLAlchemy engine's pool; a SQLite log runs on stdlib ``sqlite3`` connections of its own
+(:mod:`~eventreg.backends.sql_connections`, which also holds the few dialect
+differences) and imports SQLAlchemy only to create or upgrade a database's schema
+(:mod:`~eventreg.backends.sql_migrations`): a new process that opens an existing SQLite
+log does not pay for importing it. Rows become events in :mod:`~eventreg.backends.sql_rows`.
 
 Positions are handed out under a one-row head table: every append locks that row
 (``SELECT ... FOR UPDATE``), inserts its events after the head, moves the head and
@@ -23,19 +21,34 @@ event row and ``eventreg_head`` is a view of it (one page less written per commi
 
 from __future__ import annotations
 
-import functools
 import gc
-import json
-import json.scanner
-import os
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
-import eventreg
-from eventreg.config import redact_url
+from eventreg.backends.sql_connections import (
+    PROCESS,
+    EnginePool,
+    SQLitePool,
+    begin_write,
+    driver_error,
+    is_conflict,
+    refused,
+    sqlite_has_table,
+    sqlite_pool,
+)
+from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
+from eventreg.backends.sql_rows import Undecodable, UndecodableText, decode_rows, decode_rows_unpaused, is_utf8
+from eventreg.backends.sql_statements import (
+    EVENT_COLUMNS,
+    HASH_AT,
+    PREFIX,
+    SQLITE_STATEMENTS,
+    CompiledSql,
+    Statements,
+)
+from eventreg.config import no_registry
 from eventreg.errors import (
     AppendRefused,
     BackendUnavailable,
@@ -45,363 +58,36 @@ from eventreg.errors import (
     InvalidEvent,
     LogCorrupted,
     NotAnEventLog,
-    SchemaVersionError,
 )
 from eventreg.log import (
-    ANY,
     GENESIS_HASH,
-    MAX_STREAM_ID_LENGTH,
     BaseLog,
     Head,
-    NewEvent,
     PendingEvent,
     Prepared,
     RecordedEvent,
     Snapshot,
     check_expected_version,
-    decode_json,
     format_timestamp,
-    load_accelerator,
     now,
     parse_timestamp,
-    prepare_events,
     seal_rows,
     stored_row,
 )
 
-if TYPE_CHECKING:
-    import sqlalchemy as sa
-
-PREFIX = "eventreg_"
-#: the events table's columns, in order (``sql_schema`` checks its table against this)
-EVENT_COLUMNS = ["position", "stream_id", "stream_version", "type", "schema_version", "recorded_at", "actor",
-                 "payload", "metadata", "prev_hash", "hash"]
-
-# -- schema versions -------------------------------------------------------------------
-
-
-class Migration(NamedTuple):
-    """
-    One schema version: the first eventreg release that writes it, and how to get there
-    from the version before (``None`` for version 1, which is created, not upgraded).
-    """
-
-    version: int
-    min_eventreg: str
-    upgrade: Callable[[sa.Connection], None] | None
-
-
-def _head_is_last_event(dialect_name: str) -> bool:
-    """
-    Whether the head is read from the last event row rather than kept in a locked row.
-
-    SQLite: ``BEGIN IMMEDIATE`` takes the single write lock, so no second writer can
-    come between reading the last event and committing after it; ``eventreg_head`` is
-    then a view of the last event (writes to it are ignored). Elsewhere writers
-    serialise on the head row, which ``SELECT ... FOR UPDATE`` locks and each append moves.
-    """
-    return dialect_name == "sqlite"
-
-
-_HEAD_VIEW = f"""
-CREATE VIEW IF NOT EXISTS {PREFIX}head (id, position, hash) AS SELECT 1,
-    COALESCE((SELECT position FROM {PREFIX}events ORDER BY position DESC LIMIT 1), 0),
-    COALESCE((SELECT hash FROM {PREFIX}events ORDER BY position DESC LIMIT 1), '{GENESIS_HASH}')
-"""
-_HEAD_VIEW_TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS {PREFIX}head_{verb.lower()} INSTEAD OF {verb} ON {PREFIX}head "
-    "BEGIN SELECT 1; END"
-    for verb in ("INSERT", "UPDATE", "DELETE")
-]
-
-
-def _create_head_view(conn: sa.Connection) -> None:
-    """
-    SQLite: ``eventreg_head`` as a view of the last event (see :func:`_head_is_last_event`).
-    """
-    conn.exec_driver_sql(_HEAD_VIEW)
-    for trigger in _HEAD_VIEW_TRIGGERS:
-        conn.exec_driver_sql(trigger)
-
-
-def _upgrade_to_2(conn: sa.Connection) -> None:
-    """
-    Schema 2: on SQLite the head row becomes a view of the last event; elsewhere no change.
-    """
-    if _head_is_last_event(conn.dialect.name):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}head")
-        _create_head_view(conn)
-
-
-#: Every schema version, oldest first. A new version appends a step here, changes the
-#: table definitions in ``sql_schema`` to what the step produces and regenerates
-#: :data:`SQLITE_STATEMENTS`; a fresh database is created from the tables directly and
-#: stamped with the last version. MySQL commits each DDL statement by itself, so a step
-#: interrupted there is run again on the next open: write steps that can be re-run
-#: (``checkfirst=True``, ``IF NOT EXISTS``).
-MIGRATIONS: list[Migration] = [
-    Migration(1, "0.1.0", None),
-    Migration(2, "0.1.0", _upgrade_to_2),
-]
-
-
-def schema_version_known() -> int:
-    """
-    The newest schema version this eventreg can read and write.
-    """
-    return MIGRATIONS[-1].version
-
-
-def _refuse_newer(stored: tuple[int, str], where: str) -> None:
-    version, needs = stored
-    if version > schema_version_known():
-        raise SchemaVersionError(
-            f"the event log at {where} has schema version {version}, which needs eventreg >= {needs}; "
-            f"this is eventreg {eventreg.__version__}, which knows schema versions up to "
-            f"{schema_version_known()}: upgrade eventreg (pip install -U 'eventreg>={needs}')"
-        )
-
-
-# -- statements ------------------------------------------------------------------------
-
-
-class _Sql(NamedTuple):
-    """
-    A statement compiled for one dialect: its text, the order of its parameters and
-    the values of those the dialect added itself (SQLite's ``OFFSET 0``).
-    """
-
-    text: str
-    order: tuple[str, ...]
-    defaults: dict[str, Any]
-
-    def args(self, **values: Any) -> tuple[Any, ...]:
-        defaults = self.defaults
-        return tuple(values[name] if name in values else defaults[name] for name in self.order)
-
-
-#: The statements of :func:`eventreg.backends.sql_schema.compile_statements` compiled for
-#: SQLite (qmark parameters), so a SQLite log needs no SQLAlchemy to run them; a test
-#: checks this table against that function.
-SQLITE_STATEMENTS: dict[str, _Sql] = {
-    "insert": _Sql(
-        "INSERT INTO eventreg_events (position, stream_id, stream_version, type, schema_version, "
-        "recorded_at, actor, payload, metadata, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)",
-        ("position",
-         "stream_id",
-         "stream_version",
-         "type",
-         "schema_version",
-         "recorded_at",
-         "actor",
-         "payload",
-         "metadata",
-         "prev_hash",
-         "hash"),
-        {}),
-    "head": _Sql(
-        "SELECT eventreg_events.position, eventreg_events.hash \n"
-        "FROM eventreg_events ORDER BY eventreg_events.position DESC\n"
-        " LIMIT ? OFFSET ?",
-        ("one", "param_1"),
-        {"param_1": 0}),
-    "lock_head": _Sql(
-        "SELECT eventreg_events.position, eventreg_events.hash \n"
-        "FROM eventreg_events ORDER BY eventreg_events.position DESC\n"
-        " LIMIT ? OFFSET ?",
-        ("one", "param_1"),
-        {"param_1": 0}),
-    "stream_version": _Sql(
-        "SELECT eventreg_events.stream_version \n"
-        "FROM eventreg_events \n"
-        "WHERE eventreg_events.stream_id = ? ORDER BY eventreg_events.stream_version DESC\n"
-        " LIMIT ? OFFSET ?",
-        ("sid", "one", "param_1"),
-        {"param_1": 0}),
-    "read_stream": _Sql(
-        "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "
-        "eventreg_events.type, eventreg_events.schema_version, eventreg_events.recorded_at, "
-        "eventreg_events.actor, eventreg_events.payload, eventreg_events.metadata, "
-        "eventreg_events.prev_hash, eventreg_events.hash \n"
-        "FROM eventreg_events \n"
-        "WHERE eventreg_events.stream_id = ? AND eventreg_events.stream_version >= ? ORDER BY "
-        "eventreg_events.stream_version",
-        ("sid", "from_version"),
-        {}),
-    "read_all": _Sql(
-        "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "
-        "eventreg_events.type, eventreg_events.schema_version, eventreg_events.recorded_at, "
-        "eventreg_events.actor, eventreg_events.payload, eventreg_events.metadata, "
-        "eventreg_events.prev_hash, eventreg_events.hash \n"
-        "FROM eventreg_events \n"
-        "WHERE eventreg_events.position >= ? ORDER BY eventreg_events.position\n"
-        " LIMIT ? OFFSET ?",
-        ("lo", "n", "param_1"),
-        {"param_1": 0}),
-    "save_snapshot": _Sql(
-        "INSERT INTO eventreg_snapshots (position, data, created_at) VALUES (?, ?, ?)",
-        ("position", "data", "created_at"),
-        {}),
-    "latest_snapshot": _Sql(
-        "SELECT eventreg_snapshots.position, eventreg_snapshots.data, eventreg_snapshots.created_at \n"
-        "FROM eventreg_snapshots ORDER BY eventreg_snapshots.position DESC, eventreg_snapshots.id "
-        "DESC\n"
-        " LIMIT ? OFFSET ?",
-        ("one", "param_1"),
-        {"param_1": 0}),
-    "get_checkpoint": _Sql(
-        "SELECT eventreg_checkpoints.position \n"
-        "FROM eventreg_checkpoints \n"
-        "WHERE eventreg_checkpoints.consumer = ?",
-        ("consumer",),
-        {}),
-    "set_checkpoint": _Sql(
-        "INSERT INTO eventreg_checkpoints (consumer, position) VALUES (?, ?) ON CONFLICT (consumer) "
-        "DO UPDATE SET position = excluded.position",
-        ("consumer", "position"),
-        {}),
-}
-
-
-class _Statements:
-    """
-    Every statement the log runs, compiled for its dialect, and the argument tuples the
-    hot paths reuse.
-    """
-
-    def __init__(self, compiled: dict[str, _Sql]) -> None:
-        self.insert = compiled["insert"]
-        assert list(self.insert.order) == EVENT_COLUMNS, self.insert.order
-        self.head, self.lock_head = compiled["head"], compiled["lock_head"]
-        self.head_args = self.head.args(one=1)
-        move_head = compiled.get("move_head")
-        if move_head is not None:
-            assert move_head.order == ("new_position", "new_hash", "id"), move_head.order
-        self.move_head_text = None if move_head is None else move_head.text
-        self.stream_version = compiled["stream_version"]
-        self.read_stream = compiled["read_stream"]
-        self.read_all = compiled["read_all"]
-        self.save_snapshot = compiled["save_snapshot"]
-        self.latest_snapshot = compiled["latest_snapshot"]
-        self.get_checkpoint = compiled["get_checkpoint"]
-        self.set_checkpoint = compiled["set_checkpoint"]
-        head, _, values = self.insert.text.partition(" VALUES ")
-        #: SQLite: ``insert_texts[n]`` is the ``INSERT`` of n rows, n from 1 to
-        #: :data:`INSERT_ROWS` (qmark parameters, :data:`EVENT_COLUMNS` order per row)
-        self.insert_texts: tuple[str | None, ...] = (
-            None, *(f"{head} VALUES {', '.join([values] * n)}" for n in range(1, INSERT_ROWS + 1)))
-        # the appends' hot statements take plain tuples in this order
-        assert self.stream_version.order[:2] == ("sid", "one"), self.stream_version.order
-        self.stream_version_tail = self.stream_version.args(sid=None, one=1)[2:]
-
-
-
-    def insert_chunks(self, params: list[Any]) -> list[tuple[str, list[Any], int]]:
-        """
-        SQLite: ``(statement, parameters, rows)`` inserting the rows of ``params`` (as
-        :func:`eventreg.log.seal` lists them), up to :data:`INSERT_ROWS` rows each.
-        """
-        columns = len(EVENT_COLUMNS)
-        step = INSERT_ROWS * columns
-        if len(params) <= step:  # the common case: one statement
-            rows = len(params) // columns
-            return [(self.insert_texts[rows], params, rows)]
-        chunks = []
-        for start in range(0, len(params), step):
-            chunk = params[start:start + step]
-            rows = len(chunk) // columns
-            chunks.append((self.insert_texts[rows], chunk, rows))
-        return chunks
-
-
-#: SQLite: the hash stored at a position (an append that presumes the head checks it)
-HASH_AT = f"SELECT hash FROM {PREFIX}events WHERE position = ?"
-
-#: rows per ``INSERT`` statement on SQLite: one statement binds them all, which costs
-#: SQLite and the driver less per row than ``executemany`` (11 x 64 parameters stay
-#: under the 999 that SQLite before 3.32 allowed)
-INSERT_ROWS = 64
-
-
-#: json's C scanner: ``decode_json`` without its per-call whitespace handling
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
-
-
-def _decode_rows(rows: list[Any]) -> list[RecordedEvent]:
-    """
-    Rows of the events table (in column order) as :class:`RecordedEvent`.
-
-    The hot loop of ``read_all``: JSON goes straight to the C scanner; text that is not
-    exactly one JSON value (stored text is canonical, so only after tampering) goes
-    through :func:`decode_json`, which decodes it the same way or raises. The cyclic
-    garbage collector is paused meanwhile: decoded JSON cannot form cycles, and its
-    passes over thousands of new dicts cost a quarter of the reading time.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _decode_rows_unpaused(rows)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _decode_rows_unpaused(rows: list[Any]) -> list[RecordedEvent]:
-    new, cls, scan, parse = tuple.__new__, RecordedEvent, _scan_json, parse_timestamp  # no __new__ frame
-    out = []
-    append = out.append
-    stamp_text, stamp = None, None
-    for position, sid, version, type_, schema, recorded, actor, payload, meta, prev, digest in rows:
-        if recorded != stamp_text:  # events appended together share one timestamp
-            stamp_text, stamp = recorded, parse(recorded)
-        try:
-            data, end = scan(payload, 0)
-            if end != len(payload):
-                data = _decode_stored(payload, position)
-        except (StopIteration, ValueError):  # not one JSON value
-            data = _decode_stored(payload, position)
-        append(new(cls, (position, sid, version, type_, schema, stamp, actor, data,
-                         {} if meta == "{}" else _decode_stored(meta, position), prev, digest)))
-    return out
-
-
-def _decode_stored(text: str, position: int) -> Any:
-    """
-    Raises:
-        LogCorrupted: the stored text at ``position`` is not JSON (it was edited by hand).
-    """
-    try:
-        return decode_json(text)
-    except ValueError as e:
-        raise LogCorrupted(f"the event at position {position} holds text that is not JSON: {e}") from e
-
-
-#: this process's id, updated in a forked child (``os.getpid()`` is a system call, and every
-#: append and read asks whether it runs in the process that opened the connections)
-_PROCESS = [os.getpid()]
-if hasattr(os, "register_at_fork"):  # no fork, no change elsewhere
-    os.register_at_fork(after_in_child=lambda: _PROCESS.__setitem__(0, os.getpid()))
-
-#: SQLite's ``read_all`` reads and decodes rows in C when eventreg/_cread.c is built
-_cread = load_accelerator("_cread", "_sqlite3")
-#: what the C append raises for a SQLite error (nothing to catch without it)
-_CError: Any = _cread.Error if _cread is not None else ()
-
 
 class _Appender:
     """
-    A log's append state, as ``eventreg._cread.Appender`` holds it for SQLite when built
-    (same attributes; here ``append`` always passes): the head this log last committed
-    or read, the stream versions known current at that head, and the lock that guards
-    both and the log's writer connection (``with appender:``).
+    A log's append state: the head this log last committed or read, the stream versions
+    known current at that head, and the lock that guards both and the log's writer
+    connection (``with appender:``).
     """
 
     __slots__ = ("head", "versions", "_lock")
 
-    def __init__(self) -> None:
-        self.head: tuple[int, str] | None = None
-        self.versions: dict[str, int] = {}
+    def __init__(self, known: _Appender | None = None) -> None:
+        self.head: tuple[int, str] | None = known.head if known else None
+        self.versions: dict[str, int] = known.versions if known else {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> _Appender:
@@ -410,285 +96,6 @@ class _Appender:
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
-
-    def append(self, stream_id: str, events: Any, expected_version: Any, default_actor: str | None) -> None:
-        """
-        No fast path: the caller's appends.
-        """
-        return None
-
-    def close_writer(self) -> None:
-        """
-        No writer of its own to close.
-        """
-
-
-# -- dialect specifics -----------------------------------------------------------------
-
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
-_SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-#: SQLite's ``wal_autocheckpoint`` for the log's connections, in pages (SQLite's default:
-#: 1,000). A commit that grows the write-ahead log file pays for flushing the file's new
-#: size as well as its pages; once the log is checkpointed, commits reuse its space. A
-#: smaller log is reused sooner: single-event commits measured ~19 % faster (median 614
-#: -> 498 us with synchronous=FULL, 500 commits on a new file), for a checkpoint every few
-#: hundred pages instead of every thousand.
-WAL_AUTOCHECKPOINT = 300
-
-
-def _begin_write(cursor: Any, dialect_name: str) -> None:
-    """
-    Start a write transaction; SQLite takes its single write lock up front (``BEGIN IMMEDIATE``).
-    """
-    if dialect_name == "sqlite":
-        cursor.execute("BEGIN IMMEDIATE")
-    # PostgreSQL and MySQL begin implicitly; the head row's FOR UPDATE is the lock
-
-
-def _use_wal(cursor: Any, busy_timeout: float) -> None:
-    """
-    Put the database in WAL mode (it stays so), waiting out other connections doing the same.
-
-    Switching needs the file to itself for a moment, and SQLite answers "database is
-    locked" at once, without its busy timeout, when another process is switching too.
-    """
-    deadline = time.monotonic() + busy_timeout
-    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-#: SQLite's extended result codes of a uniqueness failure (a position or stream version taken)
-_SQLITE_UNIQUE_CODES = (1555, 2067, 2579)  # CONSTRAINT_PRIMARYKEY, _UNIQUE, _ROWID
-
-
-def _refused(error: BaseException) -> bool:
-    """
-    Whether the database refused the rows for a reason of its own: a trigger's error or a
-    constraint other than uniqueness (CHECK, NOT NULL, a foreign key ...) that a user added.
-    Uniqueness failures are :func:`_is_conflict`'s.
-    """
-    code = getattr(error, "sqlite_errorcode", None)  # stdlib sqlite3 (3.11+)
-    if code is None and _cread is not None and isinstance(error, _cread.Error):
-        code = error.code
-    if isinstance(code, int):
-        return code & 0xFF == 19 and code not in _SQLITE_UNIQUE_CODES  # SQLITE_CONSTRAINT
-    if isinstance(error, sqlite3.IntegrityError):  # Python 3.10: only the message tells
-        return not str(error).startswith("UNIQUE constraint failed")
-    if type(error).__module__.startswith("pymysql"):  # a SIGNAL, CHECK, NOT NULL, foreign key
-        return bool(error.args) and error.args[0] in (1644, 3819, 1048, 1451, 1452)
-    sqlstate = getattr(error, "sqlstate", None)  # psycopg: integrity (23...), RAISE EXCEPTION
-    return isinstance(sqlstate, str) and ((sqlstate.startswith("23") and sqlstate != "23505") or sqlstate == "P0001")
-
-
-def _is_conflict(error: BaseException) -> str | None:
-    """
-    Why a driver error means "someone else wrote first / holds the lock", or ``None``.
-    """
-    name = type(error).__name__
-    if name in ("IntegrityError", "UniqueViolation") and not _refused(error):
-        return "another writer recorded the same stream version first"
-    sqlstate = getattr(error, "sqlstate", None)  # psycopg
-    if sqlstate in ("40001", "40P01"):
-        return "the database aborted the transaction as a serialization conflict"
-    if sqlstate == "55P03":
-        return "timed out waiting for the log's write lock"
-    code = error.args[0] if error.args and isinstance(error.args[0], int) else None  # PyMySQL
-    if code == 1213:
-        return "the database aborted the transaction as a deadlock"
-    if code == 1205:
-        return "timed out waiting for the log's write lock"
-    if getattr(error, "sqlite_errorname", "").startswith("SQLITE_BUSY") or "database is locked" in str(error):
-        return "timed out waiting for the log's write lock (SQLite busy)"
-    return None
-
-
-# -- connections -----------------------------------------------------------------------
-
-
-def _driver_error(error: BaseException) -> BaseException:
-    """
-    The driver's own error inside SQLAlchemy's wrapper (``DBAPIError.orig``), else ``error``.
-    """
-    orig = getattr(error, "orig", None)
-    if isinstance(orig, BaseException) and type(error).__module__.startswith("sqlalchemy"):
-        return orig
-    return error
-
-
-class _EnginePool:
-    """
-    PostgreSQL and MySQL: connections from a SQLAlchemy engine's pool.
-    """
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.name = engine.dialect.name
-        self.dbapi = engine.dialect.loaded_dbapi
-        url = engine.url
-        self.url = redact_url(url.render_as_string(hide_password=False))
-        self.password = url.password
-        port = url.port or _DEFAULT_PORTS.get(self.name, "default port")
-        self.where = f"{self.name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
-
-    def connect(self) -> Any:
-        return self.engine.raw_connection()
-
-    def is_disconnect(self, error: BaseException, conn: Any) -> bool:
-        return bool(self.engine.dialect.is_disconnect(error, conn.dbapi_connection, None))
-
-    def dispose(self, close: bool = True) -> None:
-        self.engine.dispose(close=close)
-
-
-class _SQLiteConnection:
-    """
-    A connection lent by :class:`_SQLitePool`, with the part of SQLAlchemy's pooled
-    connection the log uses: ``close()`` hands it back (rolled back), ``invalidate()``
-    drops it.
-    """
-
-    __slots__ = ("_pool", "dbapi_connection")
-
-    def __init__(self, pool: _SQLitePool, raw: sqlite3.Connection) -> None:
-        self._pool = pool
-        self.dbapi_connection: sqlite3.Connection | None = raw
-
-    def cursor(self) -> sqlite3.Cursor:
-        return self.dbapi_connection.cursor()  # type: ignore[union-attr]
-
-    def commit(self) -> None:
-        self.dbapi_connection.commit()  # type: ignore[union-attr]
-
-    def rollback(self) -> None:
-        self.dbapi_connection.rollback()  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        raw, self.dbapi_connection = self.dbapi_connection, None
-        if raw is not None:
-            self._pool.give_back(raw)
-
-    def invalidate(self) -> None:
-        raw, self.dbapi_connection = self.dbapi_connection, None
-        if raw is not None:
-            try:
-                raw.close()
-            except sqlite3.Error:
-                pass
-
-
-class _SQLitePool:
-    """
-    SQLite: stdlib ``sqlite3`` connections in WAL mode with the log's ``synchronous``,
-    transactions begun explicitly (``isolation_level=None``), up to :attr:`KEEP` kept
-    for reuse; a forked child never touches its parent's.
-    """
-
-    KEEP = 5
-    name = "sqlite"
-    dbapi = sqlite3
-    password = None
-
-    def __init__(self, url: str, database: str, connect_args: dict[str, Any], synchronous: str,
-                 busy_timeout: float) -> None:
-        self.url = redact_url(url)
-        self.database = database
-        self.connect_args = connect_args
-        self.synchronous = synchronous
-        self.busy_timeout = busy_timeout
-        self.where = f"SQLite database {database}"
-        self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._pid = _PROCESS[0]
-
-    def c_connect_args(self) -> tuple[str, bool, int]:
-        """
-        (file name, whether it is a URI, busy timeout in ms) for eventreg._cread's connections,
-        as this pool's ``sqlite3`` connections get them.
-        """
-        args = self.connect_args
-        return self.database, bool(args.get("uri")), int(args.get("timeout", self.busy_timeout) * 1000)
-
-    def new_connection(self) -> sqlite3.Connection:
-        raw = sqlite3.connect(self.database, **self.connect_args)
-        try:
-            raw.isolation_level = None
-            cursor = raw.cursor()
-            _use_wal(cursor, self.busy_timeout)
-            cursor.execute(f"PRAGMA synchronous={self.synchronous}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-            cursor.close()
-        except BaseException:
-            raw.close()
-            raise
-        return raw
-
-    def connect(self) -> _SQLiteConnection:
-        with self._lock:
-            if self._pid != _PROCESS[0]:
-                self._idle, self._pid = [], _PROCESS[0]
-            raw = self._idle.pop() if self._idle else None
-        return _SQLiteConnection(self, raw if raw is not None else self.new_connection())
-
-    def give_back(self, raw: sqlite3.Connection) -> None:
-        try:
-            if raw.in_transaction:
-                raw.rollback()
-        except sqlite3.Error:
-            raw.close()
-            return
-        with self._lock:
-            if self._pid == _PROCESS[0] and len(self._idle) < self.KEEP:
-                self._idle.append(raw)
-                return
-        raw.close()
-
-    def is_disconnect(self, error: BaseException, conn: Any) -> bool:
-        return isinstance(error, sqlite3.ProgrammingError) and "closed database" in str(error)
-
-    def dispose(self, close: bool = True) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        if close:
-            for raw in idle:
-                raw.close()
-
-
-def _sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, synchronous: str,
-                 busy_timeout: float) -> _SQLitePool:
-    """
-    The connections of a ``sqlite:///path.db`` log. A plain URL is read here; one with a
-    query string or %-escapes is read as SQLAlchemy's pysqlite dialect reads it.
-
-    Raises:
-        ConfigurationError: another SQLite driver, no database file, or a bad ``synchronous``.
-    """
-    if scheme not in ("sqlite", "sqlite+pysqlite"):
-        raise ConfigurationError(f"the SQLite log runs on Python's sqlite3 (sqlite:///path.db), not {scheme}")
-    synchronous = str(synchronous).upper()
-    if synchronous not in _SQLITE_SYNCHRONOUS:
-        raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
-    rest = url.split("://", 1)[1]
-    if "?" in rest or "%" in rest:
-        from eventreg.backends import sql_schema
-
-        database, args = sql_schema.sqlite_connect_args(url)
-    else:  # sqlite:///relative.db or sqlite:////absolute.db, as SQLAlchemy reads them
-        path = rest[1:] if rest.startswith("/") else ""
-        database, args = (os.path.abspath(path) if path not in ("", ":memory:") else None), {}
-    if database in (None, "", ":memory:"):
-        raise ConfigurationError(
-            f"{redact_url(url)} names no database file: use sqlite:///path/to/eventreg.db, "
-            "or memory:// for a log in memory")
-    args.update(connect_args or {})
-    args.setdefault("timeout", busy_timeout)
-    args.setdefault("check_same_thread", False)  # pooled connections move between threads
-    return _SQLitePool(url, database, args, synchronous, busy_timeout)
 
 class SQLLog(BaseLog):
     """
@@ -702,20 +109,23 @@ class SQLLog(BaseLog):
     shared_between_processes = True
     persistent = True
 
-    def __init__(self, pool: _EnginePool | _SQLitePool, *, actor: str | None = None, read_chunk: int = 2000) -> None:
+    def __init__(self, pool: EnginePool | SQLitePool, *, actor: str | None = None, read_chunk: int = 2000,
+                 create: bool = True) -> None:
         """
-        Wrap the connections :meth:`from_url` made; create or upgrade the schema.
+        Wrap the connections :meth:`from_url` made; create (unless ``create`` is false)
+        or upgrade the schema.
 
         Raises:
             BackendUnavailable: the database cannot be reached.
             SchemaVersionError: the database's schema is newer than this eventreg knows.
+            RegistryNotFound: ``create`` is false and the database has no eventreg tables.
         """
         self._pool = pool
         self._name = pool.name
         self.url = pool.url
         self.default_actor = actor
         self._read_chunk = read_chunk
-        self._pid = _PROCESS[0]
+        self._pid = PROCESS[0]
         self._dbapi = pool.dbapi
         self._writer: Any = None
         self._writer_cursor: Any = None
@@ -726,48 +136,44 @@ class SQLLog(BaseLog):
         self._probe: sqlite3.Connection | None = None
         self._probe_pid = 0
         self._probe_seen: tuple[int, int] | None = None
-        # SQLite with eventreg._cread: appends in C (see append), and idle C readers for
-        # read_all (a forked child drops its parent's)
-        self._c_writes = _cread is not None and isinstance(pool, _SQLitePool)  # and reads
         # the head this log last committed or read and the stream versions known current at
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
-        self._appender: Any = _Appender()
-        self._readers_lock = threading.Lock()
-        self._readers: list[Any] = []
-        self._readers_pid = self._pid
-        if isinstance(pool, _SQLitePool):
-            self._ensure_sqlite_schema(pool)
+        self._appender = _Appender()
+        if isinstance(pool, SQLitePool):
+            self._ensure_sqlite_schema(pool, create)
             compiled = SQLITE_STATEMENTS
         else:
             from eventreg.backends import sql_schema
 
             try:
                 with pool.engine.connect() as conn:
-                    sql_schema.ensure_schema(conn, self.url)
+                    sql_schema.ensure_schema(conn, self.url, create=create)
             except Exception as e:
-                driver_error = _driver_error(e)
-                if isinstance(driver_error, self._dbapi.Error):
+                if isinstance(driver_error(e), self._dbapi.Error):
                     self._raise(e, connecting=True)
                 raise
             compiled = sql_schema.compile_statements(pool.engine.dialect)
-        self._sql = _Statements(compiled)
-        if self._c_writes:
-            self._appender = _cread.Appender(
-                opener=functools.partial(_cread.Writer, *pool.c_connect_args(), pool.synchronous,
-                                         WAL_AUTOCHECKPOINT),
-                prepare=prepare_events, seal=seal_rows, insert_texts=self._sql.insert_texts,
-                insert_chunks=self._sql.insert_chunks, guard_sql=HASH_AT, any=ANY, columns=len(EVENT_COLUMNS),
-                hash_column=EVENT_COLUMNS.index("hash"), max_stream_id=MAX_STREAM_ID_LENGTH)
-        text = self._sql.read_all.text  # the C reader binds (lo, n): SQLite's OFFSET written in
-        self._read_all_c = (text[:-len("OFFSET ?")] + "OFFSET 0"
-                            if self._c_writes and text.endswith("LIMIT ? OFFSET ?") else None)
+        self._sql = Statements(compiled)
+        self._watch_forks()
 
-    def _ensure_sqlite_schema(self, pool: _SQLitePool) -> None:
+    def _fork_locks(self) -> list[Any]:
+        return [self._appender._lock]
+
+    def _after_fork(self) -> None:
+        # the writer and pooled connections are dropped when the child first needs one
+        # (_connection sees the pid change); the locks cannot wait until then
+        self._appender = _Appender(self._appender)
+        self._probe_lock = threading.Lock()
+        self._pool.after_fork()
+
+    def _ensure_sqlite_schema(self, pool: SQLitePool, create: bool) -> None:
         """
         Read the stored schema version on a plain connection; only a database without
         the current schema (new, or older) needs SQLAlchemy, to create or upgrade it.
         """
+        if not create and not sqlite_has_table(pool, f"{PREFIX}schema"):
+            raise no_registry(self.url)
         conn = self._connection()
         try:
             cursor = conn.cursor()
@@ -781,7 +187,7 @@ class SQLLog(BaseLog):
         finally:
             conn.close()
         if row:
-            _refuse_newer((row[0], row[1]), self.url)
+            refuse_newer((row[0], row[1]), self.url)
             if row[0] == schema_version_known():
                 return
         from eventreg.backends import sql_schema
@@ -795,7 +201,7 @@ class SQLLog(BaseLog):
     @classmethod
     def from_url(cls, url: str, *, actor: str | None = None, connect_args: dict[str, Any] | None = None,
                  sqlite_synchronous: str = "FULL", busy_timeout: float = 30.0, read_chunk: int = 2000,
-                 **unknown: Any) -> SQLLog:
+                 create: bool = True, **unknown: Any) -> SQLLog:
         """
         Open (and on first use create) the event log at a SQLAlchemy database URL.
 
@@ -811,9 +217,14 @@ class SQLLog(BaseLog):
             busy_timeout: seconds to wait for a lock (SQLite's busy timeout, and the
                 lock timeouts of PostgreSQL and MySQL).
             read_chunk: rows fetched per query by ``read_all``.
+            create: create the tables of a new log (the default); if false, a database
+                without them (or a SQLite file that does not exist) raises
+                ``RegistryNotFound`` and nothing is created.
 
         Raises:
-            ConfigurationError: an unknown option or an unusable URL.
+            ConfigurationError: an unknown option or an unusable URL (a SQLite file in a
+                folder that does not exist).
+            RegistryNotFound: ``create`` is false and there is no log at ``url``.
             MissingDriver: the driver is not installed (names the extra to install).
             BackendUnavailable: the server cannot be reached.
             SchemaVersionError: the database's schema is newer than this eventreg knows.
@@ -825,14 +236,14 @@ class SQLLog(BaseLog):
             )
         scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
         if scheme.split("+", 1)[0] == "sqlite":
-            pool: _EnginePool | _SQLitePool = _sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
-                                                            busy_timeout)
+            pool: EnginePool | SQLitePool = sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
+                                                        busy_timeout, create)
         else:
             from eventreg.backends import sql_schema
 
-            pool = _EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
+            pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
         try:
-            return cls(pool, actor=actor, read_chunk=read_chunk)
+            return cls(pool, actor=actor, read_chunk=read_chunk, create=create)
         except BaseException:
             pool.dispose()
             raise
@@ -843,15 +254,15 @@ class SQLLog(BaseLog):
         """
         A DBAPI connection from the pool (give it back with ``close()``).
         """
-        if self._pid != _PROCESS[0]:  # forked: never touch the parent's connections
+        if self._pid != PROCESS[0]:  # forked: never touch the parent's connections
             self._inherited.append(self._writer)
             self._writer = None
             self._pool.dispose(close=False)
-            self._pid = _PROCESS[0]
+            self._pid = PROCESS[0]
         try:
             return self._pool.connect()
         except Exception as e:
-            if isinstance(_driver_error(e), self._dbapi.Error):
+            if isinstance(driver_error(e), self._dbapi.Error):
                 self._raise(e, connecting=True)
             raise
 
@@ -859,7 +270,7 @@ class SQLLog(BaseLog):
         """
         The connection kept for appends (one per log: the database lets one append in at a time).
         """
-        if self._writer is not None and self._pid == _PROCESS[0]:
+        if self._writer is not None and self._pid == PROCESS[0]:
             return self._writer
         writer = self._connection()
         self._writer, self._writer_cursor = writer, writer.cursor()
@@ -884,7 +295,7 @@ class SQLLog(BaseLog):
         """
         The eventreg error for a driver error, or ``None`` to let it through as it is.
         """
-        reason = _is_conflict(error)
+        reason = is_conflict(error)
         if reason and not connecting:
             return ConcurrencyConflict(f"append to {self._where()} not done: {reason}")
         args = error.args
@@ -895,8 +306,10 @@ class SQLLog(BaseLog):
         password = self._pool.password
         if password:
             text = text.replace(str(password), "***")
-        if not connecting and _refused(error):
+        if not connecting and refused(error):
             return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
+        if self._name == "sqlite" and "Could not decode to UTF-8" in text:
+            return UndecodableText(f"{self._where()} holds text that is not UTF-8 (edited by hand): {text}")
         if self._name == "sqlite" and "not a database" in text:
             return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
         if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
@@ -908,15 +321,15 @@ class SQLLog(BaseLog):
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
         """
-        driver_error = _driver_error(error)
-        if conn is not None and not self._drop_if_lost(driver_error, conn):
+        original = driver_error(error)
+        if conn is not None and not self._drop_if_lost(original, conn):
             try:
                 conn.rollback()
             except Exception:  # the connection is unusable; the pool must not reuse it
                 conn.invalidate()
                 if conn is self._writer:
                     self._writer = None
-        translated = self._translate(driver_error, connecting=connecting)
+        translated = self._translate(original, connecting=connecting)
         if translated is None:
             raise error
         raise translated from error
@@ -976,7 +389,7 @@ class SQLLog(BaseLog):
                 cursor = self._writer_cursor
                 committing = False
                 try:
-                    _begin_write(cursor, self._name)
+                    begin_write(cursor, self._name)
                     if presumed is not None:
                         position, digest = presumed
                         try:
@@ -1028,7 +441,7 @@ class SQLLog(BaseLog):
             conn = self._connection()
             try:
                 cursor = conn.cursor()
-                _begin_write(cursor, self._name)
+                begin_write(cursor, self._name)
                 # waits until the lost session's transaction has ended, one way or the other
                 cursor.execute(self._sql.lock_head.text, self._sql.head_args)
                 cursor.execute(self._sql.read_all.text, self._sql.read_all.args(lo=position, n=1))
@@ -1044,33 +457,11 @@ class SQLLog(BaseLog):
                 f"learn whether the append was stored: compare head() with position {position} "
                 f"hash {digest[:12]}... before retrying"
             ) from error
-        return bool(row) and row[0][0] == position and _decode_rows(row)[0].hash == digest
-
-    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: Any = ANY) -> list[RecordedEvent]:
-        # SQLite with eventreg._cread: the common append is one C call (the events prepared
-        # and sealed, BEGIN IMMEDIATE, the check of the presumed head's hash, the inserts,
-        # COMMIT, the head and the stream's version moved), on a writer connection of its
-        # own, when this log knows the head and the stream's version. It passes (None,
-        # nothing done) for anything else: a new stream, a conflict to confirm, a head that
-        # another writer moved; then the Python path reads the head and reports any error.
-        # When the presumed head is the one the C writer itself committed last, the hash
-        # check is skipped if SQLite's data version shows nobody committed since. After
-        # each commit's fsync the CPU's caches are cold: what runs here is kept short.
-        try:
-            recorded = self._appender.append(stream_id, events, expected_version, self.default_actor)
-        except _CError as e:
-            translated = self._translate(e)  # a race, a lock held too long, a refusal
-            if translated is not None:
-                raise translated from e
-            recorded = None  # the Python path meets the problem again and reports it
-        return BaseLog.append(self, stream_id, events, expected_version) if recorded is None else recorded
-
-    append.__doc__ = BaseLog.append.__doc__
+        return bool(row) and row[0][0] == position and decode_rows(row)[0].hash == digest
 
     def _append(self, stream_id: str, pending: list[PendingEvent], expected_version: Any) -> list[RecordedEvent]:
         """
-        An append through the DB-API connection: every backend's path, and SQLite's when
-        the C appender passes.
+        An append on the log's writer connection.
         """
         sql = self._sql
         version_sql, version_tail = sql.stream_version.text, sql.stream_version_tail
@@ -1123,7 +514,7 @@ class SQLLog(BaseLog):
 
     # -- reading ---------------------------------------------------------------------
 
-    def _query(self, statement: _Sql, args: tuple[Any, ...], one: bool = False, commit: bool = False) -> Any:
+    def _query(self, statement: CompiledSql, args: tuple[Any, ...], one: bool = False, commit: bool = False) -> Any:
         """
         Run one statement on a pooled connection: fetch its rows (or one), or commit it.
         """
@@ -1148,7 +539,7 @@ class SQLLog(BaseLog):
         The events of one stream from ``from_version`` on, in order.
         """
         sql = self._sql.read_stream
-        return _decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1))))
+        return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1))))
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """
@@ -1160,15 +551,11 @@ class SQLLog(BaseLog):
         remaining = limit
         while remaining is None or remaining > 0:
             want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
-            decoded = self._read_in_c(position, want) if self._read_all_c is not None else None
-            if decoded is None:
-                rows = self._query(self._sql.read_all, self._sql.read_all.args(lo=position, n=want))
-                try:
-                    decoded = _decode_rows(rows)
-                except LogCorrupted:  # hand out the good events before the damaged one, then raise
-                    for row in rows:
-                        yield from _decode_rows([row])
-                    raise
+            rows, decoded = self._read_rows(position, want)
+            if decoded is None:  # hand out the good events before the damaged one, then raise
+                for row in rows:
+                    yield from decode_rows([row])
+                raise AssertionError("unreachable: a row of the chunk did not decode")  # pragma: no cover
             if not decoded:
                 return
             yield from decoded
@@ -1178,31 +565,61 @@ class SQLLog(BaseLog):
             if remaining is not None:
                 remaining -= len(decoded)
 
-    def _read_in_c(self, position: int, want: int) -> list[RecordedEvent] | None:
+    def _read_rows(self, position: int, want: int) -> tuple[list[Any], list[RecordedEvent] | None]:
         """
-        ``read_all``'s next rows read and decoded by eventreg._cread on a connection of its
-        own; None if it cannot (then the stdlib path reads them, and reports what is wrong:
-        a stored text that is not JSON, a database that stays locked ...).
+        ``read_all``'s next rows and their events (None if one of them is damaged).
+
+        The cyclic garbage collector is paused while the rows are fetched and decoded:
+        neither can form cycles, and its passes over the new tuples, strings and dicts
+        cost a fifth of the reading time.
+
+        Raises:
+            LogCorrupted: a stored text is not UTF-8 (only SQLite can hold one), naming
+                its position once the events before it are handed out.
         """
-        with self._readers_lock:
-            if self._readers_pid != _PROCESS[0]:  # forked: never touch the parent's
-                self._readers, self._readers_pid = [], _PROCESS[0]
-            reader = self._readers.pop() if self._readers else None
+        sql = self._sql.read_all
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            if reader is None:
-                reader = _cread.Reader(*self._pool.c_connect_args())
-            decoded = reader.read(self._read_all_c, position, want, RecordedEvent, parse_timestamp,
-                                  _decode_stored)
-        except Exception:
-            if reader is not None:
-                reader.close()
-            return None
-        with self._readers_lock:
-            if self._readers_pid == _PROCESS[0] and len(self._readers) < _SQLitePool.KEEP:
-                self._readers.append(reader)
-                return decoded
-        reader.close()
-        return decoded
+            try:
+                rows = self._query(sql, sql.args(lo=position, n=want))
+            except UndecodableText:
+                rows = self._rows_before_undecodable(position, want)
+                return rows, None
+            try:
+                return rows, decode_rows_unpaused(rows)
+            except LogCorrupted:
+                return rows, None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _rows_before_undecodable(self, position: int, want: int) -> list[Any]:
+        """
+        The rows from ``position`` up to the first whose text is not UTF-8, and a last
+        one standing for it (which :func:`decode_rows` refuses, naming its position).
+        """
+        sql = self._sql.read_all
+        conn = self._connection()
+        try:
+            raw = conn.dbapi_connection
+            raw.text_factory = bytes
+            try:
+                rows = raw.execute(sql.text, sql.args(lo=position, n=want)).fetchall()
+            finally:
+                raw.text_factory = str
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        finally:
+            conn.close()
+        good = []
+        for row in rows:
+            try:
+                good.append(tuple(v.decode("utf-8") if type(v) is bytes else v for v in row))
+            except UnicodeDecodeError:
+                column = next(name for name, v in zip(EVENT_COLUMNS, row) if type(v) is bytes and not is_utf8(v))
+                return [*good, Undecodable(row[0], column)]
+        return good  # pragma: no cover - the rows changed meanwhile
 
     def stream_version(self, stream_id: str) -> int:
         """
@@ -1262,13 +679,13 @@ class SQLLog(BaseLog):
         nobody writes. Other databases answer False (the caller reads the log).
         """
         pool = self._pool
-        if not isinstance(pool, _SQLitePool):
+        if not isinstance(pool, SQLitePool):
             return False
         with self._probe_lock:
             try:
-                if self._probe is None or self._probe_pid != _PROCESS[0]:
+                if self._probe is None or self._probe_pid != PROCESS[0]:
                     self._probe = sqlite3.connect(pool.database, **{**pool.connect_args, "isolation_level": None})
-                    self._probe_pid, self._probe_seen = _PROCESS[0], None
+                    self._probe_pid, self._probe_seen = PROCESS[0], None
                 version = self._probe.execute("PRAGMA data_version").fetchone()[0]
                 if self._probe_seen == (version, position):
                     return True
@@ -1284,17 +701,11 @@ class SQLLog(BaseLog):
         Close the log's connections (a later call reconnects).
         """
         with self._appender:
-            if self._writer is not None and self._pid == _PROCESS[0]:
+            if self._writer is not None and self._pid == PROCESS[0]:
                 self._writer.close()
             self._writer = None
-        self._appender.close_writer()
         with self._probe_lock:
-            if self._probe is not None and self._probe_pid == _PROCESS[0]:
+            if self._probe is not None and self._probe_pid == PROCESS[0]:
                 self._probe.close()
             self._probe, self._probe_seen = None, None
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-            if self._readers_pid == _PROCESS[0]:
-                for reader in readers:
-                    reader.close()
         self._pool.dispose()

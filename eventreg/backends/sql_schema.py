@@ -6,7 +6,7 @@ statements are compiled once per log for its dialect (:func:`compile_statements`
 :mod:`eventreg.backends.sql` runs their text on DBAPI cursors. This module is imported
 only when needed: for PostgreSQL and MySQL always (their engines are made here), for
 SQLite only to create or upgrade a database's schema. Day to day a SQLite log runs the
-SQLite compilation of these statements, kept as text in ``sql.SQLITE_STATEMENTS`` (a
+SQLite compilation of these statements, kept as text in ``sql_statements.SQLITE_STATEMENTS`` (a
 test checks it against :func:`compile_statements`), on stdlib ``sqlite3`` connections,
 so opening one does not import SQLAlchemy (about a quarter of a second of a new
 process's start, counting the interpreter's exit).
@@ -23,19 +23,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.crud import REQUIRED
 
-from eventreg.backends import sql
-from eventreg.backends.sql import (
-    EVENT_COLUMNS,
-    PREFIX,
+from eventreg.backends import sql_migrations
+from eventreg.backends.sql_connections import use_wal
+from eventreg.backends.sql_migrations import (
     Migration,
-    _create_head_view,
-    _head_is_last_event,
-    _refuse_newer,
-    _Sql,
-    _use_wal,
+    create_head_view,
+    head_is_last_event,
+    refuse_newer,
     schema_version_known,
 )
-from eventreg.config import redact_url
+from eventreg.backends.sql_statements import EVENT_COLUMNS, PREFIX, CompiledSql
+from eventreg.config import no_registry, redact_url
 from eventreg.errors import BackendUnavailable, ConfigurationError, MissingDriver
 from eventreg.log import GENESIS_HASH, MAX_STREAM_ID_LENGTH, format_timestamp, now
 
@@ -162,7 +160,7 @@ schema_table = sa.Table(
 )
 
 if [c.name for c in events.columns] != EVENT_COLUMNS:  # pragma: no cover
-    raise ImportError("eventreg.backends.sql.EVENT_COLUMNS does not match the events table")
+    raise ImportError("eventreg.backends.sql_statements.EVENT_COLUMNS does not match the events table")
 
 
 # -- schema management ---------------------------------------------------------------
@@ -196,7 +194,7 @@ def _stored_schema(conn: sa.Connection) -> tuple[int, str] | None:
 
 
 
-def ensure_schema(conn: sa.Connection, where: str) -> int:
+def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> int:
     """
     Create the tables on first open, or upgrade an older schema, under a cross-process lock.
 
@@ -211,9 +209,11 @@ def ensure_schema(conn: sa.Connection, where: str) -> int:
     conn.rollback()
     conn.execution_options(sqlite_begin="IMMEDIATE")
     if stored is not None:
-        _refuse_newer(stored, where)
+        refuse_newer(stored, where)
         if stored[0] == schema_version_known():
             return stored[0]
+    elif not create:
+        raise no_registry(where)
     try:
         with conn.begin():
             _schema_lock(conn)
@@ -221,7 +221,7 @@ def ensure_schema(conn: sa.Connection, where: str) -> int:
             if stored is None:
                 _create(conn)
             else:
-                _refuse_newer(stored, where)
+                refuse_newer(stored, where)
                 _upgrade(conn, stored[0])
     finally:
         if conn.dialect.name in ("mysql", "mariadb"):
@@ -241,19 +241,19 @@ def _create(conn: sa.Connection) -> None:
         # dialect in every process, SQLite ones included (~25 ms of a cold start)
         for table in metadata.tables.values():
             table.dialect_kwargs.update(_MYSQL_TABLE)
-    if _head_is_last_event(conn.dialect.name):
+    if head_is_last_event(conn.dialect.name):
         tables = [table for table in metadata.sorted_tables if table is not head_table]
         metadata.create_all(conn, tables=tables, checkfirst=True)
-        _create_head_view(conn)
+        create_head_view(conn)
     else:
         metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
         if conn.execute(sa.select(head_table.c.id)).first() is None:
             conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
-    _stamp(conn, sql.MIGRATIONS[-1])
+    _stamp(conn, sql_migrations.MIGRATIONS[-1])
 
 
 def _upgrade(conn: sa.Connection, version: int) -> None:
-    for step in sql.MIGRATIONS:
+    for step in sql_migrations.MIGRATIONS:
         if step.version > version:
             assert step.upgrade is not None, "only version 1 is created rather than upgraded"
             step.upgrade(conn)
@@ -264,13 +264,13 @@ def _upgrade(conn: sa.Connection, version: int) -> None:
 # -- statements ------------------------------------------------------------------------
 
 
-def _compile(statement: Any, dialect: sa.Dialect, column_keys: list[str] | None = None) -> _Sql:
+def _compile(statement: Any, dialect: sa.Dialect, column_keys: list[str] | None = None) -> CompiledSql:
     compiled = statement.compile(dialect=dialect, column_keys=column_keys)
     text = str(compiled)
     assert "POSTCOMPILE" not in text, text
     defaults = {name: value for name, value in compiled.params.items()
                 if value is not None and value is not REQUIRED}  # REQUIRED: a value the caller gives
-    return _Sql(text, tuple(compiled.positiontup or ()), defaults)
+    return CompiledSql(text, tuple(compiled.positiontup or ()), defaults)
 
 
 def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
@@ -293,15 +293,15 @@ def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
 
 
 
-def compile_statements(dialect: sa.Dialect) -> dict[str, _Sql]:
+def compile_statements(dialect: sa.Dialect) -> dict[str, CompiledSql]:
     """
-    Every statement the log runs, compiled for ``dialect`` (see ``sql._Statements``).
+    Every statement the log runs, compiled for ``dialect`` (see ``sql_statements.Statements``).
     """
     bp = sa.bindparam
     ev = events.c
     every = [events.c[name] for name in EVENT_COLUMNS]
     out = {"insert": _compile(sa.insert(events), dialect, column_keys=EVENT_COLUMNS)}
-    if _head_is_last_event(dialect.name):  # the last event row; the write lock is BEGIN IMMEDIATE's
+    if head_is_last_event(dialect.name):  # the last event row; the write lock is BEGIN IMMEDIATE's
         out["head"] = out["lock_head"] = _compile(
             sa.select(ev.position, ev.hash).order_by(ev.position.desc()).limit(bp("one")), dialect)
     else:
@@ -428,7 +428,7 @@ def _sqlite_setup(engine: sa.Engine, synchronous: str, busy_timeout: float) -> N
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        _use_wal(cursor, busy_timeout)
+        use_wal(cursor, busy_timeout)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 

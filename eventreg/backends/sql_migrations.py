@@ -1,0 +1,106 @@
+"""
+The SQL log's schema versions: what each one needs and how to upgrade to it.
+
+Imported by the log (to refuse a newer schema without importing SQLAlchemy) and by
+:mod:`eventreg.backends.sql_schema` (which creates and upgrades schemas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from eventreg.backends.sql_statements import PREFIX
+from eventreg.errors import SchemaVersionError
+from eventreg.log import GENESIS_HASH
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+
+class Migration(NamedTuple):
+    """
+    One schema version: the first eventreg release that writes it, and how to get there
+    from the version before (``None`` for version 1, which is created, not upgraded).
+    """
+
+    version: int
+    min_eventreg: str
+    upgrade: Callable[[sa.Connection], None] | None
+
+
+def head_is_last_event(dialect_name: str) -> bool:
+    """
+    Whether the head is read from the last event row rather than kept in a locked row.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the single write lock, so no second writer can
+    come between reading the last event and committing after it; ``eventreg_head`` is
+    then a view of the last event (writes to it are ignored). Elsewhere writers
+    serialise on the head row, which ``SELECT ... FOR UPDATE`` locks and each append moves.
+    """
+    return dialect_name == "sqlite"
+
+
+_HEAD_VIEW = f"""
+CREATE VIEW IF NOT EXISTS {PREFIX}head (id, position, hash) AS SELECT 1,
+    COALESCE((SELECT position FROM {PREFIX}events ORDER BY position DESC LIMIT 1), 0),
+    COALESCE((SELECT hash FROM {PREFIX}events ORDER BY position DESC LIMIT 1), '{GENESIS_HASH}')
+"""
+_HEAD_VIEW_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {PREFIX}head_{verb.lower()} INSTEAD OF {verb} ON {PREFIX}head "
+    "BEGIN SELECT 1; END"
+    for verb in ("INSERT", "UPDATE", "DELETE")
+]
+
+
+def create_head_view(conn: sa.Connection) -> None:
+    """
+    SQLite: ``eventreg_head`` as a view of the last event (see :func:`head_is_last_event`).
+    """
+    conn.exec_driver_sql(_HEAD_VIEW)
+    for trigger in _HEAD_VIEW_TRIGGERS:
+        conn.exec_driver_sql(trigger)
+
+
+def _upgrade_to_2(conn: sa.Connection) -> None:
+    """
+    Schema 2: on SQLite the head row becomes a view of the last event; elsewhere no change.
+    """
+    if head_is_last_event(conn.dialect.name):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}head")
+        create_head_view(conn)
+
+
+#: Every schema version, oldest first. A new version appends a step here, changes the
+#: table definitions in ``sql_schema`` to what the step produces and regenerates
+#: :data:`SQLITE_STATEMENTS`; a fresh database is created from the tables directly and
+#: stamped with the last version. MySQL commits each DDL statement by itself, so a step
+#: interrupted there is run again on the next open: write steps that can be re-run
+#: (``checkfirst=True``, ``IF NOT EXISTS``).
+MIGRATIONS: list[Migration] = [
+    Migration(1, "0.1.0", None),
+    Migration(2, "0.1.0", _upgrade_to_2),
+]
+
+
+def schema_version_known() -> int:
+    """
+    The newest schema version this eventreg can read and write.
+    """
+    return MIGRATIONS[-1].version
+
+
+def refuse_newer(stored: tuple[int, str], where: str) -> None:
+    version, needs = stored
+    if version > schema_version_known():
+        raise SchemaVersionError(
+            f"the event log at {where} has schema version {version}, which needs eventreg >= {needs}; "
+            f"this is eventreg {_eventreg_version()}, which knows schema versions up to "
+            f"{schema_version_known()}: upgrade eventreg (pip install -U 'eventreg>={needs}')"
+        )
+
+
+def _eventreg_version() -> str:
+    from eventreg import __version__
+
+    return __version__

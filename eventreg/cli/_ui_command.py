@@ -37,7 +37,7 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
     settings = _settings(ctx)
     settings.url = url or settings.url
     settings.artifacts = artifacts or settings.artifacts
-    registry = settings.registry(ctx)  # create=False once eventreg.open takes it (issue 20), as _reader does
+    registry = settings.registry(ctx, create=False)  # only reads: a URL naming no registry is an error
     config = uvicorn.Config(app(registry), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:

@@ -363,6 +363,9 @@ def test_eventreg_ui_prints_its_url_and_serves(built, tmp_path) -> None:
     busy = subprocess.run([script, "ui", "--url", built["url"], "--host", "203.0.113.9", "--port", "1"],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert busy.returncode == 2 and busy.stderr.startswith("error: ") and "Traceback" not in busy.stderr
+    missing = subprocess.run([script, "ui", "--url", f"sqlite:///{tmp_path / 'none.db'}", "--port", "0"],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert missing.returncode == 3 and "no registry" in missing.stderr and not (tmp_path / "none.db").exists()
 
 
 def test_a_search_page_stops_model_by_model_with_the_same_results(registry) -> None:

@@ -23,11 +23,22 @@ from mlflow.entities.model_registry import (
 from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, STAGE_ARCHIVED
 from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.prompt.registry_utils import add_prompt_filter_string
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
+from mlflow.utils.validation import (
+    _validate_model_alias_name,
+    _validate_model_alias_name_reserved,
+    _validate_model_name,
+    _validate_model_version,
+    _validate_model_version_tag,
+    _validate_registered_model_tag,
+    _validate_tag_name,
+)
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
+from eventreg.errors import NotFound
 from eventreg.mlflow import _common
 from eventreg.mlflow._common import millis, translated, unsupported
 
@@ -74,13 +85,13 @@ class EventregRegistryStore(AbstractStore):
             name=model.name, creation_timestamp=millis(model.created_at),
             last_updated_timestamp=millis(model.updated_at), description=model.description,
             latest_versions=latest, tags=[RegisteredModelTag(k, v) for k, v in model.tags.items()],
-            aliases=[RegisteredModelAlias(a, str(v)) for a, v in sorted(model.aliases.items())],
+            aliases=[RegisteredModelAlias(a, v) for a, v in sorted(model.aliases.items())],
         )
 
     def _version(self, version: Any) -> ModelVersion:
         tags = version.tags
         return ModelVersion(
-            name=version.name, version=str(version.version), creation_timestamp=millis(version.created_at),
+            name=version.name, version=version.version, creation_timestamp=millis(version.created_at),
             last_updated_timestamp=millis(version.updated_at), description=version.description,
             user_id=version.actor, current_stage=STAGE_ARCHIVED if version.status == "ARCHIVED" else "None",
             source=tags.get(SOURCE, ""), run_id=version.run_id or tags.get(RUN_ID),
@@ -94,7 +105,12 @@ class EventregRegistryStore(AbstractStore):
     def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
         if deployment_job_id:
             raise unsupported("deployment jobs", "a Databricks feature")
+        _name(name)
+        for t in tags or ():
+            _validate_registered_model_tag(t.key, t.value)
         with translated():
+            if any(m.name == name for m in self.registry.list_models()):
+                raise MlflowException(f"Registered Model (name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
             return self._model(self.registry.create_model(
                 _name(name), description=description, tags={t.key: t.value for t in tags or ()}))
 
@@ -102,7 +118,7 @@ class EventregRegistryStore(AbstractStore):
         if deployment_job_id:
             raise unsupported("deployment jobs", "a Databricks feature")
         with translated():
-            return self._model(self.registry.update_model(_name(name), description=description))
+            return self._model(self.registry.update_model(self._get_model(name).name, description=description))
 
     def rename_registered_model(self, name, new_name):
         raise unsupported("renaming a registered model", "eventreg has no model.renamed event yet")
@@ -116,17 +132,33 @@ class EventregRegistryStore(AbstractStore):
         max_results = _max_results(max_results, _MAX_RESULTS, 100)
         with translated():
             models = [self._model(m) for m in self.registry.list_models()]
-        models = [m for m in models if m.tags.get("mlflow.prompt.is_prompt") != "true"]
+        for clause in order_by or ():
+            SearchUtils.parse_order_by_for_search_registered_models(clause)
+        filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
         hits = SearchModelUtils.sort(SearchModelUtils.filter(models, filter_string), order_by)
         return _page(hits, page_token, max_results)
 
     def get_registered_model(self, name):
-        with translated():
-            return self._model(self.registry.get_model(_name(name)))
+        return self._model(self._get_model(name))
+
+    def _get_model(self, name: Any) -> Any:
+        try:
+            return self.registry.get_model(_name(name))
+        except NotFound:
+            raise MlflowException(f"Registered Model with name={name} not found", RESOURCE_DOES_NOT_EXIST) from None
+
+    def _get_version(self, name: Any, version: Any) -> Any:
+        number = _number(version)
+        model = self._get_model(name)
+        try:
+            return self.registry.get_version(model.name, number)
+        except NotFound:
+            raise MlflowException(f"Model Version (name={name}, version={version}) not found",
+                                  RESOURCE_DOES_NOT_EXIST) from None
 
     def get_latest_versions(self, name, stages=None):
         with translated():
-            versions = self.registry.list_versions(_name(name))
+            versions = self.registry.list_versions(self._get_model(name).name)
         latest: dict[str, ModelVersion] = {}
         for v in versions:
             mv = self._version(v)
@@ -137,12 +169,16 @@ class EventregRegistryStore(AbstractStore):
         return [mv for stage, mv in latest.items() if stage.lower() in wanted]
 
     def set_registered_model_tag(self, name, tag):
+        _name(name)
+        _validate_registered_model_tag(tag.key, tag.value)
         with translated():
-            self.registry.set_model_tag(_name(name), tag.key, tag.value)
+            self.registry.set_model_tag(self._get_model(name).name, tag.key, tag.value)
 
     def delete_registered_model_tag(self, name, key):
+        _name(name)
+        _validate_tag_name(key)
         with translated():
-            model = self.registry.get_model(_name(name))
+            model = self._get_model(name)
             if key in model.tags:
                 self.registry.delete_model_tag(model.name, key)
 
@@ -151,6 +187,9 @@ class EventregRegistryStore(AbstractStore):
     def create_model_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
                              local_model_path=None, model_id=None):
         reg = self.registry
+        _name(name)
+        for t in tags or ():
+            _validate_model_version_tag(t.key, t.value)
         extra = {t.key: t.value for t in tags or ()}
         hidden = {SOURCE: source or "", RUN_LINK: run_link, MODEL_ID: model_id}
         with translated():
@@ -169,15 +208,16 @@ class EventregRegistryStore(AbstractStore):
 
     def update_model_version(self, name, version, description):
         with translated():
-            return self._version(self.registry.update_version(_name(name), _number(version),
-                                                              description=description))
+            v = self._get_version(name, version)
+            return self._version(self.registry.update_version(v.name, v.version, description=description))
 
     def transition_model_version_stage(self, name, version, stage, archive_existing_versions):
         if str(stage).lower() != STAGE_ARCHIVED.lower():
             raise unsupported(f"stage {stage!r}", "eventreg has aliases (set_registered_model_alias) and the "
                               "status ARCHIVED; MLflow's stages are deprecated")
         with translated():
-            return self._version(self.registry.archive_version(_name(name), _number(version)))
+            v = self._get_version(name, version)
+            return self._version(self.registry.archive_version(v.name, v.version))
 
     def delete_model_version(self, name, version):
         raise unsupported("deleting a model version", "eventreg never deletes; it has archive_version, "
@@ -185,11 +225,11 @@ class EventregRegistryStore(AbstractStore):
 
     def get_model_version(self, name, version):
         with translated():
-            return self._version(self.registry.get_version(_name(name), _number(version)))
+            return self._version(self._get_version(name, version))
 
     def get_model_version_download_uri(self, name, version):
         with translated():
-            found = self.registry.get_version(_name(name), _number(version))
+            found = self._get_version(name, version)
         source = found.tags.get(SOURCE, "")
         prefix = _model_prefix(source, found)
         uri = f"{_common.PREFIX}{self.url}{_common.SEP}models/{found.name}/versions/{found.version}"
@@ -201,22 +241,29 @@ class EventregRegistryStore(AbstractStore):
         max_results = _max_results(max_results, _MAX_VERSION_RESULTS, 10_000)
         with translated():
             versions = [self._version(v) for m in self.registry.list_models()
-                        if m.tags.get("mlflow.prompt.is_prompt") != "true"
                         for v in self.registry.list_versions(m.name)]
+        filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
         hits = SearchModelVersionUtils.sort(
             SearchModelVersionUtils.filter(versions, filter_string),
             order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"])
         return _page(hits, page_token, max_results)
 
     def set_model_version_tag(self, name, version, tag):
+        _name(name)
+        _number(version)
+        _validate_model_version_tag(tag.key, tag.value)
         _visible(tag.key)
         with translated():
-            self.registry.set_version_tag(_name(name), _number(version), tag.key, tag.value)
+            v = self._get_version(name, version)
+            self.registry.set_version_tag(v.name, v.version, tag.key, tag.value)
 
     def delete_model_version_tag(self, name, version, key):
+        _name(name)
+        _number(version)
+        _validate_tag_name(key)
         _visible(key)
         with translated():
-            found = self.registry.get_version(_name(name), _number(version))
+            found = self._get_version(name, version)
             if key in found.tags:
                 self.registry.delete_version_tag(found.name, found.version, key)
 
@@ -226,8 +273,13 @@ class EventregRegistryStore(AbstractStore):
     # -- aliases ----------------------------------------------------------------------------
 
     def set_registered_model_alias(self, name, alias, version):
+        _name(name)
+        _validate_model_alias_name(alias)
+        _validate_model_alias_name_reserved(alias)
+        _number(version)
         with translated():
-            self.registry.promote(_name(name), _number(version), alias=alias)
+            v = self._get_version(name, version)
+            self.registry.promote(v.name, v.version, alias=alias)
 
     def delete_registered_model_alias(self, name, alias):
         raise unsupported("removing an alias", "eventreg can roll an alias back but has no alias.removed "
@@ -235,7 +287,7 @@ class EventregRegistryStore(AbstractStore):
 
     def get_model_version_by_alias(self, name, alias):
         with translated():
-            model = self.registry.get_model(_name(name))
+            model = self._get_model(name)
             if alias not in model.aliases:
                 raise MlflowException(f"Registered model alias {alias} not found.", INVALID_PARAMETER_VALUE)
             return self._version(self.registry.get_version(model.name, model.aliases[alias]))
@@ -248,20 +300,12 @@ _common.complete(EventregRegistryStore, AbstractStore, {
 
 
 def _name(name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise MlflowException("Registered model name cannot be empty.", INVALID_PARAMETER_VALUE)
+    _validate_model_name(name)
     return name
 
 
 def _number(version: Any) -> int:
-    try:
-        number = int(str(version))
-    except ValueError:
-        raise MlflowException(f"Model version must be an integer, got '{version}'",
-                              INVALID_PARAMETER_VALUE) from None
-    if number < 1:
-        raise MlflowException(f"Model version {version} does not exist", RESOURCE_DOES_NOT_EXIST)
-    return number
+    return _validate_model_version(version)
 
 
 def _visible(key: str) -> None:
@@ -272,6 +316,9 @@ def _visible(key: str) -> None:
 def _max_results(value: Any, limit: int, default: int) -> int:
     if value is None:
         return default
+    if isinstance(value, (int, float)) and value > limit and limit == _MAX_RESULTS:
+        raise MlflowException(f"Invalid value for request parameter max_results. It must be at most {limit}, "
+                              f"but got value {value}", INVALID_PARAMETER_VALUE)
     if not isinstance(value, int) or value < 1:
         raise MlflowException(f"Invalid value for max_results. It must be a positive integer, but got {value}",
                               INVALID_PARAMETER_VALUE)

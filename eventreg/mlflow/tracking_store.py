@@ -38,6 +38,13 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+from mlflow.utils.validation import (
+    _validate_batch_log_data,
+    _validate_batch_log_limits,
+    _validate_experiment_name,
+    _validate_param_keys_unique,
+    _validate_run_id,
+)
 
 import eventreg
 from eventreg.log import NO_STREAM, NewEvent
@@ -54,6 +61,8 @@ def experiment_name(experiment_id: Any) -> str:
     """
     The eventreg experiment an MLflow experiment id names.
     """
+    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
+        experiment_id = str(experiment_id)
     if not isinstance(experiment_id, str) or not experiment_id:
         raise MlflowException(f"Invalid experiment ID: {experiment_id!r}", INVALID_PARAMETER_VALUE)
     return DEFAULT_NAME if experiment_id == DEFAULT_ID else experiment_id
@@ -109,8 +118,7 @@ class EventregTrackingStore(AbstractStore):
 
     def _run(self, run: Any) -> Run:
         metrics = [self._latest(run.id, key) for key in run.metrics]
-        params = [Param(k, v if isinstance(v, str) else json.dumps(v) if v is None else str(v))
-                  for k, v in run.params.items()]
+        params = [Param(k, _param(v)) for k, v in run.params.items()]
         tags = [RunTag(k, v) for k, v in run.tags.items() if not k.startswith(LOGGED_MODEL_TAG)]
         outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
         return Run(self._info(run), RunData(metrics=metrics, params=params, tags=tags),
@@ -125,8 +133,11 @@ class EventregTrackingStore(AbstractStore):
         return max(self._history(run_id, key), key=lambda m: (m.step, m.timestamp, m.value))
 
     def _get(self, run_id: str) -> Any:
-        with translated():
+        _validate_run_id(run_id)
+        try:
             return self.registry.get_run(run_id)
+        except eventreg.NotFound:
+            raise MlflowException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST) from None
 
     def _active(self, run_id: str) -> eventreg.ActiveRun:
         run = self._get(run_id)
@@ -152,8 +163,7 @@ class EventregTrackingStore(AbstractStore):
                               "artifacts go to eventreg's content-addressed store (EVENTREG_ARTIFACTS)")
         if tags:
             raise unsupported("experiment tags", "eventreg experiments have no tags yet")
-        if not isinstance(name, str) or not name:
-            raise MlflowException("Invalid experiment name: name must be a non-empty string", INVALID_PARAMETER_VALUE)
+        _validate_experiment_name(name)
         if name == DEFAULT_ID or name.isdigit():
             raise unsupported(f"the experiment name {name!r}", "eventreg uses experiment names as MLflow ids; "
                               "numeric experiment ids are not in eventreg yet")
@@ -186,6 +196,7 @@ class EventregTrackingStore(AbstractStore):
     def search_experiments(self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None,
                            order_by=None, page_token=None):
         _check_max(max_results, _SEARCH_MAX)
+        max_results = max_results or 1000
         found = [] if view_type == ViewType.DELETED_ONLY else self._experiments()
         hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
                                            order_by or ["creation_time DESC", "experiment_id ASC"])
@@ -261,7 +272,10 @@ class EventregTrackingStore(AbstractStore):
     # -- params, metrics, tags -------------------------------------------------------------
 
     def log_batch(self, run_id, metrics, params, tags):
-        metrics, params, tags = list(metrics or ()), list(params or ()), list(tags or ())
+        _validate_run_id(run_id)
+        metrics, params, tags = _validate_batch_log_data(list(metrics or ()), list(params or ()), list(tags or ()))
+        _validate_batch_log_limits(metrics, params, tags)
+        _validate_param_keys_unique(params)
         if any(getattr(m, "model_id", None) for m in metrics):
             metrics = self._unlinked(run_id, metrics)
         for m in metrics:
@@ -272,6 +286,18 @@ class EventregTrackingStore(AbstractStore):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
             check_time(m.timestamp, "metric timestamp")
         run = self._active(run_id)
+        logged = run.info.params
+        changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
+        if changed:
+            p = changed[0]
+            raise MlflowException(
+                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
+                f"value='{_param(logged[p.key])}' for run ID='{run_id}'. Attempted logging new value '{p.value}'.",
+                INVALID_PARAMETER_VALUE)
+        for t in tags:
+            if t.value is not None and len(str(t.value)) > 5000:
+                raise unsupported(f"the {len(t.value):,}-character value of tag {t.key!r}",
+                                  "eventreg's tag values are at most 5,000 characters (MLflow's run tags: 8,000)")
         with translated():
             if params:
                 run.log_params({p.key: p.value for p in params})
@@ -295,6 +321,12 @@ class EventregTrackingStore(AbstractStore):
                     continue
             kept.append(m)
         return kept
+
+    def _get_deleted_runs(self, older_than=0):
+        """
+        Runs ``mlflow gc`` may remove: none, eventreg deletes nothing.
+        """
+        return []
 
     def delete_tag(self, run_id, key):
         raise unsupported("deleting a run tag", "eventreg has no run.tag_deleted event yet")
@@ -426,6 +458,13 @@ def parse_model_id(value: Any) -> tuple[str, str]:
     if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
         raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
     return value[2:34], value[35:]
+
+
+def _param(value: Any) -> str:
+    """
+    A param value as MLflow's string (MLflow's clients send strings; eventreg keeps types).
+    """
+    return value if isinstance(value, str) else "None" if value is None else str(value)
 
 
 def _logged_names(run: Any) -> list[str]:

@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
-    INVALID_STATE,
+    NOT_IMPLEMENTED,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
 )
@@ -58,7 +58,8 @@ def unsupported(what: str, why: str) -> MlflowException:
     """
     The exception for an MLflow feature eventreg cannot record (yet).
     """
-    return MlflowException(f"eventreg's MLflow store does not support {what}: {why}", INVALID_STATE)
+    # NOT_IMPLEMENTED is HTTP 501, which MLflow's REST client does not retry (500 it retries for minutes)
+    return MlflowException(f"eventreg's MLflow store does not support {what}: {why}", NOT_IMPLEMENTED)
 
 
 def log_url(store_uri: str) -> str:
@@ -143,7 +144,7 @@ def translated() -> Iterator[None]:
     except (ValidationError, FilterSyntaxError, InvalidReference) as e:
         raise MlflowException(str(e), INVALID_PARAMETER_VALUE) from e
     except InvalidTransition as e:
-        raise MlflowException(str(e), INVALID_STATE) from e
+        raise MlflowException(str(e), INVALID_PARAMETER_VALUE) from e
     except ConfigurationError as e:
         raise MlflowException(str(e), INVALID_PARAMETER_VALUE) from e
     except EventregError as e:

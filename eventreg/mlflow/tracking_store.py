@@ -37,11 +37,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
+from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
 from mlflow.utils.validation import (
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_experiment_name,
+    _validate_metric,
+    _validate_param,
+    _validate_tag,
     _validate_param_keys_unique,
     _validate_run_id,
 )
@@ -85,7 +89,7 @@ class EventregTrackingStore(AbstractStore):
             content-addressed store instead, so only None or the server's default is accepted.
     """
 
-    INHERITED = ("log_metric", "log_param", "set_tag", "search_runs", "get_metric_history_bulk_interval",
+    INHERITED = ("search_runs", "get_metric_history_bulk_interval",
                  "end_async_logging", "flush_async_logging", "log_batch_async", "log_metric_async",
                  "log_param_async", "set_tag_async", "shut_down_async_logging",
                  "get_metric_history_bulk_interval_from_steps", "supports_workspaces")
@@ -195,8 +199,7 @@ class EventregTrackingStore(AbstractStore):
 
     def search_experiments(self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None,
                            order_by=None, page_token=None):
-        _check_max(max_results, _SEARCH_MAX)
-        max_results = max_results or 1000
+        _check_max(max_results, _SEARCH_MAX, allow_none=False)
         found = [] if view_type == ViewType.DELETED_ONLY else self._experiments()
         hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
                                            order_by or ["creation_time DESC", "experiment_id ASC"])
@@ -220,11 +223,10 @@ class EventregTrackingStore(AbstractStore):
         tag_map = {t.key: t.value for t in tags or ()}
         if user_id and "mlflow.user" not in tag_map:
             tag_map["mlflow.user"] = user_id
-        run_name = run_name or tag_map.get("mlflow.runName")
-        if run_name:
-            tag_map.setdefault("mlflow.runName", run_name)
+        run_name = run_name or tag_map.get("mlflow.runName") or _generate_random_name()
+        tag_map["mlflow.runName"] = run_name
         with translated():
-            active = self.registry.start_run(name, name=run_name or None, tags=tag_map, code=None)
+            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None)
         return self._run(self._get(active.id))
 
     def get_run(self, run_id):
@@ -327,6 +329,18 @@ class EventregTrackingStore(AbstractStore):
         Runs ``mlflow gc`` may remove: none, eventreg deletes nothing.
         """
         return []
+
+    def log_metric(self, run_id, metric):
+        _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self.log_batch(run_id, metrics=[metric], params=[], tags=[])
+
+    def log_param(self, run_id, param):
+        _validate_param(param.key, param.value)
+        self.log_batch(run_id, metrics=[], params=[param], tags=[])
+
+    def set_tag(self, run_id, tag):
+        _validate_tag(tag.key, tag.value)
+        self.log_batch(run_id, metrics=[], params=[], tags=[tag])
 
     def delete_tag(self, run_id, key):
         raise unsupported("deleting a run tag", "eventreg has no run.tag_deleted event yet")
@@ -487,12 +501,15 @@ def _by_step(metrics: Iterable[Metric]) -> list[tuple[int, dict[str, float]]]:
     return groups
 
 
-def _check_max(value: Any, limit: int) -> None:
-    if value is None:
+def _check_max(value: Any, limit: int, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
         return
-    if not isinstance(value, int) or value < 1 or value > limit:
+    if not isinstance(value, int) or value < 1:
         raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be a positive "
-                              f"integer at most {limit}", INVALID_PARAMETER_VALUE)
+                              "integer", INVALID_PARAMETER_VALUE)
+    if value > limit:
+        raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be at most "
+                              f"{limit}", INVALID_PARAMETER_VALUE)
 
 
 def _page(hits: list[Any], page_token: str | None, max_results: int) -> PagedList:

@@ -235,6 +235,9 @@ class EventregRegistryStore(AbstractStore):
         uri = f"{_common.PREFIX}{self.url}{_common.SEP}models/{found.name}/versions/{found.version}"
         if found.artifacts:
             return f"{uri}/{prefix}" if prefix else uri
+        copied = _version_source(source)
+        if copied is not None and copied != (found.name, found.version):
+            return self.get_model_version_download_uri(*copied)  # a copy reads its source's files
         return source
 
     def search_model_versions(self, filter_string=None, max_results=None, order_by=None, page_token=None):
@@ -293,10 +296,36 @@ class EventregRegistryStore(AbstractStore):
             return self._version(self.registry.get_version(model.name, model.aliases[alias]))
 
 
+    # -- webhooks ----------------------------------------------------------------------------
+    # None can be created yet, so the lists are truly empty and every lookup finds nothing;
+    # MLflow's server asks list_webhooks_by_event after each registry write.
+
+    def list_webhooks(self, max_results=None, page_token=None):
+        return PagedList([], None)
+
+    def list_webhooks_by_event(self, event, max_results=None, page_token=None):
+        return PagedList([], None)
+
+    def get_webhook(self, webhook_id):
+        raise MlflowException(f"Webhook with ID {webhook_id} not found", RESOURCE_DOES_NOT_EXIST)
+
+    def delete_webhook(self, webhook_id):
+        raise MlflowException(f"Webhook with ID {webhook_id} not found", RESOURCE_DOES_NOT_EXIST)
+
+
 _WEBHOOKS = "webhooks are not recorded as eventreg events yet (eventreg's subscriptions could deliver them)"
 _common.complete(EventregRegistryStore, AbstractStore, {
-    name: _WEBHOOKS for name in ("create_webhook", "get_webhook", "list_webhooks", "list_webhooks_by_event",
-                                 "update_webhook", "delete_webhook", "test_webhook")})
+    name: _WEBHOOKS for name in ("create_webhook", "update_webhook", "test_webhook")})
+
+
+def _version_source(source: Any) -> tuple[str, int] | None:
+    """
+    The (model, version) a ``models:/<name>/<version>`` source names (a copied version).
+    """
+    if not isinstance(source, str) or not source.startswith("models:/"):
+        return None
+    name, _, version = source[len("models:/"):].rpartition("/")
+    return (name, int(version)) if name and version.isdigit() else None
 
 
 def _name(name: Any) -> str:

@@ -44,28 +44,50 @@ def _counts(output: str) -> dict[str, int]:
                                                   last[-1])}
 
 
-@pytest.mark.parametrize("part", sorted(PARTS))
-def test_mlflow_kit(part, capsys):
+@pytest.fixture(scope="module")
+def kit_runs():
+    """
+    The three parts started at once (the live-server part alone takes minutes, most of it
+    MLflow's own database migrations per test), each in its own pytest process with the
+    kit as rootdir; yields part -> (counts, output).
+    """
     if not (KIT / "pytest.ini").exists():
         message = f"MLflow's store-test kit is not at {KIT} (it lives in ../shared, beside the checkout)"
         if REQUIRE_SERVICES:
             pytest.fail(message + " (CI=true: it must run)", pytrace=False)
         pytest.skip(message)
-    files, switch = PARTS[part]
     sql_only = [line.strip() for line in (KIT / "sql-only.txt").read_text().splitlines() if line.strip()]
-    env = {**os.environ, **switch, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_ENABLE_TELEMETRY": "false",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EVENTREG_ARTIFACTS", "EVENTREG_URL", "CI"):
-        env.pop(var, None)
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               "-k", "not workspace-enabled", *(f"--deselect={node}" for node in sql_only)]
-    done = subprocess.run(command, cwd=KIT, env=env, capture_output=True, text=True, timeout=1200)
-    counts = _counts(done.stdout)
+    started = {}
+    for part, (files, switch) in PARTS.items():
+        env = {**os.environ, **switch, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_ENABLE_TELEMETRY": "false",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EVENTREG_ARTIFACTS", "EVENTREG_URL"):
+            env.pop(var, None)
+        command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider",
+                   "-k", "not workspace-enabled", *(f"--deselect={node}" for node in sql_only)]
+        started[part] = subprocess.Popen(command, cwd=KIT, env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
+    results = {}
+    try:
+        for part, process in started.items():
+            output, _ = process.communicate(timeout=1500)
+            results[part] = (_counts(output), output)
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+    yield results
+
+
+@pytest.mark.timeout(1800)  # the fixture's setup runs the whole kit: about 10 minutes on 2 shared cores
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_mlflow_kit(part, kit_runs, capsys):
+    counts, output = kit_runs[part]
     with capsys.disabled():
         print(f"\nMLflow kit [{part}]: {counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
               f"{counts.get('skipped', 0)} skipped (floor {FLOORS[part]})")
-    assert counts, f"the kit printed no summary:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert counts, f"the kit printed no summary:\n{output[-5000:]}"
     assert counts.get("passed", 0) >= FLOORS[part], (
         f"{part}: {counts.get('passed', 0)} passed, below the floor {FLOORS[part]}\n"
-        + "\n".join(line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR")))
+        + "\n".join(line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")))
     )

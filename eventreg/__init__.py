@@ -2,6 +2,7 @@
 eventreg: a model registry whose history is an append-only, tamper-evident event log.
 """
 
+from eventreg._version import __version__
 from eventreg.audit import AliasTenure, ArtifactFinding, Change, HistoryEvent, RegistryDiff, VerifyReport
 from eventreg.config import open_log
 from eventreg.domain.references import ModelReference, parse_reference
@@ -45,10 +46,9 @@ from eventreg.gates import GateCheck, GateResult
 from eventreg.log import ANY, NO_STREAM, EventLog, Head, NewEvent, RecordedEvent, VerifyResult
 from eventreg.registry import ActiveRun, Registry, open
 from eventreg.subscriptions import Subscription
-from eventreg.timetravel import RegistryView
+from eventreg.view import RegistryView
 from eventreg.transfer import CopyResult, copy
 
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "ANY",

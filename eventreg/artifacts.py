@@ -1,6 +1,8 @@
 """
 A content-addressed, verified artifact store over fsspec.
 
+(:mod:`eventreg.manifest` holds manifests, :mod:`eventreg.artifact_io` the byte moving.)
+
 Every stored file is an *object* named by the sha256 of its bytes,
 ``<root>/objects/<sha[:2]>/<sha>``, so the same bytes are stored once however often
 they are logged. What a model version consists of is a :class:`Manifest` — relative
@@ -32,21 +34,33 @@ import hashlib
 import inspect
 import io
 import os
-import re
 import tempfile
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
-import attrs
-
+from eventreg.artifact_io import (
+    CHUNK_SIZE,
+    UPLOAD_BLOCK_SIZE,
+    Source,
+    _abandon,
+    _advance_callback,
+    _copy_local,
+    _exclusive_pipe,
+    _file_source,
+    _fsync_dir,
+    _hash_file,
+    _hash_remote,
+    _new_file,
+    _pump,
+    _seekable,
+    _show,
+    _stat,
+)
 from eventreg.config import redact_url
 from eventreg.errors import (
     ArtifactError,
-    ArtifactIntegrityError,
     BackendUnavailable,
     ConfigurationError,
     EventregError,
@@ -55,409 +69,21 @@ from eventreg.errors import (
     UnsafePath,
     ValidationError,
 )
-from eventreg.log import canonical_bytes
+from eventreg.manifest import (
+    ArtifactProblem,
+    Manifest,
+    ManifestEntry,
+    _check_sha256,
+    _integrity_error,
+    normalize_artifact_path,
+)
 from eventreg.progress import bar
 
-#: Bytes read and hashed at a time (memory use of a put or get is about twice this).
-CHUNK_SIZE = 8 * 2**20
-#: Block size of uploads to object stores (s3fs' default of 50 MiB would be buffered whole).
-UPLOAD_BLOCK_SIZE = 16 * 2**20
-#: Below this size no progress bar is shown unless one is asked for.
-PROGRESS_THRESHOLD = 8 * 2**20
 
 #: Which eventreg extra installs the driver of a protocol (only for error messages;
 #: fsspec's own registry decides which filesystem serves a URL).
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "azure",
            "abfss": "azure", "az": "azure"}
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-Source = Union[str, "os.PathLike[str]", BinaryIO]
-
-
-# -- manifests -------------------------------------------------------------------------
-
-
-def normalize_artifact_path(path: str | os.PathLike[str]) -> str:
-    """
-    The canonical form of a relative artifact path: ``/``-separated, no ``.`` or empty parts.
-
-    Backslashes count as separators, so a manifest written on Windows means the same
-    everywhere.
-
-    Raises:
-        UnsafePath: the path is empty, absolute (``/x``, ``C:x``), contains ``..`` or NUL,
-            or is not text.
-    """
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise UnsafePath(f"artifact path must be a string, not {type(path).__name__}")
-    shown = repr(path if len(path) <= 200 else path[:200] + "...")
-    text = path.replace("\\", "/")
-    if "\x00" in text:
-        raise UnsafePath(f"artifact path {shown} contains a NUL character")
-    if text.startswith("/") or _DRIVE.match(text):
-        raise UnsafePath(f"artifact path {shown} is absolute; use a path relative to the artifact root")
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise UnsafePath(f"artifact path {shown} contains '..'")
-    if not parts:
-        raise UnsafePath(f"artifact path {shown} is empty")
-    return "/".join(parts)
-
-
-def _check_sha256(instance: Any, attribute: Any, value: Any) -> None:
-    if not isinstance(value, str) or not _SHA256.match(value):
-        raise ValidationError(f"sha256 must be 64 lower-case hex digits, not {value!r:.80}")
-
-
-def _check_size(instance: Any, attribute: Any, value: Any) -> None:
-    if type(value) is not int or value < 0:
-        raise ValidationError(f"size must be a non-negative integer, not {value!r:.80}")
-
-
-@attrs.frozen
-class ManifestEntry:
-    """
-    One stored file: the sha256 of its bytes and their number.
-    """
-
-    sha256: str = attrs.field(validator=_check_sha256)
-    size: int = attrs.field(validator=_check_size)
-
-    def to_json(self) -> dict[str, Any]:
-        """
-        ``{"sha256": ..., "size": ...}``.
-        """
-        return {"sha256": self.sha256, "size": self.size}
-
-    @classmethod
-    def from_json(cls, obj: Any) -> ManifestEntry:
-        """
-        The inverse of :meth:`to_json`.
-
-        Raises:
-            ValidationError: ``obj`` is not such an object.
-        """
-        if not isinstance(obj, Mapping) or set(obj) != {"sha256", "size"}:
-            raise ValidationError(f"a manifest entry is {{'sha256': ..., 'size': ...}}, not {obj!r:.120}")
-        return cls(obj["sha256"], obj["size"])
-
-
-class Manifest(Mapping[str, ManifestEntry]):
-    """
-    The files of an artifact set: normalised relative path -> :class:`ManifestEntry`.
-
-    Immutable, ordered by path, compared by content. ``a | b`` merges two manifests
-    (``b`` wins on a path both have).
-    """
-
-    __slots__ = ("_entries",)
-
-    def __init__(self, entries: Mapping[str, ManifestEntry] | Iterable[tuple[str, ManifestEntry]] = ()) -> None:
-        """
-        Args:
-            entries: path -> entry; paths are normalised.
-
-        Raises:
-            UnsafePath: a path is absolute, contains ``..`` or is empty.
-            ValidationError: an entry is not a :class:`ManifestEntry`, two paths
-                normalise to the same one, or a path is both a file and a folder.
-        """
-        items = entries.items() if isinstance(entries, Mapping) else entries
-        normalised: dict[str, ManifestEntry] = {}
-        for path, entry in items:
-            key = normalize_artifact_path(path)
-            if not isinstance(entry, ManifestEntry):
-                raise ValidationError(f"manifest entry for {key!r} is a {type(entry).__name__}, not a ManifestEntry")
-            if key in normalised:
-                raise ValidationError(f"manifest names {key!r} twice")
-            normalised[key] = entry
-        folders = {key.rsplit("/", i)[0] for key in normalised for i in range(1, key.count("/") + 1)}
-        clash = sorted(folders & normalised.keys())
-        if clash:
-            raise ValidationError(f"manifest path {clash[0]!r} is both a file and a folder")
-        self._entries = dict(sorted(normalised.items()))
-
-    def __getitem__(self, path: str) -> ManifestEntry:
-        return self._entries[path]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Manifest):
-            return self._entries == other._entries
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self._entries.items()))
-
-    def __or__(self, other: Manifest) -> Manifest:
-        if not isinstance(other, Manifest):
-            return NotImplemented
-        return Manifest({**self._entries, **other._entries})
-
-    def __repr__(self) -> str:
-        return f"Manifest({len(self)} files, {self.total_size} bytes)"
-
-    @property
-    def total_size(self) -> int:
-        """
-        The sum of the sizes of all files.
-        """
-        return sum(entry.size for entry in self._entries.values())
-
-    @property
-    def digest(self) -> str:
-        """
-        sha256 of the canonical JSON of the manifest: one digest for the whole set.
-        """
-        return hashlib.sha256(canonical_bytes(self.to_json())).hexdigest()
-
-    def to_json(self) -> dict[str, dict[str, Any]]:
-        """
-        ``{"path": {"sha256": ..., "size": ...}, ...}``, as recorded in events.
-        """
-        return {path: entry.to_json() for path, entry in self._entries.items()}
-
-    @classmethod
-    def from_json(cls, obj: Any) -> Manifest:
-        """
-        The inverse of :meth:`to_json`.
-
-        Raises:
-            UnsafePath: a path would escape its destination.
-            ValidationError: ``obj`` is not a manifest object.
-        """
-        if not isinstance(obj, Mapping):
-            raise ValidationError(f"a manifest is a JSON object, not {type(obj).__name__}")
-        return cls((path, ManifestEntry.from_json(entry)) for path, entry in obj.items())
-
-    def with_prefix(self, prefix: str) -> Manifest:
-        """
-        The same files under the folder ``prefix``.
-        """
-        base = normalize_artifact_path(prefix)
-        return Manifest((f"{base}/{path}", entry) for path, entry in self._entries.items())
-
-    def subtree(self, prefix: str) -> Manifest:
-        """
-        The files under the folder ``prefix``, with the prefix removed (a file named
-        exactly ``prefix`` keeps its base name).
-        """
-        base = normalize_artifact_path(prefix)
-        out = {}
-        for path, entry in self._entries.items():
-            if path.startswith(base + "/"):
-                out[path[len(base) + 1:]] = entry
-            elif path == base:
-                out[base.rsplit("/", 1)[-1]] = entry
-        return Manifest(out)
-
-
-@attrs.frozen
-class ArtifactProblem:
-    """
-    One failed check of :meth:`ArtifactStore.verify`.
-
-    ``actual_sha256`` is None when the object is missing.
-    """
-
-    path: str
-    expected: ManifestEntry
-    actual_sha256: str | None
-    actual_size: int | None
-
-    def __str__(self) -> str:
-        if self.actual_sha256 is None:
-            return (f"{self.path}: stored object is missing "
-                    f"(expected sha256 {self.expected.sha256}, {self.expected.size} bytes)")
-        return (f"{self.path}: stored bytes changed (expected sha256 {self.expected.sha256}, "
-                f"{self.expected.size} bytes; found sha256 {self.actual_sha256}, "
-                f"{self.actual_size} bytes)")
-
-
-def _integrity_error(problem: ArtifactProblem) -> ArtifactIntegrityError:
-    error = ArtifactIntegrityError(f"artifact {problem}")
-    error.path = problem.path
-    error.expected = problem.expected.sha256
-    error.actual = problem.actual_sha256
-    return error
-
-
-# -- streaming helpers -----------------------------------------------------------------
-
-
-def _pump(source: BinaryIO, write: Callable[[Any], Any] | None,
-          advance: Callable[[int], None]) -> tuple[str, int]:
-    """
-    Copy ``source`` to ``write`` chunk by chunk, hashing each chunk in a second thread
-    while it is written; the (sha256, size) read.
-
-    Reads into two reused buffers when the source has ``readinto`` (no allocation per
-    chunk), so memory use is two chunks whatever the size.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    readinto = getattr(source, "readinto", None)
-    buffers = [memoryview(bytearray(CHUNK_SIZE)) for _ in range(2)] if readinto else None
-    with ThreadPoolExecutor(1, thread_name_prefix="eventreg-hash") as pool:
-        pending = None
-        turn = 0
-        while True:
-            if buffers is not None:
-                buffer = buffers[turn]
-                turn ^= 1
-                n = readinto(buffer)  # this buffer's previous hash finished one turn ago
-                chunk = buffer[:n] if n else b""
-            else:
-                chunk = source.read(CHUNK_SIZE)
-            if not chunk:
-                break
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(digest.update, chunk)  # hashlib releases the GIL
-            if write is not None:
-                write(chunk)
-            size += len(chunk)
-            advance(len(chunk))
-        if pending is not None:
-            pending.result()
-    return digest.hexdigest(), size
-
-
-def _copy_local(source: BinaryIO, out: BinaryIO, advance: Callable[[int], None],
-                flush_early: str | None = None) -> tuple[str, int]:
-    """
-    Copy between two local files in the kernel (``copy_file_range``) while hashing what
-    has landed in ``out`` (opened for reading too); falls back to :func:`_pump`.
-
-    The digest is of the bytes in ``out``, so it names exactly what was stored.
-
-    Args:
-        flush_early: the path of ``out``: once the kernel copy is done (it runs several
-            times faster than sha256), the copying thread starts flushing the file to
-            disk with an fsync of its own descriptor while the hash catches up, without
-            holding up the return. The caller's own fsync of ``out`` afterwards then finds
-            little left to write, and is still the one that makes the copy durable and
-            reports write errors (a separate open file sees them too).
-    """
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is None or not isinstance(source, io.FileIO):  # a buffered reader's offset
-        return _pump(source, out.write, advance)                 # is not the descriptor's
-    src_fd, out_fd = source.fileno(), out.fileno()
-    flush_fd = os.open(flush_early, os.O_RDONLY) if flush_early is not None else None
-    state = {"done": 0, "finished": False, "error": None}
-    changed = threading.Condition()
-
-    def copier() -> None:
-        try:
-            while True:
-                n = copy_range(src_fd, out_fd, CHUNK_SIZE)
-                if n == 0:
-                    break
-                with changed:
-                    state["done"] += n
-                    changed.notify()
-        except BaseException as e:  # handed to the caller below
-            state["error"] = e
-        finally:
-            with changed:
-                state["finished"] = True
-                changed.notify()
-        if flush_fd is not None:
-            try:
-                if state["error"] is None and state["done"]:
-                    os.fsync(flush_fd)  # overlaps with the hashing of the tail
-            except OSError:
-                pass  # the caller's fsync reports it
-            finally:
-                os.close(flush_fd)
-
-    thread = threading.Thread(target=copier, name="eventreg-copy", daemon=True)
-    thread.start()
-    digest = hashlib.sha256()
-    hashed = 0
-    view = memoryview(bytearray(CHUNK_SIZE))
-    while True:
-        with changed:
-            while hashed >= state["done"] and not state["finished"]:
-                changed.wait()
-            available, finished = state["done"], state["finished"]
-        while hashed < available:
-            n = os.preadv(out_fd, [view[:min(CHUNK_SIZE, available - hashed)]], hashed)
-            if n <= 0:
-                raise ArtifactError("a local file shrank while it was being copied")
-            digest.update(view[:n])
-            hashed += n
-            advance(n)
-        if finished and hashed >= state["done"]:
-            break
-    if flush_fd is None:
-        thread.join()  # otherwise it may still be flushing: a duplicate need not wait
-    error = state["error"]
-    if error is not None:
-        if state["done"] == 0 and isinstance(error, OSError) and error.errno in (
-                errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF):
-            return _pump(source, out.write, advance)  # no kernel copy between these
-        raise error
-    return digest.hexdigest(), hashed
-
-
-def _hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    with open(path, "rb", buffering=0) as f:
-        return _pump(f, None, lambda n: None)
-
-
-def _file_source(source: Source) -> tuple[str | None, BinaryIO | None]:
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise ArtifactError(f"not a file: {path}")
-        return path, None
-    if not hasattr(source, "read"):
-        raise ArtifactError(f"put() takes a path or a binary file object, not {type(source).__name__}")
-    return None, source
-
-
-def _new_file(folder: str) -> str:
-    """
-    Create an empty, uniquely named hidden file in ``folder`` (mode 0666 minus the umask,
-    unlike ``mkstemp``'s 0600, because it becomes the user's file).
-    """
-    while True:
-        path = os.path.join(folder, f".eventreg-{uuid.uuid4().hex}.part")
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return path
-        except FileExistsError:
-            continue
-
-
-def _stat(fileobj: BinaryIO) -> tuple[int, int] | None:
-    try:
-        info = os.fstat(fileobj.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None
-    return info.st_size, info.st_mtime_ns
-
-
-def _seekable(fileobj: BinaryIO) -> bool:
-    try:
-        return bool(fileobj.seekable())
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _show(progress: bool | None, size: int | None) -> bool | None:
-    if progress is None and (size is None or size < PROGRESS_THRESHOLD):
-        return False
-    return progress
 
 
 # -- the store -------------------------------------------------------------------------
@@ -963,74 +589,6 @@ class ArtifactStore:
             if actual != (entry.sha256, entry.size):
                 problems.append(ArtifactProblem(rel, entry, *(actual or (None, None))))
         return problems
-
-
-# -- filesystem capabilities ------------------------------------------------------------
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _exclusive_pipe(fs: Any, path: str, data: bytes) -> None:
-    """
-    Write ``data`` to ``path`` in one request that fails if ``path`` exists.
-
-    fsspec's newer drivers take ``mode="create"``, adlfs takes ``overwrite=False``.
-    """
-    params = inspect.signature(fs.pipe_file).parameters
-    if "mode" in params:
-        fs.pipe_file(path, data, mode="create")
-    elif "overwrite" in params:
-        fs.pipe_file(path, data, overwrite=False)
-    else:
-        if fs.exists(path):
-            raise FileExistsError(path)
-        fs.pipe_file(path, data)
-
-
-def _abandon(f: Any) -> None:
-    """
-    Throw away an unfinished upload without publishing it (aborts a multipart upload).
-    """
-    try:
-        f.discard()
-    except Exception:
-        pass
-    f.closed = True  # so that close() from the garbage collector does not commit it
-
-
-def _hash_remote(fs: Any, key: str) -> tuple[str, int]:
-    with fs.open(key, "rb", block_size=UPLOAD_BLOCK_SIZE) as f:
-        return _pump(f, None, lambda n: None)
-
-
-def _advance_callback(advance: Callable[[int], None]) -> Any:
-    """
-    An fsspec transfer callback that drives an ``advance(n)`` function.
-    """
-    from fsspec.callbacks import Callback
-
-    class _Advance(Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self._seen = 0
-
-        def call(self, *args: Any, **kwargs: Any) -> None:
-            if self.value > self._seen:
-                advance(self.value - self._seen)
-                self._seen = self.value
-
-    return _Advance()
 
 
 __all__ = [

@@ -1,46 +1,39 @@
 """
-The audit side of the registry: history, time travel, diffs, proof, reports, subscriptions.
+The audit side of the registry: history, diffs and proof, as results and functions.
 
-:class:`AuditMixin` gives :class:`~eventreg.registry.Registry` these methods. They read
-the log (``self.log``) and the projection (``self._reading()``) and never write, except
-``subscribe``, which stores its consumer's checkpoint. The history *is* the log: every
-answer here is recomputed from recorded events, so it is exactly as trustworthy as
-``verify()`` says the log is.
+The history *is* the log: every answer here is recomputed from recorded events, so it is
+exactly as trustworthy as ``verify()`` says the log is. The functions read a log or a
+projection and never write; :class:`~eventreg.view.RegistryView` and
+:class:`~eventreg.registry.Registry` call them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from eventreg.domain.events import EVENT_TYPES, model_stream
-from eventreg.domain.state import RegistryState
+from eventreg.domain.entities import ModelState, RegistryState
+from eventreg.domain.events import EVENT_TYPES
 from eventreg.errors import NotFound, ValidationError
 from eventreg.log import Head, RecordedEvent
-from eventreg.timetravel import (
-    CHUNK,
-    Moment,
-    RegistryView,
-    advance,
-    describe,
-    fold_until,
-    known_model,
-    parse_moment,
-    reached,
-)
+from eventreg.timetravel import Moment, advance, describe, fold_until, parse_moment, position_at, reached
 
 __all__ = [
     "AliasTenure",
     "ArtifactFinding",
-    "AuditMixin",
     "Change",
     "HistoryEvent",
     "RegistryDiff",
     "VerifyReport",
+    "alias_tenures",
+    "diff",
+    "select_history",
+    "summarize",
+    "verify",
+    "with_artifacts",
 ]
 
 
@@ -191,7 +184,7 @@ class ArtifactFinding:
 @attrs.frozen(kw_only=True)
 class VerifyReport:
     """
-    The outcome of :meth:`Registry.verify`.
+    The outcome of ``Registry.verify``.
 
     ``ok`` is true when the hash chain is intact (and contains ``expected_head`` if one
     was given) and, when artifacts were checked, every object matches its digest.
@@ -212,316 +205,164 @@ class VerifyReport:
         return self.ok
 
 
-# -- the mixin -------------------------------------------------------------------------------
+# -- history, diff and proof over a log ---------------------------------------------------
 
 
-class AuditMixin:
+def check_from_position(from_position: Any) -> int:
     """
-    History, time travel, diff, verification, reports and subscriptions of a registry.
+    ``from_position`` of ``events()``, checked.
+
+    Raises:
+        ValidationError: ``from_position`` is not an int >= 1.
     """
+    if isinstance(from_position, bool) or not isinstance(from_position, int) or from_position < 1:
+        raise ValidationError(f"from_position must be an int >= 1, not {from_position!r}")
+    return from_position
 
-    log: Any
 
-    def _event_source(self) -> tuple[Any, int | None]:
-        """
-        The log to read and the last position to show (None: the whole log).
-        """
-        return self.log, None
+def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until: Any = None,
+                   actor: str | None = None, types: Iterable[str] | str | None = None,
+                   limit: int | None = None) -> list[HistoryEvent]:
+    """
+    The events of ``source`` (in log order) inside the moments, by ``actor``, of ``types``,
+    up to position ``limit``, as :class:`HistoryEvent` items.
 
-    # -- history ------------------------------------------------------------------------
+    Raises:
+        ValidationError: a moment or an event type is not valid.
+    """
+    start = None if since is None else parse_moment(since)
+    end = None if until is None else parse_moment(until)
+    wanted = _types(types)
+    out = []
+    for recorded in source:
+        if limit is not None and recorded.position > limit:
+            break
+        if end is not None and reached(end, recorded):
+            break
+        if start is not None and (recorded.position < start if isinstance(start, int)
+                                  else recorded.recorded_at < start):
+            continue
+        if actor is not None and recorded.actor != actor:
+            continue
+        if wanted is not None and recorded.type not in wanted:
+            continue
+        out.append(HistoryEvent.of(recorded))
+    return out
 
-    def history(self, model: str | None = None, *, since: Any = None, until: Any = None,
-                actor: str | None = None, types: Iterable[str] | str | None = None) -> list[HistoryEvent]:
-        """
-        The recorded events, oldest first: who did what, when and why.
 
-        Args:
-            model: only the events of this model (its versions, tags and aliases).
-            since: only events at or after this moment (a position, a datetime or an
-                ISO-8601 string).
-            until: only events at or before this moment.
-            actor: only events recorded by this actor.
-            types: only events of these types, e.g. ``["alias.promoted", "alias.rolled_back"]``.
+def first_position(since: Any) -> int:
+    """
+    Where to start reading the whole log for a history starting at ``since``.
+    """
+    start = None if since is None else parse_moment(since)
+    return max(start, 1) if isinstance(start, int) else 1
 
-        Returns:
-            A list of :class:`HistoryEvent`.
 
-        Raises:
-            NotFound: ``model`` does not exist.
-            ValidationError: a moment or an event type is not valid.
-        """
-        start = None if since is None else parse_moment(since)
-        end = None if until is None else parse_moment(until)
-        wanted = _types(types)
-        log, limit = self._event_source()
-        if model is not None:
-            with self._reading() as state:  # type: ignore[attr-defined]
-                known_model(state, model)
-            source: Iterable[RecordedEvent] = log.read_stream(model_stream(model))
-        else:
-            first = start if isinstance(start, int) else 1
-            source = _read(log, max(first, 1), limit)
-        out = []
-        for recorded in source:
-            if limit is not None and recorded.position > limit:
-                break
-            if end is not None and reached(end, recorded):
-                break
-            if start is not None and (recorded.position < start if isinstance(start, int)
-                                      else recorded.recorded_at < start):
-                continue
-            if actor is not None and recorded.actor != actor:
-                continue
-            if wanted is not None and recorded.type not in wanted:
-                continue
-            out.append(HistoryEvent.of(recorded))
-        return out
+def alias_tenures(model: ModelState, alias: str) -> list[AliasTenure]:
+    """
+    Each holder of ``alias`` of ``model`` with the interval it held it, oldest first.
 
-    def alias_history(self, model: str, alias: str) -> list[AliasTenure]:
-        """
-        Each version that held ``alias`` of ``model``, with the interval it held it.
+    Raises:
+        NotFound: the model has no such alias.
+    """
+    moves = list(model.alias_history.get(alias) or ())
+    if not moves:
+        raise NotFound(f"model {model.name!r} has no alias {alias!r}")
+    out = []
+    for index, move in enumerate(moves):
+        following = moves[index + 1] if index + 1 < len(moves) else None
+        out.append(AliasTenure(
+            model=model.name, alias=alias, version=move.version, previous=move.previous,
+            action=move.action, actor=move.actor, reason=move.reason, forced=move.forced,
+            since=move.at, since_position=move.position,
+            until=following.at if following else None,
+            until_position=following.position if following else None,
+        ))
+    return out
 
-        Returns:
-            :class:`AliasTenure` items, oldest first; the last has ``until`` None while
-            it still holds the alias.
 
-        Raises:
-            NotFound: the model or the alias does not exist.
-        """
-        with self._reading() as state:  # type: ignore[attr-defined]
-            known_model(state, model)
-            moves = list(state.models[model].alias_history.get(alias) or ())
-        if not moves:
-            raise NotFound(f"model {model!r} has no alias {alias!r}")
-        out = []
-        for index, move in enumerate(moves):
-            following = moves[index + 1] if index + 1 < len(moves) else None
-            out.append(AliasTenure(
-                model=model, alias=alias, version=move.version, previous=move.previous,
-                action=move.action, actor=move.actor, reason=move.reason, forced=move.forced,
-                since=move.at, since_position=move.position,
-                until=following.at if following else None,
-                until_position=following.position if following else None,
-            ))
-        return out
+def diff(log: Any, a: Any, b: Any, *, code_version: str | None) -> RegistryDiff:
+    """
+    What changed in the log's projection between two moments (see ``Registry.diff``).
 
-    def events(self, from_position: int = 1) -> Iterator[RecordedEvent]:
-        """
-        Every recorded event from ``from_position`` to the current end of the log, in order.
+    Raises:
+        ValidationError: a moment is not valid or lies after the head.
+    """
+    first, second = parse_moment(a), parse_moment(b)
+    head = log.head().position
+    positions = [position_at(log, m) for m in (first, second)]
+    for moment, position in zip((first, second), positions):
+        if position > head:
+            raise ValidationError(f"{describe(moment)} is after the log's head (position {head})")
+    low, high = sorted(positions)
+    state = fold_until(log, low, code_version=code_version)
+    summaries = {low: _summary(state)}
+    advance(log, state, high)
+    summaries[high] = _summary(state)
+    return _compare(first, second, (summaries[positions[0]], positions[0]),
+                    (summaries[positions[1]], positions[1]))
 
-        Reads in chunks, so it is cheap to stop early; events appended while iterating
-        are included.
-        """
-        if isinstance(from_position, bool) or not isinstance(from_position, int) or from_position < 1:
-            raise ValidationError(f"from_position must be an int >= 1, not {from_position!r}")
-        log, limit = self._event_source()
-        return _read(log, from_position, limit)
 
-    # -- time travel and diff ----------------------------------------------------------
+def verify(log: Any, expected_head: Head | tuple[int, str] | str | None = None) -> VerifyReport:
+    """
+    The log's hash chain checked, and ``expected_head`` (``(position, hash)`` or
+    ``"POS:HASH"``) found in it if given.
+    """
+    if isinstance(expected_head, str):
+        expected_head = Head.parse(expected_head)
+    elif expected_head is not None:
+        expected_head = Head(int(expected_head[0]), str(expected_head[1]).lower())
+    result = log.verify(expected_head)
+    return VerifyReport(ok=result.ok, checked=result.checked, head=result.head,
+                        first_bad_position=result.first_bad_position, problem=result.problem,
+                        expected_head=expected_head)
 
-    def as_of(self, when: Any) -> RegistryView:
-        """
-        The registry as it stood at ``when``: a read-only view with every query method.
 
-        Args:
-            when: a global position (int; 0 = before the first event), a ``datetime``
-                (naive means UTC) or an ISO-8601 string. A time includes every event
-                recorded at or before it.
+def with_artifacts(report: VerifyReport, state: RegistryState, store: Any) -> VerifyReport:
+    """
+    ``report`` completed by re-hashing every stored object of every version and run of
+    ``state`` in ``store``.
+    """
+    checked, findings = _verify_artifacts(state, store)
+    if findings:
+        first = min((f.position for f in findings if f.position is not None), default=None)
+        problem = f"{len(findings)} stored artifact(s) missing or changed: {findings[0]}"
+        if not report.ok:
+            first, problem = report.first_bad_position, report.problem
+        return attrs.evolve(report, ok=False, first_bad_position=first, problem=problem,
+                            artifacts_checked=checked, artifact_problems=tuple(findings))
+    return attrs.evolve(report, artifacts_checked=checked)
 
-        Returns:
-            A :class:`~eventreg.timetravel.RegistryView`; its commands raise
-            :class:`~eventreg.errors.ReadOnlyError`.
 
-        Raises:
-            ValidationError: ``when`` is not a moment, or a position after the head.
-        """
-        moment = parse_moment(when)
-        log, _ = self._event_source()
-        return RegistryView(self, fold_until(log, moment, code_version=_code_version()), moment)
+def _verify_artifacts(state: RegistryState, store: Any) -> tuple[int, list[ArtifactFinding]]:
+    from eventreg.artifacts import Manifest
 
-    def diff(self, a: Any, b: Any) -> RegistryDiff:
-        """
-        What changed between two moments: models and versions added, aliases moved, tags,
-        metrics, statuses and descriptions changed.
-
-        Args:
-            a: the earlier moment (position, datetime or ISO-8601 string).
-            b: the later moment; if it is earlier than ``a``, the changes run backwards.
-
-        Raises:
-            ValidationError: a moment is not valid or lies after the head.
-        """
-        first, second = parse_moment(a), parse_moment(b)
-        log, _ = self._event_source()
-        head = log.head().position
-        positions = [position_at(log, m) for m in (first, second)]
-        for moment, position in zip((first, second), positions):
-            if position > head:
-                raise ValidationError(f"{describe(moment)} is after the log's head (position {head})")
-        low, high = sorted(positions)
-        state = fold_until(log, low, code_version=_code_version())
-        summaries = {low: _summary(state)}
-        advance(log, state, high)
-        summaries[high] = _summary(state)
-        return _compare(first, second, (summaries[positions[0]], positions[0]),
-                        (summaries[positions[1]], positions[1]))
-
-    # -- proof --------------------------------------------------------------------------
-
-    def head(self) -> Head:
-        """
-        The log's last ``(position, hash)``: publish it to prove the log later.
-        """
-        return self.log.head()
-
-    def verify(self, *, expected_head: Head | tuple[int, str] | str | None = None,
-               artifacts: bool = False) -> VerifyReport:
-        """
-        Check the whole hash chain and, optionally, every artifact's stored bytes.
-
-        Args:
-            expected_head: a ``(position, hash)`` (or ``"POS:HASH"``) published earlier:
-                the log must still hold exactly that hash at that position, even if it
-                has grown since.
-            artifacts: also re-hash every object of every version's and run's artifacts
-                (slower; reads every byte).
-
-        Returns:
-            A :class:`VerifyReport` (true when all is well).
-        """
-        if isinstance(expected_head, str):
-            expected_head = Head.parse(expected_head)
-        elif expected_head is not None:
-            expected_head = Head(int(expected_head[0]), str(expected_head[1]).lower())
-        result = self.log.verify(expected_head)
-        report = VerifyReport(ok=result.ok, checked=result.checked, head=result.head,
-                              first_bad_position=result.first_bad_position, problem=result.problem,
-                              expected_head=expected_head)
-        if not artifacts:
-            return report
-        checked, findings = self._verify_artifacts()
-        if findings:
-            first = min((f.position for f in findings if f.position is not None), default=None)
-            problem = f"{len(findings)} stored artifact(s) missing or changed: {findings[0]}"
-            if not report.ok:
-                first, problem = report.first_bad_position, report.problem
-            return attrs.evolve(report, ok=False, first_bad_position=first, problem=problem,
-                                artifacts_checked=checked, artifact_problems=tuple(findings))
-        return attrs.evolve(report, artifacts_checked=checked)
-
-    def _verify_artifacts(self) -> tuple[int, list[ArtifactFinding]]:
-        from eventreg.artifacts import Manifest
-
-        owners: dict[tuple[str, int], list[tuple[str, str, int | None]]] = {}
-        with self._reading() as state:  # type: ignore[attr-defined]
-            for model in state.models.values():
-                for version in model.versions.values():
-                    for path, entry in version.artifacts.items():
-                        owners.setdefault((entry.sha256, entry.size), []).append(
-                            (f"{model.name} version {version.version}", path, version.position))
-            for run in state.runs.values():
-                for path, entry in run.artifacts.items():
-                    owners.setdefault((entry.sha256, entry.size), []).append((f"run {run.run_id}", path, None))
-        if not owners:
-            return 0, []
-        keys = sorted(owners)
-        manifest = Manifest.from_json({f"object-{i}": {"sha256": sha, "size": size}
-                                       for i, (sha, size) in enumerate(keys)})
-        findings = []
-        for problem in self._artifact_store().verify(manifest):  # type: ignore[attr-defined]
-            key = keys[int(problem.path.split("-", 1)[1])]
-            text = str(problem).split(": ", 1)[1]
-            for owner, path, position in owners[key]:
-                findings.append(ArtifactFinding(owner=owner, path=path, sha256=key[0], position=position,
-                                                problem=f"{path}: {text}"))
-        findings.sort(key=lambda f: (f.position is None, f.position or 0, f.owner, f.path))
-        return len(keys), findings
-
-    # -- reports and subscriptions -------------------------------------------------------
-
-    def audit_report(self, model: str, since: Any = None, until: Any = None, format: str = "json",
-                     path: str | Path | None = None) -> str | Path:
-        """
-        An audit report of ``model``: a timeline of promotions and rollbacks and each
-        version's lineage (data digest, code commit, params, metrics, who and when).
-
-        Args:
-            model: the model's name.
-            since: start of the period (position, datetime or ISO-8601 string).
-            until: end of the period; versions and aliases are shown as they stood then.
-            format: ``"json"``, ``"csv"`` or ``"html"`` (one self-contained page).
-            path: write the report to this file instead of returning its text.
-
-        Returns:
-            The report's text, or the ``Path`` written.
-
-        Raises:
-            NotFound: the model does not exist (at ``until``).
-            ValidationError: an unknown format or an invalid moment.
-        """
-        from eventreg.reporting import build_report, render
-
-        data = build_report(self, model, since=since, until=until)
-        text = render(data, format)
-        if path is None:
-            return text
-        target = Path(path)
-        target.write_text(text, encoding="utf-8", newline="")
-        return target
-
-    def subscribe(self, consumer: str, handler: Callable[[RecordedEvent], Any], types: Iterable[str] | None = None,
-                  *, poll_interval: float = 0.5, stop: Any = None, timeout: float | None = None,
-                  batch: int = 1000) -> int:
-        """
-        Deliver every new event, in order, to ``handler``, durably: a restart resumes.
-
-        The consumer's checkpoint (the last position it has handled) is stored in the
-        log's backend after ``handler`` returns, so each event is delivered at least
-        once, and exactly once unless the process dies between the handler and the
-        checkpoint. Blocks, polling every ``poll_interval`` seconds, until ``stop`` or
-        ``timeout``.
-
-        Args:
-            consumer: the consumer's durable name, e.g. ``"deployer"``.
-            handler: called with each :class:`~eventreg.log.RecordedEvent`; if it
-                raises, the error propagates and the event is delivered again next time.
-            types: only these event types (the checkpoint still moves past others).
-            poll_interval: seconds to wait when there is nothing new.
-            stop: a ``threading.Event`` or a function returning true to stop.
-            timeout: stop after this many seconds (None: only ``stop`` ends it; 0: deliver
-                what is there now and return).
-            batch: events read per query.
-
-        Returns:
-            How many events were delivered to ``handler``.
-        """
-        from eventreg.subscriptions import Subscription
-
-        subscription = Subscription(self.log, consumer, handler, types=types, batch=batch)
-        return subscription.run(poll_interval=poll_interval, stop=stop, timeout=timeout)
+    owners: dict[tuple[str, int], list[tuple[str, str, int | None]]] = {}
+    for model in state.models.values():
+        for version in model.versions.values():
+            for path, entry in version.artifacts.items():
+                owners.setdefault((entry.sha256, entry.size), []).append(
+                    (f"{model.name} version {version.version}", path, version.position))
+    for run in state.runs.values():
+        for path, entry in run.artifacts.items():
+            owners.setdefault((entry.sha256, entry.size), []).append((f"run {run.run_id}", path, None))
+    if not owners:
+        return 0, []
+    keys = sorted(owners)
+    manifest = Manifest.from_json({f"object-{i}": {"sha256": sha, "size": size}
+                                   for i, (sha, size) in enumerate(keys)})
+    findings = []
+    for problem in store.verify(manifest):
+        key = keys[int(problem.path.split("-", 1)[1])]
+        text = str(problem).split(": ", 1)[1]
+        for owner, path, position in owners[key]:
+            findings.append(ArtifactFinding(owner=owner, path=path, sha256=key[0], position=position,
+                                            problem=f"{path}: {text}"))
+    findings.sort(key=lambda f: (f.position is None, f.position or 0, f.owner, f.path))
+    return len(keys), findings
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _code_version() -> str:
-    from eventreg import __version__
-
-    return __version__
-
-
-def _read(log: Any, first: int, limit: int | None) -> Iterator[RecordedEvent]:
-    """
-    The log's events from ``first`` (up to ``limit``), read in chunks.
-    """
-    position = first
-    while limit is None or position <= limit:
-        size = CHUNK if limit is None else min(CHUNK, limit - position + 1)
-        chunk = list(log.read_all(from_position=position, limit=size))
-        yield from chunk
-        if len(chunk) < size:
-            return
-        position = chunk[-1].position + 1
 
 
 def _types(types: Iterable[str] | str | None) -> frozenset[str] | None:
@@ -546,38 +387,39 @@ def _int(value: Any) -> int | None:
 
 def summarize(recorded: RecordedEvent) -> str:
     """
-    One line saying what an event did, e.g. ``promoted iris v3 to production (was v2)``.
+    One line saying what an event did, e.g. ``promoted iris version 3 to production (was
+    version 2)``: a number is shown as "version N", never as "vN", which is how labels look.
     """
     p = recorded.payload
     kind = recorded.type
     model = p.get("model")
     version = p.get("version")
     if kind == "alias.promoted":
-        was = f" (was v{p['previous']})" if p.get("previous") is not None else ""
-        return f"promoted {model} v{version} to {p.get('alias')}{was}" + (" [forced]" if p.get("forced") else "")
+        was = f" (was version {p['previous']})" if p.get("previous") is not None else ""
+        return f"promoted {model} version {version} to {p.get('alias')}{was}" + (" [forced]" if p.get("forced") else "")
     if kind == "alias.rolled_back":
-        return (f"rolled {p.get('alias')} of {model} back to v{version} (from v{p.get('previous')})"
+        return (f"rolled {p.get('alias')} of {model} back to version {version} (from version {p.get('previous')})"
                 + (" [forced]" if p.get("forced") else ""))
     if kind == "version.registered":
-        label = f" ({p['label']})" if p.get("label") else ""
-        return f"registered {model} v{version}{label}"
+        label = f" labelled {p['label']}" if p.get("label") else ""
+        return f"registered {model} version {version}{label}"
     if kind == "model.created":
         return f"created model {model}"
     if kind in ("version.tag_set", "model.tag_set"):
-        where = f"{model} v{version}" if version is not None else str(model)
+        where = f"{model} version {version}" if version is not None else str(model)
         return f"set tag {p.get('key')}={p.get('value')} on {where}"
     if kind in ("version.tag_deleted", "model.tag_deleted"):
-        where = f"{model} v{version}" if version is not None else str(model)
+        where = f"{model} version {version}" if version is not None else str(model)
         return f"deleted tag {p.get('key')} of {where}"
     if kind in ("version.deprecated", "version.archived"):
-        return f"{kind.split('.')[1]} {model} v{version}"
+        return f"{kind.split('.')[1]} {model} version {version}"
     if kind == "model.archived":
         return f"archived model {model}"
     if kind == "version.metrics_logged":
         keys = sorted({point.get("key") for point in p.get("points", ()) if isinstance(point, dict)})
-        return f"logged {', '.join(map(str, keys))} on {model} v{version}"
+        return f"logged {', '.join(map(str, keys))} on {model} version {version}"
     if kind in ("version.updated", "model.updated"):
-        return f"updated description of {model}" + (f" v{version}" if version is not None else "")
+        return f"updated description of {model}" + (f" version {version}" if version is not None else "")
     if kind == "run.started":
         return f"started run {p.get('run_id')} in {p.get('experiment')}"
     if kind == "run.finished":
@@ -589,21 +431,6 @@ def summarize(recorded: RecordedEvent) -> str:
     if kind.startswith("run."):
         return f"{kind.split('.', 1)[1].replace('_', ' ')} on run {p.get('run_id')}"
     return kind
-
-
-def position_at(log: Any, moment: Moment) -> int:
-    """
-    The last position at or before ``moment``: a position as is, a time by scanning
-    the log up to the first event recorded after it.
-    """
-    if isinstance(moment, int):
-        return moment
-    position = 0
-    for recorded in _read(log, 1, None):
-        if recorded.recorded_at > moment:
-            break
-        position = recorded.position
-    return position
 
 
 def _summary(state: RegistryState) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from eventreg.domain.filters import VERSION_FIELDS, compile_filter
+from eventreg.domain.entities import RegistryState
 from eventreg.domain.queries import VersionRef, _model, _version, _version_record
 from eventreg.errors import ValidationError
 
@@ -34,7 +35,7 @@ class GateCheck:
 @attrs.frozen
 class GateResult:
     """
-    The outcome of :meth:`GateMixin.check`: true when every condition held.
+    The outcome of :meth:`Registry.check`: true when every condition held.
     """
 
     model: str
@@ -88,69 +89,43 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-class GateMixin:
+def evaluate(state: RegistryState, model: str, version: VersionRef, *, require: Iterable[str] = (),
+             better_than: Iterable[str | tuple[str, str]] = ()) -> GateResult:
     """
-    ``check``: the CI/CD gate, for the live registry.
+    Check one version of ``state`` against conditions (see ``RegistryView.check``).
+
+    Raises:
+        NotFound: the model or version does not exist.
+        FilterSyntaxError: a condition does not parse (the column is in the message).
+        ValidationError: no condition given, or a bad ``better_than`` item.
     """
-
-    def check(self, model: str, version: VersionRef, *, require: Iterable[str] = (),
-              better_than: Iterable[str | tuple[str, str]] = (), promote_to: str | None = None,
-              reason: str | None = None) -> GateResult:
-        """
-        Check a version against conditions; promote it when all hold (if asked).
-
-        Args:
-            model: the model's name.
-            version: number, label, alias or ``"latest"``.
-            require: search filters the version must match, e.g. ``"metrics.accuracy >= 0.9"``.
-            better_than: ``"ALIAS:FIELD"`` items: FIELD must be greater than on the version
-                ALIAS points at (holds, with a note, when nothing holds ALIAS yet).
-            promote_to: an alias to move to the version when every condition holds.
-            reason: recorded with the promotion (default: the conditions that passed).
-
-        Returns:
-            A :class:`GateResult`; ``promoted_to`` is set when it promoted.
-
-        Raises:
-            NotFound: the model or version does not exist.
-            FilterSyntaxError: a condition does not parse (the column is in the message).
-            ValidationError: no condition given, or a bad ``better_than`` item.
-        """
-        require = list(require)
-        baselines = [_parse_baseline(item) for item in better_than]
-        if not require and not baselines:
-            raise ValidationError("a gate needs at least one condition (require= or better_than=)")
-        predicates = [(text, compile_filter(text, fields=VERSION_FIELDS)) for text in require]
-        checks: list[GateCheck] = []
-        with self._reading() as state:  # type: ignore[attr-defined]
-            found = _model(state, model)
-            candidate = _version(found, version)
-            record = _version_record(found, candidate)
-            for text, predicate in predicates:
-                checks.append(GateCheck(text, bool(predicate.matches(record))))
-            for alias, field in baselines:
-                condition = f"{field} > {alias}"
-                number = found.aliases.get(alias)
-                if number is None:
-                    checks.append(GateCheck(condition, True, f"nothing holds {alias} yet"))
-                    continue
-                holder = _version_record(found, _version(found, number))
-                mine, theirs = _number(_field_value(record, field)), _number(_field_value(holder, field))
-                if theirs is None:
-                    checks.append(GateCheck(condition, False, f"{alias} (version {number}) has no number in {field}"))
-                elif mine is None:
-                    checks.append(GateCheck(condition, False, f"version {candidate.version} has no number in {field}"))
-                else:
-                    checks.append(GateCheck(condition, mine > theirs,
-                                            f"{alias} is version {number} with {field} = {theirs:g}"))
-        number = candidate.version
-        passed = all(check.ok for check in checks)
-        promoted = None
-        if passed and promote_to:
-            self.promote(model, number, alias=promote_to,  # type: ignore[attr-defined]
-                         reason=reason or "passed gate: " + "; ".join(c.condition for c in checks))
-            promoted = promote_to
-        return GateResult(found.name, number, passed, tuple(checks), promoted)
+    require = list(require)
+    baselines = [_parse_baseline(item) for item in better_than]
+    if not require and not baselines:
+        raise ValidationError("a gate needs at least one condition (require= or better_than=)")
+    predicates = [(text, compile_filter(text, fields=VERSION_FIELDS)) for text in require]
+    checks: list[GateCheck] = []
+    found = _model(state, model)
+    candidate = _version(found, version)
+    record = _version_record(found, candidate)
+    for text, predicate in predicates:
+        checks.append(GateCheck(text, bool(predicate.matches(record))))
+    for alias, field in baselines:
+        condition = f"{field} > {alias}"
+        number = found.aliases.get(alias)
+        if number is None:
+            checks.append(GateCheck(condition, True, f"nothing holds {alias} yet"))
+            continue
+        holder = _version_record(found, _version(found, number))
+        mine, theirs = _number(_field_value(record, field)), _number(_field_value(holder, field))
+        if theirs is None:
+            checks.append(GateCheck(condition, False, f"{alias} (version {number}) has no number in {field}"))
+        elif mine is None:
+            checks.append(GateCheck(condition, False, f"version {candidate.version} has no number in {field}"))
+        else:
+            checks.append(GateCheck(condition, mine > theirs,
+                                    f"{alias} is version {number} with {field} = {theirs:g}"))
+    return GateResult(found.name, candidate.version, all(check.ok for check in checks), tuple(checks))
 
 
-__all__ = ["GateCheck", "GateMixin", "GateResult"]
+__all__ = ["GateCheck", "GateResult", "evaluate"]

@@ -1,99 +1,51 @@
 """
-The registry users call: commands that become events, and queries over the projection.
+The registry users call: a writer of commands that hands out read-only views.
 
-Every command follows one path: catch up with the log -> validate against the current
-state -> build events -> ``append(stream, events, expected_version)``. If another writer
-appended to the same stream first, the log raises ``ConcurrencyConflict``; the registry
-catches up and decides again, a bounded number of times. So version numbers stay
-1, 2, 3 ... and every alias move records the true previous holder, across processes.
-
-Queries (in :class:`~eventreg.domain.queries.RegistryQueries`) catch up with the log and
-answer from the in-memory projection.
+:class:`Registry` owns the log through a :class:`~eventreg.writer.Writer`: every command
+validates its input, decides against the caught-up projection, and appends the events
+with the stream's expected version (see :mod:`eventreg.writer`). Every read is answered by
+one :class:`~eventreg.view.RegistryView` over the live projection (``reg.get_version`` is
+``RegistryView.get_version`` on "now"), and :meth:`Registry.as_of` hands out a view over
+a past moment with the very same methods.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-import time
+import functools
 import uuid
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from eventreg import snapshots
-from eventreg.audit import AuditMixin
+from eventreg import audit, commands
+from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
-from eventreg.domain.codec import to_new_event
+from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
-from eventreg.domain.queries import RegistryQueries, VersionRef, _model, _run, _version
-from eventreg.domain.references import ModelReference
-from eventreg.domain.state import (
-    ARCHIVED,
-    DEPRECATED,
-    RUNNING,
-    RegistryState,
-    apply,
-    fold,
-    snapshot_digest,
-)
+from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
 from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.environment import capture_code, capture_environment
-from eventreg.errors import (
-    AlreadyExists,
-    ConcurrencyConflict,
-    InvalidTransition,
-    NotFound,
-    ValidationError,
-)
-from eventreg.gates import GateMixin
-from eventreg.log import RecordedEvent, now
+from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
+from eventreg.gates import GateResult
+from eventreg.log import Head, RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
-from eventreg.timetravel import bulk
+from eventreg.view import RegistryView
+from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
 
-#: How many times a command decides again after a concurrent writer got there first.
-MAX_RETRIES = 50
-#: Default number of new events after which closing the registry saves a snapshot.
-SNAPSHOT_EVERY = 1000
-#: A registry also saves one while open, once this many times ``snapshot_every`` events
-#: (and at least a tenth of the projection's size in objects) have been written since
-#: the last: a periodic save costs in proportion to the projection, so it stays a small
-#: share of the cost of the commands, and an open replays at most that many events.
-PERIODIC_FACTOR = 10
+__all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
 
-
-#: Events a command folds as the objects it appended (their fields are immutable, or JSON
-#: the command normalised as decoding would: check_json_blob, check_params, check_tags).
-_FOLD_AS_IS = (ev.RunMetricsLogged, ev.VersionMetricsLogged, ev.VersionRegistered)
+_Plan = Plan
 
 
 def _code_version() -> str:
-    from eventreg import __version__
-
     return __version__
 
 
-@attrs.frozen
-class _Plan:
-    """
-    What a command decided: events for one stream and how to build its return value.
-    """
-
-    stream: str
-    events: list[Any]
-    #: called with the state after the append and the events this command recorded
-    result: Callable[[RegistryState, list[RecordedEvent]], Any] | None = None
-
-
 def open(url: str | None = None, artifacts: str | None = None, actor: str | None = None, *,
-         snapshot_every: int = SNAPSHOT_EVERY, artifact_options: Mapping[str, Any] | None = None,
-         **log_options: Any) -> Registry:
+         create: bool = True, snapshot_every: int = SNAPSHOT_EVERY,
+         artifact_options: Mapping[str, Any] | None = None, **log_options: Any) -> Registry:
     """
     Open the registry whose log is at ``url`` and whose artifacts are at ``artifacts``.
 
@@ -105,6 +57,9 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
             default ``EVENTREG_ARTIFACTS``, else ``file://./eventreg-artifacts``.
         actor: who is acting, recorded on every event; default ``EVENTREG_ACTOR``, else
             the operating-system user.
+        create: create the log's store (database file, folder, tables) if there is
+            none; with False a missing store raises ``RegistryNotFound`` instead, so a
+            typo in the URL never creates an empty registry.
         snapshot_every: save a projection snapshot on close when at least this many
             events were read or written since the last one, and while open after
             ``PERIODIC_FACTOR`` times as many (0: never).
@@ -116,15 +71,33 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
         A :class:`Registry`, also usable as a context manager.
     """
     url, artifacts, actor = resolve_settings(url, artifacts, actor)
+    if not create:  # passed only when asked, for backends that predate the parameter
+        log_options["create"] = False
     return Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
                     snapshot_every=snapshot_every, artifact_options=artifact_options)
 
 
-class Registry(AuditMixin, GateMixin, RegistryQueries):
+def _read(name: str) -> Any:
+    """
+    A registry method that answers by the same method of the live view.
+    """
+    method = getattr(RegistryView, name)
+
+    @functools.wraps(method)
+    def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
+        return method(self._now, *args, **kwargs)
+
+    read.__module__ = __name__
+    read.__qualname__ = f"Registry.{name}"
+    return read
+
+
+class Registry:
     """
     Models, versions, runs and aliases over an event log. Thread-safe.
 
-    Build one with :func:`eventreg.open`.
+    Build one with :func:`eventreg.open`. Commands append to the log; reads are those of
+    :class:`~eventreg.view.RegistryView`, answered from the projection caught up "now".
     """
 
     def __init__(self, log: Any, *, artifacts: str, actor: str, snapshot_every: int = SNAPSHOT_EVERY,
@@ -134,15 +107,9 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         self.actor = actor
         self.artifacts_url = artifacts
         self.artifact_options = dict(artifact_options or {})
-        self.snapshot_every = snapshot_every
         self._store: Any = None
-        self._lock = threading.RLock()
-        self._state = RegistryState()
-        self._snapshot_position = 0
-        self._closed = False
-        with bulk():  # a load or a long catch-up builds many objects that all stay alive
-            self._load_snapshot()
-            self._catch_up()
+        self._writer = Writer(log, actor=actor, snapshot_every=snapshot_every)
+        self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -155,25 +122,47 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
     def __repr__(self) -> str:
         return f"<Registry {redact_url(self.log.url)} actor={self.actor!r}>"
 
+    @property
+    def snapshot_every(self) -> int:
+        """
+        Events after which a snapshot is saved on close (and, times ``PERIODIC_FACTOR``, while open).
+        """
+        return self._writer.snapshot_every
+
+    @snapshot_every.setter
+    def snapshot_every(self, value: int) -> None:
+        self._writer.snapshot_every = value
+
+    @property
+    def _state(self) -> RegistryState:
+        return self._writer.state
+
+    @property
+    def _snapshot_position(self) -> int:
+        return self._writer.snapshot_position
+
+    def _reading(self) -> Any:
+        return self._writer.reading()
+
+    def _read_state(self) -> RegistryState:
+        with self._writer.reading() as state:
+            return state
+
+    def _execute(self, decide: Callable[[RegistryState], Plan]) -> Any:
+        return self._writer.execute(decide)
+
     def close(self) -> None:
         """
         Save a snapshot if many events were folded since the last one, then close the log.
         """
-        with self._lock:
-            if self._closed:
-                return
-            due = self._state.position - self._snapshot_position >= self.snapshot_every
-            if self.snapshot_every and due and getattr(self.log, "persistent", True):
-                self.save_snapshot()
-            self._closed = True
-            self.log.close()
+        self._writer.close()
 
     @property
     def position(self) -> int:
         """
         The last log position this registry has folded into its projection.
         """
-        return self._state.position
+        return self._writer.state.position
 
     def save_snapshot(self) -> int:
         """
@@ -186,101 +175,7 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         Returns:
             The position the snapshot is valid at.
         """
-        with self._lock:
-            self._catch_up()
-            position = self._state.position
-            if position:
-                data = snapshots.dump(self._state, _code_version())
-                self.log.save_snapshot(position, data)
-                saved = ev.SnapshotSaved(position=position, digest=snapshot_digest(data),
-                                         format=snapshots.EVENT_FORMAT, code_version=_code_version())
-                self.log.append(ev.SNAPSHOT_STREAM, [to_new_event(saved, actor=self.actor)])
-                self._catch_up()
-            self._snapshot_position = self._state.position
-            return position
-
-    def _load_snapshot(self) -> None:
-        state = load_trusted_snapshot(self.log, _code_version())
-        if state is not None:
-            self._state = state
-            self._snapshot_position = state.position
-
-    def _catch_up(self) -> None:
-        state = self._state
-        unchanged = getattr(self.log, "unchanged_since", None)
-        if unchanged is not None and unchanged(state.position):
-            return  # the backend knows cheaply that nothing was appended after it
-        fold(self.log.read_all(from_position=state.position + 1), state)
-
-    def _save_periodic_snapshot(self) -> None:
-        """
-        Save a snapshot while open; a failure warns and never fails the command that
-        triggered it (a snapshot only makes the next open faster).
-        """
-        try:
-            self.save_snapshot()
-        except Exception as e:  # noqa: BLE001 - reported, and tried again a period later
-            self._snapshot_position = self._state.position
-            warnings.warn(f"eventreg: saving a projection snapshot failed: {e}", RuntimeWarning, stacklevel=3)
-
-    def _snapshot_due(self) -> bool:
-        """
-        Whether to save a snapshot now, while open (see :data:`PERIODIC_FACTOR`).
-        """
-        if not self.snapshot_every or not getattr(self.log, "persistent", True):
-            return False
-        state = self._state
-        size = len(state.models) + len(state.runs) + sum(len(m.versions) for m in state.models.values()) \
-            if state.position - self._snapshot_position >= self.snapshot_every * PERIODIC_FACTOR else 0
-        return size > 0 and state.position - self._snapshot_position >= max(
-            self.snapshot_every * PERIODIC_FACTOR, size // 10)
-
-    def _read_state(self) -> RegistryState:
-        self._catch_up()
-        return self._state
-
-    @contextmanager
-    def _reading(self) -> Iterator[RegistryState]:
-        with self._lock:
-            self._catch_up()
-            yield self._state
-
-    def _execute(self, decide: Callable[[RegistryState], _Plan]) -> Any:
-        """
-        Catch up, decide, append with the stream's expected version; retry on conflict.
-        """
-        for attempt in range(MAX_RETRIES + 1):
-            with self._lock:
-                if self._closed:
-                    raise InvalidTransition("the registry is closed")
-                self._catch_up()
-                plan = decide(self._state)
-                if plan.events:
-                    expected = self._state.streams.get(plan.stream, 0)
-                    news = [to_new_event(e, actor=self.actor) for e in plan.events]
-                    try:
-                        recorded = self.log.append(plan.stream, news, expected)
-                    except ConcurrencyConflict:
-                        recorded = None
-                    if recorded is not None:
-                        if recorded and recorded[0].position == self._state.position + 1:
-                            for item, event in zip(recorded, plan.events):
-                                # metric points are immutable and the most numerous: fold the
-                                # objects just appended instead of decoding their payloads again
-                                apply(self._state, item, event if type(event) in _FOLD_AS_IS else None)
-                        else:
-                            self._catch_up()
-                        outcome = plan.result(self._state, recorded) if plan.result else None
-                        if self._snapshot_due():
-                            self._save_periodic_snapshot()
-                        return outcome
-                else:
-                    return plan.result(self._state, []) if plan.result else None
-            time.sleep(random.uniform(0, min(0.002 * 2 ** min(attempt, 6), 0.1)))
-        raise ConcurrencyConflict(
-            f"gave up after {MAX_RETRIES} retries: other writers keep changing {plan.stream!r}",
-            stream_id=plan.stream,
-        )
+        return self._writer.save_snapshot()
 
     def _artifact_store(self) -> Any:
         if self._store is None:
@@ -288,6 +183,133 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
 
             self._store = ArtifactStore(self.artifacts_url, **self.artifact_options)
         return self._store
+
+    # -- reads: the live view's -----------------------------------------------------------
+
+    get_model = _read("get_model")
+    list_models = _read("list_models")
+    get_version = _read("get_version")
+    resolve = _read("resolve")
+    list_versions = _read("list_versions")
+    get_metric_history = _read("get_metric_history")
+    get_alias = _read("get_alias")
+    alias_holders = _read("alias_holders")
+    search_versions = _read("search_versions")
+    compare = _read("compare")
+    get_run = _read("get_run")
+    search_runs = _read("search_runs")
+    get_run_metric_history = _read("get_run_metric_history")
+    list_experiments = _read("list_experiments")
+    history = _read("history")
+    alias_history = _read("alias_history")
+    events = _read("events")
+    head = _read("head")
+    as_of = _read("as_of")
+    audit_report = _read("audit_report")
+    download = _read("download")
+    load_model = _read("load_model")
+
+    # -- the whole log: diff, proof, subscriptions, gates -----------------------------------
+
+    def diff(self, a: Any, b: Any) -> audit.RegistryDiff:
+        """
+        What changed between two moments: models and versions added, aliases moved, tags,
+        metrics, statuses and descriptions changed.
+
+        Args:
+            a: the earlier moment (position, datetime or ISO-8601 string).
+            b: the later moment; if it is earlier than ``a``, the changes run backwards.
+
+        Raises:
+            ValidationError: a moment is not valid or lies after the head.
+        """
+        return audit.diff(self.log, a, b, code_version=__version__)
+
+    def verify(self, *, expected_head: Head | tuple[int, str] | str | None = None,
+               artifacts: bool = False) -> audit.VerifyReport:
+        """
+        Check the whole hash chain and, optionally, every artifact's stored bytes.
+
+        Args:
+            expected_head: a ``(position, hash)`` (or ``"POS:HASH"``) published earlier:
+                the log must still hold exactly that hash at that position, even if it
+                has grown since.
+            artifacts: also re-hash every object of every version's and run's artifacts
+                (slower; reads every byte).
+
+        Returns:
+            A :class:`~eventreg.audit.VerifyReport` (true when all is well).
+        """
+        report = audit.verify(self.log, expected_head)
+        if not artifacts:
+            return report
+        with self._writer.reading() as state:
+            return audit.with_artifacts(report, state, self._artifact_store())
+
+    def subscribe(self, consumer: str, handler: Callable[[RecordedEvent], Any], types: Iterable[str] | None = None,
+                  *, poll_interval: float = 0.5, stop: Any = None, timeout: float | None = None,
+                  batch: int = 1000) -> int:
+        """
+        Deliver every new event, in order, to ``handler``, durably: a restart resumes.
+
+        The consumer's checkpoint (the last position it has handled) is stored in the
+        log's backend after ``handler`` returns, so each event is delivered at least
+        once, and exactly once unless the process dies between the handler and the
+        checkpoint. Blocks, polling every ``poll_interval`` seconds, until ``stop`` or
+        ``timeout``.
+
+        Args:
+            consumer: the consumer's durable name, e.g. ``"deployer"``.
+            handler: called with each :class:`~eventreg.log.RecordedEvent`; if it
+                raises, the error propagates and the event is delivered again next time.
+            types: only these event types (the checkpoint still moves past others).
+            poll_interval: seconds to wait when there is nothing new.
+            stop: a ``threading.Event`` or a function returning true to stop.
+            timeout: stop after this many seconds (None: only ``stop`` ends it; 0: deliver
+                what is there now and return).
+            batch: events read per query.
+
+        Returns:
+            How many events were delivered to ``handler``.
+        """
+        from eventreg.subscriptions import Subscription
+
+        subscription = Subscription(self.log, consumer, handler, types=types, batch=batch)
+        return subscription.run(poll_interval=poll_interval, stop=stop, timeout=timeout)
+
+    def check(self, model: str, version: VersionRef, *, require: Iterable[str] = (),
+              better_than: Iterable[str | tuple[str, str]] = (), promote_to: str | None = None,
+              reason: str | None = None) -> GateResult:
+        """
+        Check a version against conditions; promote it when all hold (if asked).
+
+        ``reg.check("iris", 3, require=["metrics.accuracy >= 0.9"],
+        better_than=["production:metrics.accuracy"], promote_to="production")`` is what a
+        CI/CD pipeline runs (``eventreg gate`` is this call).
+
+        Args:
+            model: the model's name.
+            version: number, label, alias or ``"latest"``.
+            require: search filters the version must match, e.g. ``"metrics.accuracy >= 0.9"``.
+            better_than: ``"ALIAS:FIELD"`` items: FIELD must be greater than on the version
+                ALIAS points at (holds, with a note, when nothing holds ALIAS yet).
+            promote_to: an alias to move to the version when every condition holds.
+            reason: recorded with the promotion (default: the conditions that passed).
+
+        Returns:
+            A :class:`~eventreg.gates.GateResult`; ``promoted_to`` is set when it promoted.
+
+        Raises:
+            NotFound: the model or version does not exist.
+            FilterSyntaxError: a condition does not parse (the column is in the message).
+            ValidationError: no condition given, or a bad ``better_than`` item.
+        """
+        result = self._now.check(model, version, require=require, better_than=better_than)
+        if result.ok and promote_to:
+            self.promote(model, result.version, alias=promote_to,
+                         reason=reason or "passed gate: " + "; ".join(c.condition for c in result.checks))
+            return GateResult(result.model, result.version, result.ok, result.checks, promote_to)
+        return result
 
     # -- models ---------------------------------------------------------------------------
 
@@ -304,10 +326,10 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
         tags = check.check_tags(tags)
 
-        def decide(state: RegistryState) -> _Plan:
+        def decide(state: RegistryState) -> Plan:
             if name in state.models:
                 raise AlreadyExists(f"model {name!r} already exists")
-            return _Plan(ev.model_stream(name),
+            return Plan(ev.model_stream(name),
                          [ev.ModelCreated(model=name, description=description, tags=tags)],
                          lambda s, _: Model.of(s.models[name]))
 
@@ -363,9 +385,9 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         )
 
     def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
-        def decide(state: RegistryState) -> _Plan:
+        def decide(state: RegistryState) -> Plan:
             model = _model(state, name)
-            return _Plan(ev.model_stream(model.name), build(model), lambda s, _: Model.of(s.models[model.name]))
+            return Plan(ev.model_stream(model.name), build(model), lambda s, _: Model.of(s.models[model.name]))
 
         return self._execute(decide)
 
@@ -426,81 +448,17 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
         data = check.check_json_blob(data, "data")
         architecture = check.check_json_blob(architecture, "architecture")
-        if isinstance(code, str):
-            if code != "auto":
-                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-            code_info = capture_code()
-        else:
-            code_info = check.check_json_blob(code, "code")
+        code_info = _code_info(code)
         parent_refs = list(parents or ())
         if len(parent_refs) > check.MAX_PARENTS:
             raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
         stored = self._store_path(artifacts) if artifacts is not None else {}
         run_id = getattr(run, "id", run)
 
-        def decide(state: RegistryState) -> _Plan:
-            found = state.models.get(name)
-            if found is not None and found.status == ARCHIVED:
-                raise InvalidTransition(f"model {name!r} is archived and takes no new versions")
-            all_params: dict[str, Any] = {}
-            all_points: list[MetricPoint] = []
-            all_artifacts: dict[str, ArtifactEntry] = {}
-            model_info = None
-            environment = None
-            run_code = None
-            source_id = None
-            if run_id is not None:
-                source = _run(state, run_id)
-                source_id = source.run_id
-                all_params.update(source.params)
-                for history in source.metric_history.values():
-                    all_points.extend(history)
-                all_artifacts.update(source.artifacts)
-                model_info = source.model_info
-                environment = source.environment or None
-                run_code = source.code
-            all_params.update(params)
-            if len(all_params) > check.MAX_PARAMS:
-                raise ValidationError(f"{len(all_params):,} params; the limit is {check.MAX_PARAMS:,}")
-            all_points.extend(points)
-            all_artifacts.update(stored)
-            arch = architecture
-            if arch is None and model_info is not None:
-                flavor = model_info.get("flavor") or {}
-                arch = {k: flavor[k] for k in ("flavor", "class", "module") if k in flavor} or None
-            frameworks = _frameworks(arch, model_info)
-            env = capture_environment(frameworks)
-            if environment:  # the run's, from the training process, completed with ours
-                env = {**env, **environment,
-                       "packages": {**env.get("packages", {}), **environment.get("packages", {})}}
-            version_code = run_code if (code == "auto" and run_code) else code_info
-            number = len(found.versions) + 1 if found is not None else 1
-            parent_numbers = []
-            for ref in parent_refs:
-                if found is None:
-                    raise NotFound(f"model {name!r} has no version {ref!r} to be a parent")
-                parent_numbers.append(_version(found, ref).version)
-            if found is not None and label is not None:
-                if label in found.labels:
-                    raise AlreadyExists(
-                        f"label {label!r} is already version {found.labels[label]} of {name!r}"
-                    )
-                if label in found.aliases:
-                    raise ValidationError(f"label {label!r} is already an alias of {name!r}")
-            new: list[Any] = [] if found is not None else [ev.ModelCreated(model=name)]
-            chunks = _chunks(all_points) or [()]
-            new.append(ev.VersionRegistered(
-                model=name, version=number, label=label, description=description,
-                params=all_params, metrics=chunks[0], tags=tags,
-                artifacts=all_artifacts, model_info=model_info, data=data, code=version_code,
-                environment=env, architecture=arch, run_id=source_id, parents=tuple(parent_numbers),
-            ))
-            # a long metric history follows in bounded events of the same atomic append
-            new.extend(ev.VersionMetricsLogged(model=name, version=number, points=chunk) for chunk in chunks[1:])
-            return _Plan(ev.model_stream(name), new,
-                         lambda s, _: ModelVersion.of(s.models[name], s.models[name].versions[number]))
-
-        return self._execute(decide)
+        return self._execute(functools.partial(
+            commands.register_version, name=name, run_id=run_id, params=params, points=points, stored=stored,
+            data=data, code=code, code_info=code_info, architecture=architecture, label=label,
+            description=description, tags=tags, parent_refs=parent_refs))
 
     def update_version(self, model: str, version: VersionRef, *, description: str | None) -> ModelVersion:
         """
@@ -587,12 +545,12 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         )
 
     def _version_command(self, model: str, version: VersionRef, build: Callable[[Any], list[Any]]) -> ModelVersion:
-        def decide(state: RegistryState) -> _Plan:
+        def decide(state: RegistryState) -> Plan:
             found = _model(state, model)
             target = _version(found, version)
             number = target.version
             name = found.name
-            return _Plan(ev.model_stream(name), build(target),
+            return Plan(ev.model_stream(name), build(target),
                          lambda s, _: ModelVersion.of(s.models[name], s.models[name].versions[number]))
 
         return self._execute(decide)
@@ -615,22 +573,8 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         alias = check.check_version_name(alias, "alias")
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        def decide(state: RegistryState) -> _Plan:
-            found = _model(state, model)
-            name = found.name
-            target = _version(found, version)
-            if alias in found.labels:
-                raise ValidationError(f"alias {alias!r} is already a label of {name!r}")
-            current = found.aliases.get(alias)
-            result = _alias_move(name, alias)
-            if current == target.version:
-                return _Plan(ev.model_stream(name), [], result)
-            forced = _check_promotable(found, target, force, "promote")
-            return _Plan(ev.model_stream(name), [ev.AliasPromoted(
-                model=name, alias=alias, version=target.version, previous=current,
-                reason=reason, forced=forced)], result)
-
-        return self._execute(decide)
+        return self._execute(functools.partial(commands.promote, model=model, version=version, alias=alias,
+                                               reason=reason, force=force))
 
     def rollback(self, model: str, *, alias: str, reason: str | None = None,
                  to: VersionRef | None = None, force: bool = False) -> Alias:
@@ -653,99 +597,69 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
         """
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        def decide(state: RegistryState) -> _Plan:
-            found = _model(state, model)
-            name = found.name
-            if alias not in found.aliases:
-                raise NotFound(f"model {model!r} has no alias {alias!r}")
-            stack = found.alias_stacks[alias]
-            current = stack[-1]
-            if to is None:
-                if len(stack) < 2:
-                    raise InvalidTransition(
-                        f"alias {alias!r} of {model!r} has no earlier holder to roll back to "
-                        f"(version {current} is its first)"
-                    )
-                target = found.versions[stack[-2]]
-            else:
-                target = _version(found, to)
-                if target.version == current:
-                    raise InvalidTransition(f"alias {alias!r} of {model!r} already points at version {current}")
-                if target.version not in stack[:-1]:
-                    raise InvalidTransition(
-                        f"version {target.version} is not an earlier holder of alias {alias!r} "
-                        f"of {model!r}; use promote to move it there"
-                    )
-            forced = _check_promotable(found, target, force, "roll back to")
-            return _Plan(ev.model_stream(name), [ev.AliasRolledBack(
-                model=name, alias=alias, version=target.version, previous=current,
-                reason=reason, forced=forced)], _alias_move(name, alias))
-
-        return self._execute(decide)
-
-    def alias_holders(self, model: str, alias: str) -> list[Alias]:
-        """
-        Every move of an alias, oldest first (the full history is ``history`` of issue 5).
-        """
-        with self._reading() as state:
-            found = _model(state, model)
-            if alias not in found.alias_history:
-                raise NotFound(f"model {model!r} has no alias {alias!r}")
-            return list(found.alias_history[alias])
+        return self._execute(functools.partial(commands.rollback, model=model, alias=alias, reason=reason,
+                                               to=to, force=force))
 
     # -- runs -----------------------------------------------------------------------------
 
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
-                  tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto") -> ActiveRun:
+                  tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto",
+                  run_name: str | None = None, registered_model_name: str | None = None,
+                  label: str | None = None) -> ActiveRun:
         """
         Start a run in ``experiment`` (created if needed; default ``"Default"``).
 
         Use it as a context manager: leaving the block records ``FINISHED``, or
         ``FAILED`` with the exception type when the block raises.
 
+        Args:
+            experiment: the experiment's name.
+            name: the run's name (``run_name`` is the same, as MLflow spells it).
+            tags: string tags.
+            code: ``"auto"`` (the git checkout of the working directory), a mapping, or None.
+            run_name: the run's name, as MLflow's ``start_run(run_name=...)``.
+            registered_model_name: the model ``run.log_model(...)`` registers a version
+                of by default.
+            label: the label that version will carry. Checked now: if the model has a
+                version labelled so (a script run twice), this raises before anything
+                is logged, naming that version and how to go on.
+
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
+
+        Raises:
+            AlreadyExists: ``label`` is already a label of ``registered_model_name``.
+            ValidationError: an argument is invalid (``label`` without a model, or
+                ``name`` and ``run_name`` that differ).
         """
+        if run_name is not None and name is not None and run_name != name:
+            raise ValidationError(f"name={name!r} and run_name={run_name!r} differ; give one of them")
+        name = name if name is not None else run_name
         experiment = check.check_name(experiment if experiment is not None else "Default", "experiment")
         if name is not None:
             check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
+        if registered_model_name is not None:
+            registered_model_name = check.check_name(registered_model_name, "model name")
+        if label is not None:
+            if registered_model_name is None:
+                raise ValidationError("label= needs registered_model_name=, the model the label belongs to")
+            label = check.check_version_name(label, "label")
+            with self._writer.reading() as state:
+                check_label_free(state, registered_model_name, label)
         tags = check.check_tags(tags)
-        if isinstance(code, str):
-            if code != "auto":
-                raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-            code_info = capture_code()
-        else:
-            code_info = check.check_json_blob(code, "code")
+        code_info = _code_info(code)
         environment = capture_environment()
         run_id = uuid.uuid4().hex
 
-        def ensure_experiment(state: RegistryState) -> _Plan:
+        def ensure_experiment(state: RegistryState) -> Plan:
             exists = ev.experiment_stream(experiment) in state.streams
-            return _Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
+            return Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
 
         self._execute(ensure_experiment)
-        self._execute(lambda state: _Plan(ev.run_stream(run_id), [ev.RunStarted(
+        self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
             code=code_info)]))
-        return ActiveRun(self, run_id, experiment)
-
-    def _run_command(self, run_id: str, build: Callable[[Any], list[Any]]) -> None:
-        def decide(state: RegistryState) -> _Plan:
-            run = _run(state, run_id)
-            if run.status != RUNNING:
-                raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
-            return _Plan(ev.run_stream(run_id), build(run))
-
-        self._execute(decide)
-
-    def _end_run(self, run_id: str, status: str, error: str | None) -> None:
-        def decide(state: RegistryState) -> _Plan:
-            run = _run(state, run_id)
-            if run.status != RUNNING:
-                return _Plan(ev.run_stream(run_id), [])  # ending twice changes nothing
-            return _Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error)])
-
-        self._execute(decide)
+        return ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label)
 
     # -- artifacts ------------------------------------------------------------------------
 
@@ -760,110 +674,13 @@ class Registry(AuditMixin, GateMixin, RegistryQueries):
             raise ValidationError(f"{len(manifest):,} files; the limit is {check.MAX_ARTIFACT_FILES:,}")
         return {rel: ArtifactEntry(sha256=entry.sha256, size=entry.size) for rel, entry in manifest.items()}
 
-    def _manifest(self, entries: Mapping[str, ArtifactEntry]) -> Any:
-        from eventreg.artifacts import Manifest
 
-        return Manifest.from_json({path: {"sha256": e.sha256, "size": e.size} for path, e in entries.items()})
-
-    def download(self, model: str, version: VersionRef, dest: str | Path) -> Path:
-        """
-        Download a version's artifacts into ``dest`` (each file checked against its digest).
-
-        Returns:
-            The destination folder.
-
-        Raises:
-            NotFound: the model or version does not exist.
-            ArtifactIntegrityError: a stored file does not match its recorded digest.
-        """
-        found = self.get_version(model, version)
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        self._artifact_store().download(self._manifest(found.artifacts), dest)
-        return dest
-
-    def load_model(self, reference: str | ModelReference | ModelVersion) -> Any:
-        """
-        Load the model object of a version, e.g. ``load_model("models:/iris@production")``.
-
-        The files are checked against their recorded digests before anything is unpickled.
-
-        Raises:
-            NotFound: the version does not exist or has no logged model.
-            ArtifactIntegrityError: a stored file does not match its recorded digest.
-        """
-        from eventreg.flavors import fetch_model
-
-        found = reference if isinstance(reference, ModelVersion) else self.resolve(reference)
-        if not found.model_info:
-            raise NotFound(f"version {found.version} of {found.name!r} has no logged model")
-        info = {**found.model_info["flavor"], "path": found.model_info["path"]}
-        return fetch_model(self._artifact_store(), self._manifest(found.artifacts), info)
-
-
-def load_trusted_snapshot(log: Any, code_version: str) -> RegistryState | None:
+def _code_info(code: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     """
-    The projection in the log's latest snapshot, if it can be trusted; else None.
-
-    Trusted means: this state format and ``code_version``, its position and hash are
-    those of the log, and a ``projection.snapshot_saved`` event in the log records the
-    sha256 of its exact bytes. Anything else is ignored and the caller folds the log.
+    The training code to record: captured for ``"auto"``, else the mapping given (or None).
     """
-    snapshot = log.latest_snapshot()
-    if snapshot is None:
-        return None
-    state = snapshots.load(snapshot.data, code_version)
-    if state is None or state.position != snapshot.position:
-        return None  # another format or code version, or damaged
-    at = next(iter(log.read_all(from_position=state.position, limit=1)), None)
-    if at is None or at.hash != state.last_hash:
-        return None  # it does not describe this log
-    digest = snapshot_digest(snapshot.data)
-    for recorded in reversed(log.read_stream(ev.SNAPSHOT_STREAM)):
-        if recorded.payload.get("position") == state.position and recorded.payload.get("digest") == digest:
-            return state
-    return None  # the log does not vouch for these bytes
-
-
-def _alias_move(model: str, alias: str) -> Callable[[RegistryState, list[RecordedEvent]], Alias]:
-    """
-    The result of promote/rollback: the move this command recorded (other writers may
-    have moved the alias again before the registry caught up), or the current one.
-    """
-
-    def result(state: RegistryState, recorded: list[RecordedEvent]) -> Alias:
-        history = state.models[model].alias_history[alias]
-        if recorded:
-            position = recorded[-1].position
-            for move in reversed(history):
-                if move.position == position:
-                    return move
-        return history[-1]
-
-    return result
-
-
-def _check_promotable(model: Any, version: Any, force: bool, verb: str) -> bool:
-    """
-    Whether the move needs ``force`` (recorded as ``forced``); raise if it is not given.
-    """
-    blocked = None
-    if version.status in (DEPRECATED, ARCHIVED):
-        blocked = f"version {version.version} of {model.name!r} is {version.status.lower()}"
-    elif model.status == ARCHIVED:
-        blocked = f"model {model.name!r} is archived"
-    if blocked is None:
-        return False
-    if not force:
-        raise InvalidTransition(f"cannot {verb} it: {blocked} (pass force=True to do it anyway)")
-    return True
-
-
-def _frameworks(architecture: Mapping[str, Any] | None, model_info: Mapping[str, Any] | None) -> tuple[str, ...]:
-    names = []
-    for source in (architecture or {}, (model_info or {}).get("flavor") or {}):
-        for key in ("flavor", "module", "framework"):
-            value = source.get(key)
-            if isinstance(value, str) and value:
-                names.append(value.split(".", 1)[0])
-    return tuple(dict.fromkeys(names))
+    if isinstance(code, str):
+        if code != "auto":
+            raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
+        return capture_code()
+    return check.check_json_blob(code, "code")

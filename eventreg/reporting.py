@@ -6,16 +6,23 @@ rollbacks in a period and the lineage of each of its versions as they stood at t
 of the period (data digest, code commit, params, metrics, who and when), plus the log's
 head so a reader can prove the report's source later. :func:`render` writes it in one
 format. The HTML page has inline CSS, no scripts and no external assets, and every value
-in it is escaped: a model called ``<script>`` is shown, never run.
+in it is escaped: a model called ``<script>`` is shown, never run. Metric histories are
+small inline SVG charts with a table of the points.
+
+The HTML page carries its own digest: the sha256 of every byte after its
+:data:`BODY_MARKER` line, printed above that line. ``sed '1,/^<!-- eventreg report body/d'
+report.html | sha256sum`` recomputes it; :func:`check_digest` does the same in Python.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +32,10 @@ from eventreg.timetravel import describe, parse_moment
 
 FORMATS = ("json", "csv", "html")
 _MOVES = ("alias.promoted", "alias.rolled_back")
+#: The line after which the HTML report's digested body starts.
+BODY_MARKER = "<!-- eventreg report body: its sha256 is the report digest above -->"
+_DIGEST = re.compile(r"Report digest <code>sha256:([0-9a-f]{64})</code>")
+NOT_RECORDED = "not recorded"
 
 
 def build_report(registry: Any, model: str, *, since: Any = None, until: Any = None) -> dict[str, Any]:
@@ -47,6 +58,7 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
     } for e in events if e.type in _MOVES]
     versions = []
     for v in view.list_versions(model):
+        histories = {key: _points(view.get_metric_history(model, v.version, key)) for key in sorted(v.metrics)}
         data = v.data or {}
         code = v.code or {}
         versions.append({
@@ -56,7 +68,8 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
             "data_uri": data.get("uri"), "data_digest": data.get("digest"), "data": v.data,
             "code_repo": code.get("repo") or code.get("url"), "code_commit": code.get("commit"),
             "code_dirty": code.get("dirty"), "code": v.code,
-            "params": v.params, "metrics": v.metrics, "tags": v.tags, "architecture": v.architecture,
+            "params": v.params, "metrics": v.metrics, "metric_history": histories, "tags": v.tags,
+            "architecture": v.architecture, "environment": v.environment,
             "artifacts": {path: {"sha256": e.sha256, "size": e.size} for path, e in sorted(v.artifacts.items())},
         })
     head = view.head()
@@ -75,6 +88,24 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
         "events": [{"position": e.position, "at": _time(e.recorded_at), "actor": e.actor, "type": e.type,
                     "summary": e.summary, "reason": e.reason, "hash": e.hash} for e in events],
     }
+
+
+def _points(history: Any) -> list[dict[str, Any]]:
+    return [{"value": p.value, "step": p.step, "at": _time(p.timestamp)} for p in history]
+
+
+def check_digest(text: str) -> bool:
+    """
+    Whether an HTML report's body still has the digest printed in it.
+
+    Raises:
+        ValidationError: the text is not an eventreg HTML report with a digest.
+    """
+    found = _DIGEST.search(text)
+    head, marker, body = text.partition(BODY_MARKER + "\n")
+    if found is None or not marker:
+        raise ValidationError("not an eventreg HTML report with a digest")
+    return hashlib.sha256(body.encode("utf-8")).hexdigest() == found.group(1)
 
 
 def render(data: dict[str, Any], format: str) -> str:
@@ -189,6 +220,7 @@ background:#1a7f37}
 .timeline li.rollback:before{background:#cf222e}.badge{display:inline-block;padding:0 6px;border-radius:8px;
 font-size:12px;background:#ddf4ff}.rollback .badge{background:#ffebe9}
 .version{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:.8rem 0}
+.chart{display:block;margin:.3rem 0;background:#f6f8fa;border:1px solid #d0d7de}
 """
 
 
@@ -196,21 +228,96 @@ def _e(value: Any) -> str:
     return html.escape(_compact(value), quote=True)
 
 
-def _kv(mapping: dict[str, Any] | None) -> str:
+def _v(value: Any) -> str:
+    """
+    A table cell: the value, or "not recorded" (never an empty cell).
+    """
+    if value is None or value == "" or value == {} or value == []:
+        return f"<span class='meta'>{NOT_RECORDED}</span>"
+    return _e(value)
+
+
+def _kv(mapping: dict[str, Any] | None, empty: str = "none") -> str:
     if not mapping:
-        return "<p class='meta'>none</p>"
-    rows = "".join(f"<tr><th>{_e(k)}</th><td class='mono'>{_e(v)}</td></tr>" for k, v in sorted(mapping.items()))
+        return f"<p class='meta'>{empty}</p>"
+    rows = "".join(f"<tr><th>{_e(k)}</th><td class='mono'>{_v(v)}</td></tr>" for k, v in sorted(mapping.items()))
     return f"<table>{rows}</table>"
 
 
+def _chart(points: list[dict[str, Any]]) -> str:
+    """
+    A small inline SVG line of a metric's finite values, in the order logged.
+    """
+    values = [(i, p["value"]) for i, p in enumerate(points)
+              if isinstance(p["value"], (int, float)) and math.isfinite(p["value"])]
+    if len(values) < 2:
+        return ""
+    width, height, pad = 240, 60, 4
+    low, high = min(v for _, v in values), max(v for _, v in values)
+    span_x, span_y = (len(points) - 1) or 1, (high - low) or 1.0
+    xy = " ".join(f"{pad + (width - 2 * pad) * i / span_x:.1f},"
+                  f"{height - pad - (height - 2 * pad) * (v - low) / span_y:.1f}" for i, v in values)
+    return (f"<svg class='chart' width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img'>"
+            f"<title>{len(values)} points from {_e(values[0][1])} to {_e(values[-1][1])}</title>"
+            f"<polyline fill='none' stroke='#0969da' stroke-width='1.5' points='{xy}'/></svg>")
+
+
+def _history_html(histories: dict[str, list[dict[str, Any]]]) -> str:
+    if not histories:
+        return f"<p class='meta'>{NOT_RECORDED}</p>"
+    parts = []
+    for key, points in histories.items():
+        rows = "".join(f"<tr><td>{_v(p['step'])}</td><td class='mono'>{_v(p['value'])}</td><td>{_v(p['at'])}</td></tr>"
+                       for p in points)
+        parts.append(f"<h5>{_e(key)} ({len(points)} point{'s' if len(points) != 1 else ''})</h5>{_chart(points)}"
+                     f"<table><tr><th>step</th><th>value</th><th>at (UTC)</th></tr>{rows}</table>")
+    return "".join(parts)
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any] | None:
+    """
+    Every key of a nested record (data, environment, architecture) as ``a.b`` rows;
+    a list of records (several datasets) numbered ``1.uri``, ``2.uri`` ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        out: dict[str, Any] = {}
+        for index, item in enumerate(value, 1):
+            out.update(_flat(item, f"{prefix}{index}.") or {})
+        return out
+    if not isinstance(value, dict):
+        return {prefix.rstrip(".") or "value": value}
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and item and key != "packages":
+            out.update(_flat(item, f"{prefix}{key}.") or {})
+        else:
+            out[f"{prefix}{key}"] = item
+    return out
+
+
 def _html(data: dict[str, Any]) -> str:
+    body = _html_body(data)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    m = data["model"]
+    head = "\n".join([
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>Audit report: {_e(m['name'])}</title><style>{_CSS}</style></head><body>",
+        f"<p class='meta'>Report digest <code>sha256:{digest}</code>: the sha256 of every byte after "
+        "the next line. Check it with <code>sed '1,/^&lt;!-- eventreg report body/d' REPORT.html | "
+        "sha256sum</code>.</p>",
+        BODY_MARKER,
+    ])
+    return head + "\n" + body
+
+
+def _html_body(data: dict[str, Any]) -> str:
     m = data["model"]
     period = data["period"]
     span = f"from {period['since'] or 'the beginning'} to {period['until'] or 'now'}"
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>Audit report: {_e(m['name'])}</title><style>{_CSS}</style></head><body>",
         f"<h1>Audit report: {_e(m['name'])}</h1>",
         f"<p class='meta'>{_e(span)} &middot; generated {_e(data['generated_at'])} &middot; "
         f"status {_e(m['status'])} &middot; created {_e(m['created_at'])} by {_e(m['created_by'])}</p>",
@@ -249,24 +356,26 @@ def _html(data: dict[str, Any]) -> str:
                      + (f" &middot; run {_e(v['run_id'])}" if v["run_id"] else "") + "</p>")
         if v["description"]:
             parts.append(f"<p>{_e(v['description'])}</p>")
-        lineage = {"data": v["data_uri"], "data digest": v["data_digest"], "code repository": v["code_repo"],
-                   "code commit": v["code_commit"], "code dirty": v["code_dirty"],
-                   "parents": ", ".join(map(str, v["parents"])) or None}
-        parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td class='mono'>{_e(val)}</td></tr>"
+        lineage = {"code repository": v["code_repo"], "code commit": v["code_commit"],
+                   "code dirty": v["code_dirty"], "run": v["run_id"],
+                   "parents": ", ".join(f"version {p}" for p in v["parents"]) or None}
+        parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td class='mono'>{_v(val)}</td></tr>"
                                          for k, val in lineage.items()) + "</table>")
-        parts.append("<h4>Params</h4>" + _kv(v["params"]))
-        parts.append("<h4>Metrics</h4>" + _kv(v["metrics"]))
-        if v["tags"]:
-            parts.append("<h4>Tags</h4>" + _kv(v["tags"]))
-        if v["artifacts"]:
-            parts.append("<h4>Artifacts</h4>" + _kv({p: f"sha256:{a['sha256']} ({a['size']} bytes)"
-                                                     for p, a in v["artifacts"].items()}))
+        parts.append("<h4>Training data</h4>" + _kv(_flat(v["data"]), NOT_RECORDED))
+        parts.append("<h4>Architecture</h4>" + _kv(_flat(v["architecture"]), NOT_RECORDED))
+        parts.append("<h4>Environment</h4>" + _kv(_flat(v["environment"]), NOT_RECORDED))
+        parts.append("<h4>Params</h4>" + _kv(v["params"], NOT_RECORDED))
+        parts.append("<h4>Metrics</h4>" + _kv(v["metrics"], NOT_RECORDED))
+        parts.append("<h4>Metric history</h4>" + _history_html(v.get("metric_history") or {}))
+        parts.append("<h4>Tags</h4>" + _kv(v["tags"]))
+        parts.append("<h4>Artifacts</h4>" + _kv({p: f"sha256:{a['sha256']} ({a['size']} bytes)"
+                                                 for p, a in v["artifacts"].items()}, NOT_RECORDED))
         parts.append("</div>")
     parts.append("<h2>Every event of this model in the period</h2><table><tr><th>position</th><th>when (UTC)</th>"
                  "<th>who</th><th>what</th><th>why</th><th>hash</th></tr>")
     for e in data["events"]:
-        parts.append(f"<tr><td>{_e(e['position'])}</td><td>{_e(e['at'])}</td><td>{_e(e['actor'])}</td>"
-                     f"<td>{_e(e['summary'])}</td><td>{_e(e['reason'])}</td>"
+        parts.append(f"<tr><td>{_e(e['position'])}</td><td>{_e(e['at'])}</td><td>{_v(e['actor'])}</td>"
+                     f"<td>{_v(e['summary'])}</td><td>{_v(e['reason'])}</td>"
                      f"<td class='mono'>{_e(e['hash'][:16])}&hellip;</td></tr>")
     parts.append("</table></body></html>\n")
     return "\n".join(parts)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from eventreg.artifacts import normalize_artifact_path
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
+from eventreg.domain.entities import FAILED, FINISHED, KILLED, RUN_END_STATUSES, RUNNING
 from eventreg.domain.events import ArtifactEntry, MetricPoint
-from eventreg.domain.state import FAILED, FINISHED, KILLED, RUN_END_STATUSES
-from eventreg.domain.views import Run
+from eventreg.domain.queries import _run, check_label_free
+from eventreg.domain.views import ModelVersion, Run
 from eventreg.environment import framework_of
-from eventreg.errors import ValidationError
+from eventreg.errors import InvalidTransition, ValidationError
 from eventreg.log import now
+from eventreg.writer import Plan
 
 if TYPE_CHECKING:
     from eventreg.registry import Registry
@@ -41,6 +43,36 @@ def _points(metrics: Mapping[str, Any], step: Any, timestamp: datetime | None = 
                         step=step, timestamp=stamp) for k, v in metrics.items()]
 
 
+def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any]]) -> None:
+    """
+    Append what ``build(run)`` returns to a running run's stream (through the registry's writer).
+
+    Raises:
+        NotFound: there is no such run.
+        InvalidTransition: the run has ended.
+    """
+    def decide(state: Any) -> Plan:
+        run = _run(state, run_id)
+        if run.status != RUNNING:
+            raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
+        return Plan(ev.run_stream(run_id), build(run))
+
+    registry._execute(decide)
+
+
+def end_run(registry: Registry, run_id: str, status: str, error: str | None) -> None:
+    """
+    Record the end of a run; ending twice changes nothing.
+    """
+    def decide(state: Any) -> Plan:
+        run = _run(state, run_id)
+        if run.status != RUNNING:
+            return Plan(ev.run_stream(run_id), [])
+        return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error)])
+
+    registry._execute(decide)
+
+
 def _chunks(points: list[MetricPoint]) -> list[tuple[MetricPoint, ...]]:
     size = check.MAX_METRIC_POINTS_PER_EVENT
     return [tuple(points[i:i + size]) for i in range(0, len(points), size)]
@@ -51,10 +83,14 @@ class ActiveRun:
     A run being recorded; returned by :meth:`Registry.start_run`.
     """
 
-    def __init__(self, registry: Registry, run_id: str, experiment: str) -> None:
+    def __init__(self, registry: Registry, run_id: str, experiment: str, *,
+                 registered_model_name: str | None = None, label: str | None = None) -> None:
         self.registry = registry
         self.id = run_id
         self.experiment = experiment
+        #: the model and label ``log_model`` registers a version under by default
+        self.registered_model_name = registered_model_name
+        self.label = label
         self._buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
 
     def __repr__(self) -> str:
@@ -105,7 +141,7 @@ class ActiveRun:
                 raise ValidationError(f"run {run.run_id!r} would have more than {check.MAX_PARAMS:,} params")
             return [ev.RunParamsLogged(run_id=run.run_id, params=params)] if params else []
 
-        self.registry._run_command(self.id, build)
+        run_command(self.registry, self.id, build)
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """
@@ -118,8 +154,8 @@ class ActiveRun:
         Record several metric values in one append.
         """
         points = _points(metrics, step)
-        self.registry._run_command(
-            self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
+        run_command(
+            self.registry, self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
         )
 
     def metric_buffer(self, *, max_points: int = 10_000, max_seconds: float = 5.0) -> MetricBuffer:
@@ -149,7 +185,7 @@ class ActiveRun:
         Set several tags of the run in one event.
         """
         tags = check.check_tags(tags)
-        self.registry._run_command(self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
+        run_command(self.registry, self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """
@@ -161,9 +197,10 @@ class ActiveRun:
         """
         prefix = _artifact_prefix(artifact_path)
         entries = self.registry._store_path(path, prefix)
-        self.registry._run_command(self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)])
+        run_command(self.registry, self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)])
 
-    def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None) -> None:
+    def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None,
+                  registered_model_name: str | None = None, label: str | None = None) -> ModelVersion | None:
         """
         Save a model object with its framework's flavor and record it as the run's model.
 
@@ -171,9 +208,30 @@ class ActiveRun:
             model: the trained object (a scikit-learn estimator, ...).
             artifact_path: the folder in the run's artifacts.
             flavor: force a flavor instead of detecting it.
+            registered_model_name: also register a version of this model from the run
+                (params, metrics, artifacts, the model, code and environment), as
+                MLflow's ``log_model(..., registered_model_name=...)``; default: the
+                one given to ``start_run``.
+            label: the new version's label (default: the one given to ``start_run``);
+                checked before the model is stored.
+
+        Returns:
+            The registered :class:`ModelVersion`, or None when nothing was registered.
+
+        Raises:
+            AlreadyExists: ``label`` is already a label of the model (nothing is stored).
         """
         from eventreg.flavors import store_model
 
+        register = registered_model_name if registered_model_name is not None else self.registered_model_name
+        label = label if label is not None else (self.label if register == self.registered_model_name else None)
+        if label is not None:
+            if register is None:
+                raise ValidationError("label= needs registered_model_name=, the model the label belongs to")
+            register = check.check_name(register, "model name")
+            label = check.check_version_name(label, "label")
+            with self.registry._reading() as state:
+                check_label_free(state, register, label)
         prefix = _artifact_prefix(artifact_path) or "model"
         manifest, info = store_model(self.registry._artifact_store(), model, prefix, flavor=flavor)
         entries = {path: ArtifactEntry(sha256=e.sha256, size=e.size) for path, e in manifest.items()}
@@ -181,8 +239,11 @@ class ActiveRun:
         framework = framework_of(model)
         if framework and "module" not in info:
             info = {**info, "module": framework}
-        self.registry._run_command(self.id, lambda run: [ev.RunModelLogged(
+        run_command(self.registry, self.id, lambda run: [ev.RunModelLogged(
             run_id=run.run_id, path=prefix, flavor=info, artifacts=entries)])
+        if register is None:
+            return None
+        return self.registry.register_version(register, run=self.id, label=label)
 
     def end(self, status: str = FINISHED, *, error: str | None = None) -> None:
         """
@@ -192,7 +253,7 @@ class ActiveRun:
             raise ValidationError(f"status must be one of {', '.join(RUN_END_STATUSES)}, not {status!r}")
         for buffer in list(self._buffers):
             buffer.flush()
-        self.registry._end_run(self.id, status, error)
+        end_run(self.registry, self.id, status, error)
 
 
 class MetricBuffer:
@@ -266,8 +327,8 @@ class MetricBuffer:
             if not points:
                 return
             try:
-                self.run.registry._run_command(
-                    self.run.id,
+                run_command(
+                    self.run.registry, self.run.id,
                     lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)])
             except BaseException:
                 self._points[:0] = points  # kept for another try

@@ -30,8 +30,7 @@ import attrs
 
 from eventreg.domain.codec import converter
 from eventreg.domain.events import ArtifactEntry, MetricPoint
-from eventreg.domain.state import (
-    STATE_FORMAT,
+from eventreg.domain.entities import (
     Alias,
     ExperimentState,
     NO_STEP,
@@ -41,6 +40,7 @@ from eventreg.domain.state import (
     RunState,
     VersionState,
 )
+from eventreg.domain.state import STATE_FORMAT, bulk
 from eventreg.errors import LogCorrupted
 from eventreg.log import format_timestamp, parse_timestamp
 
@@ -104,14 +104,12 @@ def load(data: bytes, code_version: str) -> RegistryState | None:
     decoded, a chunk at a time, when first read, so opening a registry of a million
     events does not build a hundred thousand records it may never be asked about. The
     caller must have checked the bytes' sha256 against the log (as
-    :func:`eventreg.registry.load_trusted_snapshot` does): a chunk found damaged later
+    :func:`eventreg.timetravel.load_trusted_snapshot` does): a chunk found damaged later
     raises :class:`~eventreg.errors.LogCorrupted`.
 
     Reads, as well, what ``state.dump_state`` writes, so a registry can switch codecs
     without losing its snapshots.
     """
-    from eventreg.timetravel import bulk
-
     with bulk():
         return _load(data, code_version)
 
@@ -187,8 +185,6 @@ class LazyDict(dict):  # type: ignore[type-arg]
         self._lock = threading.RLock()
 
     def _decode(self, chunk: _Chunk) -> None:
-        from eventreg.timetravel import bulk
-
         with self._lock, bulk():  # the collector would walk the whole projection for nothing
             data = chunk.data
             if data is None:
@@ -212,8 +208,6 @@ class LazyDict(dict):  # type: ignore[type-arg]
         """
         if self._chunks is None:
             return
-        from eventreg.timetravel import bulk
-
         with bulk(), self._lock:
             chunks = self._chunks
             if chunks is None:

@@ -5,30 +5,27 @@ A moment is a global log position (an int, or a string of digits), a timezone-aw
 ``datetime`` or an ISO-8601 string (UTC when it names no zone). A time means "every event
 recorded at or before it": the longest prefix of the log whose events were all recorded
 by then. :func:`fold_until` folds exactly that prefix into a projection, starting from
-the log's latest snapshot when the snapshot lies inside it, and :class:`RegistryView`
-answers every query of the registry from it.
+the log's latest snapshot when the snapshot lies inside it; a
+:class:`~eventreg.view.RegistryView` over that projection answers every query.
 """
 
 from __future__ import annotations
 
-import gc
-import types
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from eventreg.domain.queries import RegistryQueries
-from eventreg.domain.state import RegistryState, apply
-from eventreg.errors import NotFound, ReadOnlyError, ValidationError
-from eventreg.gates import GateMixin
-from eventreg.log import Head, parse_iso_moment
+from eventreg import snapshots
+from eventreg.domain.events import SNAPSHOT_STREAM
+from eventreg.domain.state import RegistryState, apply, bulk, snapshot_digest
+from eventreg.errors import ValidationError
+from eventreg.log import RecordedEvent, parse_iso_moment
+
+__all__ = ["CHUNK", "Moment", "advance", "bulk", "describe", "fold_until", "load_trusted_snapshot",
+           "parse_moment", "position_at", "read_events", "reached"]
 
 #: Events read from the log per query while folding.
 CHUNK = 10_000
-
-#: Registry methods that only read, and so also work on a view (bound to it).
-_READ_METHODS = frozenset({"_manifest", "alias_holders", "download", "load_model"})
 
 Moment = int | datetime
 
@@ -91,24 +88,6 @@ def reached(moment: Moment, recorded: Any) -> bool:
     return recorded.recorded_at > moment
 
 
-@contextmanager
-def bulk() -> Iterator[None]:
-    """
-    Pause the cyclic garbage collector while building many objects that all stay alive.
-
-    A fold or a snapshot load creates millions of long-lived objects; each collection
-    would walk all of them again for nothing (it makes a large fold 2-3 times slower).
-    The collector's previous setting is restored afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def advance(log: Any, state: RegistryState, moment: Moment) -> RegistryState:
     """
     Fold the events after ``state.position`` into ``state`` until ``moment``.
@@ -139,7 +118,7 @@ def fold_until(log: Any, moment: Moment, *, code_version: str | None = None) -> 
 
     When the log's latest snapshot was taken inside that prefix and the registry trusts
     it (this code version, it matches the log, and the log vouches for its bytes; see
-    ``eventreg.registry.load_trusted_snapshot``), folding starts from it.
+    :func:`load_trusted_snapshot`), folding starts from it.
 
     Raises:
         ValidationError: ``moment`` is a position after the log's head.
@@ -166,105 +145,58 @@ def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> Regis
     at = next(iter(log.read_all(from_position=snapshot.position, limit=1)), None)
     if at is None or reached(moment, at):
         return None
-    from eventreg.registry import load_trusted_snapshot
-
     with bulk():
         return load_trusted_snapshot(log, code_version)
 
 
-class RegistryView(GateMixin, RegistryQueries):
+def load_trusted_snapshot(log: Any, code_version: str) -> RegistryState | None:
     """
-    The registry as it stood at one moment: every query, no commands.
+    The projection in the log's latest snapshot, if it can be trusted; else None.
 
-    Built by :meth:`Registry.as_of`. ``position`` is the last event included (0 when
-    none), ``head`` its ``(position, hash)``, ``moment`` what was asked. Queries answer
-    exactly as the registry did then; ``history`` stops there too. Commands raise
-    :class:`~eventreg.errors.ReadOnlyError`.
+    Trusted means: this state format and ``code_version``, its position and hash are
+    those of the log, and a ``projection.snapshot_saved`` event in the log records the
+    sha256 of its exact bytes. Anything else is ignored and the caller folds the log.
     """
-
-    def __init__(self, registry: Any, state: RegistryState, moment: Moment) -> None:
-        self._registry = registry
-        self._state = state
-        self.moment = moment
-
-    @property
-    def position(self) -> int:
-        """
-        The last log position folded into this view (0 = before the first event).
-        """
-        return self._state.position
-
-    def head(self) -> Head:
-        """
-        ``(position, hash)`` of the last event in this view: what to publish or verify against.
-        """
-        return Head(self._state.position, self._state.last_hash)
-
-    def __repr__(self) -> str:
-        return f"<RegistryView as of {describe(self.moment)} (position {self.position})>"
-
-    def _read_state(self) -> RegistryState:
-        return self._state
-
-    # -- history, bounded by this view --------------------------------------------------
-
-    def _event_source(self) -> tuple[Any, int | None]:
-        return self._registry.log, self._state.position
-
-    def history(self, model: str | None = None, **filters: Any) -> list[Any]:
-        """
-        The recorded events up to this view's position; see :meth:`Registry.history`.
-        """
-        from eventreg.audit import AuditMixin
-
-        return AuditMixin.history(self, model, **filters)  # type: ignore[arg-type]
-
-    def alias_history(self, model: str, alias: str) -> list[Any]:
-        """
-        Each holder of an alias up to this view's position; see :meth:`Registry.alias_history`.
-        """
-        from eventreg.audit import AuditMixin
-
-        return AuditMixin.alias_history(self, model, alias)  # type: ignore[arg-type]
-
-    def events(self, from_position: int = 1) -> Iterator[Any]:
-        """
-        The recorded events from ``from_position`` up to this view's position.
-        """
-        from eventreg.audit import AuditMixin
-
-        return AuditMixin.events(self, from_position)  # type: ignore[arg-type]
-
-    # -- reads that live on the registry, commands that do not exist here ---------------
-
-    def _artifact_store(self) -> Any:
-        return self._registry._artifact_store()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        from eventreg.registry import Registry
-
-        method = getattr(Registry, name, None)
-        if name in _READ_METHODS and method is not None:
-            return types.MethodType(method, self)
-        if callable(method) and not name.startswith("_"):
-            if name in Registry.__dict__:
-                raise ReadOnlyError(
-                    f"{name}() changes the registry, but this is a read-only view as of "
-                    f"{describe(self.moment)}; call it on the registry itself"
-                )
-            raise AttributeError(
-                f"{name}() is not available on a view as of {describe(self.moment)}; "
-                "call it on the registry itself"
-            )
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    snapshot = log.latest_snapshot()
+    if snapshot is None:
+        return None
+    state = snapshots.load(snapshot.data, code_version)
+    if state is None or state.position != snapshot.position:
+        return None  # another format or code version, or damaged
+    at = next(iter(log.read_all(from_position=state.position, limit=1)), None)
+    if at is None or at.hash != state.last_hash:
+        return None  # it does not describe this log
+    digest = snapshot_digest(snapshot.data)
+    for recorded in reversed(log.read_stream(SNAPSHOT_STREAM)):
+        if recorded.payload.get("position") == state.position and recorded.payload.get("digest") == digest:
+            return state
+    return None  # the log does not vouch for these bytes
 
 
-def known_model(state: RegistryState, name: str) -> None:
+def read_events(log: Any, first: int, limit: int | None) -> Iterator[RecordedEvent]:
     """
-    Raises:
-        NotFound: ``name`` is not a model in ``state``.
+    The log's events from position ``first`` up to ``limit`` (None: the end), read in chunks.
     """
-    if not isinstance(name, str) or name not in state.models:
-        raise NotFound(f"model {name!r} does not exist")
+    position = first
+    while limit is None or position <= limit:
+        size = CHUNK if limit is None else min(CHUNK, limit - position + 1)
+        chunk = list(log.read_all(from_position=position, limit=size))
+        yield from chunk
+        if len(chunk) < size:
+            return
+        position = chunk[-1].position + 1
+
+
+def position_at(log: Any, moment: Moment) -> int:
+    """
+    The last position at or before ``moment``: a position as is, a time by scanning
+    the log up to the first event recorded after it.
+    """
+    if isinstance(moment, int):
+        return moment
+    position = 0
+    for recorded in read_events(log, 1, None):
+        if recorded.recorded_at > moment:
+            break
+        position = recorded.position
+    return position

@@ -41,22 +41,22 @@ def train(reg: eventreg.Registry, n_estimators: int) -> eventreg.ModelVersion:
 def main() -> None:
     with eventreg.open() as reg:  # the embedded default, or EVENTREG_URL / EVENTREG_ARTIFACTS
         first = train(reg, n_estimators=10)
-        print(f"registered iris v{first.version}: accuracy {first.metrics['accuracy']:.3f}")
+        print(f"registered iris version {first.version}: accuracy {first.metrics['accuracy']:.3f}")
         reg.promote("iris", first.version, alias="production", reason="first model")
 
         second = train(reg, n_estimators=100)
-        print(f"registered iris v{second.version}: accuracy {second.metrics['accuracy']:.3f}")
+        print(f"registered iris version {second.version}: accuracy {second.metrics['accuracy']:.3f}")
         reg.promote("iris", second.version, alias="production", reason="more trees")
 
         serving = reg.load_model("models:/iris@production")
         print("production serves", type(serving).__name__, "version", reg.resolve("models:/iris@production").version)
 
         back = reg.rollback("iris", alias="production", reason="latency regression")
-        print(f"rolled production back from v{back.previous} to v{back.version}")
+        print(f"rolled production back from version {back.previous} to version {back.version}")
 
         for move in reg.alias_holders("iris", "production"):
-            before = f"v{move.previous}" if move.previous else "(none)"
-            print(f"  #{move.position} {move.action:8} {before} -> v{move.version} "
+            before = f"version {move.previous}" if move.previous else "(none)"
+            print(f"  #{move.position} {move.action:8} {before} -> version {move.version} "
                   f"by {move.actor}: {move.reason}")
         print(reg.compare("iris", [first.version, second.version]))
 

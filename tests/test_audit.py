@@ -16,7 +16,7 @@ from eventreg import NotFound, ValidationError
 
 def _deployments(reg):
     """
-    iris v1, v2, v3; production: v1 (alice), v2 (bob), back to v1 (carol).
+    iris versions 1, 2, 3; production: version 1 (alice), 2 (bob), back to 1 (carol).
     """
     reg.create_model("iris", description="flowers")
     for lr in (0.1, 0.2, 0.3):
@@ -41,8 +41,8 @@ def test_history_lists_who_what_when_and_why_oldest_first(reg):
         ("bob", 2, "production", "better accuracy"),
         ("carol", 1, "production", "latency regression"),
     ]
-    assert moves[1].summary == "promoted iris v2 to production (was v1)"
-    assert moves[2].summary == "rolled production of iris back to v1 (from v2)"
+    assert moves[1].summary == "promoted iris version 2 to production (was version 1)"
+    assert moves[2].summary == "rolled production of iris back to version 1 (from version 2)"
     assert all(e.model == "iris" and e.recorded_at.tzinfo is not None and len(e.hash) == 64 for e in events)
     everything = reg.history()
     assert len(everything) == reg.head().position
@@ -192,3 +192,19 @@ def test_history_head_and_verify_through_the_cli(sqlite_url, tmp_path):
     assert done.exit_code == 0 and '"better accuracy"' in done.output, done.output
     done = runner.invoke(cli, [*base, "head"])
     assert done.output.strip() == str(head)
+
+
+def test_numbers_read_as_numbers_and_labels_as_labels(reg):
+    # "v2" is a label (of version 3 here): a summary or a comparison never calls version 2 "v2"
+    reg.register_version("iris", code=None, params={"depth": 1})
+    reg.register_version("iris", code=None, params={"depth": 2})
+    reg.register_version("iris", code=None, params={"depth": 3}, label="v2")
+    reg.promote("iris", 2, alias="production")
+    reg.promote("iris", "v2", alias="production")
+    summaries = [e.summary for e in reg.history("iris")]
+    assert "registered iris version 3 labelled v2" in summaries
+    assert "promoted iris version 3 to production (was version 2)" in summaries
+    assert not any(" v2 " in text.replace("labelled v2", "") or "(was v2)" in text for text in summaries)
+    assert reg.get_version("iris", "v2").version == 3
+    shown = str(reg.compare("iris", [2, "v2"]))
+    assert shown.splitlines()[0].split() == ["version", "2", "version", "3"]

@@ -90,8 +90,8 @@ def iris(run_cli: Cli, tmp_path: Path) -> Cli:
             "--artifacts", str(model_dir), "--label", "v1", "--git", "none")
     run_cli("versions", "register", "iris", "--param", "n_estimators=200", "--metric", "accuracy=0.95",
             "--git", "none")
-    run_cli("promote", "iris", "1", "--to", "production", "--reason", "first")
-    run_cli("promote", "iris", "2", "--to", "production", "--reason", "better")
+    run_cli("promote", "iris", "1", "--alias", "production", "--reason", "first")
+    run_cli("promote", "iris", "2", "--alias", "production", "--reason", "better")
     return run_cli
 
 
@@ -119,11 +119,14 @@ def test_version_option() -> None:
 
 def test_console_script_runs_and_prints_json(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTREG_")}
+    created = subprocess.run([_script(), "models", "create", "iris"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "eventreg.db").exists(), "the embedded default is ./eventreg.db"
     done = subprocess.run([_script(), "--json", "models", "list"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
-    assert (tmp_path / "eventreg.db").exists(), "the embedded default is ./eventreg.db"
+    assert [m["name"] for m in json.loads(done.stdout)] == ["iris"]
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -258,20 +261,20 @@ def test_promote_and_rollback(iris: Cli) -> None:
     assert iris.json("versions", "show", "iris", "production")["version"] == 1
     # version 1 was the first holder: nothing earlier to roll back to
     assert "earlier" in iris("rollback", "iris", "--alias", "production", code=4).stderr
-    promoted = iris.json("promote", "iris", "2", "--to", "production", "--reason", "fixed")
+    promoted = iris.json("promote", "iris", "2", "--alias", "production", "--reason", "fixed")
     assert promoted["version"] == 2 and promoted["previous"] == 1 and promoted["actor"] == "tester"
     assert iris.json("rollback", "iris", "--alias", "production", "--to", "v1")["version"] == 1
-    assert "production" in iris("promote", "iris", "2", "--to", "production").stdout
+    assert "production" in iris("promote", "iris", "2", "--alias", "production").stdout
 
 
 def test_promote_deprecated_needs_force(iris: Cli) -> None:
     iris("versions", "deprecate", "iris", "1", "--reason", "leak")
-    assert "deprecated" in iris("promote", "iris", "1", "--to", "staging", code=4).stderr
-    assert iris.json("promote", "iris", "1", "--to", "staging", "--force")["forced"] is True
+    assert "deprecated" in iris("promote", "iris", "1", "--alias", "staging", code=4).stderr
+    assert iris.json("promote", "iris", "1", "--alias", "staging", "--force")["forced"] is True
 
 
 def test_promote_and_rollback_usage_errors(iris: Cli) -> None:
-    iris("promote", "iris", "2", code=2)  # no --to
+    iris("promote", "iris", "2", code=2)  # no --alias
     iris("rollback", "iris", code=2)  # no --alias
     iris("rollback", "iris", "--alias", "staging", code=3)
 
@@ -457,6 +460,7 @@ def test_gate_bad_input(iris: Cli) -> None:
 
 
 def test_unknown_model_and_bad_ref_exit_3(run_cli: Cli) -> None:
+    run_cli("models", "create", "other")
     assert "nope" in run_cli("models", "show", "nope", code=3).stderr
     run_cli("versions", "list", "nope", code=3)
     run_cli("models", "create", "iris")
@@ -544,7 +548,7 @@ def test_json_shapes_are_the_documented_ones(iris: Cli, tmp_path: Path) -> None:
     assert list(iris.json("verify")) == ["ok", "checked", "head", "first_bad_position", "problem",
                                          "expected_head", "artifacts_checked", "artifact_problems"]
     assert list(iris.json("head")) == ["position", "hash"]
-    assert list(iris.json("copy", iris.url, f"sqlite:///{tmp_path / 'c.db'}")) == ["copied", "skipped", "head"]
+    assert list(iris.json("copy", iris.url, f"sqlite:///{tmp_path / 'c.db'}")) == ["copied", "skipped", "head", "artifacts_copied", "artifacts_skipped", "artifacts_bytes"]
     assert list(iris.json("gate", "iris", "2", "--require", "metrics.accuracy > 0")) == [
         "ok", "model", "version", "checks", "promoted_to"]
     recorded_at = iris.json("history", "iris")[0]["recorded_at"]

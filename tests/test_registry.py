@@ -512,7 +512,7 @@ def test_seed_example_quickstart_runs_against_the_embedded_default(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "rolled production back from v2 to v1" in done.stdout
+    assert "rolled production back from version 2 to version 1" in done.stdout
     assert (tmp_path / "eventreg.db").exists() and (tmp_path / "eventreg-artifacts").is_dir()
 
     from sklearn.datasets import load_iris

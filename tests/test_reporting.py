@@ -135,3 +135,49 @@ def test_cli_writes_each_format(reg, sqlite_url, tmp_path):
                                         "--format", fmt, "-o", str(out)])
         assert done.exit_code == 0, done.output
         assert out.read_text(encoding="utf-8") and "iris" in out.read_text(encoding="utf-8")
+
+
+def test_html_report_shows_every_recorded_field_and_says_what_was_not_recorded(reg, tmp_path):
+    reg.register_version("iris", metrics={"acc": 0.8}, label="v2",
+                         data={"uri": "s3://data/iris.csv", "digest": "sha256:" + "ab" * 32, "rows": 150,
+                               "schema": {"sepal": "float"}},
+                         architecture={"flavor": "sklearn", "class": "RandomForestClassifier"}, code=None)
+    for step, value in enumerate((0.85, 0.9, 0.93)):
+        reg.log_metric("iris", 1, "acc", value, step=step)
+    reg.register_version("iris", code=None)  # records next to nothing
+    page = reg.audit_report("iris", format="html")
+    parser = _Collector()
+    parser.feed(page)
+    text = "".join(parser.text)
+    # every data key, the architecture and the environment
+    for expected in ("rows", "150", "schema.sepal", "RandomForestClassifier", "Environment", "python",
+                     "platform", "Training data", "Architecture"):
+        assert expected in text, expected
+    # the metric's history: an inline SVG line and a table of its four points
+    assert "svg" in parser.tags and "polyline" in parser.tags
+    assert "acc (4 points)" in text and "0.93" in text
+    # nothing blank: what was not recorded says so
+    assert not re.search(r"<td[^>]*>\s*</td>", page)
+    assert "not recorded" in text
+    # "version 2" is a number; the label v2 is shown as the label of version 1
+    assert "Version 1 (v2)" in text
+
+
+def test_html_report_carries_its_own_digest(reg, tmp_path):
+    import shutil
+    import subprocess
+
+    from eventreg.reporting import check_digest
+
+    _history(reg)
+    path = reg.audit_report("iris", format="html", path=tmp_path / "report.html")
+    page = path.read_text(encoding="utf-8")
+    digest = re.search(r"Report digest <code>sha256:([0-9a-f]{64})</code>", page).group(1)
+    assert check_digest(page)
+    assert not check_digest(page.replace("latency", "lateness"))
+    with pytest.raises(ValidationError):
+        check_digest("<html>no digest</html>")
+    if shutil.which("sed") and shutil.which("sha256sum"):  # the documented shell check
+        done = subprocess.run(f"sed '1,/^<!-- eventreg report body/d' '{path}' | sha256sum", shell=True,
+                              capture_output=True, text=True, check=True)
+        assert done.stdout.split()[0] == digest

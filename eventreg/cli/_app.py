@@ -5,6 +5,8 @@ where exceptions become exit codes.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import sys
 import traceback
@@ -15,10 +17,12 @@ import attrs
 import click
 
 import eventreg
-from eventreg.errors import EventregError, FilterSyntaxError
+from eventreg.errors import EventregError, FilterSyntaxError, NotFound
 
 #: Exit code of a check that ran and failed (``gate``, ``verify``).
 EXIT_CHECK_FAILED = 1
+#: Exit code of bad input: a usage error, an invalid value, a local path that cannot be used.
+EXIT_USAGE = 2
 #: Exit code of an unexpected error: a bug in eventreg (rerun with ``--debug``).
 EXIT_INTERNAL = 70
 
@@ -42,31 +46,48 @@ class _Settings:
     json: bool
     debug: bool
     _registry: Any = None
+    #: the running command's arguments, for "did you mean" hints
+    params: dict[str, Any] = attrs.field(factory=dict)
 
-    def registry(self, ctx: click.Context) -> Any:
+    def registry(self, ctx: click.Context, *, create: bool = True) -> Any:
         """
         The registry for these settings, opened once and closed when the command ends.
+
+        ``create=False`` (every read-only command): a URL naming no registry is an
+        error (``RegistryNotFound``, exit 3), never a new empty store.
         """
         if self._registry is None:
-            reg = eventreg.open(url=self.url, artifacts=self.artifacts, actor=self.actor)
+            options = {} if create or not _OPEN_TAKES_CREATE else {"create": False}
+            reg = eventreg.open(url=self.url, artifacts=self.artifacts, actor=self.actor, **options)
             self._registry = ctx.with_resource(reg)
         return self._registry
+
+
+#: ``eventreg.open(..., create=False)`` arrives with issue 20's core and registry work;
+#: before it, read-only commands open as writers did (drop this check once it is there).
+_OPEN_TAKES_CREATE = "create" in inspect.signature(eventreg.open).parameters
 
 
 def _settings(ctx: click.Context) -> _Settings:
     return ctx.find_object(_Settings)
 
 
-def _registry() -> Any:
+def _registry(*, create: bool = True) -> Any:
+    """
+    The registry of the global options; ``create=False`` for a command that only reads.
+    """
     ctx = click.get_current_context()
-    return _settings(ctx).registry(ctx)
+    settings = _settings(ctx)
+    settings.params = dict(ctx.params)
+    return settings.registry(ctx, create=create)
 
 
-def _reader(as_of: str | None) -> Any:
+def _reader(as_of: str | None = None) -> Any:
     """
-    The registry, or its read-only view ``as_of(WHEN)`` when ``--as-of`` was given.
+    The registry opened read-only (a missing store is an error, not created), or its
+    view ``as_of(WHEN)`` when ``--as-of`` was given.
     """
-    reg = _registry()
+    reg = _registry(create=False)
     return reg if as_of is None else reg.as_of(as_of)
 
 
@@ -112,16 +133,62 @@ class _Group(click.Group):
             raise
         except EventregError as error:
             _traceback(ctx)
-            _fail(ctx, _message(error), getattr(error, "exit_code", 2))
+            message = _message(error)
+            if isinstance(error, NotFound) and "did you mean" not in message:
+                message += _suggestion(ctx, message)
+            _fail(ctx, message, getattr(error, "exit_code", 2))
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except BrokenPipeError:  # the reader went away (eventreg history | head): not an error
             _silence_stdout()
             ctx.exit(0)
+        except OSError as error:  # a path the user named: a missing folder, a file in the way
+            _traceback(ctx)
+            if error.filename is None or isinstance(error, ConnectionError):
+                _fail(ctx, _internal(error), EXIT_INTERNAL)
+            _fail(ctx, _file_message(error), EXIT_USAGE)
         except Exception as error:  # a bug: say so in one line; --debug shows the traceback
             _traceback(ctx)
-            _fail(ctx, f"internal error: {type(error).__name__}: {_one_line(str(error))} "
-                       "(rerun with --debug for the traceback)", EXIT_INTERNAL)
+            _fail(ctx, _internal(error), EXIT_INTERNAL)
+
+
+def _internal(error: BaseException) -> str:
+    return (f"internal error: {type(error).__name__}: {_one_line(str(error))} "
+            "(rerun with --debug for the traceback)")
+
+
+def _file_message(error: OSError) -> str:
+    """
+    ``PATH: what is wrong`` for a local file error, as shell tools print it.
+    """
+    reason = error.strerror or type(error).__name__
+    return f"{error.filename}: {reason}"
+
+
+def _suggestion(ctx: click.Context, message: str) -> str:
+    """
+    `` (did you mean 'iris'?)`` for a model, label or alias name close to one that
+    exists; empty when nothing is close or the registry cannot say.
+    """
+    settings = _settings(ctx)
+    params, reg = settings.params, settings._registry
+    model = params.get("model") or params.get("name")
+    if reg is None or not isinstance(model, str):
+        return ""
+    try:
+        names = [m.name for m in reg.list_models()]
+        if model not in names:
+            wanted, candidates = model, names
+        else:
+            wanted = next((params[k] for k in ("alias", "ref", "to") if isinstance(params.get(k), str)), None)
+            if wanted is None or repr(wanted) not in message:
+                return ""
+            candidates = list(reg.get_model(model).aliases)
+            candidates += [v.label for v in reg.list_versions(model) if v.label]
+    except Exception:  # a hint must never turn one error into another
+        return ""
+    close = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _silence_stdout() -> None:

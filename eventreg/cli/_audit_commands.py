@@ -5,13 +5,17 @@ Audit, transfer, gate and demo commands.
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import click
 
 import eventreg
-from eventreg.cli._app import CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry, _settings, cli
-from eventreg.cli._output import _console, _done, _emit, _field, _table, to_json
+from eventreg.cli._app import (CONTEXT, EXIT_CHECK_FAILED, _as_of_option, _reader, _reason_option, _registry,
+                               _settings, cli)
+from eventreg.cli._output import _console, _done, _emit, _table, to_json
 
 _event_columns = [
     ("position", "position"), ("recorded (UTC)", "recorded_at"), ("actor", "actor"),
@@ -57,13 +61,13 @@ def diff(a: str, b: str) -> None:
     A and B are ISO-8601 times (UTC if no zone) or log positions: models and versions
     added or removed, aliases moved, tags, metrics, statuses and descriptions changed.
     """
-    _emit(_registry().diff(a, b), _print_diff)
+    _emit(_reader().diff(a, b), _print_diff)
 
 
 def _print_diff(console: Any, found: Any) -> None:
     title = f"changes from position {found.a_position} to {found.b_position}"
     if not found.changes:
-        console.print(f"no changes ({title})", markup=False)
+        console.print(f"no changes ({title})", markup=False, soft_wrap=True)
     else:
         console.print(_table(title, found.changes, _change_columns))
 
@@ -79,7 +83,7 @@ def verify(expected_head: str | None, check_artifacts: bool) -> None:
     With --expected-head, the log must still hold that hash at that position even if it
     has grown since; with --check-artifacts, every stored artifact must match its digest.
     """
-    result = _registry().verify(expected_head=expected_head, artifacts=check_artifacts)
+    result = _reader().verify(expected_head=expected_head, artifacts=check_artifacts)
     _emit(result, _print_verify)
     if not result.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
@@ -89,11 +93,11 @@ def _print_verify(console: Any, result: Any) -> None:
     if result.ok:
         extra = f", {result.artifacts_checked} artifact objects" if result.artifacts_checked is not None else ""
         proved = f"; contains {result.expected_head}" if result.expected_head is not None else ""
-        console.print(f"ok: {result.checked} events checked{extra}, head {result.head}{proved}", markup=False)
+        console.print(f"ok: {result.checked} events checked{extra}, head {result.head}{proved}", markup=False, soft_wrap=True)
         return
-    console.print(f"FAILED at position {result.first_bad_position}: {result.problem}", markup=False)
+    console.print(f"FAILED at position {result.first_bad_position}: {result.problem}", markup=False, soft_wrap=True)
     for finding in result.artifact_problems:
-        console.print(f"  {finding}", markup=False)
+        console.print(f"  {finding}", markup=False, soft_wrap=True)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -104,13 +108,14 @@ def head() -> None:
     Publish it (CI log, ticket, git tag); later `eventreg verify --expected-head POS:HASH`
     proves the log up to POS unchanged.
     """
-    _emit(_registry().head(), lambda console, h: console.print(str(h), markup=False))
+    _emit(_reader().head(), lambda console, h: console.print(str(h), markup=False, soft_wrap=True))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "csv"]), default="html", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), metavar="FILE")
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="The file to write; a folder (existing, or ending in /) gets MODEL-audit-report.FORMAT.")
 @click.option("--since", metavar="WHEN", help="Start of the period (ISO-8601 time or log position).")
 @click.option("--until", metavar="WHEN", help="End of the period; versions and aliases as they stood then.")
 def report(model: str, fmt: str, output: str, since: str | None, until: str | None) -> None:
@@ -120,26 +125,57 @@ def report(model: str, fmt: str, output: str, since: str | None, until: str | No
     A timeline of promotions and rollbacks of MODEL and each version's lineage (data,
     code, params, metrics, who and when), as a self-contained HTML page, JSON or CSV.
     """
-    written = _registry().audit_report(model, since=since, until=until, format=fmt, path=output)
+    written = _reader().audit_report(model, since=since, until=until, format=fmt,
+                                     path=_report_path(output, model, fmt))
     _emit({"model": model, "format": fmt, "output": str(written)},
           _done(f"wrote the {fmt} audit report of {model} to {written}"))
+
+
+def _report_path(output: str, model: str, fmt: str) -> Path:
+    """
+    Where ``report -o OUTPUT`` writes: OUTPUT itself, or a file named after the model
+    inside OUTPUT when it is a folder (one that exists, or a new one ending in a slash).
+    """
+    target = Path(output)
+    if output.endswith(("/", os.sep)) or target.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return target / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}-audit-report.{fmt}"
+    return target
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("src_url", metavar="SRC_URL")
 @click.argument("dst_url", metavar="DST_URL")
-def copy(src_url: str, dst_url: str) -> None:
+@click.option("--artifacts", "dest_artifacts", metavar="URL",
+              help="Also copy every artifact object the log refers to into this store (the source "
+                   "store is the global --artifacts).")
+@click.pass_context
+def copy(ctx: click.Context, src_url: str, dst_url: str, dest_artifacts: str | None) -> None:
     """
     Copy a whole log into another, empty backend.
 
     Positions, timestamps, actors and hashes are kept, so the copy verifies and has the
     same head. A destination holding a prefix of the source (an interrupted copy) is
     resumed; any other non-empty destination is refused.
+
+    The model files stay in their store unless --artifacts URL is given: then each object
+    the log refers to is copied there and checked against its sha256; objects already
+    there are checked and skipped, so a second run resumes.
     """
-    result = eventreg.copy(src_url, dst_url)
-    _emit(result, lambda console, r: console.print(
-        f"copied {_field(r, 'copied')} events ({_field(r, 'skipped')} already there), head {_field(r, 'head')}",
-        markup=False))
+    result = eventreg.copy(src_url, dst_url, artifacts=dest_artifacts,
+                           source_artifacts=_settings(ctx).artifacts)
+    _emit(result, _print_copy)
+
+
+def _print_copy(console: Any, result: Any) -> None:
+    console.print(f"copied {result.copied} events ({result.skipped} already there), head {result.head}",
+                  markup=False, soft_wrap=True)
+    if result.artifacts_copied is None:
+        console.print("artifacts were not copied: they stay in their store (copy them with --artifacts URL)",
+                      markup=False, soft_wrap=True)
+    else:
+        console.print(f"copied {result.artifacts_copied} artifact objects ({result.artifacts_bytes} bytes), "
+                      f"{result.artifacts_skipped} already there and verified", markup=False, soft_wrap=True)
 
 
 # -- gate and demo ----------------------------------------------------------------------------
@@ -184,10 +220,10 @@ def _print_gate(console: Any, data: Any) -> None:
     console.print(_table(title, data["checks"], [("condition", "condition"), ("ok", "ok"), ("note", "note")]))
     if data["ok"]:
         console.print("gate passed" + (f"; promoted to {data['promoted_to']}" if data["promoted_to"] else ""),
-                      markup=False)
+                      markup=False, soft_wrap=True)
     else:
         failed = [c["condition"] for c in data["checks"] if not c["ok"]]
-        console.print(f"gate FAILED: {'; '.join(failed)}", markup=False)
+        console.print(f"gate FAILED: {'; '.join(failed)}", markup=False, soft_wrap=True)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -20,6 +20,9 @@ import click
 
 from eventreg.cli._app import _settings
 
+#: Width of tables written to a pipe or a file when $COLUMNS is not set.
+PIPE_WIDTH = 100
+
 
 # -- output ------------------------------------------------------------------------------
 
@@ -72,8 +75,8 @@ def _console(err: bool = False) -> Any:
     terminal = bool(getattr(stream, "isatty", lambda: False)())
     if terminal:
         return Console(file=stream, highlight=False)
-    # not a terminal: no colour, no wrapping at 80 columns
-    width = int(os.environ.get("COLUMNS", "0") or 0) or 200
+    # not a terminal (a pipe, a CI log): no colour, $COLUMNS wide, else 100 columns
+    width = int(os.environ.get("COLUMNS", "0") or 0) or PIPE_WIDTH
     return Console(file=stream, highlight=False, no_color=True, color_system=None, width=width)
 
 
@@ -150,11 +153,16 @@ def _table(title: str | None, rows: Iterable[Any], columns: list[tuple[str, Any]
     from rich.text import Text
 
     table = Table(title=Text(title) if title else None, title_justify="left")
-    for header, _ in columns:
-        table.add_column(header, overflow="fold")
+    for header, *_ in columns:
+        # an id or a name is copied and pasted: kept whole; the other columns fold
+        table.add_column(header, overflow="fold", no_wrap=header in _WHOLE)
     for row in rows:  # Text: a "[" in a name or reason is not rich markup
         table.add_row(*(Text(_cell(get(row) if callable(get) else _field(row, get))) for _, get in columns))
     return table
+
+
+#: Columns never folded over lines (everything else folds to fit the width).
+_WHOLE = frozenset({"id", "name"})
 
 
 def _record(title: str | None, obj: Any) -> Any:
@@ -177,4 +185,4 @@ def _print_record(title: str | None) -> Callable[[Any, Any], None]:
 
 
 def _done(text: str) -> Callable[[Any, Any], None]:
-    return lambda console, _: console.print(text, markup=False)
+    return lambda console, _: console.print(text, markup=False, soft_wrap=True)

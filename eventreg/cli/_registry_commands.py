@@ -20,8 +20,9 @@ _version_columns = [
     ("status", "status"), ("metrics", "metrics"), ("created", "created_at"), ("by", "actor"),
 ]
 _run_columns = [
-    ("id", "id"), ("experiment", "experiment"), ("status", "status"), ("params", "params"),
-    ("metrics", "metrics"), ("started", "started_at"), ("by", "actor"),
+    # params and the actor are in `runs show` and --json: a run's id and name come whole
+    ("id", "id"), ("name", "name"), ("experiment", "experiment"), ("status", "status"),
+    ("metrics", "metrics"), ("started", "started_at"),
 ]
 
 # -- models ----------------------------------------------------------------------------------
@@ -88,8 +89,8 @@ def models_tag(name: str, tags: tuple[str, ...], deletes: tuple[str, ...]) -> No
 
 @models.command("archive")
 @click.argument("name")
-@_reason_option()
-def models_archive(name: str, reason: str | None) -> None:
+@_reason_option(required=True)
+def models_archive(name: str, reason: str) -> None:
     """
     Archive a model (its history stays).
 
@@ -273,18 +274,27 @@ def log_metric(model: str, ref: str, key: str, value: float, step: int | None) -
 @cli.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.argument("ref")
-@click.option("--to", "alias", required=True, metavar="ALIAS", help="The alias to move, e.g. production.")
+@click.option("--alias", "alias", metavar="ALIAS", help="The alias to move, e.g. production.")
+@click.option("--to", "to_alias", metavar="ALIAS", hidden=True)  # the spelling before --alias
 @_reason_option()
 @click.option("--force", is_flag=True, help="Allow a deprecated or archived version (recorded).")
-def promote(model: str, ref: str, alias: str, reason: str | None, force: bool) -> None:
+def promote(model: str, ref: str, alias: str | None, to_alias: str | None, reason: str | None,
+            force: bool) -> None:
     """
     Point an alias at a version.
 
-    Moves --to ALIAS of MODEL to version REF; the log records the version it replaced,
-    so `eventreg rollback` can return to it.
+    Moves --alias ALIAS of MODEL to version REF and prints the version it replaced; the
+    log records it, so `eventreg rollback` can return to it.
     """
+    if alias and to_alias and alias != to_alias:
+        raise click.UsageError("give the alias once: --alias ALIAS")
+    alias = alias or to_alias
+    if not alias:
+        raise click.UsageError("Missing option '--alias'.")
     result = _registry().promote(model, ref, alias=alias, reason=reason, force=force)
-    _emit(result, _done(f"{model}@{alias} -> version {_field(result, 'version') or ref}"))
+    previous = _field(result, "previous")
+    was = "nothing" if previous is None else f"version {previous}"
+    _emit(result, _done(f"{model}@{alias} -> version {_field(result, 'version') or ref} (was {was})"))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -302,7 +312,9 @@ def rollback(model: str, alias: str, to: str | None, reason: str | None, force: 
     """
     result = _registry().rollback(model, alias=alias, to=None if to is None else to, reason=reason,
                                   force=force)
-    _emit(result, _done(f"{model}@{alias} rolled back to version {_field(result, 'version')}"))
+    previous = _field(result, "previous")
+    was = "" if previous is None else f" (was version {previous})"
+    _emit(result, _done(f"{model}@{alias} rolled back to version {_field(result, 'version')}{was}"))
 
 
 # -- search, compare, download -----------------------------------------------------------
@@ -339,7 +351,8 @@ def compare(model: str, refs: tuple[str, ...], as_of: str | None) -> None:
 
 def _print_comparison(console: Any, comparison: Any) -> None:
     columns: list[tuple[str, Any]] = [("field", lambda row: f"{row.section}.{row.key}")]
-    columns += [(f"v{number}", lambda row, i=i: row.values[i]) for i, number in enumerate(comparison.versions)]
+    columns += [(f"version {number}", lambda row, i=i: row.values[i])
+                for i, number in enumerate(comparison.versions)]
     columns.append(("differs", lambda row: "*" if row.differs else ""))
     console.print(_table(f"{comparison.model}: params and metrics", comparison.rows, columns))
 

@@ -1,278 +1,23 @@
 """
-Every read of the registry, over any :class:`~eventreg.domain.state.RegistryState`.
+Lookups over a :class:`~eventreg.domain.entities.RegistryState`: pure functions.
 
-:class:`RegistryQueries` is a mixin: a class supplies ``_read_state()`` (the live
-registry catches up with the log first; a read-only view of the past returns the state it
-was folded to) and gets every query method, answering from in-memory indexes without
-touching storage.
+Find a model, a version (by number, label, alias or ``"latest"``) or a run, with the
+error a user should see when it is missing, and build the records that search filters
+and gates test. :class:`~eventreg.view.RegistryView` answers every query with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
 import re
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
-from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
-from eventreg.domain.references import ModelReference, parse_reference
-from eventreg.domain.state import ARCHIVED, ModelState, RegistryState, RunState, VersionState
-from eventreg.domain.views import (
-    Alias,
-    Comparison,
-    Experiment,
-    MetricPoint,
-    Model,
-    ModelVersion,
-    Run,
-)
-from eventreg.errors import NotFound, ValidationError
+from eventreg.domain.entities import ModelState, RegistryState, RunState, VersionState
+from eventreg.domain.views import ModelVersion
+from eventreg.errors import AlreadyExists, NotFound, ValidationError
 
 #: What identifies a version: its number, label, alias, ``"latest"``, or a ``ModelVersion``.
 VersionRef = Any
-
-
-class RegistryQueries:
-    """
-    Query methods shared by the live :class:`~eventreg.registry.Registry` and read-only views.
-    """
-
-    def _read_state(self) -> RegistryState:  # pragma: no cover - supplied by the class
-        """
-        The state to answer from (a class supplies it).
-        """
-        raise NotImplementedError
-
-    @contextmanager
-    def _reading(self) -> Iterator[RegistryState]:
-        """
-        Hold the state steady while a query reads it (the live registry takes its lock).
-        """
-        yield self._read_state()
-
-    # -- models ---------------------------------------------------------------------------
-
-    def get_model(self, name: str) -> Model:
-        """
-        The model called ``name``.
-
-        Raises:
-            NotFound: there is no such model.
-        """
-        with self._reading() as state:
-            return Model.of(_model(state, name))
-
-    def list_models(self, *, include_archived: bool = True) -> list[Model]:
-        """
-        Every model, by name.
-        """
-        with self._reading() as state:
-            return [Model.of(m) for _, m in sorted(state.models.items())
-                    if include_archived or m.status != ARCHIVED]
-
-    # -- versions -------------------------------------------------------------------------
-
-    def get_version(self, model: str, version: VersionRef = "latest") -> ModelVersion:
-        """
-        One version of a model, chosen by number, label, alias or ``"latest"``.
-
-        Args:
-            model: the model's name.
-            version: an int, a label (``"v1.1"``), an alias (``"production"``), or
-                ``"latest"`` (the highest number).
-
-        Raises:
-            NotFound: the model, or a version matching ``version``, does not exist.
-        """
-        with self._reading() as state:
-            found = _model(state, model)
-            return ModelVersion.of(found, _version(found, version))
-
-    def resolve(self, reference: str | ModelReference) -> ModelVersion:
-        """
-        The version a ``models:/`` reference points at now.
-
-        Raises:
-            InvalidReference: the text is not a reference.
-            NotFound: the model or version does not exist.
-        """
-        ref = parse_reference(reference) if isinstance(reference, str) else reference
-        with self._reading() as state:
-            model = _model(state, ref.model)
-            if ref.kind == "version":
-                number = ref.value
-            elif ref.kind == "latest":
-                number = _latest(model)
-            elif ref.kind == "alias":
-                number = model.aliases.get(ref.value)  # type: ignore[arg-type]
-                if number is None:
-                    raise NotFound(f"model {model.name!r} has no alias {ref.value!r}")
-            else:
-                number = model.labels.get(ref.value)  # type: ignore[arg-type]
-                if number is None:
-                    raise NotFound(f"model {model.name!r} has no version labelled {ref.value!r}")
-            return ModelVersion.of(model, _by_number(model, number))  # type: ignore[arg-type]
-
-    def list_versions(self, model: str, *, status: str | None = None) -> list[ModelVersion]:
-        """
-        The versions of a model, oldest first (optionally only those with ``status``).
-
-        Raises:
-            NotFound: there is no such model.
-        """
-        with self._reading() as state:
-            found = _model(state, model)
-            return [ModelVersion.of(found, v) for v in found.versions.values()
-                    if status is None or v.status == status]
-
-    def get_metric_history(self, model: str, version: VersionRef, key: str) -> list[MetricPoint]:
-        """
-        Every recorded point of a version's metric, in the order logged.
-
-        Raises:
-            NotFound: the model, version or metric does not exist.
-        """
-        with self._reading() as state:
-            history = _version(_model(state, model), version).metric_history.get(key)
-            if history is None:
-                raise NotFound(f"version {version!r} of {model!r} has no metric {key!r}")
-            return list(history)
-
-    def get_alias(self, model: str, alias: str) -> Alias:
-        """
-        The latest move of an alias: which version holds it, since when, who moved it and why.
-
-        Raises:
-            NotFound: the model or alias does not exist.
-        """
-        with self._reading() as state:
-            history = _model(state, model).alias_history.get(alias)
-            if not history:
-                raise NotFound(f"model {model!r} has no alias {alias!r}")
-            return history[-1]
-
-    def search_versions(self, filter: str | None = None, *, order_by: Sequence[str] | str | None = None,
-                        limit: int | None = None) -> list[ModelVersion]:
-        """
-        Versions matching a filter, e.g. ``"model = 'iris' and metrics.accuracy >= 0.9"``.
-
-        Args:
-            filter: the filter text (see docs/search.md); None matches every version.
-            order_by: terms like ``["metrics.accuracy DESC"]``; default: model, version.
-            limit: at most this many results.
-
-        Raises:
-            FilterSyntaxError: the filter or order_by does not parse (with the column).
-        """
-        predicate = compile_filter(filter, fields=VERSION_FIELDS) if filter else None
-        order = compile_order_by(order_by, fields=VERSION_FIELDS) if order_by else None
-        _check_limit(limit)
-        only, whole = _one_model(filter)
-        with self._reading() as state:
-            if only is None:
-                models = [state.models[name] for name in sorted(state.models)]
-            else:
-                models = [state.models[only]] if only in state.models else []
-            if whole and order is None:  # the filter is just "model = '...'": no record to test
-                views = []
-                for model in models:
-                    held = _aliases_by_version(model)
-                    views.extend(ModelVersion.of(model, version, held.get(number, ()))
-                                 for number, version in model.versions.items())
-                return views if limit is None else views[:limit]
-            hits: list[tuple[dict[str, Any], ModelState, VersionState]] = []
-            for model in models:
-                held = _aliases_by_version(model)
-                for version in model.versions.values():
-                    record = _version_record(model, version, held.get(version.version, ()))
-                    if whole or predicate is None or predicate.matches(record):
-                        hits.append((record, model, version))
-            if order is not None:
-                hits.sort(key=lambda hit: order(hit[0]))
-            if limit is not None:
-                hits = hits[:limit]
-            return [ModelVersion.of(model, version, tuple(sorted(record["aliases"])))
-                    for record, model, version in hits]
-
-    def compare(self, model: str, versions: Iterable[VersionRef]) -> Comparison:
-        """
-        Params and latest metrics of several versions side by side, differences marked.
-
-        Raises:
-            NotFound: the model or one of the versions does not exist.
-        """
-        with self._reading() as state:
-            found = _model(state, model)
-            return Comparison.of(found.name, [_version(found, ref) for ref in versions])
-
-    # -- runs -----------------------------------------------------------------------------
-
-    def get_run(self, run_id: str) -> Run:
-        """
-        The run with this id.
-
-        Raises:
-            NotFound: there is no such run.
-        """
-        with self._reading() as state:
-            return Run.of(_run(state, run_id))
-
-    def search_runs(self, experiment: str | None = None, filter: str | None = None, *,
-                    order_by: Sequence[str] | str | None = None, limit: int | None = None) -> list[Run]:
-        """
-        Runs of an experiment (or of all) matching a filter, oldest first by default.
-
-        Args:
-            experiment: only runs of this experiment.
-            filter: e.g. ``"metrics.accuracy > 0.9 and params.n_estimators = 100"``.
-            order_by: terms like ``["metrics.accuracy DESC"]``.
-            limit: at most this many results.
-
-        Raises:
-            NotFound: the experiment does not exist.
-            FilterSyntaxError: the filter or order_by does not parse.
-        """
-        predicate = compile_filter(filter, fields=RUN_FIELDS) if filter else None
-        order = compile_order_by(order_by, fields=RUN_FIELDS) if order_by else None
-        _check_limit(limit)
-        with self._reading() as state:
-            if experiment is not None:
-                found = state.experiments.get(experiment)
-                if found is None:
-                    raise NotFound(f"experiment {experiment!r} does not exist")
-                runs = [state.runs[run_id] for run_id in found.runs]
-            else:
-                runs = list(state.runs.values())
-            hits = []
-            for run in runs:
-                record = _run_record(run)
-                if predicate is None or predicate.matches(record):
-                    hits.append((record, run))
-            if order is not None:
-                hits.sort(key=lambda hit: order(hit[0]))
-            if limit is not None:
-                hits = hits[:limit]
-            return [Run.of(run) for _, run in hits]
-
-    def get_run_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        """
-        Every recorded point of a run's metric, in the order logged.
-
-        Raises:
-            NotFound: the run or metric does not exist.
-        """
-        with self._reading() as state:
-            history = _run(state, run_id).metric_history.get(key)
-            if history is None:
-                raise NotFound(f"run {run_id!r} has no metric {key!r}")
-            return list(history)
-
-    def list_experiments(self) -> list[Experiment]:
-        """
-        Every experiment, by name.
-        """
-        with self._reading() as state:
-            return [Experiment.of(e) for _, e in sorted(state.experiments.items())]
 
 
 # -- lookups -----------------------------------------------------------------------------
@@ -411,3 +156,28 @@ def _run_record(run: RunState) -> dict[str, Any]:
         "params": run.params,
         "tags": run.tags,
     }
+
+
+def check_label_free(state: RegistryState, model: str, label: str) -> None:
+    """
+    Check that ``label`` can name a new version of ``model`` (a model not yet there takes any).
+
+    Raises:
+        AlreadyExists: ``label`` already names a version of ``model``; the message names
+            that version and says how to go on (a script run twice hits this).
+        ValidationError: ``label`` is an alias of ``model``.
+    """
+    found = state.models.get(model)
+    if found is None:
+        return
+    number = found.labels.get(label)
+    if number is not None:
+        taken = found.versions[number]
+        raise AlreadyExists(
+            f"label {label!r} is already version {number} of {model!r} (registered by {taken.actor or 'unknown'} "
+            f"at {taken.created_at:%Y-%m-%d %H:%M:%S} UTC); to go on, pick a new label, register without "
+            f"label= (it becomes version {len(found.versions) + 1}), or use the existing one: "
+            f"get_version({model!r}, {label!r})"
+        )
+    if label in found.aliases:
+        raise ValidationError(f"label {label!r} is already an alias of {model!r}")

@@ -143,7 +143,8 @@ def check_tags(tags: Any, what: str = "tags") -> dict[str, str]:
 def check_param_value(key: str, value: Any) -> Any:
     """
     A param value: str, int, float, bool or None, kept as given (numpy scalars become
-    the Python number); strings up to 6,000 characters.
+    the Python number); strings up to 6,000 characters. A list, tuple or dict (of such
+    values) is kept as a JSON value (a tuple becomes a list) of up to 6,000 characters.
     """
     if value is None or isinstance(value, bool):
         return value
@@ -153,10 +154,34 @@ def check_param_value(key: str, value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         return check_text(value, f"param {key!r}", MAX_PARAM_VALUE_LENGTH)
+    if isinstance(value, (Mapping, list, tuple)):
+        try:
+            text = json.dumps(value, allow_nan=True, sort_keys=True, default=_plain_number)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(f"param {key!r} is not a JSON value: {e}") from None
+        if len(text) > MAX_PARAM_VALUE_LENGTH:
+            raise ValidationError(f"param {key!r} is {len(text):,} characters as JSON; "
+                                  f"the limit is {MAX_PARAM_VALUE_LENGTH:,}")
+        if "\\u0000" in text or _bad_unicode(text):
+            raise ValidationError(f"param {key!r} contains a NUL character or invalid Unicode")
+        return json.loads(text)
     raise ValidationError(
-        f"param {key!r} must be a str, int, float, bool or None, not {type(value).__name__} "
-        "(log str(value) or json.dumps(value))"
+        f"param {key!r} must be a str, int, float, bool, None, or a list or dict of them, "
+        f"not {type(value).__name__} (log str(value))"
     )
+
+
+def _plain_number(value: Any) -> Any:
+    """
+    A numpy scalar inside a list or dict param as the Python number (json.dumps' default).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise TypeError(f"a {type(value).__name__} is not JSON")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"a {type(value).__name__} is not JSON")
 
 
 def check_params(params: Any) -> dict[str, Any]:

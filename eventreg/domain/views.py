@@ -15,7 +15,7 @@ import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.domain.references import PREFIX
-from eventreg.domain.state import Alias, ExperimentState, ModelState, RunState, VersionState
+from eventreg.domain.entities import Alias, ExperimentState, ModelState, RunState, VersionState
 
 __all__ = [
     "Alias",
@@ -190,11 +190,63 @@ class Run:
     ended_at: datetime | None
     actor: str | None
 
+    # -- MLflow's names, for code written against ``run.info`` and ``run.data`` -------
+
+    @property
+    def run_id(self) -> str:
+        """
+        The run's id (``id``), as MLflow's ``run.info.run_id``.
+        """
+        return self.id
+
+    @property
+    def run_name(self) -> str | None:
+        """
+        The run's name (``name``), as MLflow's ``run.info.run_name``.
+        """
+        return self.name
+
+    @property
+    def experiment_id(self) -> str:
+        """
+        The experiment's name (``experiment``): eventreg names experiments, it does not number them.
+        """
+        return self.experiment
+
+    @property
+    def start_time(self) -> int:
+        """
+        When the run started, in milliseconds since the epoch, as MLflow gives it
+        (``started_at`` is the ``datetime``).
+        """
+        return _millis(self.started_at)
+
+    @property
+    def end_time(self) -> int | None:
+        """
+        When the run ended, in milliseconds since the epoch (None while it runs).
+        """
+        return None if self.ended_at is None else _millis(self.ended_at)
+
+    @property
+    def info(self) -> Run:
+        """
+        The run itself, so MLflow's ``run.info.run_id`` reads the same here.
+        """
+        return self
+
+    @property
+    def data(self) -> Run:
+        """
+        The run itself, so MLflow's ``run.data.params`` / ``run.data.metrics`` read the same here.
+        """
+        return self
+
     @classmethod
     def of(cls, run: RunState) -> Run:
         return cls(
             id=run.run_id, experiment=run.experiment, name=run.name, status=run.status,
-            error=run.error, params=dict(run.params), metrics=dict(run.metrics),
+            error=run.error, params=_copy(run.params), metrics=dict(run.metrics),
             tags=dict(run.tags), artifacts=dict(run.artifacts), model_info=_copy(run.model_info),
             environment=_copy(run.environment), code=_copy(run.code), started_at=run.started_at,
             ended_at=run.ended_at, actor=run.actor,
@@ -249,7 +301,7 @@ class Comparison:
         return tuple(row for row in self.rows if row.differs)
 
     def __str__(self) -> str:
-        header = ["", *(f"v{number}" for number in self.versions)]
+        header = ["", *(f"version {number}" for number in self.versions)]
         lines = [header]
         for row in self.rows:
             mark = "* " if row.differs else "  "
@@ -271,6 +323,10 @@ class Comparison:
         return cls(model=model, versions=tuple(v.version for v in versions), rows=tuple(rows))
 
 
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def _copy(value: Any) -> Any:
     """
     A deep copy of a JSON value, so that changing a view never changes the registry.
@@ -290,8 +346,8 @@ def _same_key(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-for _name in ("params", "artifacts"):
-    setattr(ModelVersion, _name, _LazyField(_name, dict))
+setattr(ModelVersion, "params", _LazyField("params", _copy))  # a list or dict param is copied too
+setattr(ModelVersion, "artifacts", _LazyField("artifacts", dict))
 for _name in ("metrics", "tags"):  # replaced by later events: the view keeps the one it saw
     setattr(ModelVersion, _name, _LazyField(_name, dict, "_" + _name))
 for _name in ("model_info", "data", "code", "environment", "architecture"):

@@ -71,9 +71,7 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
         A :class:`Registry`, also usable as a context manager.
     """
     url, artifacts, actor = resolve_settings(url, artifacts, actor)
-    if not create:  # passed only when asked, for backends that predate the parameter
-        log_options["create"] = False
-    return Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
+    return Registry(open_log(url, create=create, **log_options), artifacts=artifacts, actor=actor,
                     snapshot_every=snapshot_every, artifact_options=artifact_options)
 
 

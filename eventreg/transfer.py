@@ -5,7 +5,6 @@ refers to from one store to another, verified.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,15 +32,6 @@ class CopyResult:
     artifacts_copied: int | None = None
     artifacts_skipped: int | None = None
     artifacts_bytes: int | None = None
-
-
-def _read_only(url: str, options: dict[str, Any]) -> Any:
-    """
-    The source log, opened without creating a store where ``open_log`` can do that.
-    """
-    if "create" in inspect.signature(open_log).parameters:  # issue 20: open_log(..., create=False)
-        return open_log(url, create=False, **options)
-    return open_log(url, **options)
 
 
 def copy(src_url: str, dst_url: str, *, artifacts: str | None = None, source_artifacts: str | None = None,
@@ -85,7 +75,7 @@ def copy(src_url: str, dst_url: str, *, artifacts: str | None = None, source_art
         ArtifactIntegrityError: an object is missing from the source store, or its
             bytes (or those already at the destination) differ from the record.
     """
-    with _read_only(src_url, options) as src, open_log(dst_url, **options) as dst:
+    with open_log(src_url, create=False, **options) as src, open_log(dst_url, **options) as dst:
         source_head = src.head()
         start = dst.head()
         if start.position:

@@ -8,20 +8,14 @@ Each test failed before the change it guards.
 
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import eventreg
 from eventreg.cli import cli
 from tests.test_cli import Cli, iris, run_cli  # noqa: F401  (fixtures)
-
-NEEDS_CREATE_FALSE = pytest.mark.xfail(
-    "create" not in inspect.signature(eventreg.open).parameters, strict=True,
-    reason="needs eventreg.open(..., create=False) (issue 20, core and registry)")
 
 
 def _bare(*args: str, env: dict | None = None):
@@ -62,7 +56,6 @@ READ_ONLY = [
 ]
 
 
-@NEEDS_CREATE_FALSE
 @pytest.mark.parametrize("command", READ_ONLY, ids=lambda c: " ".join(c[:2]))
 def test_read_only_commands_do_not_create_a_sqlite_file(tmp_path: Path, command: tuple[str, ...]) -> None:
     missing = tmp_path / "missing.db"
@@ -72,7 +65,6 @@ def test_read_only_commands_do_not_create_a_sqlite_file(tmp_path: Path, command:
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
 
 
-@NEEDS_CREATE_FALSE
 def test_read_only_commands_do_not_create_a_file_log_folder(tmp_path: Path) -> None:
     missing = tmp_path / "nonexistent" / "dir"
     result = _bare("--url", f"file://{missing}", "models", "list")

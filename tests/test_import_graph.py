@@ -22,10 +22,6 @@ import eventreg
 PACKAGE = Path(eventreg.__file__).parent
 MAX_LINES = 700
 
-#: Known offenders in the log/backend layer, fixed on branch core (helper "core"):
-#: delete these entries once that branch is merged. Nothing else may be added here.
-KNOWN_CYCLES_FIXED_ON_BRANCH_CORE = {frozenset({"eventreg.backends.sql", "eventreg.backends.sql_schema"})}
-KNOWN_LONG_MODULES_FIXED_ON_BRANCH_CORE = {"eventreg.log", "eventreg.backends.sql", "eventreg.backends.file"}
 
 
 def _modules() -> dict[str, Path]:
@@ -97,7 +93,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
     def strong(node: str) -> None:
         index[node] = low[node] = len(index)
@@ -137,7 +132,7 @@ def test_the_walker_sees_function_level_and_relative_imports(tmp_path):
 
 def test_no_import_cycle_among_eventreg_modules():
     graph = {name: _imports(name, path) for name, path in MODULES.items()}
-    cycles = [c for c in _cycles(graph) if frozenset(c) not in KNOWN_CYCLES_FIXED_ON_BRANCH_CORE]
+    cycles = list(_cycles(graph))
     described = [" <-> ".join(c) + ": " + "; ".join(f"{m} imports {sorted(graph[m] & set(c))}" for m in c)
                  for c in cycles]
     assert described == []
@@ -146,7 +141,7 @@ def test_no_import_cycle_among_eventreg_modules():
 def test_no_eventreg_module_is_over_700_lines():
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
     long = {name: n for name, n in sizes.items()
-            if n > MAX_LINES and name not in KNOWN_LONG_MODULES_FIXED_ON_BRANCH_CORE}
+            if n > MAX_LINES}
     assert long == {}
 
 

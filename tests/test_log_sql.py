@@ -220,8 +220,8 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     assert path.read_text().startswith("these are my notes")
 
 
-def test_a_missing_folder_is_reported(tmp_path):
-    with pytest.raises(BackendUnavailable, match="SQLite"):
+def test_a_missing_folder_is_a_configuration_error_naming_it(tmp_path):
+    with pytest.raises(ConfigurationError, match=str(tmp_path / "no" / "such" / "dir")):
         open_log(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'log.db'}")
 
 

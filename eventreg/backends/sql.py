@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 from eventreg.backends.sql_connections import (
     PROCESS,
+    AppendState,
     EnginePool,
     SQLitePool,
     begin_write,
@@ -39,7 +40,7 @@ from eventreg.backends.sql_connections import (
     sqlite_pool,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
-from eventreg.backends.sql_rows import Undecodable, UndecodableText, decode_rows, decode_rows_unpaused, is_utf8
+from eventreg.backends.sql_rows import UndecodableText, decode_rows, decode_rows_unpaused, rows_until_undecodable
 from eventreg.backends.sql_statements import (
     EVENT_COLUMNS,
     HASH_AT,
@@ -75,27 +76,6 @@ from eventreg.log import (
     stored_row,
 )
 
-
-class _Appender:
-    """
-    A log's append state: the head this log last committed or read, the stream versions
-    known current at that head, and the lock that guards both and the log's writer
-    connection (``with appender:``).
-    """
-
-    __slots__ = ("head", "versions", "_lock")
-
-    def __init__(self, known: _Appender | None = None) -> None:
-        self.head: tuple[int, str] | None = known.head if known else None
-        self.versions: dict[str, int] = known.versions if known else {}
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> _Appender:
-        self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 class SQLLog(BaseLog):
     """
@@ -139,7 +119,7 @@ class SQLLog(BaseLog):
         # the head this log last committed or read and the stream versions known current at
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
-        self._appender = _Appender()
+        self._appender = AppendState()
         if isinstance(pool, SQLitePool):
             self._ensure_sqlite_schema(pool, create)
             compiled = SQLITE_STATEMENTS
@@ -163,7 +143,7 @@ class SQLLog(BaseLog):
     def _after_fork(self) -> None:
         # the writer and pooled connections are dropped when the child first needs one
         # (_connection sees the pid change); the locks cannot wait until then
-        self._appender = _Appender(self._appender)
+        self._appender = AppendState(self._appender)
         self._probe_lock = threading.Lock()
         self._pool.after_fork()
 
@@ -612,14 +592,7 @@ class SQLLog(BaseLog):
             self._raise(e, conn=conn)
         finally:
             conn.close()
-        good = []
-        for row in rows:
-            try:
-                good.append(tuple(v.decode("utf-8") if type(v) is bytes else v for v in row))
-            except UnicodeDecodeError:
-                column = next(name for name, v in zip(EVENT_COLUMNS, row) if type(v) is bytes and not is_utf8(v))
-                return [*good, Undecodable(row[0], column)]
-        return good  # pragma: no cover - the rows changed meanwhile
+        return rows_until_undecodable(rows)
 
     def stream_version(self, stream_id: str) -> int:
         """

@@ -38,6 +38,28 @@ _SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 WAL_AUTOCHECKPOINT = 300
 
 
+class AppendState:
+    """
+    A log's append state: the head this log last committed or read, the stream versions
+    known current at that head, and the lock that guards both and the log's writer
+    connection (``with appender:``).
+    """
+
+    __slots__ = ("head", "versions", "_lock")
+
+    def __init__(self, known: AppendState | None = None) -> None:
+        self.head: tuple[int, str] | None = known.head if known else None
+        self.versions: dict[str, int] = known.versions if known else {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> AppendState:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def begin_write(cursor: Any, dialect_name: str) -> None:
     """
     Start a write transaction; SQLite takes its single write lock up front (``BEGIN IMMEDIATE``).
@@ -63,6 +85,24 @@ def use_wal(cursor: Any, busy_timeout: float) -> None:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def sqlite_connect_args(url: str) -> tuple[str | None, dict[str, Any]]:
+    """
+    The database and ``sqlite3.connect`` keywords of a SQLite URL with a query string or
+    %-escapes, read as SQLAlchemy's pysqlite dialect reads them (``?timeout=``,
+    ``?uri=true``, ...); the plain ``sqlite:///path`` is read in :func:`sqlite_connections` itself.
+    """
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError as e:
+        raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
+    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
+    return (args[0] if args else None), dict(kwargs)
 
 
 #: SQLite's extended result codes of a uniqueness failure (a position or stream version taken)
@@ -281,9 +321,7 @@ def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, sync
         raise ConfigurationError(f"sqlite_synchronous must be one of {', '.join(_SQLITE_SYNCHRONOUS)}")
     rest = url.split("://", 1)[1]
     if "?" in rest or "%" in rest:
-        from eventreg.backends import sql_schema
-
-        database, args = sql_schema.sqlite_connect_args(url)
+        database, args = sqlite_connect_args(url)
     else:  # sqlite:///relative.db or sqlite:////absolute.db, as SQLAlchemy reads them
         path = rest[1:] if rest.startswith("/") else ""
         database, args = (os.path.abspath(path) if path not in ("", ":memory:") else None), {}

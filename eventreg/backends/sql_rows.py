@@ -9,6 +9,7 @@ import gc
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from eventreg.backends.sql_statements import EVENT_COLUMNS
 from eventreg.errors import LogCorrupted
 from eventreg.log import FAST_REFUSED, RecordedEvent, decode_json, fast_decode, json_problem, parse_timestamp
 
@@ -132,3 +133,18 @@ def _decode_stored(text: Any, position: int, what: str = "payload") -> Any:
         raise LogCorrupted(f"the event at position {position} holds a {what} that {problem}")
     return value
 
+
+
+def rows_until_undecodable(rows: list[Any]) -> list[Any]:
+    """
+    Rows read as bytes, decoded up to the first whose text is not UTF-8, and a last one
+    standing for it (which :func:`decode_rows` refuses, naming its position).
+    """
+    good = []
+    for row in rows:
+        try:
+            good.append(tuple(v.decode("utf-8") if type(v) is bytes else v for v in row))
+        except UnicodeDecodeError:
+            column = next(name for name, v in zip(EVENT_COLUMNS, row) if type(v) is bytes and not is_utf8(v))
+            return [*good, Undecodable(row[0], column)]
+    return good  # pragma: no cover - the rows changed meanwhile

@@ -378,22 +378,6 @@ def create_engine(url: str, connect_args: dict[str, Any] | None, busy_timeout: f
         raise ConfigurationError(f"SQLAlchemy has no dialect/driver {parsed.drivername!r}") from e
 
 
-def sqlite_connect_args(url: str) -> tuple[str | None, dict[str, Any]]:
-    """
-    The database and ``sqlite3.connect`` keywords of a SQLite URL with a query string or
-    %-escapes, read as SQLAlchemy's pysqlite dialect reads them (``?timeout=``,
-    ``?uri=true``, ...); the plain ``sqlite:///path`` is read in ``sql`` itself.
-    """
-    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-
-    try:
-        parsed = make_url(url)
-    except sa_exc.ArgumentError as e:
-        raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
-    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
-    return (args[0] if args else None), dict(kwargs)
-
-
 def ensure_sqlite_schema(database: str, connect_args: dict[str, Any], synchronous: str,
                          busy_timeout: float, where: str) -> None:
     """

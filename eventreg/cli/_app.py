@@ -6,7 +6,6 @@ where exceptions become exit codes.
 from __future__ import annotations
 
 import difflib
-import inspect
 import os
 import sys
 import traceback
@@ -57,15 +56,11 @@ class _Settings:
         error (``RegistryNotFound``, exit 3), never a new empty store.
         """
         if self._registry is None:
-            options = {} if create or not _OPEN_TAKES_CREATE else {"create": False}
-            reg = eventreg.open(url=self.url, artifacts=self.artifacts, actor=self.actor, **options)
+            reg = eventreg.open(url=self.url, artifacts=self.artifacts, actor=self.actor, create=create)
             self._registry = ctx.with_resource(reg)
         return self._registry
 
 
-#: ``eventreg.open(..., create=False)`` arrives with issue 20's core and registry work;
-#: before it, read-only commands open as writers did (drop this check once it is there).
-_OPEN_TAKES_CREATE = "create" in inspect.signature(eventreg.open).parameters
 
 
 def _settings(ctx: click.Context) -> _Settings:

@@ -1,0 +1,518 @@
+"""
+MLflow's tracking store on eventreg: experiments, runs, params, metrics, tags, logged models.
+
+An MLflow experiment id is the eventreg experiment's name (``"0"`` is ``Default``); a run
+id is the eventreg run id; a run's artifact URI is served by
+:class:`~eventreg.mlflow.artifacts.EventregArtifactRepository`. A logged model (MLflow 3)
+is a folder of its run's artifacts named after the model, recorded by the run tag
+``mlflow.loggedModel.<name>``; its id is ``m-<run id>-<name>``. Searches load eventreg's
+runs as MLflow entities and apply MLflow's own filter, order and page-token code to them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from mlflow.entities import (
+    Experiment,
+    LifecycleStage,
+    LoggedModel,
+    LoggedModelOutput,
+    LoggedModelStatus,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from mlflow.entities.metric import MetricWithRunId
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.tracking.abstract_store import AbstractStore
+from mlflow.utils.name_utils import _generate_random_name
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+from mlflow.utils.validation import (
+    _validate_batch_log_data,
+    _validate_batch_log_limits,
+    _validate_experiment_name,
+    _validate_metric,
+    _validate_param,
+    _validate_tag,
+    _validate_param_keys_unique,
+    _validate_run_id,
+)
+
+import eventreg
+from eventreg.log import NO_STREAM, NewEvent
+from eventreg.mlflow import _common
+from eventreg.mlflow._common import check_time, millis, translated, unsupported
+
+DEFAULT_ID, DEFAULT_NAME = "0", "Default"
+#: Run tag prefix recording a logged model (MLflow 3) of the run.
+LOGGED_MODEL_TAG = "mlflow.loggedModel."
+_SEARCH_MAX = 50_000
+
+
+def experiment_name(experiment_id: Any) -> str:
+    """
+    The eventreg experiment an MLflow experiment id names.
+    """
+    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
+        experiment_id = str(experiment_id)
+    if not isinstance(experiment_id, str) or not experiment_id:
+        raise MlflowException(f"Invalid experiment ID: {experiment_id!r}", INVALID_PARAMETER_VALUE)
+    return DEFAULT_NAME if experiment_id == DEFAULT_ID else experiment_id
+
+
+def experiment_id(name: str) -> str:
+    """
+    The MLflow id of an eventreg experiment.
+    """
+    return DEFAULT_ID if name == DEFAULT_NAME else name
+
+
+class EventregTrackingStore(AbstractStore):
+    """
+    MLflow's tracking ``AbstractStore`` on an eventreg log.
+
+    Args:
+        store_uri: ``eventreg+<log url>``.
+        artifact_uri: MLflow's default artifact root; eventreg keeps artifacts in its own
+            content-addressed store instead, so only None or the server's default is accepted.
+    """
+
+    INHERITED = ("search_runs", "get_metric_history_bulk_interval",
+                 "end_async_logging", "flush_async_logging", "log_batch_async", "log_metric_async",
+                 "log_param_async", "set_tag_async", "shut_down_async_logging",
+                 "get_metric_history_bulk_interval_from_steps", "supports_workspaces")
+
+    def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
+        super().__init__()
+        self.store_uri = store_uri
+        self.url = _common.log_url(store_uri)
+        self.artifact_root_uri = artifact_uri
+        self.registry = _common.registry(self.url)
+        if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments()):
+            self._create(DEFAULT_NAME)  # MLflow's default experiment always exists, as in its SQL store
+
+    # -- translation ------------------------------------------------------------------------
+
+    def _uri(self, *parts: str) -> str:
+        return f"{_common.PREFIX}{self.url}{_common.SEP}" + "/".join(parts)
+
+    def _experiment(self, e: Any) -> Experiment:
+        stamp = millis(e.created_at)
+        return Experiment(experiment_id(e.name), e.name, self._uri("experiments", e.name), LifecycleStage.ACTIVE,
+                          tags=[], creation_time=stamp, last_update_time=stamp)
+
+    def _info(self, run: Any) -> RunInfo:
+        return RunInfo(run_id=run.id, experiment_id=experiment_id(run.experiment),
+                       user_id=run.tags.get("mlflow.user") or run.actor or "", status=run.status,
+                       start_time=millis(run.started_at), end_time=millis(run.ended_at),
+                       lifecycle_stage=LifecycleStage.ACTIVE, artifact_uri=self._uri("runs", run.id, "artifacts"),
+                       run_name=run.name)
+
+    def _run(self, run: Any) -> Run:
+        metrics = [self._latest(run.id, key) for key in run.metrics]
+        params = [Param(k, _param(v)) for k, v in run.params.items()]
+        tags = [RunTag(k, v) for k, v in run.tags.items() if not k.startswith(LOGGED_MODEL_TAG)]
+        outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
+        return Run(self._info(run), RunData(metrics=metrics, params=params, tags=tags),
+                   RunInputs(dataset_inputs=[], model_inputs=[]), RunOutputs(model_outputs=outputs))
+
+    def _history(self, run_id: str, key: str) -> list[Metric]:
+        with translated():
+            points = self.registry.get_run_metric_history(run_id, key)
+        return [Metric(key, p.value, millis(p.timestamp), p.step or 0) for p in points]
+
+    def _latest(self, run_id: str, key: str) -> Metric:
+        return max(self._history(run_id, key), key=lambda m: (m.step, m.timestamp, m.value))
+
+    def _get(self, run_id: str) -> Any:
+        _validate_run_id(run_id)
+        try:
+            return self.registry.get_run(run_id)
+        except eventreg.NotFound:
+            raise MlflowException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST) from None
+
+    def _active(self, run_id: str) -> eventreg.ActiveRun:
+        run = self._get(run_id)
+        if run.status != "RUNNING":
+            raise unsupported(f"logging to the finished run {run_id} ({run.status})",
+                              "an eventreg run takes no events after it ends")
+        return eventreg.ActiveRun(self.registry, run.id, run.experiment)
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def _create(self, name: str) -> None:
+        """
+        Record ``experiment.created`` through the public log API (eventreg's Registry creates
+        an experiment only with its first run and has no create_experiment command yet).
+        """
+        with translated():
+            self.registry.log.append(f"experiment:{name}", [NewEvent("experiment.created", {"experiment": name},
+                                                                       actor=self.registry.actor)], NO_STREAM)
+
+    def create_experiment(self, name, artifact_location=None, tags=None):
+        if artifact_location:
+            raise unsupported("an experiment's own artifact location",
+                              "artifacts go to eventreg's content-addressed store (EVENTREG_ARTIFACTS)")
+        if tags:
+            raise unsupported("experiment tags", "eventreg experiments have no tags yet")
+        _validate_experiment_name(name)
+        if name == DEFAULT_ID or name.isdigit():
+            raise unsupported(f"the experiment name {name!r}", "eventreg uses experiment names as MLflow ids; "
+                              "numeric experiment ids are not in eventreg yet")
+        from eventreg.domain.validation import check_name
+
+        with translated():
+            check_name(name, "experiment name")
+        if self.get_experiment_by_name(name) is not None:
+            raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS)
+        try:
+            self._create(name)
+        except MlflowException as e:
+            raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS) from e
+        return experiment_id(name)
+
+    def _experiments(self) -> list[Experiment]:
+        with translated():
+            return [self._experiment(e) for e in self.registry.list_experiments()]
+
+    def get_experiment(self, experiment_id):
+        name = experiment_name(experiment_id)
+        for e in self._experiments():
+            if e.name == name:
+                return e
+        raise MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+
+    def get_experiment_by_name(self, experiment_name):
+        return next((e for e in self._experiments() if e.name == experiment_name), None)
+
+    def search_experiments(self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None,
+                           order_by=None, page_token=None):
+        _check_max(max_results, _SEARCH_MAX, allow_none=False)
+        found = [] if view_type == ViewType.DELETED_ONLY else self._experiments()
+        hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
+                                           order_by or ["creation_time DESC", "experiment_id ASC"])
+        return _page(hits, page_token, max_results)
+
+    def delete_experiment(self, experiment_id):
+        raise unsupported("deleting an experiment", "eventreg has no experiment.deleted event yet")
+
+    def restore_experiment(self, experiment_id):
+        raise unsupported("restoring an experiment", "eventreg has no experiment.deleted event yet")
+
+    def rename_experiment(self, experiment_id, new_name):
+        raise unsupported("renaming an experiment", "an experiment's name is its id in eventreg")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, experiment_id, user_id, start_time, tags, run_name):
+        check_time(start_time, "run start time")
+        name = experiment_name(experiment_id)
+        self.get_experiment(experiment_id)
+        tag_map = {t.key: t.value for t in tags or ()}
+        if user_id and "mlflow.user" not in tag_map:
+            tag_map["mlflow.user"] = user_id
+        run_name = run_name or tag_map.get("mlflow.runName") or _generate_random_name()
+        tag_map["mlflow.runName"] = run_name
+        with translated():
+            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None)
+        return self._run(self._get(active.id))
+
+    def get_run(self, run_id):
+        return self._run(self._get(run_id))
+
+    def update_run_info(self, run_id, run_status, end_time, run_name):
+        run = self._get(run_id)
+        if run_name and run_name != run.name:
+            raise unsupported("renaming a run", "eventreg has no run.renamed event yet")
+        status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
+        if status == "RUNNING" or status == "SCHEDULED":
+            if run.status != "RUNNING":
+                raise unsupported(f"setting the finished run {run_id} back to {status}",
+                                  "an eventreg run cannot restart")
+            return self._info(run)
+        check_time(end_time, "run end time")
+        if run.status == "RUNNING":
+            with translated():
+                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status)
+        elif run.status != status:
+            raise unsupported(f"changing the status of the finished run {run_id} from {run.status} to {status}",
+                              "an eventreg run ends once")
+        return self._info(self._get(run_id))
+
+    def delete_run(self, run_id):
+        raise unsupported("deleting a run", "eventreg has no run.deleted event yet")
+
+    def restore_run(self, run_id):
+        raise unsupported("restoring a run", "eventreg has no run.deleted event yet")
+
+    def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
+        _check_max(max_results, _SEARCH_MAX)
+        runs: list[Run] = []
+        if run_view_type != ViewType.DELETED_ONLY:
+            known = {e.name for e in self.registry.list_experiments()}
+            for eid in experiment_ids or ():
+                name = experiment_name(eid)
+                if name not in known:
+                    continue
+                with translated():
+                    runs.extend(self._run(r) for r in self.registry.search_runs(name))
+        hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
+        return SearchUtils.paginate(hits, page_token, max_results)
+
+    # -- params, metrics, tags -------------------------------------------------------------
+
+    def log_batch(self, run_id, metrics, params, tags):
+        _validate_run_id(run_id)
+        metrics, params, tags = _validate_batch_log_data(list(metrics or ()), list(params or ()), list(tags or ()))
+        _validate_batch_log_limits(metrics, params, tags)
+        _validate_param_keys_unique(params)
+        if any(getattr(m, "model_id", None) for m in metrics):
+            metrics = self._unlinked(run_id, metrics)
+        for m in metrics:
+            if "/" in m.key:
+                raise unsupported(f"the metric key {m.key!r}", "'/' in metric keys is not in eventreg yet (its "
+                                  "names exclude '/', which separates paths and references)")
+            if getattr(m, "model_id", None) or getattr(m, "dataset_name", None):
+                raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
+            check_time(m.timestamp, "metric timestamp")
+        run = self._active(run_id)
+        logged = run.info.params
+        changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
+        if changed:
+            p = changed[0]
+            raise MlflowException(
+                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
+                f"value='{_param(logged[p.key])}' for run ID='{run_id}'. Attempted logging new value '{p.value}'.",
+                INVALID_PARAMETER_VALUE)
+        for t in tags:
+            if t.value is not None and len(str(t.value)) > 5000:
+                raise unsupported(f"the {len(t.value):,}-character value of tag {t.key!r}",
+                                  "eventreg's tag values are at most 5,000 characters (MLflow's run tags: 8,000)")
+        with translated():
+            if params:
+                run.log_params({p.key: p.value for p in params})
+            if tags:
+                run.set_tags({t.key: t.value for t in tags})
+            for step, group in _by_step(metrics):
+                run.log_metrics(group, step=step)
+
+    def _unlinked(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
+        """
+        Drop the points MLflow logs again with a logged model's id (``log_model`` links the
+        run's metrics to the model): the run holds them already, and its model is in it.
+        """
+        kept = []
+        for m in metrics:
+            if getattr(m, "model_id", None):
+                owner, _ = parse_model_id(m.model_id)
+                history = {(h.key, h.step, h.value) for h in self._history(run_id, m.key)} \
+                    if owner == run_id and m.key in self._get(run_id).metrics else set()
+                if (m.key, int(m.step or 0), m.value) in history:
+                    continue
+            kept.append(m)
+        return kept
+
+    def _get_deleted_runs(self, older_than=0):
+        """
+        Runs ``mlflow gc`` may remove: none, eventreg deletes nothing.
+        """
+        return []
+
+    def log_metric(self, run_id, metric):
+        _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self.log_batch(run_id, metrics=[metric], params=[], tags=[])
+
+    def log_param(self, run_id, param):
+        _validate_param(param.key, param.value)
+        self.log_batch(run_id, metrics=[], params=[param], tags=[])
+
+    def set_tag(self, run_id, tag):
+        _validate_tag(tag.key, tag.value)
+        self.log_batch(run_id, metrics=[], params=[], tags=[tag])
+
+    def delete_tag(self, run_id, key):
+        raise unsupported("deleting a run tag", "eventreg has no run.tag_deleted event yet")
+
+    def get_metric_history(self, run_id, metric_key, max_results=None, page_token=None):
+        run = self._get(run_id)
+        history = self._history(run.id, metric_key) if metric_key in run.metrics else []
+        if max_results is None:
+            return PagedList(history, None)
+        return _page(history, page_token, max_results)
+
+    def log_inputs(self, run_id, datasets=None, models=None):
+        if datasets or models:
+            raise unsupported("dataset and model inputs of a run", "eventreg records training data on a "
+                              "version (register_version(data=...)), not on a run, yet")
+        self._get(run_id)
+
+    def link_traces_to_run(self, trace_ids, run_id):
+        raise unsupported("traces", "eventreg records no traces")
+
+    # -- logged models (MLflow 3) ----------------------------------------------------------
+
+    def _logged(self, model_id: str) -> tuple[Any, str, dict[str, Any]]:
+        run_id, name = parse_model_id(model_id)
+        run = self._get(run_id)
+        raw = run.tags.get(LOGGED_MODEL_TAG + name)
+        if raw is None:
+            raise MlflowException(f"Logged model with ID '{model_id}' not found.", RESOURCE_DOES_NOT_EXIST)
+        return run, name, json.loads(raw)
+
+    def _logged_model(self, run: Any, name: str, record: dict[str, Any]) -> LoggedModel:
+        return LoggedModel(
+            experiment_id=experiment_id(run.experiment), model_id=model_id(run.id, name), name=name,
+            artifact_location=self._uri("runs", run.id, "artifacts", name),
+            creation_timestamp=record.get("created") or millis(run.started_at),
+            last_updated_timestamp=record.get("created") or millis(run.started_at),
+            model_type=record.get("type"), source_run_id=run.id, status=LoggedModelStatus(record["status"]),
+            tags=record.get("tags") or {}, params=record.get("params") or {})
+
+    def _record(self, run: Any, name: str, record: dict[str, Any]) -> None:
+        text = json.dumps(record, sort_keys=True)
+        with translated():
+            eventreg.ActiveRun(self.registry, run.id, run.experiment).set_tag(LOGGED_MODEL_TAG + name, text)
+
+    def create_logged_model(self, experiment_id=DEFAULT_ID, name=None, source_run_id=None, tags=None,
+                            params=None, model_type=None):
+        if not source_run_id:
+            raise unsupported("a logged model outside a run", "eventreg keeps a model in the run that logged it")
+        run = self._active(source_run_id)
+        name = name or "model"
+        if LOGGED_MODEL_TAG + name in run.info.tags:
+            raise unsupported(f"a second logged model named {name!r} in run {run.id}",
+                              "eventreg names a run's model folder by the model's name")
+        import time
+
+        record = {"status": str(LoggedModelStatus.PENDING), "type": model_type, "created": int(time.time() * 1000),
+                  "tags": {t.key: t.value for t in tags or ()}, "params": {p.key: p.value for p in params or ()}}
+        found = self._get(run.id)
+        self._record(found, name, record)
+        return self._logged_model(self._get(run.id), name, record)
+
+    def finalize_logged_model(self, model_id, status):
+        run, name, record = self._logged(model_id)
+        status = str(LoggedModelStatus(status))
+        if record["status"] == status:
+            return self.get_logged_model(model_id)
+        record["status"] = status
+        if run.status == "RUNNING":
+            self._record(run, name, record)
+        else:
+            raise unsupported("finalizing a logged model after its run ended", "an eventreg run takes no "
+                              "events after it ends")
+        return self.get_logged_model(model_id)
+
+    def get_logged_model(self, model_id, allow_deleted=False):
+        return self._logged_model(*self._logged(model_id))
+
+    def set_logged_model_tags(self, model_id, tags):
+        run, name, record = self._logged(model_id)
+        record["tags"] = {**record.get("tags", {}), **{t.key: t.value for t in tags}}
+        self._record(run, name, record)
+
+    def log_outputs(self, run_id, models):
+        run = self._get(run_id)
+        for output in models:
+            owner, name = parse_model_id(output.model_id)
+            if owner != run.id or LOGGED_MODEL_TAG + name not in run.tags:
+                raise unsupported(f"model {output.model_id} as an output of run {run_id}",
+                                  "eventreg records a model as an output of the run that logged it only")
+
+    def search_logged_models(self, experiment_ids, filter_string=None, datasets=None, max_results=None,
+                             order_by=None, page_token=None):
+        models = []
+        known = {e.name for e in self.registry.list_experiments()}
+        for eid in experiment_ids or ():
+            name = experiment_name(eid)
+            if name not in known:
+                continue
+            with translated():
+                for run in self.registry.search_runs(name):
+                    for model in _logged_names(run):
+                        models.append(self._logged_model(run, model, json.loads(run.tags[LOGGED_MODEL_TAG + model])))
+        hits = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
+        hits = SearchLoggedModelsUtils.sort(hits, order_by)
+        return _page(hits, page_token, max_results or 100)
+
+    def record_logged_model(self, run_id, mlflow_model):
+        run = self._active(run_id)
+        history = json.loads(self._get(run_id).tags.get("mlflow.log-model.history", "[]"))
+        history.append(mlflow_model.get_tags_dict())
+        with translated():
+            run.set_tag("mlflow.log-model.history", json.dumps(history))
+
+
+_common.complete(EventregTrackingStore, AbstractStore)
+
+
+def model_id(run_id: str, name: str) -> str:
+    """
+    The MLflow id of the logged model ``name`` of a run.
+    """
+    return f"m-{run_id}-{name}"
+
+
+def parse_model_id(value: Any) -> tuple[str, str]:
+    """
+    The run id and model name in a logged model's id.
+    """
+    if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
+        raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
+    return value[2:34], value[35:]
+
+
+def _param(value: Any) -> str:
+    """
+    A param value as MLflow's string (MLflow's clients send strings; eventreg keeps types).
+    """
+    return value if isinstance(value, str) else "None" if value is None else str(value)
+
+
+def _logged_names(run: Any) -> list[str]:
+    return [k[len(LOGGED_MODEL_TAG):] for k in run.tags if k.startswith(LOGGED_MODEL_TAG)]
+
+
+def _by_step(metrics: Iterable[Metric]) -> list[tuple[int, dict[str, float]]]:
+    """
+    Metrics grouped into calls of one step each, a key at most once per call, in order.
+    """
+    groups: list[tuple[int, dict[str, float]]] = []
+    for m in metrics:
+        step = int(m.step or 0)
+        for s, group in groups:
+            if s == step and m.key not in group:
+                group[m.key] = m.value
+                break
+        else:
+            groups.append((step, {m.key: m.value}))
+    return groups
+
+
+def _check_max(value: Any, limit: int, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or value < 1:
+        raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be a positive "
+                              "integer", INVALID_PARAMETER_VALUE)
+    if value > limit:
+        raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be at most "
+                              f"{limit}", INVALID_PARAMETER_VALUE)
+
+
+def _page(hits: list[Any], page_token: str | None, max_results: int) -> PagedList:
+    start = SearchUtils.parse_start_offset_from_page_token(page_token)
+    end = start + max_results
+    return PagedList(hits[start:end], SearchUtils.create_page_token(end) if end < len(hits) else None)

@@ -1,0 +1,159 @@
+"""
+The audit pages: the event stream (newest first, filtered by model, actor, type and time
+range, paged by log position), the diff between two moments, the hash-chain check and
+the audit report downloads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from itertools import islice
+from typing import Any
+
+from starlette.responses import Response
+
+from eventreg.audit import HistoryEvent
+from eventreg.errors import EventregError, ValidationError
+from eventreg.ui._context import PAGE_SIZE, Page
+
+#: positions read per step while scanning the log backwards
+_WINDOW = 2000
+#: most events examined for one page of a filtered stream (then a link continues)
+_SCAN_LIMIT = 100_000
+_REPORT_TYPES = {"html": "text/html", "json": "application/json", "csv": "text/csv"}
+
+
+def moment(text: str, what: str) -> int | datetime | None:
+    """
+    A position (digits) or an ISO-8601 time (UTC when it names no zone); None when empty.
+
+    Raises:
+        ValidationError: neither.
+    """
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{what} must be a log position or an ISO-8601 time such as "
+                              f"2026-03-03T14:00:00Z, not {text!r}") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _wanted(event: HistoryEvent, *, model: str, actor: str, types: list[str],
+            since: Any, until: Any) -> bool:
+    if model and event.model != model:
+        return False
+    if actor and event.actor != actor:
+        return False
+    if types and not any(event.type == t or event.type.startswith(t + ".") for t in types):
+        return False
+    for bound, later in ((since, False), (until, True)):
+        if bound is None:
+            continue
+        value = event.position if isinstance(bound, int) else event.recorded_at
+        if (value > bound) if later else (value < bound):
+            return False
+    return True
+
+
+def audit_page(page: Page) -> dict[str, Any]:
+    reader = page.reader
+    filters = {"model": page.text("model"), "actor": page.text("actor"),
+               "types": [t.strip() for t in page.text("type").split(",") if t.strip()],
+               "since": moment(page.text("since"), "since"), "until": moment(page.text("until"), "until")}
+    head = reader.head().position
+    high = min(page.number("before", head + 1, minimum=1) - 1, head)
+    if isinstance(filters["until"], int):
+        high = min(high, filters["until"])
+    low = filters["since"] if isinstance(filters["since"], int) else 1
+    if filters["model"]:  # the model's own stream: read by index, not by scanning the log
+        found, more, high = _model_events(page, filters, low, high)
+        scanned = len(found)
+    else:
+        found, high, scanned = _scan(reader, filters, low, high)
+        more = high >= max(low, 1)
+    return {"events": found, "more": more, "before": high + 1, "head": head, "scanned": scanned,
+            "f": {k: page.text(k) for k in ("model", "actor", "type", "since", "until")},
+            "models": [m.name for m in reader.list_models()][:500]}
+
+
+def _model_events(page: Page, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
+    """
+    A page of one model's events at or below position ``high``, newest first.
+    """
+    model = filters["model"]
+    newest_first = page.site.memo(page, ("history", model), lambda: page.reader.history(model)[::-1])
+    events = [e for e in newest_first if low <= e.position <= high and _wanted(e, **filters)]
+    page = events[:PAGE_SIZE]
+    more = len(events) > PAGE_SIZE
+    return page, more, (page[-1].position - 1 if page else 0)
+
+
+def _scan(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], int, int]:
+    """
+    Read the log backwards from ``high`` in windows until a page of matching events is
+    found (or :data:`_SCAN_LIMIT` were examined); also the position to continue below.
+    """
+    found: list[HistoryEvent] = []
+    scanned = 0
+    window = PAGE_SIZE  # grows while the filter matches little
+    while high >= max(low, 1) and len(found) < PAGE_SIZE and scanned < _SCAN_LIMIT:
+        start = max(high - window + 1, low, 1)
+        window = min(window * 4, _WINDOW)
+        chunk = list(islice(reader.events(start), high - start + 1))
+        for recorded in reversed(chunk):
+            scanned += 1
+            high = recorded.position - 1
+            event = HistoryEvent.of(recorded)
+            if _wanted(event, **filters):
+                found.append(event)
+                if len(found) == PAGE_SIZE:
+                    break
+        else:
+            high = start - 1
+    return found, high, scanned
+
+
+def diff_page(page: Page) -> dict[str, Any]:
+    a, b = page.text("a"), page.text("b")
+    result = None
+    if a or b:
+        if not (a and b):
+            raise ValidationError("give both moments, a and b, to compare")
+        result = page.site.registry.diff(a, b)
+    return {"a": a, "b": b, "diff": result}
+
+
+def verify_page(page: Page) -> dict[str, Any]:
+    expected = page.text("expected_head")
+    check = page.text("artifacts") in ("1", "on", "true")
+    error = None
+    report = None
+    if page.text("check") != "1":
+        return {"report": None, "expected_head": expected, "artifacts": check, "error": None}
+    try:
+        report = page.site.registry.verify(expected_head=expected or None, artifacts=check)
+    except EventregError as e:  # a malformed expected head: shown beside the field
+        error = str(e)
+    return {"report": report, "expected_head": expected, "artifacts": check, "error": error}
+
+
+def report(page: Page) -> Response:
+    """
+    The audit report of a model as a download (HTML, JSON or CSV); ``as_of`` ends its period.
+    """
+    fmt = page.text("format", "html").lower()
+    if fmt not in _REPORT_TYPES:
+        raise ValidationError(f"format must be html, json or csv, not {fmt!r}")
+    model = page.text("model")
+    if not model:
+        raise ValidationError("choose a model for the audit report")
+    until = page.text("until") or page.as_of or None
+    text = page.site.registry.audit_report(model, since=page.text("since") or None, until=until, format=fmt)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)[:80] or "model"
+    return Response(text, media_type=_REPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="audit-{name}.{fmt}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'"})

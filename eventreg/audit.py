@@ -200,6 +200,8 @@ class VerifyReport:
     expected_head: Head | None = None
     artifacts_checked: int | None = None
     artifact_problems: tuple[ArtifactFinding, ...] = ()
+    #: signed events whose signature was checked (see eventreg.signing)
+    signatures_checked: int | None = None
 
     def __bool__(self) -> bool:
         return self.ok

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from eventreg import audit, commands
 from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
@@ -29,6 +31,7 @@ from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.environment import capture_code, capture_environment
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
 from eventreg.gates import GateResult
+from eventreg.governance import Governance
 from eventreg.log import Head, RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
@@ -45,7 +48,8 @@ def _code_version() -> str:
 
 def open(url: str | None = None, artifacts: str | None = None, actor: str | None = None, *,
          create: bool = True, snapshot_every: int = SNAPSHOT_EVERY,
-         artifact_options: Mapping[str, Any] | None = None, **log_options: Any) -> Registry:
+         artifact_options: Mapping[str, Any] | None = None, signing_key: Any = None,
+         key_passphrase: str | None = None, **log_options: Any) -> Registry:
     """
     Open the registry whose log is at ``url`` and whose artifacts are at ``artifacts``.
 
@@ -65,6 +69,10 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
             ``PERIODIC_FACTOR`` times as many (0: never).
         artifact_options: passed to the artifact store's filesystem (``endpoint_url``,
             ``key``/``secret`` ...).
+        signing_key: sign every event appended with this Ed25519 key: a key name made by
+            ``eventreg keys create``, a ``.key`` path, or an ``eventreg.signing.Signer``
+            (see docs/governance.md).
+        key_passphrase: the passphrase of an encrypted ``signing_key``.
         **log_options: passed to the log backend.
 
     Returns:
@@ -73,8 +81,11 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
     url, artifacts, actor = resolve_settings(url, artifacts, actor)
     if not create:  # passed only when asked, for backends that predate the parameter
         log_options["create"] = False
-    return Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
-                    snapshot_every=snapshot_every, artifact_options=artifact_options)
+    registry = Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
+                        snapshot_every=snapshot_every, artifact_options=artifact_options)
+    if signing_key is not None:
+        registry.sign_with(signing_key, passphrase=key_passphrase)
+    return registry
 
 
 def _read(name: str) -> Any:
@@ -90,6 +101,21 @@ def _read(name: str) -> Any:
     read.__module__ = __name__
     read.__qualname__ = f"Registry.{name}"
     return read
+
+
+def _governed(name: str) -> Any:
+    """
+    A registry method that is the same method of its :class:`~eventreg.governance.Governance`.
+    """
+    method = getattr(Governance, name)
+
+    @functools.wraps(method)
+    def governed(self: Registry, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self._governance, name)(*args, **kwargs)
+
+    governed.__module__ = __name__
+    governed.__qualname__ = f"Registry.{name}"
+    return governed
 
 
 class Registry:
@@ -110,6 +136,7 @@ class Registry:
         self._store: Any = None
         self._writer = Writer(log, actor=actor, snapshot_every=snapshot_every)
         self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
+        self._governance = Governance(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -209,6 +236,45 @@ class Registry:
     download = _read("download")
     load_model = _read("load_model")
 
+    # -- governance: protected aliases, requests, roles, keys (eventreg.governance) ----------
+
+    enable_governance = _governed("enable_governance")
+    grant_role = _governed("grant_role")
+    revoke_role = _governed("revoke_role")
+    register_key = _governed("register_key")
+    revoke_key = _governed("revoke_key")
+    rotate_key = _governed("rotate_key")
+    protect = _governed("protect")
+    unprotect = _governed("unprotect")
+    get_policy = _governed("get_policy")
+    request_promotion = _governed("request_promotion")
+    request_rollback = _governed("request_rollback")
+    approve = _governed("approve")
+    reject = _governed("reject")
+    withdraw = _governed("withdraw")
+    emergency_rollback = _governed("emergency_rollback")
+    get_request = _governed("get_request")
+    list_requests = _governed("list_requests")
+
+    def sign_with(self, key: Any, *, passphrase: str | None = None) -> str:
+        """
+        Sign every event this registry appends from now on with an Ed25519 key.
+
+        Args:
+            key: a key name (``eventreg keys create``), a ``.key`` path, or an
+                :class:`eventreg.signing.Signer`.
+            passphrase: the passphrase of an encrypted key.
+
+        Returns:
+            The key's id (an admin registers its public key with ``register_key``).
+        """
+        from eventreg.signing import Signer, load_signer
+
+        signer = key if isinstance(key, Signer) else load_signer(key, passphrase=passphrase)
+        with self._writer.lock:
+            self._writer.signer = signer
+        return signer.key_id
+
     # -- the whole log: diff, proof, subscriptions, gates -----------------------------------
 
     def diff(self, a: Any, b: Any) -> audit.RegistryDiff:
@@ -241,6 +307,12 @@ class Registry:
             A :class:`~eventreg.audit.VerifyReport` (true when all is well).
         """
         report = audit.verify(self.log, expected_head)
+        if report.ok:  # every signature against the key the log held at its position
+            from eventreg.signing import verify_signatures
+
+            signed = verify_signatures(self.log.read_all())
+            report = attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
+                                  problem=signed.problem, signatures_checked=signed.checked)
         if not artifacts:
             return report
         with self._writer.reading() as state:
@@ -293,7 +365,8 @@ class Registry:
             require: search filters the version must match, e.g. ``"metrics.accuracy >= 0.9"``.
             better_than: ``"ALIAS:FIELD"`` items: FIELD must be greater than on the version
                 ALIAS points at (holds, with a note, when nothing holds ALIAS yet).
-            promote_to: an alias to move to the version when every condition holds.
+            promote_to: an alias to move to the version when every condition holds; when
+                it is protected, a promotion request is filed instead (``request_id``).
             reason: recorded with the promotion (default: the conditions that passed).
 
         Returns:
@@ -305,6 +378,10 @@ class Registry:
             ValidationError: no condition given, or a bad ``better_than`` item.
         """
         result = self._now.check(model, version, require=require, better_than=better_than)
+        if result.ok and promote_to and self.get_policy(result.model, promote_to) is not None:
+            request = self.request_promotion(result.model, result.version, alias=promote_to, reason=reason or (
+                "passed gate: " + "; ".join(c.condition for c in result.checks)))
+            return attrs.evolve(result, request_id=request.request_id)
         if result.ok and promote_to:
             self.promote(model, result.version, alias=promote_to,
                          reason=reason or "passed gate: " + "; ".join(c.condition for c in result.checks))
@@ -573,8 +650,9 @@ class Registry:
         alias = check.check_version_name(alias, "alias")
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(functools.partial(commands.promote, model=model, version=version, alias=alias,
-                                               reason=reason, force=force))
+        return self._execute(self._governance.guarded(functools.partial(
+            commands.promote, model=model, version=version, alias=alias, reason=reason, force=force),
+            model, alias, "promotion"))
 
     def rollback(self, model: str, *, alias: str, reason: str | None = None,
                  to: VersionRef | None = None, force: bool = False) -> Alias:
@@ -597,8 +675,9 @@ class Registry:
         """
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(functools.partial(commands.rollback, model=model, alias=alias, reason=reason,
-                                               to=to, force=force))
+        return self._execute(self._governance.guarded(functools.partial(
+            commands.rollback, model=model, alias=alias, reason=reason, to=to, force=force),
+            model, alias, "rollback"))
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ PUBLIC = [
     "NewEvent",
     "NotAnEventLog",
     "NotFound",
+    "PolicyViolation",
     "ReadOnlyError",
     "RecordedEvent",
     "Registry",

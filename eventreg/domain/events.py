@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from eventreg.domain.governance_events import GOVERNANCE_EVENT_CLASSES
+
 
 def nan_safe(value: Any) -> Any:
     """
@@ -369,6 +371,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunModelLogged,
     RunFinished,
     SnapshotSaved,
+    *GOVERNANCE_EVENT_CLASSES,
 )
 
 #: Event class by wire type name.

@@ -30,7 +30,7 @@ from eventreg.domain.queries import VersionRef, _model, _version
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, PolicyViolation, ValidationError
 from eventreg.writer import Plan
 
-__all__ = ["Governance", "Request"]
+__all__ = ["Governance", "Request", "Signature"]
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +66,30 @@ class Request:
                    position=state.position, status=state.status, approvers=tuple(state.approvers),
                    decisions=tuple(state.decisions), checks=tuple(dict(c) for c in state.checks),
                    executed_position=state.executed_position)
+
+
+@attrs.frozen(kw_only=True)
+class Signature:
+    """
+    A signed decision as a signed record shows it: the signer's printed name, the date and
+    time, and the meaning of the signature (``authored``, ``approved``, ``rejected``,
+    ``withdrawn``), linked to the request and its log position.
+    """
+
+    printed_name: str
+    actor: str | None
+    signed_at: datetime
+    meaning: str
+    key_id: str
+    position: int
+    request_id: str
+    model: str
+    alias: str
+    version: int | None
+
+    def __str__(self) -> str:
+        when = self.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{self.meaning} by {self.printed_name} ({self.actor}) on {when}, key {self.key_id}"
 
 
 def _check_members(items: Iterable[str] | str, what: str) -> tuple[str, ...]:
@@ -551,6 +575,37 @@ class Governance:
         with self._registry._reading() as state:
             return [Request.of(r) for r in state.governance.requests.values()
                     if (model is None or r.model == model) and (status is None or r.status == status)]
+
+    def signatures(self, model: str | None = None, version: int | None = None) -> list[Signature]:
+        """
+        The signed decisions on requests (of ``model``, about ``version``), oldest first,
+        each with the signer's printed name, date and time, and meaning.
+        """
+        with self._registry._reading() as state:
+            gov = state.governance
+            out = []
+            for request in gov.requests.values():
+                if (model is not None and request.model != model) or (version is not None and
+                                                                      request.version != version):
+                    continue
+                for decision in request.decisions:
+                    if decision.key_id is None:
+                        continue
+                    key = gov.keys.get(decision.key_id)
+                    name = (key.printed_name if key is not None and key.printed_name else decision.actor) or "?"
+                    out.append(Signature(printed_name=name, actor=decision.actor, signed_at=decision.at,
+                                         meaning=decision.meaning, key_id=decision.key_id,
+                                         position=decision.position, request_id=request.request_id,
+                                         model=request.model, alias=request.alias, version=request.version))
+            return sorted(out, key=lambda signature: signature.position)
+
+    def list_keys(self) -> list[Any]:
+        """
+        The signing keys the log holds (``key_id``, ``owner``, ``printed_name``,
+        ``registered_at``, ``revoked_at`` ...), in the order registered.
+        """
+        with self._registry._reading() as state:
+            return [attrs.evolve(key) for key in state.governance.keys.values()]
 
     def governance_info(self) -> GovernanceState:
         """

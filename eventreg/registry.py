@@ -255,6 +255,8 @@ class Registry:
     emergency_rollback = _governed("emergency_rollback")
     get_request = _governed("get_request")
     list_requests = _governed("list_requests")
+    signatures = _governed("signatures")
+    list_keys = _governed("list_keys")
 
     def sign_with(self, key: Any, *, passphrase: str | None = None) -> str:
         """

@@ -193,3 +193,32 @@ GOVERNANCE_EVENT_CLASSES: tuple[type, ...] = (
     AliasProtected, AliasUnprotected, RequestFiled, RequestApproved, RequestRejected,
     RequestWithdrawn, RequestDecided, EmergencyRollback,
 )
+
+
+def summarize(kind: str, p: dict[str, Any]) -> str | None:
+    """
+    One line saying what a governance event did (None for another type).
+    """
+    model, alias, request = p.get("model"), p.get("alias"), p.get("request_id")
+    texts = {
+        "governance.enabled": lambda: f"turned governance on; {p.get('admin')} is its first admin",
+        "governance.role_granted": lambda: f"granted role {p.get('role')} to {p.get('member')}",
+        "governance.role_revoked": lambda: f"revoked role {p.get('role')} from {p.get('member')}",
+        "governance.key_registered": lambda: f"registered signing key {p.get('key_id')} for {p.get('owner')}"
+        + (f" ({p['printed_name']})" if p.get("printed_name") else ""),
+        "governance.key_revoked": lambda: f"revoked signing key {p.get('key_id')}",
+        "alias.protected": lambda: f"protected {alias} of {model}: {p.get('approvals')} approval(s) by "
+        + ", ".join(map(str, p.get("approvers") or ())),
+        "alias.unprotected": lambda: f"lifted the protection of {alias} of {model} (request {request})",
+        "request.filed": lambda: f"requested {p.get('action')} of {alias} of {model}"
+        + (f" to version {p['version']}" if p.get("version") is not None else "") + f" (request {request})",
+        "request.approved": lambda: f"approved request {request}",
+        "request.rejected": lambda: f"rejected request {request}",
+        "request.withdrawn": lambda: f"withdrew request {request}",
+        "request.decided": lambda: f"request {request} met its quorum ("
+        + ", ".join(map(str, p.get("approvers") or ())) + "): "
+        + ("carried out" if p.get("executed") else "conditions failed, not carried out"),
+        "alias.emergency_rollback": lambda: f"emergency rollback of {alias} of {model}, without approval",
+    }
+    text = texts.get(kind)
+    return text() if text is not None else None

@@ -30,7 +30,14 @@ from eventreg.domain.queries import VersionRef, _model, _version
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, PolicyViolation, ValidationError
 from eventreg.writer import Plan
 
-__all__ = ["Governance", "Request", "Signature"]
+__all__ = ["GOVERNANCE_COMMANDS", "GOVERNANCE_READS", "Governance", "Request", "Signature"]
+
+#: Governance methods composed into Registry that change the registry (refused on views).
+GOVERNANCE_COMMANDS = ("approve", "emergency_rollback", "enable_governance", "grant_role", "protect",
+                       "register_key", "reject", "request_promotion", "request_rollback", "revoke_key",
+                       "revoke_role", "rotate_key", "sign_with", "unprotect", "withdraw")
+#: Governance reads composed into Registry; a view (``as_of``) answers them too.
+GOVERNANCE_READS = ("get_policy", "get_request", "list_keys", "list_requests", "signatures")
 
 
 @attrs.frozen(kw_only=True)
@@ -334,11 +341,15 @@ class Governance:
         """
         return self._file(model, alias, "unprotect", None, reason)
 
-    def guarded(self, decide: Callable[[RegistryState], Plan], model: str, alias: str,
-                action: str) -> Callable[[RegistryState], Plan]:
+    def guarded(self, command: Callable[..., Plan], *, model: str, alias: str,
+                **arguments: Any) -> Callable[[RegistryState], Plan]:
         """
-        ``decide`` refused with :class:`PolicyViolation` when ``alias`` is protected.
+        The decision of ``command`` (:func:`eventreg.commands.promote` or ``rollback``),
+        refused with :class:`PolicyViolation` when ``alias`` is protected.
         """
+        action = "rollback" if command is commands.rollback else "promotion"
+        decide = functools.partial(command, model=model, alias=alias, **arguments)
+
         def guarded_decide(state: RegistryState) -> Plan:
             found = state.models.get(model)
             policy = state.governance.policy(found.name, alias) if found is not None else None
@@ -351,6 +362,50 @@ class Governance:
             return decide(state)
 
         return guarded_decide
+
+    def gate_outcome(self, result: Any, alias: str, reason: str | None) -> Any:
+        """
+        What a passed gate does with ``promote_to``: promote, or, when the alias is
+        protected, file a promotion request (its id in the result's ``request_id``).
+        """
+        reason = reason or "passed gate: " + "; ".join(c.condition for c in result.checks)
+        if self.get_policy(result.model, alias) is not None:
+            request = self.request_promotion(result.model, result.version, alias=alias, reason=reason)
+            return attrs.evolve(result, request_id=request.request_id)
+        self._registry.promote(result.model, result.version, alias=alias, reason=reason)
+        return attrs.evolve(result, promoted_to=alias)
+
+    def with_signatures(self, report: Any) -> Any:
+        """
+        A verify report completed by the check of every signature in the log (when the
+        chain itself is intact).
+        """
+        if not report.ok:
+            return report
+        from eventreg.signing import verify_signatures
+
+        signed = verify_signatures(self._registry.log.read_all())
+        return attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
+                            problem=signed.problem, signatures_checked=signed.checked)
+
+    def sign_with(self, key: Any, *, passphrase: str | None = None) -> str:
+        """
+        Sign every event this registry appends from now on with an Ed25519 key.
+
+        Args:
+            key: a key name (``eventreg keys create``), a ``.key`` path, or an
+                :class:`eventreg.signing.Signer`.
+            passphrase: the passphrase of an encrypted key.
+
+        Returns:
+            The key's id (an admin registers its public key with ``register_key``).
+        """
+        from eventreg.signing import Signer, load_signer
+
+        signer = key if isinstance(key, Signer) else load_signer(key, passphrase=passphrase)
+        with self._registry._writer.lock:
+            self._registry._writer.signer = signer
+        return signer.key_id
 
     # -- requests ----------------------------------------------------------------------------
 

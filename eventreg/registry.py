@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from eventreg import audit, commands
 from eventreg._version import __version__
 from eventreg.config import open_log, redact_url, resolve_settings
@@ -31,7 +29,7 @@ from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.environment import capture_code, capture_environment
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
 from eventreg.gates import GateResult
-from eventreg.governance import Governance
+from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
@@ -69,10 +67,8 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
             ``PERIODIC_FACTOR`` times as many (0: never).
         artifact_options: passed to the artifact store's filesystem (``endpoint_url``,
             ``key``/``secret`` ...).
-        signing_key: sign every event appended with this Ed25519 key: a key name made by
-            ``eventreg keys create``, a ``.key`` path, or an ``eventreg.signing.Signer``
-            (see docs/governance.md).
-        key_passphrase: the passphrase of an encrypted ``signing_key``.
+        signing_key: sign every event appended with this key (see ``Registry.sign_with``);
+            ``key_passphrase`` opens an encrypted one.
         **log_options: passed to the log backend.
 
     Returns:
@@ -88,34 +84,20 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
     return registry
 
 
-def _read(name: str) -> Any:
+def _read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
     """
-    A registry method that answers by the same method of the live view.
+    A registry method that answers by the same method of the live view (or of ``field``).
     """
-    method = getattr(RegistryView, name)
+    method = getattr(owner, name)
 
     @functools.wraps(method)
     def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self._now, name)(*args, **kwargs)
+        return getattr(getattr(self, field), name)(*args, **kwargs)
 
     read.__module__ = __name__
     read.__qualname__ = f"Registry.{name}"
     return read
 
-
-def _governed(name: str) -> Any:
-    """
-    A registry method that is the same method of its :class:`~eventreg.governance.Governance`.
-    """
-    method = getattr(Governance, name)
-
-    @functools.wraps(method)
-    def governed(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self._governance, name)(*args, **kwargs)
-
-    governed.__module__ = __name__
-    governed.__qualname__ = f"Registry.{name}"
-    return governed
 
 
 class Registry:
@@ -236,47 +218,6 @@ class Registry:
     download = _read("download")
     load_model = _read("load_model")
 
-    # -- governance: protected aliases, requests, roles, keys (eventreg.governance) ----------
-
-    enable_governance = _governed("enable_governance")
-    grant_role = _governed("grant_role")
-    revoke_role = _governed("revoke_role")
-    register_key = _governed("register_key")
-    revoke_key = _governed("revoke_key")
-    rotate_key = _governed("rotate_key")
-    protect = _governed("protect")
-    unprotect = _governed("unprotect")
-    get_policy = _governed("get_policy")
-    request_promotion = _governed("request_promotion")
-    request_rollback = _governed("request_rollback")
-    approve = _governed("approve")
-    reject = _governed("reject")
-    withdraw = _governed("withdraw")
-    emergency_rollback = _governed("emergency_rollback")
-    get_request = _governed("get_request")
-    list_requests = _governed("list_requests")
-    signatures = _governed("signatures")
-    list_keys = _governed("list_keys")
-
-    def sign_with(self, key: Any, *, passphrase: str | None = None) -> str:
-        """
-        Sign every event this registry appends from now on with an Ed25519 key.
-
-        Args:
-            key: a key name (``eventreg keys create``), a ``.key`` path, or an
-                :class:`eventreg.signing.Signer`.
-            passphrase: the passphrase of an encrypted key.
-
-        Returns:
-            The key's id (an admin registers its public key with ``register_key``).
-        """
-        from eventreg.signing import Signer, load_signer
-
-        signer = key if isinstance(key, Signer) else load_signer(key, passphrase=passphrase)
-        with self._writer.lock:
-            self._writer.signer = signer
-        return signer.key_id
-
     # -- the whole log: diff, proof, subscriptions, gates -----------------------------------
 
     def diff(self, a: Any, b: Any) -> audit.RegistryDiff:
@@ -309,12 +250,7 @@ class Registry:
             A :class:`~eventreg.audit.VerifyReport` (true when all is well).
         """
         report = audit.verify(self.log, expected_head)
-        if report.ok:  # every signature against the key the log held at its position
-            from eventreg.signing import verify_signatures
-
-            signed = verify_signatures(self.log.read_all())
-            report = attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
-                                  problem=signed.problem, signatures_checked=signed.checked)
+        report = self._governance.with_signatures(report)  # each against the key held at its position
         if not artifacts:
             return report
         with self._writer.reading() as state:
@@ -367,8 +303,7 @@ class Registry:
             require: search filters the version must match, e.g. ``"metrics.accuracy >= 0.9"``.
             better_than: ``"ALIAS:FIELD"`` items: FIELD must be greater than on the version
                 ALIAS points at (holds, with a note, when nothing holds ALIAS yet).
-            promote_to: an alias to move to the version when every condition holds; when
-                it is protected, a promotion request is filed instead (``request_id``).
+            promote_to: an alias to move to the version when every condition holds (protected: a request).
             reason: recorded with the promotion (default: the conditions that passed).
 
         Returns:
@@ -380,14 +315,8 @@ class Registry:
             ValidationError: no condition given, or a bad ``better_than`` item.
         """
         result = self._now.check(model, version, require=require, better_than=better_than)
-        if result.ok and promote_to and self.get_policy(result.model, promote_to) is not None:
-            request = self.request_promotion(result.model, result.version, alias=promote_to, reason=reason or (
-                "passed gate: " + "; ".join(c.condition for c in result.checks)))
-            return attrs.evolve(result, request_id=request.request_id)
-        if result.ok and promote_to:
-            self.promote(model, result.version, alias=promote_to,
-                         reason=reason or "passed gate: " + "; ".join(c.condition for c in result.checks))
-            return GateResult(result.model, result.version, result.ok, result.checks, promote_to)
+        if result.ok and promote_to:  # promotes, or files a request when the alias is protected
+            return self._governance.gate_outcome(result, promote_to, reason)
         return result
 
     # -- models ---------------------------------------------------------------------------
@@ -652,9 +581,8 @@ class Registry:
         alias = check.check_version_name(alias, "alias")
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(self._governance.guarded(functools.partial(
-            commands.promote, model=model, version=version, alias=alias, reason=reason, force=force),
-            model, alias, "promotion"))
+        return self._execute(self._governance.guarded(commands.promote, model=model, version=version, alias=alias,
+                                                      reason=reason, force=force))
 
     def rollback(self, model: str, *, alias: str, reason: str | None = None,
                  to: VersionRef | None = None, force: bool = False) -> Alias:
@@ -677,9 +605,8 @@ class Registry:
         """
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(self._governance.guarded(functools.partial(
-            commands.rollback, model=model, alias=alias, reason=reason, to=to, force=force),
-            model, alias, "rollback"))
+        return self._execute(self._governance.guarded(commands.rollback, model=model, alias=alias, reason=reason,
+                                                      to=to, force=force))
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -754,6 +681,10 @@ class Registry:
         if len(manifest) > check.MAX_ARTIFACT_FILES:
             raise ValidationError(f"{len(manifest):,} files; the limit is {check.MAX_ARTIFACT_FILES:,}")
         return {rel: ArtifactEntry(sha256=entry.sha256, size=entry.size) for rel, entry in manifest.items()}
+
+
+for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, composed in
+    setattr(Registry, _name, _read(_name, Governance, "_governance"))
 
 
 def _code_info(code: str | Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -140,3 +140,22 @@ def test_a_policy_requiring_signatures_refuses_an_unsigned_approval(url):
         approval = done.decisions[-1]
         assert approval.meaning == "approved" and approval.key_id is not None
         assert reg.verify().ok
+
+
+def test_signed_decisions_show_printed_name_time_and_meaning_in_the_report(url, tmp_path):
+    _registered(url)
+    with _open(url, "root") as reg:
+        reg.register_version("iris", metrics={"accuracy": 0.97}, code=None)
+        reg.protect("iris", "production", approvers=["alice"])
+    with _open(url, "bob") as reg:
+        request = reg.request_promotion("iris", 2, alias="production")
+    with _open(url, "alice", signing_key="alice") as reg:
+        reg.approve(request.request_id, reason="validated")
+        [signature] = reg.signatures("iris")
+        assert (signature.printed_name, signature.meaning, signature.version) == ("Alice Smith", "approved", 2)
+        assert "approved by Alice Smith (alice) on " in str(signature)
+        assert reg.as_of(signature.position - 1).signatures("iris") == []  # reads work on views
+        html = reg.audit_report("iris", format="html")
+        assert "Signed decisions" in html and "Alice Smith (alice)" in html
+        history = [e.summary for e in reg.history("iris")]
+        assert f"approved request {request.request_id} [signed, key {signature.key_id}]" in history

@@ -79,6 +79,7 @@ def bench_commands(count: int, signer: Signer, url: str | None) -> tuple[float, 
         target = url or f"memory://signing-bench-{signing}"
         with eventreg.open(target, artifacts="memory://unused", actor="alice", snapshot_every=0) as reg:
             if signing:
+                reg.register_key("alice", signer.public_key)
                 reg.sign_with(signer)
             if "iris" not in {m.name for m in reg.list_models()}:
                 reg.register_version("iris", code=None)

@@ -388,6 +388,16 @@ class Governance:
         return attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
                             problem=signed.problem, signatures_checked=signed.checked)
 
+    def sign_on_open(self, key: Any, passphrase: str | None) -> None:
+        """
+        :meth:`sign_with` for ``eventreg.open``: a refused key closes the registry first.
+        """
+        try:
+            self.sign_with(key, passphrase=passphrase)
+        except BaseException:
+            self._registry.close()
+            raise
+
     def sign_with(self, key: Any, *, passphrase: str | None = None) -> str:
         """
         Sign every event this registry appends from now on with an Ed25519 key.
@@ -398,12 +408,24 @@ class Governance:
             passphrase: the passphrase of an encrypted key.
 
         Returns:
-            The key's id (an admin registers its public key with ``register_key``).
+            The key's id.
+
+        Raises:
+            PolicyViolation: the log holds no unrevoked registration of this key for the
+                registry's actor (an admin registers it with ``register_key``): what it
+                signed would not verify.
         """
         from eventreg.signing import Signer, load_signer
 
         signer = key if isinstance(key, Signer) else load_signer(key, passphrase=passphrase)
-        with self._registry._writer.lock:
+        with self._registry._reading() as state:
+            gov = state.governance
+            if gov.active_key(signer.key_id, self._actor) is None:
+                known = gov.keys.get(signer.key_id)
+                why = ("it is not registered" if known is None else "it was revoked" if known.revoked_position
+                       else f"it is registered for {known.owner!r}")
+                raise PolicyViolation(f"cannot sign as {self._actor!r} with key {signer.key_id}: {why} "
+                                      "(an admin registers keys: eventreg keys register)")
             self._registry._writer.signer = signer
         return signer.key_id
 

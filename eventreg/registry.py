@@ -80,7 +80,7 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
     registry = Registry(open_log(url, **log_options), artifacts=artifacts, actor=actor,
                         snapshot_every=snapshot_every, artifact_options=artifact_options)
     if signing_key is not None:
-        registry.sign_with(signing_key, passphrase=key_passphrase)
+        registry._governance.sign_on_open(signing_key, key_passphrase)  # closes the registry if refused
     return registry
 
 

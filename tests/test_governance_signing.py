@@ -95,14 +95,24 @@ def test_a_signature_by_a_key_after_its_revocation_fails(url):
     key_id = _registered(url)
     with _open(url, "alice", signing_key="alice") as reg:
         reg.set_version_tag("iris", 1, "a", "1")  # before: fine
-    with _open(url, "root") as reg:
-        reg.revoke_key(key_id, reason="laptop stolen")
-    with _open(url, "alice", signing_key="alice") as reg:
+        with _open(url, "root") as admin:  # revoked while alice's registry is open
+            admin.revoke_key(key_id, reason="laptop stolen")
         reg.set_version_tag("iris", 1, "b", "2")
         position = reg.head().position
         report = reg.verify()
         assert not report.ok and report.first_bad_position == position
         assert "after its revocation" in report.problem
+    with pytest.raises(PolicyViolation, match="revoked"):
+        _open(url, "alice", signing_key="alice")
+
+
+def test_only_a_key_registered_for_the_actor_signs(url):
+    _registered(url)
+    create_key("carol")
+    with pytest.raises(PolicyViolation, match="not registered"):
+        _open(url, "carol", signing_key="carol")
+    with pytest.raises(PolicyViolation, match="registered for 'alice'"):
+        _open(url, "mallory", signing_key="alice")
 
 
 def test_rotation_replaces_a_key_in_one_step(url):
@@ -129,9 +139,6 @@ def test_a_policy_requiring_signatures_refuses_an_unsigned_approval(url):
     with _open(url, "alice", signing_key="alice") as reg:
         request = reg.request_promotion("iris", 2, alias="production")
     with _open(url, "bob") as reg:
-        with pytest.raises(PolicyViolation, match="signed"):
-            reg.approve(request.request_id)
-    with _open(url, "bob", signing_key="alice") as reg:  # someone else's key does not do
         with pytest.raises(PolicyViolation, match="signed"):
             reg.approve(request.request_id)
     with _open(url, "bob", signing_key="bob") as reg:

@@ -200,49 +200,117 @@ class SignatureCheck:
     problem: str | None = None
 
 
-def verify_signatures(events: Iterable[RecordedEvent]) -> SignatureCheck:
+#: Signed events checked per batch; a batch at least this large goes to worker processes
+#: when ``workers`` allows (Ed25519 verification is CPU-bound and holds the GIL).
+BATCH = 20_000
+
+
+def _verify_batch(items: list[tuple[int, bytes, bytes, bytes]]) -> int | None:
+    """
+    The first position in ``items`` (``(position, raw public key, signature, digest)``)
+    whose signature does not verify, or None.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    keys: dict[bytes, Any] = {}
+    for position, public_raw, signature, digest in items:
+        key = keys.get(public_raw)
+        try:
+            if key is None:
+                key = keys[public_raw] = Ed25519PublicKey.from_public_bytes(public_raw)
+            key.verify(signature, digest)
+        except (InvalidSignature, ValueError):  # ValueError: a registered key of the wrong size
+            return position
+    return None
+
+
+def _first_bad(items: list[tuple[int, bytes, bytes, bytes]], pool: Any, workers: int) -> int | None:
+    if pool is None or len(items) < BATCH:
+        return _verify_batch(items)
+    size = -(-len(items) // (workers * 4))
+    found = [p for p in pool.map(_verify_batch, [items[i:i + size] for i in range(0, len(items), size)])
+             if p is not None]
+    return min(found, default=None)
+
+
+def verify_signatures(events: Iterable[RecordedEvent], *, workers: int | None = 1) -> SignatureCheck:
     """
     Check every signed event against the key the log held at its position.
 
     Keys come from the log's own ``governance.key_registered`` / ``key_revoked`` events: a
     signature by an unknown key, by a key revoked at an earlier position, by a key of
     another actor, or that does not match the event's content fails, naming the position.
-    """
-    from cryptography.exceptions import InvalidSignature
 
-    keys: dict[str, list[Any]] = {}  # key id -> [public key object, owner, revoked]
+    Args:
+        events: the whole log, in order.
+        workers: processes that verify batches of :data:`BATCH` signatures in parallel
+            (None: one per CPU; 1: this process only).
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    workers = os.cpu_count() or 1 if workers is None else workers
+    pool = None
+    keys: dict[str, list[Any]] = {}  # key id -> [raw public key, owner, revoked]
+    items: list[tuple[int, bytes, bytes, bytes]] = []
     checked = 0
-    for event in events:
-        metadata = event.metadata
-        if metadata and SIGNATURE in metadata:
-            problem = None
-            key_id = metadata.get(SIGNED_BY)
-            entry = keys.get(key_id) if type(key_id) is str else None
-            if entry is None:
-                problem = f"signed by key {key_id!r}, which the log does not hold at this position"
-            elif entry[2]:
-                problem = f"signed by key {key_id} after its revocation"
-            elif entry[1] != event.actor:
-                problem = f"signed by key {key_id} of {entry[1]!r}, but the event's actor is {event.actor!r}"
-            else:
-                digest = signing_digest(event.stream_id, event.stream_version, event.type, event.schema_version,
-                                        event.actor, event.payload, metadata)
+    try:
+        for event in events:
+            metadata = event.metadata
+            if metadata and SIGNATURE in metadata:
+                problem = None
+                key_id = metadata.get(SIGNED_BY)
+                entry = keys.get(key_id) if type(key_id) is str else None
+                if entry is None:
+                    problem = f"signed by key {key_id!r}, which the log does not hold at this position"
+                elif entry[2]:
+                    problem = f"signed by key {key_id} after its revocation"
+                elif entry[1] != event.actor:
+                    problem = f"signed by key {key_id} of {entry[1]!r}, but the event's actor is {event.actor!r}"
+                else:
+                    try:
+                        signature = base64.b64decode(metadata[SIGNATURE], validate=True)
+                    except (ValueError, TypeError):
+                        problem = "its signature is not base64"
+                    else:
+                        items.append((event.position, entry[0], signature, signing_digest(
+                            event.stream_id, event.stream_version, event.type, event.schema_version, event.actor,
+                            event.payload, metadata)))
+                if problem:
+                    bad = _first_bad(items, pool, workers)
+                    if bad is None:
+                        return SignatureCheck(False, checked + len(items), event.position,
+                                              f"position {event.position}: {problem}")
+                    break
+                if len(items) >= BATCH:
+                    if pool is None and workers > 1:
+                        pool = concurrent.futures.ProcessPoolExecutor(
+                            workers, mp_context=multiprocessing.get_context("spawn"))
+                    bad = _first_bad(items, pool, workers)
+                    if bad is not None:
+                        break
+                    checked += len(items)
+                    items = []
+            type_ = event.type
+            if type_ == "governance.key_registered":
+                payload = event.payload
                 try:
-                    entry[0].verify(base64.b64decode(metadata[SIGNATURE]), digest)
-                except (InvalidSignature, ValueError, TypeError):
-                    problem = f"the signature by key {key_id} does not match the event's content"
-            if problem:
-                return SignatureCheck(False, checked, event.position, f"position {event.position}: {problem}")
-            checked += 1
-        type_ = event.type
-        if type_ == "governance.key_registered":
-            payload = event.payload
-            try:
-                keys[payload["key_id"]] = [_decode_public(payload["public_key"]), payload["owner"], False]
-            except (KeyError, NotFound):
-                pass  # a key that cannot be read signs nothing that verifies
-        elif type_ == "governance.key_revoked":
-            entry = keys.get(event.payload.get("key_id"))
-            if entry is not None:
-                entry[2] = True
-    return SignatureCheck(True, checked)
+                    raw = base64.b64decode(payload["public_key"], validate=True)
+                    keys[payload["key_id"]] = [raw, payload["owner"], False]
+                except (KeyError, ValueError, TypeError):
+                    pass  # a key that cannot be read signs nothing that verifies
+            elif type_ == "governance.key_revoked":
+                entry = keys.get(event.payload.get("key_id"))
+                if entry is not None:
+                    entry[2] = True
+        else:
+            bad = _first_bad(items, pool, workers)
+            if bad is None:
+                return SignatureCheck(True, checked + len(items))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    checked += sum(1 for item in items if item[0] < bad)
+    return SignatureCheck(False, checked, bad,
+                          f"position {bad}: the signature does not match the event's content")

@@ -166,3 +166,19 @@ def test_signed_decisions_show_printed_name_time_and_meaning_in_the_report(url, 
         assert "Signed decisions" in html and "Alice Smith (alice)" in html
         history = [e.summary for e in reg.history("iris")]
         assert f"approved request {request.request_id} [signed, key {signature.key_id}]" in history
+
+
+def test_parallel_verification_finds_the_same_first_bad_signature(url, monkeypatch):
+    from eventreg import signing
+
+    _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        for i in range(30):
+            reg.set_version_tag("iris", 1, "k", str(i))
+        events = list(reg.log.read_all())
+    monkeypatch.setattr(signing, "BATCH", 8)  # batches of 8 signed events, two worker processes
+    assert verify_signatures(events, workers=2) == verify_signatures(events) == signing.SignatureCheck(True, 30)
+    forged = [e._replace(payload={**e.payload, "value": "x"}) if e.position in (20, 27) else e for e in events]
+    serial, parallel = verify_signatures(forged), verify_signatures(forged, workers=2)
+    assert serial == parallel and serial.first_bad_position == 20 and not serial.ok
+    assert serial.checked == sum(1 for e in events if e.metadata.get("signature") and e.position < 20)

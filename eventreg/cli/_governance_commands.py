@@ -112,7 +112,8 @@ def _outcome(request: Any) -> str:
         return f"request {request.request_id} approved by {', '.join(request.approvers)}: carried out"
     if request.status == "conditions_failed":
         failed = "; ".join(c["condition"] for c in request.checks if not c["ok"])
-        return f"request {request.request_id} reached its approvals but its conditions failed ({failed}): not carried out"
+        return (f"request {request.request_id} reached its approvals but its conditions failed ({failed}): "
+                "not carried out")
     return f"request {request.request_id} is {request.status}; approved by {', '.join(request.approvers) or 'nobody'}"
 
 

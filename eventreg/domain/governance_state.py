@@ -16,7 +16,8 @@ import attrs
 from eventreg.domain import governance_events as gev
 
 #: A request's statuses.
-OPEN, EXECUTED, CONDITIONS_FAILED, REJECTED, WITHDRAWN = "open", "executed", "conditions_failed", "rejected", "withdrawn"
+OPEN, EXECUTED, CONDITIONS_FAILED = "open", "executed", "conditions_failed"
+REJECTED, WITHDRAWN = "rejected", "withdrawn"
 
 
 @attrs.define(kw_only=True)

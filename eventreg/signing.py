@@ -55,6 +55,19 @@ def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
 
 
+def _need_cryptography() -> None:
+    """
+    Raises:
+        MissingDriver: the ``cryptography`` package is not installed.
+    """
+    try:
+        import cryptography  # noqa: F401
+    except ModuleNotFoundError:
+        from eventreg.errors import MissingDriver
+
+        raise MissingDriver("signing needs the cryptography package: pip install 'eventreg[signing]'") from None
+
+
 def _check_key_name(name: str) -> str:
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
         raise ValidationError(f"key name {name!r}: use letters, digits, '-', '_' and '.'")
@@ -69,6 +82,7 @@ def create_key(name: str, *, passphrase: str | None = None, directory: Path | No
     Raises:
         AlreadyExists: a key of that name exists and ``overwrite`` is false.
     """
+    _need_cryptography()
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -101,6 +115,7 @@ def load_signer(name_or_path: str | os.PathLike[str], *, passphrase: str | None 
         NotFound: no such key.
         ConfigurationError: the passphrase is wrong or missing, or the file is not an Ed25519 key.
     """
+    _need_cryptography()
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -140,6 +155,7 @@ def public_key_text(name_or_path: str | os.PathLike[str]) -> str:
 
 
 def _decode_public(text: str) -> Any:
+    _need_cryptography()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:

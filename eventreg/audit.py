@@ -17,6 +17,7 @@ import attrs
 
 from eventreg.domain.entities import ModelState, RegistryState
 from eventreg.domain.events import EVENT_TYPES
+from eventreg.domain.governance_events import summarize as governance_summary
 from eventreg.errors import NotFound, ValidationError
 from eventreg.log import Head, RecordedEvent
 from eventreg.timetravel import Moment, advance, describe, fold_until, parse_moment, position_at, reached
@@ -200,6 +201,8 @@ class VerifyReport:
     expected_head: Head | None = None
     artifacts_checked: int | None = None
     artifact_problems: tuple[ArtifactFinding, ...] = ()
+    #: signed events whose signature was checked (see eventreg.signing)
+    signatures_checked: int | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -433,6 +436,10 @@ def summarize(recorded: RecordedEvent) -> str:
         return f"created experiment {p.get('experiment')}"
     if kind.startswith("run."):
         return f"{kind.split('.', 1)[1].replace('_', ' ')} on run {p.get('run_id')}"
+    governed = governance_summary(kind, p)
+    if governed is not None:
+        signed = recorded.metadata.get("signed_by") if recorded.metadata else None
+        return governed + (f" [signed, key {signed}]" if signed else "")
     return kind
 
 

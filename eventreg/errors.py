@@ -170,6 +170,16 @@ class InvalidTransition(EventregError, ValueError):
     exit_code = 4
 
 
+class PolicyViolation(EventregError, PermissionError):
+    """
+    Governance forbids the command: a protected alias moved directly, an approval by
+    someone the policy does not name, one's own request approved, an unsigned approval
+    where the policy requires signatures, a governance command by a non-admin.
+    """
+
+    exit_code = 6
+
+
 class ReadOnlyError(EventregError, PermissionError):
     """
     A command was called on a read-only view (``as_of``).
@@ -236,6 +246,7 @@ __all__ = [
     "MissingDriver",
     "NotAnEventLog",
     "NotFound",
+    "PolicyViolation",
     "ReadOnlyError",
     "RegistryNotFound",
     "SchemaVersionError",

@@ -43,6 +43,8 @@ class GateResult:
     ok: bool
     checks: tuple[GateCheck, ...]
     promoted_to: str | None = None
+    #: the promotion request filed instead, when ``promote_to`` is a protected alias
+    request_id: str | None = None
 
     def __bool__(self) -> bool:
         return self.ok

@@ -29,6 +29,7 @@ from eventreg.domain.queries import VersionRef, _model, _version, check_label_fr
 from eventreg.domain.views import Alias, Model, ModelVersion
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
 from eventreg.gates import GateResult
+from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
@@ -36,16 +37,14 @@ from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, 
 
 __all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
 
-_Plan = Plan
-
-
 def _code_version() -> str:
     return __version__
 
 
 def open(url: str | None = None, artifacts: str | None = None, actor: str | None = None, *,
          create: bool = True, snapshot_every: int = SNAPSHOT_EVERY,
-         artifact_options: Mapping[str, Any] | None = None, **log_options: Any) -> Registry:
+         artifact_options: Mapping[str, Any] | None = None, signing_key: Any = None,
+         key_passphrase: str | None = None, **log_options: Any) -> Registry:
     """
     Open the registry whose log is at ``url`` and whose artifacts are at ``artifacts``.
 
@@ -65,29 +64,35 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
             ``PERIODIC_FACTOR`` times as many (0: never).
         artifact_options: passed to the artifact store's filesystem (``endpoint_url``,
             ``key``/``secret`` ...).
+        signing_key: sign every event appended with this key (see ``Registry.sign_with``);
+            ``key_passphrase`` opens an encrypted one.
         **log_options: passed to the log backend.
 
     Returns:
         A :class:`Registry`, also usable as a context manager.
     """
     url, artifacts, actor = resolve_settings(url, artifacts, actor)
-    return Registry(open_log(url, create=create, **log_options), artifacts=artifacts, actor=actor,
-                    snapshot_every=snapshot_every, artifact_options=artifact_options)
+    registry = Registry(open_log(url, create=create, **log_options), artifacts=artifacts, actor=actor,
+                        snapshot_every=snapshot_every, artifact_options=artifact_options)
+    if signing_key is not None:
+        registry._governance.sign_on_open(signing_key, key_passphrase)  # closes the registry if refused
+    return registry
 
 
-def _read(name: str) -> Any:
+def _read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
     """
-    A registry method that answers by the same method of the live view.
+    A registry method that answers by the same method of the live view (or of ``field``).
     """
-    method = getattr(RegistryView, name)
+    method = getattr(owner, name)
 
     @functools.wraps(method)
     def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return method(self._now, *args, **kwargs)
+        return method(getattr(self, field), *args, **kwargs)
 
     read.__module__ = __name__
     read.__qualname__ = f"Registry.{name}"
     return read
+
 
 
 class Registry:
@@ -108,6 +113,7 @@ class Registry:
         self._store: Any = None
         self._writer = Writer(log, actor=actor, snapshot_every=snapshot_every)
         self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
+        self._governance = Governance(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -239,6 +245,7 @@ class Registry:
             A :class:`~eventreg.audit.VerifyReport` (true when all is well).
         """
         report = audit.verify(self.log, expected_head)
+        report = self._governance.with_signatures(report)  # each against the key held at its position
         if not artifacts:
             return report
         with self._writer.reading() as state:
@@ -291,7 +298,7 @@ class Registry:
             require: search filters the version must match, e.g. ``"metrics.accuracy >= 0.9"``.
             better_than: ``"ALIAS:FIELD"`` items: FIELD must be greater than on the version
                 ALIAS points at (holds, with a note, when nothing holds ALIAS yet).
-            promote_to: an alias to move to the version when every condition holds.
+            promote_to: an alias to move to the version when every condition holds (protected: a request).
             reason: recorded with the promotion (default: the conditions that passed).
 
         Returns:
@@ -303,10 +310,8 @@ class Registry:
             ValidationError: no condition given, or a bad ``better_than`` item.
         """
         result = self._now.check(model, version, require=require, better_than=better_than)
-        if result.ok and promote_to:
-            self.promote(model, result.version, alias=promote_to,
-                         reason=reason or "passed gate: " + "; ".join(c.condition for c in result.checks))
-            return GateResult(result.model, result.version, result.ok, result.checks, promote_to)
+        if result.ok and promote_to:  # promotes, or files a request when the alias is protected
+            return self._governance.gate_outcome(result, promote_to, reason)
         return result
 
     # -- models ---------------------------------------------------------------------------
@@ -451,7 +456,7 @@ class Registry:
         data = check.check_json_blob(repro_capture.data_record(data), "data")
         architecture = check.check_json_blob(architecture, "architecture")
         environment, code_info = repro_capture.records(self, capture, code) if run is None else (None, None)
-        code_info = code_info if code == "auto" else _code_info(code)
+        code_info = code_info if code == "auto" else check.check_code(code)
         parent_refs = list(parents or ())
         if len(parent_refs) > check.MAX_PARENTS:
             raise ValidationError(f"{len(parent_refs)} parents; the limit is {check.MAX_PARENTS}")
@@ -576,8 +581,8 @@ class Registry:
         alias = check.check_version_name(alias, "alias")
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(functools.partial(commands.promote, model=model, version=version, alias=alias,
-                                               reason=reason, force=force))
+        return self._execute(self._governance.guarded(commands.promote, model=model, version=version, alias=alias,
+                                                      reason=reason, force=force))
 
     def rollback(self, model: str, *, alias: str, reason: str | None = None,
                  to: VersionRef | None = None, force: bool = False) -> Alias:
@@ -600,8 +605,8 @@ class Registry:
         """
         reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
 
-        return self._execute(functools.partial(commands.rollback, model=model, alias=alias, reason=reason,
-                                               to=to, force=force))
+        return self._execute(self._governance.guarded(commands.rollback, model=model, alias=alias, reason=reason,
+                                                      to=to, force=force))
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -653,7 +658,7 @@ class Registry:
                 check_label_free(state, registered_model_name, label)
         tags = {**check.check_tags(tags), **repro_capture.reproduction_tags()}
         environment, code_info = repro_capture.records(self, capture, code)
-        code_info = code_info if code == "auto" else _code_info(code)
+        code_info = code_info if code == "auto" else check.check_code(code)
         run_id = uuid.uuid4().hex
 
         def ensure_experiment(state: RegistryState) -> Plan:
@@ -689,10 +694,5 @@ class Registry:
         return {rel: ArtifactEntry(sha256=entry.sha256, size=entry.size) for rel, entry in manifest.items()}
 
 
-def _code_info(code: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """
-    The training code given by the caller (``"auto"`` is captured by :mod:`eventreg.capture`).
-    """
-    if isinstance(code, str):
-        raise ValidationError(f"code must be 'auto', a mapping or None, not {code!r}")
-    return check.check_json_blob(code, "code")
+for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, composed in
+    setattr(Registry, _name, _read(_name, Governance, "_governance"))

@@ -88,6 +88,10 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
         "versions": versions,
         "events": [{"position": e.position, "at": _time(e.recorded_at), "actor": e.actor, "type": e.type,
                     "summary": e.summary, "reason": e.reason, "hash": e.hash} for e in events],
+        # signed decisions on requests (eventreg.governance): printed name, date and time, meaning
+        "signatures": [{"printed_name": s.printed_name, "actor": s.actor, "at": _time(s.signed_at),
+                        "meaning": s.meaning, "request_id": s.request_id, "alias": s.alias, "version": s.version,
+                        "position": s.position, "key_id": s.key_id} for s in view.signatures(found.name)],
     }
 
 
@@ -382,6 +386,14 @@ def _html_body(data: dict[str, Any]) -> str:
         parts.append("<h4>Artifacts</h4>" + _kv({p: f"sha256:{a['sha256']} ({a['size']} bytes)"
                                                  for p, a in v["artifacts"].items()}, NOT_RECORDED))
         parts.append("</div>")
+    if data.get("signatures"):
+        parts.append("<h2>Signed decisions</h2><table><tr><th>signed by</th><th>when (UTC)</th><th>meaning</th>"
+                     "<th>request</th><th>position</th><th>key</th></tr>")
+        parts += [f"<tr><td>{_e(s['printed_name'])} ({_e(s['actor'])})</td><td>{_e(s['at'])}</td>"
+                  f"<td>{_e(s['meaning'])}</td><td>{_e(s['request_id'])}: {_e(s['alias'])} to version "
+                  f"{_e(s['version'])}</td><td>{_e(s['position'])}</td><td class='mono'>{_e(s['key_id'])}</td></tr>"
+                  for s in data["signatures"]]
+        parts.append("</table>")
     parts.append("<h2>Every event of this model in the period</h2><table><tr><th>position</th><th>when (UTC)</th>"
                  "<th>who</th><th>what</th><th>why</th><th>hash</th></tr>")
     for e in data["events"]:

@@ -75,6 +75,7 @@ class Writer:
         self.state = RegistryState()
         self.snapshot_position = 0
         self.closed = False
+        self.signer: Any = None
         with bulk():  # a load or a long catch-up builds many objects that all stay alive
             self._load_snapshot()
             self.catch_up()
@@ -179,6 +180,8 @@ class Writer:
                     return plan.result(state, []) if plan.result else None
                 expected = state.streams.get(plan.stream, 0)
                 news = [to_new_event(e, actor=self.actor) for e in plan.events]
+                if self.signer is not None:  # eventreg.signing.Signer: signs each event's content
+                    news = [self.signer.sign(n, plan.stream, expected + i) for i, n in enumerate(news, 1)]
                 try:
                     recorded = self.log.append(plan.stream, news, expected)
                 except ConcurrencyConflict:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from eventreg.domain import events as ev
 from eventreg.domain import repro_events as repro
+from eventreg.domain import governance_events as gev
 
 _NAME_ALPHABET = st.characters(
     codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp", "Co", "Cn"),
@@ -103,6 +104,28 @@ EVENT_STRATEGIES = {
         differences=json_objects, run_id=st.none() | run_ids,
         environment=optional_texts, comparison=json_objects, reason=optional_texts,
     ),
+    gev.GovernanceEnabled: st.builds(gev.GovernanceEnabled, admin=names),
+    gev.RoleGranted: st.builds(gev.RoleGranted, role=names, member=names, reason=optional_texts),
+    gev.RoleRevoked: st.builds(gev.RoleRevoked, role=names, member=names, reason=optional_texts),
+    gev.KeyRegistered: st.builds(gev.KeyRegistered, key_id=st.text("0123456789abcdef", min_size=16, max_size=16),
+                                 owner=names, public_key=texts, printed_name=optional_texts, reason=optional_texts),
+    gev.KeyRevoked: st.builds(gev.KeyRevoked, key_id=names, reason=optional_texts),
+    gev.AliasProtected: st.builds(
+        gev.AliasProtected, model=names, alias=version_names, approvals=st.integers(1, 5),
+        approvers=st.lists(names, min_size=1, max_size=3).map(tuple), require=st.lists(texts, max_size=2).map(tuple),
+        emergency=st.lists(names, max_size=2).map(tuple), signed=st.booleans(), reason=optional_texts),
+    gev.AliasUnprotected: st.builds(gev.AliasUnprotected, model=names, alias=version_names, request_id=names),
+    gev.RequestFiled: st.builds(gev.RequestFiled, model=names, request_id=names,
+                                action=st.sampled_from(["promote", "rollback", "unprotect"]), alias=version_names,
+                                version=st.none() | versions, reason=optional_texts),
+    gev.RequestApproved: st.builds(gev.RequestApproved, model=names, request_id=names, reason=optional_texts),
+    gev.RequestRejected: st.builds(gev.RequestRejected, model=names, request_id=names, reason=optional_texts),
+    gev.RequestWithdrawn: st.builds(gev.RequestWithdrawn, model=names, request_id=names, reason=optional_texts),
+    gev.RequestDecided: st.builds(
+        gev.RequestDecided, model=names, request_id=names, approvers=st.lists(names, max_size=3).map(tuple),
+        checks=st.lists(st.fixed_dictionaries({"condition": texts, "ok": st.booleans()}), max_size=2).map(tuple),
+        executed=st.booleans(), moved=st.booleans()),
+    gev.EmergencyRollback: st.builds(gev.EmergencyRollback, model=names, alias=version_names, reason=texts),
 }
 
 #: Any event.

@@ -546,11 +546,12 @@ def test_json_shapes_are_the_documented_ones(iris: Cli, tmp_path: Path) -> None:
                           "metrics_changed", "statuses_changed", "descriptions_changed"]
     assert list(diff["versions_added"][0]) == ["what", "model", "version", "key", "before", "after"]
     assert list(iris.json("verify")) == ["ok", "checked", "head", "first_bad_position", "problem",
-                                         "expected_head", "artifacts_checked", "artifact_problems"]
+                                         "expected_head", "artifacts_checked", "artifact_problems",
+                                         "signatures_checked"]
     assert list(iris.json("head")) == ["position", "hash"]
     assert list(iris.json("copy", iris.url, f"sqlite:///{tmp_path / 'c.db'}")) == ["copied", "skipped", "head", "artifacts_copied", "artifacts_skipped", "artifacts_bytes"]
     assert list(iris.json("gate", "iris", "2", "--require", "metrics.accuracy > 0")) == [
-        "ok", "model", "version", "checks", "promoted_to"]
+        "ok", "model", "version", "checks", "promoted_to", "request_id"]
     recorded_at = iris.json("history", "iris")[0]["recorded_at"]
     assert recorded_at.endswith("Z") and "T" in recorded_at
 

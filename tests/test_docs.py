@@ -40,7 +40,7 @@ MARKER = "<!-- runnable -->"
 NOT_RUN = re.compile(r"^<!-- not run: (?P<why>.+?) -->$")
 SHELLS = ("bash", "sh", "shell", "console")
 #: Blocks that do not run (all pages together): grow it only with a reason a reader accepts.
-MAX_NOT_RUN = 10
+MAX_NOT_RUN = 11
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")  # also inside a list
 HELP_MARKER = re.compile(r"^<!-- help: (?P<command>[a-z -]*?) -->$")
 HELP_WIDTH = "100"

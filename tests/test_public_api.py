@@ -45,6 +45,7 @@ PUBLIC = [
     "NewEvent",
     "NotAnEventLog",
     "NotFound",
+    "PolicyViolation",
     "ReadOnlyError",
     "RecordedEvent",
     "Registry",

@@ -153,7 +153,9 @@ def test_commands_on_a_view_raise_read_only_error(reg):
 COMMANDS = {"archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
             "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
             "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
-            "update_version"}
+            "update_version", "approve", "emergency_rollback", "enable_governance", "grant_role", "protect",
+            "register_key", "reject", "request_promotion", "request_rollback", "revoke_key", "revoke_role",
+            "rotate_key", "sign_with", "unprotect", "withdraw"}
 WHOLE_LOG = {"diff", "verify"}  # reads of the whole log: on the registry only
 
 

@@ -12,7 +12,13 @@ Errors become exit codes in one place, ``_app._Group``: every
 (``gate``, ``verify``) exits 1. docs/cli.md documents the codes and the JSON shapes.
 """
 
-from eventreg.cli import _audit_commands, _registry_commands, _reproduce_commands, _ui_command  # noqa: F401  (they add their commands)
+from eventreg.cli import (  # noqa: F401  (they add their commands)
+    _audit_commands,
+    _governance_commands,
+    _registry_commands,
+    _reproduce_commands,
+    _ui_command,
+)
 from eventreg.cli._app import EXIT_CHECK_FAILED, EXIT_INTERNAL, cli, main
 from eventreg.cli._output import to_json
 

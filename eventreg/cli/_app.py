@@ -275,7 +275,7 @@ def cli(ctx: click.Context, url: str | None, artifacts: str | None, actor: str |
     eventreg: a model registry whose history is an append-only, tamper-evident event log.
 
     Exit codes: 0 ok, 1 a check failed (gate, verify), 2 usage or input error,
-    3 not found, 4 conflict, 5 backend unavailable.
+    3 not found, 4 conflict, 5 backend unavailable, 6 forbidden by governance.
     """
     ctx.obj = _Settings(url=url, artifacts=artifacts, actor=actor, json=as_json, debug=debug)
 

@@ -189,7 +189,8 @@ def _print_copy(console: Any, result: Any) -> None:
 @click.option("--better-than", "better", multiple=True, metavar="ALIAS:FIELD",
               help="FIELD must be greater than on the version ALIAS points at, e.g. "
                    "production:metrics.accuracy (repeatable; holds when nothing holds ALIAS yet).")
-@click.option("--promote-to", metavar="ALIAS", help="When every condition holds, promote the version to ALIAS.")
+@click.option("--promote-to", metavar="ALIAS", help="When every condition holds, promote the version to ALIAS "
+              "(a protected ALIAS: file a promotion request instead).")
 @_reason_option()
 def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...],
          promote_to: str | None, reason: str | None) -> None:
@@ -209,7 +210,7 @@ def gate(model: str, ref: str, requires: tuple[str, ...], better: tuple[str, ...
                                promote_to=promote_to, reason=reason)
     _emit({"ok": result.ok, "model": result.model, "version": result.version,
            "checks": [{"condition": c.condition, "ok": c.ok, "note": c.note} for c in result.checks],
-           "promoted_to": result.promoted_to},
+           "promoted_to": result.promoted_to, "request_id": result.request_id},
           _print_gate)
     if not result.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
@@ -221,6 +222,9 @@ def _print_gate(console: Any, data: Any) -> None:
     if data["ok"]:
         console.print("gate passed" + (f"; promoted to {data['promoted_to']}" if data["promoted_to"] else ""),
                       markup=False, soft_wrap=True)
+        if data.get("request_id"):  # a protected alias: a request instead of a promotion
+            console.print(f"the alias is protected: filed promotion request {data['request_id']} instead of "
+                          "promoting; it needs approval (eventreg approve)", markup=False)
     else:
         failed = [c["condition"] for c in data["checks"] if not c["ok"]]
         console.print(f"gate FAILED: {'; '.join(failed)}", markup=False, soft_wrap=True)

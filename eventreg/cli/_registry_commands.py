@@ -133,7 +133,16 @@ def versions_show(model: str, ref: str, as_of: str | None) -> None:
     """
     Show a version with its whole lineage.
     """
-    _emit(_reader(as_of).get_version(model, ref), _print_record(f"{model} {ref}"))
+    reader = _reader(as_of)
+    version = reader.get_version(model, ref)
+    signed = reader.signatures(version.name, version.version)  # decisions on it, as signed records show them
+
+    def human(console: Any, data: Any) -> None:
+        _print_record(f"{model} {ref}")(console, data)
+        for signature in signed:
+            console.print(f"signed: {signature} (request {signature.request_id}, {signature.alias})", markup=False)
+
+    _emit(version, human)
 
 
 @versions.command("register")

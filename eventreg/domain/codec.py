@@ -89,6 +89,11 @@ def _reader(kind: Any) -> Callable[[Any], Any] | None:
         return lambda value: tuple(value) if type(value) is list and all(type(v) is int for v in value) else NOT_PLAIN
     if kind == tuple[MetricPoint, ...]:
         return lambda value: _structure_points(value, None) if type(value) is list else NOT_PLAIN
+    if kind == tuple[str, ...]:
+        return lambda value: tuple(value) if type(value) is list and all(type(v) is str for v in value) else NOT_PLAIN
+    if kind == tuple[dict[str, Any], ...]:
+        return lambda value: (tuple(dict(v) for v in value) if type(value) is list and all(type(v) is dict for v in value)
+                              else NOT_PLAIN)
     if kind == dict[str, ArtifactEntry]:
         return read_artifacts
     return None

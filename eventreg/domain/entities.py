@@ -17,6 +17,7 @@ import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.log import GENESIS_HASH
+from eventreg.domain.governance_state import GovernanceState
 
 READY = "READY"
 DEPRECATED = "DEPRECATED"
@@ -210,6 +211,8 @@ class RegistryState:
     experiments: dict[str, ExperimentState] = attrs.field(factory=dict)
     #: current version of every stream, for ``append(expected_version=...)``
     streams: dict[str, int] = attrs.field(factory=dict)
+    #: admins, roles, keys, protected aliases and requests (eventreg.domain.governance_state)
+    governance: GovernanceState = attrs.field(factory=GovernanceState)
 
 
 def _point_rows(points: Iterable[MetricPoint]) -> list[tuple[str, float, int, int]]:

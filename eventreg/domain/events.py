@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import attrs
 
 from eventreg.domain.equality import nan_safe
+from eventreg.domain.governance_events import GOVERNANCE_EVENT_CLASSES
 
 
 @attrs.frozen(kw_only=True)
@@ -357,6 +358,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunModelLogged,
     RunFinished,
     SnapshotSaved,
+    *GOVERNANCE_EVENT_CLASSES,
 )
 from eventreg.domain.repro_events import REPRO_EVENT_CLASSES  # noqa: E402 - they use nan_safe above
 

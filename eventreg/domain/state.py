@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from eventreg.domain import events as ev
+from eventreg.domain import governance_state
 from eventreg.domain.codec import NOT_PLAIN, PLAIN, converter, decode_recorded, read_artifacts
 from eventreg.domain.entities import (
     _MICROSECOND,
@@ -522,6 +523,7 @@ _HANDLERS: dict[type, Any] = {
     ev.RunFinished: _run_finished,
     ev.SnapshotSaved: _snapshot_saved,
     **REPRO_HANDLERS,
+    **governance_state.HANDLERS,
 }
 assert set(_HANDLERS) == set(ev.EVENT_CLASSES)
 

@@ -249,3 +249,13 @@ def check_version_number(value: Any, what: str = "version") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{what} must be a positive int, not {_describe(value)}")
     return value
+
+
+def check_code(value: Any) -> dict[str, Any] | None:
+    """
+    The training code a caller gives: a mapping or None (``"auto"`` is captured by
+    :mod:`eventreg.capture` before this is asked).
+    """
+    if isinstance(value, str):
+        raise ValidationError(f"code must be 'auto', a mapping or None, not {value!r}")
+    return check_json_blob(value, "code")

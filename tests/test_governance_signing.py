@@ -1,0 +1,184 @@
+"""
+Ed25519 identities: key files, registered public keys, signed events, and verify() checking
+every signature against the key the log held at its position.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+import eventreg
+from eventreg import AlreadyExists, ConfigurationError, NotFound, PolicyViolation
+from eventreg.signing import create_key, keys_dir, load_signer, verify_signatures
+
+
+@pytest.fixture(autouse=True)
+def keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVENTREG_KEYS_DIR", str(tmp_path / "keys"))
+    return tmp_path / "keys"
+
+
+def _open(url, actor, **options):
+    return eventreg.open(url, artifacts="memory://unused", actor=actor, snapshot_every=0, **options)
+
+
+def test_keys_are_made_private_and_load_with_their_passphrase(keys):
+    signer = create_key("alice", passphrase="correct horse")
+    assert keys_dir() == keys
+    private = keys / "alice.key"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert b"ENCRYPTED" in private.read_bytes()
+    assert load_signer("alice", passphrase="correct horse").key_id == signer.key_id
+    with pytest.raises(ConfigurationError):
+        load_signer("alice", passphrase="wrong")
+    with pytest.raises(ConfigurationError):
+        load_signer("alice")
+    with pytest.raises(AlreadyExists):
+        create_key("alice")
+    with pytest.raises(NotFound, match="keys create"):
+        load_signer("bob")
+
+
+def _registered(url):
+    """
+    Admin root registers alice's key; returns the key id.
+    """
+    create_key("alice")
+    with _open(url, "root") as reg:
+        reg.register_version("iris", metrics={"accuracy": 0.95}, code=None)
+        return reg.register_key("alice", "alice", printed_name="Alice Smith", reason="onboarding")
+
+
+def test_an_event_signed_by_alice_verifies(url):
+    key_id = _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        version = reg.register_version("iris", metrics={"accuracy": 0.97}, code=None)
+        event = list(reg.log.read_all())[-1]
+        assert event.metadata["signed_by"] == key_id and event.metadata["signature"]
+        report = reg.verify()
+        assert report.ok and report.signatures_checked == 1
+        assert version.version == 2
+
+
+def test_a_changed_byte_of_a_signed_payload_fails_verify_naming_its_position(sqlite_url):
+    _registered(sqlite_url)
+    with _open(sqlite_url, "alice", signing_key="alice") as reg:
+        reg.set_version_tag("iris", 1, "stage", "candidate")
+        position = reg.head().position
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        payload = conn.execute("SELECT payload FROM eventreg_events WHERE position = ?", (position,)).fetchone()[0]
+        conn.execute("UPDATE eventreg_events SET payload = ? WHERE position = ?",
+                     (payload.replace("candidate", "candidatf"), position))
+    with _open(sqlite_url, "check") as reg:
+        report = reg.verify()
+        assert not report.ok and report.first_bad_position == position
+
+
+def test_signatures_catch_a_change_even_where_the_chain_was_rebuilt(url):
+    _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        reg.set_version_tag("iris", 1, "stage", "candidate")
+        events = list(reg.log.read_all())
+    assert verify_signatures(events).ok
+    forged = events[-1]._replace(payload={**events[-1].payload, "value": "production"})
+    result = verify_signatures([*events[:-1], forged])
+    assert not result.ok and result.first_bad_position == forged.position
+    assert "does not match" in result.problem
+    other = events[-1]._replace(actor="mallory")
+    assert "of 'alice'" in verify_signatures([*events[:-1], other]).problem
+
+
+def test_a_signature_by_a_key_after_its_revocation_fails(url):
+    key_id = _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        reg.set_version_tag("iris", 1, "a", "1")  # before: fine
+        with _open(url, "root") as admin:  # revoked while alice's registry is open
+            admin.revoke_key(key_id, reason="laptop stolen")
+        reg.set_version_tag("iris", 1, "b", "2")
+        position = reg.head().position
+        report = reg.verify()
+        assert not report.ok and report.first_bad_position == position
+        assert "after its revocation" in report.problem
+    with pytest.raises(PolicyViolation, match="revoked"):
+        _open(url, "alice", signing_key="alice")
+
+
+def test_only_a_key_registered_for_the_actor_signs(url):
+    _registered(url)
+    create_key("carol")
+    with pytest.raises(PolicyViolation, match="not registered"):
+        _open(url, "carol", signing_key="carol")
+    with pytest.raises(PolicyViolation, match="registered for 'alice'"):
+        _open(url, "mallory", signing_key="alice")
+
+
+def test_rotation_replaces_a_key_in_one_step(url):
+    old = _registered(url)
+    new_signer = create_key("alice2")
+    with _open(url, "root") as reg:
+        new = reg.rotate_key(old, "alice2")
+        keys = reg._governance.governance_info().keys
+        assert keys[old].revoked_position is not None and keys[new].owner == "alice"
+        assert keys[new].printed_name == "Alice Smith" and new == new_signer.key_id
+    with _open(url, "alice", signing_key="alice2") as reg:
+        reg.set_version_tag("iris", 1, "c", "3")
+        assert reg.verify().ok
+
+
+def test_a_policy_requiring_signatures_refuses_an_unsigned_approval(url):
+    _registered(url)
+    create_key("bob")
+    with _open(url, "root") as reg:
+        reg.promote("iris", 1, alias="production")
+        reg.register_version("iris", metrics={"accuracy": 0.97}, code=None)
+        reg.register_key("bob", "bob", printed_name="Bob Jones")
+        reg.protect("iris", "production", approvers=["bob"], require_signatures=True)
+    with _open(url, "alice", signing_key="alice") as reg:
+        request = reg.request_promotion("iris", 2, alias="production")
+    with _open(url, "bob") as reg:
+        with pytest.raises(PolicyViolation, match="signed"):
+            reg.approve(request.request_id)
+    with _open(url, "bob", signing_key="bob") as reg:
+        done = reg.approve(request.request_id, reason="validated")
+        assert done.status == "executed"
+        approval = done.decisions[-1]
+        assert approval.meaning == "approved" and approval.key_id is not None
+        assert reg.verify().ok
+
+
+def test_signed_decisions_show_printed_name_time_and_meaning_in_the_report(url, tmp_path):
+    _registered(url)
+    with _open(url, "root") as reg:
+        reg.register_version("iris", metrics={"accuracy": 0.97}, code=None)
+        reg.protect("iris", "production", approvers=["alice"])
+    with _open(url, "bob") as reg:
+        request = reg.request_promotion("iris", 2, alias="production")
+    with _open(url, "alice", signing_key="alice") as reg:
+        reg.approve(request.request_id, reason="validated")
+        [signature] = reg.signatures("iris")
+        assert (signature.printed_name, signature.meaning, signature.version) == ("Alice Smith", "approved", 2)
+        assert "approved by Alice Smith (alice) on " in str(signature)
+        assert reg.as_of(signature.position - 1).signatures("iris") == []  # reads work on views
+        html = reg.audit_report("iris", format="html")
+        assert "Signed decisions" in html and "Alice Smith (alice)" in html
+        history = [e.summary for e in reg.history("iris")]
+        assert f"approved request {request.request_id} [signed, key {signature.key_id}]" in history
+
+
+def test_parallel_verification_finds_the_same_first_bad_signature(url, monkeypatch):
+    from eventreg import signing
+
+    _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        for i in range(30):
+            reg.set_version_tag("iris", 1, "k", str(i))
+        events = list(reg.log.read_all())
+    monkeypatch.setattr(signing, "BATCH", 8)  # batches of 8 signed events, two worker processes
+    assert verify_signatures(events, workers=2) == verify_signatures(events) == signing.SignatureCheck(True, 30)
+    forged = [e._replace(payload={**e.payload, "value": "x"}) if e.position in (20, 27) else e for e in events]
+    serial, parallel = verify_signatures(forged), verify_signatures(forged, workers=2)
+    assert serial == parallel and serial.first_bad_position == 20 and not serial.ok
+    assert serial.checked == sum(1 for e in events if e.metadata.get("signature") and e.position < 20)

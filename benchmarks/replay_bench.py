@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         time_s, _ = _timed(lambda: reg.as_of(when), repeat=1, what="as_of time")
         rows.append((f"as_of({when:%Y-%m-%dT%H:%M:%S}Z)", f"{time_s:.2f} s", ""))
         model = reg.as_of(middle).get_model("model-000")
-        rows.append(("  (check: model-000 at midpoint)", f"v{model.latest_version}", f"aliases {model.aliases}"))
+        rows.append(("  (check: model-000 at midpoint)", f"version {model.latest_version}", f"aliases {model.aliases}"))
     _print_table(head.position, rows, (load_before, os.getloadavg()[0]))
 
 

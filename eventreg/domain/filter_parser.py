@@ -155,44 +155,39 @@ def _like_test(pattern: str, ignore_case: bool) -> Callable[[Any], bool]:
 # -- logic ---------------------------------------------------------------------------
 
 
-def _all(parts: list[_Predicate]) -> _Predicate:
+def _combine(parts: list[_Predicate], decisive: bool) -> _Predicate:
     """
-    AND in three-valued logic: false wins, then unknown.
+    AND (``decisive=False``) or OR (``decisive=True``) in three-valued logic: the
+    decisive value wins, then unknown, else the other value.
     """
     if len(parts) == 1:
         return parts[0]
 
-    def every(record: Record) -> bool | None:
+    def combined(record: Record) -> bool | None:
         unknown = False
         for part in parts:
             result = part(record)
-            if result is False:
-                return False
+            if result is decisive:
+                return decisive
             if result is None:
                 unknown = True
-        return None if unknown else True
+        return None if unknown else not decisive
 
-    return every
+    return combined
+
+
+def _all(parts: list[_Predicate]) -> _Predicate:
+    """
+    AND in three-valued logic: false wins, then unknown.
+    """
+    return _combine(parts, False)
 
 
 def _any(parts: list[_Predicate]) -> _Predicate:
     """
     OR in three-valued logic: true wins, then unknown.
     """
-    if len(parts) == 1:
-        return parts[0]
-
-    def some(record: Record) -> bool | None:
-        unknown = False
-        for part in parts:
-            result = part(record)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
-
-    return some
+    return _combine(parts, True)
 
 
 def _negate(part: _Predicate) -> _Predicate:

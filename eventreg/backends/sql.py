@@ -33,6 +33,7 @@ from eventreg.backends.sql_connections import (
     EnginePool,
     SQLitePool,
     begin_write,
+    denied,
     driver_error,
     is_conflict,
     refused,
@@ -40,11 +41,10 @@ from eventreg.backends.sql_connections import (
     sqlite_pool,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
+from eventreg.backends.sql_namespace import DEFAULT, split_namespace, unknown_parameter
 from eventreg.backends.sql_rows import UndecodableText, decode_rows, decode_rows_unpaused, rows_until_undecodable
 from eventreg.backends.sql_statements import (
     EVENT_COLUMNS,
-    HASH_AT,
-    PREFIX,
     SQLITE_STATEMENTS,
     CompiledSql,
     Statements,
@@ -120,21 +120,33 @@ class SQLLog(BaseLog):
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
         self._appender = AppendState()
+        ns = self._namespace = pool.namespace
         if isinstance(pool, SQLitePool):
             self._ensure_sqlite_schema(pool, create)
-            compiled = SQLITE_STATEMENTS
+            if ns == DEFAULT:
+                compiled = SQLITE_STATEMENTS
+            else:  # another namespace's names: compiled as the text of SQLITE_STATEMENTS was
+                from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+                from eventreg.backends import sql_schema
+
+                compiled = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"), ns)
         else:
             from eventreg.backends import sql_schema
 
             try:
                 with pool.engine.connect() as conn:
-                    sql_schema.ensure_schema(conn, self.url, create=create)
+                    sql_schema.ensure_schema(conn, self.url, create=create, ns=ns)
+            except TypeError as e:  # PyMySQL: connect() got an unexpected keyword (a URL parameter)
+                if "unexpected keyword argument" not in str(e):
+                    raise
+                raise unknown_parameter(self.url, str(e)) from e
             except Exception as e:
                 if isinstance(driver_error(e), self._dbapi.Error):
                     self._raise(e, connecting=True)
                 raise
-            compiled = sql_schema.compile_statements(pool.engine.dialect)
-        self._sql = Statements(compiled)
+            compiled = sql_schema.compile_statements(pool.engine.dialect, ns)
+        self._sql = Statements(compiled, ns.qualified("events"))
         self._watch_forks()
 
     def _fork_locks(self) -> list[Any]:
@@ -152,15 +164,16 @@ class SQLLog(BaseLog):
         Read the stored schema version on a plain connection; only a database without
         the current schema (new, or older) needs SQLAlchemy, to create or upgrade it.
         """
-        if not create and not sqlite_has_table(pool, f"{PREFIX}schema"):
+        schema_table = pool.namespace.name("schema")
+        if not create and not sqlite_has_table(pool, schema_table):
             raise no_registry(self.url)
         conn = self._connection()
         try:
             cursor = conn.cursor()
             found = cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                   (f"{PREFIX}schema",)).fetchone()
+                                   (schema_table,)).fetchone()
             row = found and cursor.execute(
-                f"SELECT version, min_eventreg FROM {PREFIX}schema ORDER BY version DESC LIMIT 1").fetchone()
+                f"SELECT version, min_eventreg FROM {schema_table} ORDER BY version DESC LIMIT 1").fetchone()
             cursor.close()
         except sqlite3.Error as e:
             self._raise(e, connecting=True, conn=conn)
@@ -174,7 +187,7 @@ class SQLLog(BaseLog):
 
         try:
             sql_schema.ensure_sqlite_schema(pool.database, pool.connect_args, pool.synchronous,
-                                            pool.busy_timeout, self.url)
+                                            pool.busy_timeout, self.url, pool.namespace)
         except sqlite3.Error as e:
             self._raise(e, connecting=True)
 
@@ -215,13 +228,14 @@ class SQLLog(BaseLog):
                 "connect_args, sqlite_synchronous, busy_timeout, read_chunk)"
             )
         scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+        url, ns = split_namespace(url, scheme.split("+", 1)[0]) if scheme else (url, DEFAULT)
         if scheme.split("+", 1)[0] == "sqlite":
             pool: EnginePool | SQLitePool = sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
-                                                        busy_timeout, create)
+                                                        busy_timeout, create, ns)
         else:
             from eventreg.backends import sql_schema
 
-            pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
+            pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout), ns)
         try:
             return cls(pool, actor=actor, read_chunk=read_chunk, create=create)
         except BaseException:
@@ -286,6 +300,11 @@ class SQLLog(BaseLog):
         password = self._pool.password
         if password:
             text = text.replace(str(password), "***")
+        if connecting and "invalid connection option" in text:  # psycopg: a URL parameter libpq lacks
+            return unknown_parameter(self.url, text)
+        if denied(error):
+            return BackendUnavailable(f"{self._where()} denied this database user access, nothing was "
+                                      f"read or written: {text}")
         if not connecting and refused(error):
             return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
         if self._name == "sqlite" and "Could not decode to UTF-8" in text:
@@ -373,7 +392,7 @@ class SQLLog(BaseLog):
                     if presumed is not None:
                         position, digest = presumed
                         try:
-                            if cursor.execute(HASH_AT, (position,)).fetchone() != (digest,):
+                            if cursor.execute(self._sql.hash_at, (position,)).fetchone() != (digest,):
                                 raise ConcurrencyConflict("the log was replaced")
                             new_position, new_hash, result = work(cursor, position, digest)
                         except (self._dbapi.IntegrityError, ConcurrencyConflict):

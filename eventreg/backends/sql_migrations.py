@@ -10,23 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from eventreg.backends.sql_statements import PREFIX
 from eventreg.errors import SchemaVersionError
 from eventreg.log import GENESIS_HASH
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from eventreg.backends.sql_namespace import Namespace
+
 
 class Migration(NamedTuple):
     """
     One schema version: the first eventreg release that writes it, and how to get there
-    from the version before (``None`` for version 1, which is created, not upgraded).
+    from the version before (``None`` for version 1, which is created, not upgraded):
+    ``upgrade(conn, namespace)`` changes the tables ``namespace.qualified("events")`` ... .
     """
 
     version: int
     min_eventreg: str
-    upgrade: Callable[[sa.Connection], None] | None
+    upgrade: Callable[[sa.Connection, Namespace], None] | None
 
 
 def head_is_last_event(dialect_name: str) -> bool:
@@ -41,34 +43,28 @@ def head_is_last_event(dialect_name: str) -> bool:
     return dialect_name == "sqlite"
 
 
-_HEAD_VIEW = f"""
-CREATE VIEW IF NOT EXISTS {PREFIX}head (id, position, hash) AS SELECT 1,
-    COALESCE((SELECT position FROM {PREFIX}events ORDER BY position DESC LIMIT 1), 0),
-    COALESCE((SELECT hash FROM {PREFIX}events ORDER BY position DESC LIMIT 1), '{GENESIS_HASH}')
-"""
-_HEAD_VIEW_TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS {PREFIX}head_{verb.lower()} INSTEAD OF {verb} ON {PREFIX}head "
-    "BEGIN SELECT 1; END"
-    for verb in ("INSERT", "UPDATE", "DELETE")
-]
-
-
-def create_head_view(conn: sa.Connection) -> None:
+def create_head_view(conn: sa.Connection, ns: Namespace) -> None:
     """
     SQLite: ``eventreg_head`` as a view of the last event (see :func:`head_is_last_event`).
     """
-    conn.exec_driver_sql(_HEAD_VIEW)
-    for trigger in _HEAD_VIEW_TRIGGERS:
-        conn.exec_driver_sql(trigger)
+    head, events = ns.qualified("head"), ns.qualified("events")
+    conn.exec_driver_sql(f"""
+CREATE VIEW IF NOT EXISTS {head} (id, position, hash) AS SELECT 1,
+    COALESCE((SELECT position FROM {events} ORDER BY position DESC LIMIT 1), 0),
+    COALESCE((SELECT hash FROM {events} ORDER BY position DESC LIMIT 1), '{GENESIS_HASH}')
+""")
+    for verb in ("INSERT", "UPDATE", "DELETE"):
+        conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {ns.name('head')}_{verb.lower()} "
+                             f"INSTEAD OF {verb} ON {head} BEGIN SELECT 1; END")
 
 
-def _upgrade_to_2(conn: sa.Connection) -> None:
+def _upgrade_to_2(conn: sa.Connection, ns: Namespace) -> None:
     """
     Schema 2: on SQLite the head row becomes a view of the last event; elsewhere no change.
     """
     if head_is_last_event(conn.dialect.name):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}head")
-        create_head_view(conn)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {ns.qualified('head')}")
+        create_head_view(conn, ns)
 
 
 #: Every schema version, oldest first. A new version appends a step here, changes the

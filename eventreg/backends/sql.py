@@ -302,9 +302,10 @@ class SQLLog(BaseLog):
             text = text.replace(str(password), "***")
         if connecting and "invalid connection option" in text:  # psycopg: a URL parameter libpq lacks
             return unknown_parameter(self.url, text)
-        if denied(error):
-            return BackendUnavailable(f"{self._where()} denied this database user access, nothing was "
-                                      f"read or written: {text}")
+        if denied(error):  # PostgreSQL adds the statement ("LINE 2: FROM ..."): the reason is enough
+            user = getattr(self._pool, "user", None)
+            return BackendUnavailable(f"{self._where()} denied database user {user!r} access, nothing was "
+                                      f"read or written: {text.split(' LINE ', 1)[0]}")
         if not connecting and refused(error):
             return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
         if self._name == "sqlite" and "Could not decode to UTF-8" in text:

@@ -194,6 +194,7 @@ class EnginePool:
         url = engine.url
         self.url = redact_url(with_namespace(url.render_as_string(hide_password=False), namespace))
         self.password = url.password
+        self.user = url.username
         port = url.port or _DEFAULT_PORTS.get(self.name, "default port")
         self.where = (f"{self.name} at {url.host or 'localhost'}:{port} "
                       f"(database {url.database!r}{namespace.describe()})")

@@ -33,12 +33,10 @@ from eventreg.backends.sql_connections import (
     EnginePool,
     SQLitePool,
     begin_write,
-    denied,
     driver_error,
-    is_conflict,
-    refused,
     sqlite_has_table,
     sqlite_pool,
+    translate,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
 from eventreg.backends.sql_namespace import DEFAULT, split_namespace, unknown_parameter
@@ -51,14 +49,12 @@ from eventreg.backends.sql_statements import (
 )
 from eventreg.config import no_registry
 from eventreg.errors import (
-    AppendRefused,
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
     EventregError,
     InvalidEvent,
     LogCorrupted,
-    NotAnEventLog,
 )
 from eventreg.log import (
     GENESIS_HASH,
@@ -285,38 +281,6 @@ class SQLLog(BaseLog):
     def _where(self) -> str:
         return self._pool.where
 
-    def _translate(self, error: BaseException, *, connecting: bool = False) -> Exception | None:
-        """
-        The eventreg error for a driver error, or ``None`` to let it through as it is.
-        """
-        reason = is_conflict(error)
-        if reason and not connecting:
-            return ConcurrencyConflict(f"append to {self._where()} not done: {reason}")
-        args = error.args
-        if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
-            text = f"{args[1]} (error {args[0]})"
-        else:
-            text = " ".join(str(error).split())
-        password = self._pool.password
-        if password:
-            text = text.replace(str(password), "***")
-        if connecting and "invalid connection option" in text:  # psycopg: a URL parameter libpq lacks
-            return unknown_parameter(self.url, text)
-        if denied(error):  # PostgreSQL adds the statement ("LINE 2: FROM ..."): the reason is enough
-            user = getattr(self._pool, "user", None)
-            return BackendUnavailable(f"{self._where()} denied database user {user!r} access, nothing was "
-                                      f"read or written: {text.split(' LINE ', 1)[0]}")
-        if not connecting and refused(error):
-            return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
-        if self._name == "sqlite" and "Could not decode to UTF-8" in text:
-            return UndecodableText(f"{self._where()} holds text that is not UTF-8 (edited by hand): {text}")
-        if self._name == "sqlite" and "not a database" in text:
-            return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
-        if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
-            verb = "cannot connect to" if connecting else "lost the connection to"
-            return BackendUnavailable(f"{verb} {self._where()}: {text}")
-        return None
-
     def _raise(self, error: BaseException, *, connecting: bool = False, conn: Any = None) -> NoReturn:
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
@@ -329,7 +293,7 @@ class SQLLog(BaseLog):
                 conn.invalidate()
                 if conn is self._writer:
                     self._writer = None
-        translated = self._translate(original, connecting=connecting)
+        translated = translate(original, self._pool, connecting=connecting)
         if translated is None:
             raise error
         raise translated from error

@@ -15,8 +15,15 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
 from eventreg.backends.sql_namespace import DEFAULT, Namespace, unknown_parameter, with_namespace
+from eventreg.backends.sql_rows import UndecodableText
 from eventreg.config import no_registry, redact_url
-from eventreg.errors import ConfigurationError
+from eventreg.errors import (
+    AppendRefused,
+    BackendUnavailable,
+    ConcurrencyConflict,
+    ConfigurationError,
+    NotAnEventLog,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -165,6 +172,39 @@ def is_conflict(error: BaseException) -> str | None:
         return "timed out waiting for the log's write lock"
     if getattr(error, "sqlite_errorname", "").startswith("SQLITE_BUSY") or "database is locked" in str(error):
         return "timed out waiting for the log's write lock (SQLite busy)"
+    return None
+
+
+def translate(error: BaseException, pool: EnginePool | SQLitePool, *, connecting: bool = False) -> Exception | None:
+    """
+    The eventreg error for a driver's error on one of ``pool``'s connections, or ``None``
+    to let it through as it is.
+    """
+    where = pool.where
+    reason = is_conflict(error)
+    if reason and not connecting:
+        return ConcurrencyConflict(f"append to {where} not done: {reason}")
+    args = error.args
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        text = f"{args[1]} (error {args[0]})"
+    else:
+        text = " ".join(str(error).split())
+    if pool.password:
+        text = text.replace(str(pool.password), "***")
+    if connecting and "invalid connection option" in text:  # psycopg: a URL parameter libpq lacks
+        return unknown_parameter(pool.url, text)
+    if denied(error):  # PostgreSQL adds the statement ("LINE 2: FROM ..."): the reason is enough
+        return BackendUnavailable(f"{where} denied database user {getattr(pool, 'user', None)!r} access, "
+                                  f"nothing was read or written: {text.split(' LINE ', 1)[0]}")
+    if not connecting and refused(error):
+        return AppendRefused(f"{where} refused the write, nothing was written: {text}")
+    if pool.name == "sqlite" and "Could not decode to UTF-8" in text:
+        return UndecodableText(f"{where} holds text that is not UTF-8 (edited by hand): {text}")
+    if pool.name == "sqlite" and "not a database" in text:
+        return NotAnEventLog(f"{where} is not a SQLite database ({text})")
+    if isinstance(error, (pool.dbapi.OperationalError, pool.dbapi.InterfaceError)):
+        verb = "cannot connect to" if connecting else "lost the connection to"
+        return BackendUnavailable(f"{verb} {where}: {text}")
     return None
 
 

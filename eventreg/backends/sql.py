@@ -578,6 +578,31 @@ class SQLLog(BaseLog):
             conn.close()
         return rows_until_undecodable(rows)
 
+    @property
+    def records_database_user(self) -> bool:
+        """
+        Whether the database records its session user on each event (PostgreSQL, MySQL).
+        """
+        return self._sql.database_users is not None
+
+    def database_users(self, from_position: int = 1, to_position: int | None = None) -> dict[int, str]:
+        """
+        The database user that inserted each event from ``from_position`` to
+        ``to_position`` (inclusive; default: the head), as the database recorded it: the
+        role that logged in on PostgreSQL, ``user@host`` on MySQL. Not part of the hash
+        chain: the database writes it, a client cannot (a value it sends is overridden).
+
+        Returns:
+            ``{position: user}`` for the events that have one; empty on SQLite, and for
+            events written before schema version 3.
+        """
+        sql = self._sql.database_users
+        if sql is None:
+            return {}
+        hi = to_position if to_position is not None else self.head().position
+        rows = self._query(sql, sql.args(lo=max(from_position, 1), hi=hi))
+        return {position: user for position, user in rows if user is not None}
+
     def stream_version(self, stream_id: str) -> int:
         """
         The stream's current version (0 if it does not exist).

@@ -67,6 +67,66 @@ def _upgrade_to_2(conn: sa.Connection, ns: Namespace) -> None:
         create_head_view(conn, ns)
 
 
+#: the events table's column the database fills with its session user (PostgreSQL, MySQL)
+DATABASE_USER = "database_user"
+
+
+def record_database_user(conn: sa.Connection, ns: Namespace) -> None:
+    """
+    PostgreSQL and MySQL: the database fills ``database_user`` of every inserted event
+    with the session user (the role that logged in), and a value a client sends is
+    overridden; an update keeps the recorded user. SQLite has no users: no change.
+
+    A column default records the user of ordinary inserts; a ``BEFORE INSERT`` trigger
+    overrides a client that names the column itself (one that writes SQL by hand).
+    PostgreSQL's ``session_user`` is the login role, which ``SET ROLE`` does not change;
+    MySQL's ``SESSION_USER()`` is ``user@client-host`` as the client connected (inside a
+    trigger, ``CURRENT_USER()`` would be the trigger's definer). Re-runnable.
+    """
+    dialect = conn.dialect.name
+    events, column = ns.qualified("events"), DATABASE_USER
+    if dialect == "postgresql":
+        function = ns.qualified("record_database_user")
+        conn.exec_driver_sql(f"ALTER TABLE {events} ALTER COLUMN {column} SET DEFAULT session_user")
+        conn.exec_driver_sql(f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.{column} := session_user;
+    ELSE
+        NEW.{column} := OLD.{column};
+    END IF;
+    RETURN NEW;
+END $$""")
+        trigger = ns.name("events_database_user")
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {events}")
+        conn.exec_driver_sql(f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {events} "
+                             f"FOR EACH ROW EXECUTE FUNCTION {function}()")
+    elif dialect in ("mysql", "mariadb"):
+        conn.exec_driver_sql(f"ALTER TABLE {events} ALTER COLUMN {column} SET DEFAULT (SESSION_USER())")
+        for verb, value in (("insert", "SESSION_USER()"), ("update", f"OLD.{column}")):
+            trigger = ns.name(f"events_database_user_{verb}")
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
+                f"AND trigger_name = '{trigger}'").first()
+            if not exists:
+                conn.exec_driver_sql(f"CREATE TRIGGER {trigger} BEFORE {verb.upper()} ON {events} "
+                                     f"FOR EACH ROW SET NEW.{column} = {value}")
+
+
+def _upgrade_to_3(conn: sa.Connection, ns: Namespace) -> None:
+    """
+    Schema 3: the events table gets ``database_user``, filled by PostgreSQL and MySQL
+    (see :func:`record_database_user`); on SQLite it stays empty.
+    """
+    import sqlalchemy as sa
+
+    columns = {c["name"] for c in sa.inspect(conn).get_columns(ns.name("events"), schema=ns.schema)}
+    if DATABASE_USER not in columns:
+        conn.exec_driver_sql(f"ALTER TABLE {ns.qualified('events')} ADD COLUMN {DATABASE_USER} VARCHAR(300)")
+    record_database_user(conn, ns)
+
+
 #: Every schema version, oldest first. A new version appends a step here, changes the
 #: table definitions in ``sql_schema`` to what the step produces and regenerates
 #: :data:`SQLITE_STATEMENTS`; a fresh database is created from the tables directly and
@@ -76,6 +136,7 @@ def _upgrade_to_2(conn: sa.Connection, ns: Namespace) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "0.1.0", None),
     Migration(2, "0.1.0", _upgrade_to_2),
+    Migration(3, "0.1.0", _upgrade_to_3),
 ]
 
 

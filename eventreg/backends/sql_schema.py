@@ -28,7 +28,9 @@ from eventreg.backends.sql_connections import use_wal
 from eventreg.backends.sql_migrations import (
     Migration,
     create_head_view,
+    DATABASE_USER,
     head_is_last_event,
+    record_database_user,
     refuse_newer,
     schema_version_known,
 )
@@ -136,6 +138,9 @@ class Tables:
             sa.Column("metadata", _LONG_TEXT, nullable=False),
             sa.Column("prev_hash", sa.CHAR(64), nullable=False),
             sa.Column("hash", sa.CHAR(64), nullable=False),
+            # filled by the database (PostgreSQL, MySQL), never sent by eventreg: see
+            # sql_migrations.record_database_user
+            sa.Column(DATABASE_USER, sa.String(300), nullable=True),
             sa.UniqueConstraint("stream_id", "stream_version", name=name("uq_stream_version")),
         )
         self.head = sa.Table(
@@ -182,7 +187,7 @@ _default = tables()
 metadata, events, head_table = _default.metadata, _default.events, _default.head
 snapshots, checkpoints, schema_table = _default.snapshots, _default.checkpoints, _default.schema
 
-if [c.name for c in events.columns] != EVENT_COLUMNS:  # pragma: no cover
+if [c.name for c in events.columns] != [*EVENT_COLUMNS, DATABASE_USER]:  # pragma: no cover
     raise ImportError("eventreg.backends.sql_statements.EVENT_COLUMNS does not match the events table")
 
 
@@ -285,6 +290,7 @@ def _create(conn: sa.Connection, t: Tables) -> None:
         t.metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
         if conn.execute(sa.select(t.head.c.id)).first() is None:
             conn.execute(sa.insert(t.head).values(id=1, position=0, hash=GENESIS_HASH))
+    record_database_user(conn, t.namespace)
     _stamp(conn, t, sql_migrations.MIGRATIONS[-1])
 
 
@@ -359,6 +365,10 @@ def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str
         .order_by(ev.stream_version), dialect)
     out["read_all"] = _compile(
         sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)
+    if dialect.name != "sqlite":  # SQLite records no database user
+        out["database_users"] = _compile(
+            sa.select(ev.position, ev[DATABASE_USER])
+            .where(ev.position >= bp("lo"), ev.position <= bp("hi")).order_by(ev.position), dialect)
     out["save_snapshot"] = _compile(sa.insert(snapshots).values(
         position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
     out["latest_snapshot"] = _compile(

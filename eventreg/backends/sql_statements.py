@@ -134,6 +134,8 @@ class Statements:
         self.stream_version = compiled["stream_version"]
         self.read_stream = compiled["read_stream"]
         self.read_all = compiled["read_all"]
+        #: PostgreSQL, MySQL: ``(position, database_user)`` of the events in ``[lo, hi]``
+        self.database_users = compiled.get("database_users")
         self.save_snapshot = compiled["save_snapshot"]
         self.latest_snapshot = compiled["latest_snapshot"]
         self.get_checkpoint = compiled["get_checkpoint"]

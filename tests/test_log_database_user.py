@@ -143,3 +143,39 @@ def test_a_schema_2_database_is_upgraded_and_new_events_get_their_user(postgres_
         log.append("s", [NewEvent("e", {})], expected_version=1)
         assert log.database_users() == {2: "postgres"}  # the event written before has none
         assert log.verify().ok
+
+
+def test_history_shows_the_database_user_of_each_event(postgres_role, postgres_url, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from eventreg.cli import cli
+
+    role, url = postgres_role
+
+    def run(as_url: str, *args: str) -> str:
+        result = CliRunner().invoke(cli, ["--url", as_url, "--artifacts", f"file://{tmp_path}/a", "--actor", "alice",
+                                          *args], prog_name="eventreg", env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run(url, "models", "create", "iris")
+    run(postgres_url, "models", "create", "churn")  # the administrator
+    history = json.loads(run(postgres_url, "--json", "history"))
+    assert [(e["model"], e["actor"], e["database_user"]) for e in history] == [
+        ("iris", "alice", role), ("churn", "alice", "postgres")]
+    assert [e["database_user"] for e in json.loads(run(url, "--json", "history", "iris"))] == [role]
+    table = run(postgres_url, "history")
+    assert "db user" in table and role in table
+
+
+def test_history_has_no_database_user_column_on_sqlite(sqlite_url, tmp_path):
+    from click.testing import CliRunner
+
+    from eventreg.cli import cli
+
+    base = ["--url", sqlite_url, "--artifacts", f"file://{tmp_path}/a"]
+    assert CliRunner().invoke(cli, [*base, "models", "create", "iris"]).exit_code == 0
+    result = CliRunner().invoke(cli, [*base, "history"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "db user" not in result.stdout and "iris" in result.stdout

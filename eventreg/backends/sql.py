@@ -585,22 +585,24 @@ class SQLLog(BaseLog):
         """
         return self._sql.database_users is not None
 
-    def database_users(self, from_position: int = 1, to_position: int | None = None) -> dict[int, str]:
+    def database_users(self, from_position: int = 1, to_position: int | None = None, *,
+                       stream_id: str | None = None) -> dict[int, str]:
         """
         The database user that inserted each event from ``from_position`` to
-        ``to_position`` (inclusive; default: the head), as the database recorded it: the
-        role that logged in on PostgreSQL, ``user@host`` on MySQL. Not part of the hash
-        chain: the database writes it, a client cannot (a value it sends is overridden).
+        ``to_position`` (inclusive; default: the head), only of stream ``stream_id`` if
+        given, as the database recorded it: the role that logged in on PostgreSQL,
+        ``user@host`` on MySQL. Not part of the hash chain: the database writes it, a
+        client cannot (a value it sends is overridden).
 
         Returns:
             ``{position: user}`` for the events that have one; empty on SQLite, and for
             events written before schema version 3.
         """
-        sql = self._sql.database_users
+        sql = self._sql.database_users if stream_id is None else self._sql.stream_database_users
         if sql is None:
             return {}
         hi = to_position if to_position is not None else self.head().position
-        rows = self._query(sql, sql.args(lo=max(from_position, 1), hi=hi))
+        rows = self._query(sql, sql.args(lo=max(from_position, 1), hi=hi, sid=stream_id))
         return {position: user for position, user in rows if user is not None}
 
     def stream_version(self, stream_id: str) -> int:

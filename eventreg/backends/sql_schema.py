@@ -369,6 +369,10 @@ def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str
         out["database_users"] = _compile(
             sa.select(ev.position, ev[DATABASE_USER])
             .where(ev.position >= bp("lo"), ev.position <= bp("hi")).order_by(ev.position), dialect)
+        out["stream_database_users"] = _compile(
+            sa.select(ev.position, ev[DATABASE_USER])
+            .where(ev.stream_id == bp("sid"), ev.position >= bp("lo"), ev.position <= bp("hi"))
+            .order_by(ev.position), dialect)
     out["save_snapshot"] = _compile(sa.insert(snapshots).values(
         position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
     out["latest_snapshot"] = _compile(

@@ -136,6 +136,7 @@ class Statements:
         self.read_all = compiled["read_all"]
         #: PostgreSQL, MySQL: ``(position, database_user)`` of the events in ``[lo, hi]``
         self.database_users = compiled.get("database_users")
+        self.stream_database_users = compiled.get("stream_database_users")
         self.save_snapshot = compiled["save_snapshot"]
         self.latest_snapshot = compiled["latest_snapshot"]
         self.get_checkpoint = compiled["get_checkpoint"]

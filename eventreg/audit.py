@@ -52,7 +52,7 @@ class HistoryEvent:
     ``metadata`` are the event's full data; ``hash`` its link in the chain.
     ``database_user`` is who the database itself says inserted the event (PostgreSQL's
     login role, MySQL's ``user@host``; see :func:`with_database_users`), ``None`` where
-    the backend records none.
+    the backend records none; it does not take part in ``==``.
     """
 
     position: int
@@ -69,7 +69,9 @@ class HistoryEvent:
     payload: dict[str, Any]
     metadata: dict[str, Any]
     hash: str
-    database_user: str | None = None
+    #: where the row was stored, not what happened: two copies of a log hold the same
+    #: history though different users inserted their rows, so equality ignores it
+    database_user: str | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def of(cls, recorded: RecordedEvent) -> HistoryEvent:

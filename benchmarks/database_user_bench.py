@@ -31,7 +31,7 @@ from eventreg.log import NewEvent
 
 _DROP = {
     "postgresql": ["DROP TRIGGER eventreg_events_database_user ON eventreg_events"],
-    "mysql": ["DROP TRIGGER eventreg_events_database_user_insert"],
+    "mysql": ["DROP TRIGGER eventreg_events_user_ins"],
 }
 
 

@@ -99,6 +99,15 @@ def sql_url_any(request):
     return request.getfixturevalue(request.param)
 
 
+def test_the_longest_prefix_fits_every_dialects_name_limits(sql_url_any):
+    url = _with(sql_url_any, f"prefix={'p' * 31}_")
+    with open_log(url) as log:
+        log.append("s", [NewEvent("e", {})])
+        assert log.verify().ok
+    with open_log(url) as log:  # reopened: found, not created again
+        assert log.head().position == 1
+
+
 def test_schema_is_for_postgresql_only(sqlite_url, mysql_url):
     for url in (sqlite_url, mysql_url):
         with pytest.raises(ConfigurationError, match="schema= is for PostgreSQL.*prefix="):

@@ -105,7 +105,7 @@ END $$""")
     elif dialect in ("mysql", "mariadb"):
         conn.exec_driver_sql(f"ALTER TABLE {events} ALTER COLUMN {column} SET DEFAULT (SESSION_USER())")
         for verb, value in (("insert", "SESSION_USER()"), ("update", f"OLD.{column}")):
-            trigger = ns.name(f"events_database_user_{verb}")
+            trigger = ns.name(f"events_user_{verb[:3]}")  # within MySQL's 64 after a 32-long prefix
             exists = conn.exec_driver_sql(
                 "SELECT 1 FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
                 f"AND trigger_name = '{trigger}'").first()

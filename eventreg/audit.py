@@ -35,6 +35,7 @@ __all__ = [
     "summarize",
     "verify",
     "with_artifacts",
+    "with_database_users",
 ]
 
 
@@ -49,6 +50,9 @@ class HistoryEvent:
     ``model``, ``version``, ``alias``, ``run_id`` and ``reason`` are taken from the payload
     when the event has them; ``summary`` says what happened in one line; ``payload`` and
     ``metadata`` are the event's full data; ``hash`` its link in the chain.
+    ``database_user`` is who the database itself says inserted the event (PostgreSQL's
+    login role, MySQL's ``user@host``; see :func:`with_database_users`), ``None`` where
+    the backend records none; it does not take part in ``==``.
     """
 
     position: int
@@ -65,6 +69,9 @@ class HistoryEvent:
     payload: dict[str, Any]
     metadata: dict[str, Any]
     hash: str
+    #: where the row was stored, not what happened: two copies of a log hold the same
+    #: history though different users inserted their rows, so equality ignores it
+    database_user: str | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def of(cls, recorded: RecordedEvent) -> HistoryEvent:
@@ -251,6 +258,19 @@ def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until:
             continue
         out.append(HistoryEvent.of(recorded))
     return out
+
+
+def with_database_users(events: list[HistoryEvent], log: Any) -> list[HistoryEvent]:
+    """
+    ``events`` with the database user the log's database recorded on each, on a log with
+    the capability ``records_database_user`` (PostgreSQL, MySQL); else ``events`` as they are.
+    """
+    if not events or not getattr(log, "records_database_user", False):
+        return events
+    streams = {event.stream_id for event in events}  # one stream (a model's history): ask by stream
+    stream_id = streams.pop() if len(streams) == 1 else None
+    users = log.database_users(events[0].position, events[-1].position, stream_id=stream_id)
+    return [attrs.evolve(event, database_user=users.get(event.position)) for event in events]
 
 
 def first_position(since: Any) -> int:

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, ContextManager
 
 from eventreg._version import __version__
-from eventreg.audit import AliasTenure, HistoryEvent, alias_tenures, check_from_position, first_position, select_history
+from eventreg.audit import (
+    AliasTenure,
+    HistoryEvent,
+    alias_tenures,
+    check_from_position,
+    first_position,
+    select_history,
+    with_database_users,
+)
 from eventreg.domain.entities import ARCHIVED, ModelState, RegistryState, VersionState
 from eventreg.domain.events import model_stream
 from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
@@ -414,7 +422,8 @@ class RegistryView:
             source: Iterable[RecordedEvent] = self.log.read_stream(model_stream(name))
         else:
             source = read_events(self.log, first_position(since), limit)
-        return select_history(source, since=since, until=until, actor=actor, types=types, limit=limit)
+        found = select_history(source, since=since, until=until, actor=actor, types=types, limit=limit)
+        return with_database_users(found, self.log)
 
     def alias_history(self, model: str, alias: str) -> list[AliasTenure]:
         """

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from eventreg import open_log
 from eventreg.backends.sql import SQLLog
+from eventreg.backends.sql_namespace import split_namespace
 from eventreg.errors import (
     BackendUnavailable,
     ConcurrencyConflict,
@@ -32,29 +33,40 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
 
+def _target(url: str) -> tuple[str, str]:
+    """
+    The plain database URL of a log URL and its events table's name (in the URL's namespace).
+    """
+    plain, ns = split_namespace(url, url.split(":", 1)[0].split("+", 1)[0])
+    return plain, ns.qualified("events")
+
+
 class SQLTampering:
     """
     Tamper hooks that change the events table directly, as an attacker with database access would.
     """
 
     def tamper_edit_payload(self, url: str, position: int, payload_text: str) -> None:
+        url, table = _target(url)
         engine = _engine(url)
         with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE eventreg_events SET payload = :p WHERE position = :pos"),
+            conn.execute(sa.text(f"UPDATE {table} SET payload = :p WHERE position = :pos"),
                          {"p": payload_text, "pos": position})
         engine.dispose()
 
     def tamper_delete(self, url: str, position: int) -> None:
+        url, table = _target(url)
         engine = _engine(url)
         with engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM eventreg_events WHERE position = :pos"), {"pos": position})
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE position = :pos"), {"pos": position})
         engine.dispose()
 
     def tamper_swap(self, url: str, a: int, b: int) -> None:
+        url, table = _target(url)
         columns = ["stream_id", "stream_version", "type", "schema_version", "recorded_at", "actor",
                    "payload", "metadata", "prev_hash", "hash"]
-        select = sa.text(f"SELECT {', '.join(columns)} FROM eventreg_events WHERE position = :pos")
-        update = sa.text(f"UPDATE eventreg_events SET {', '.join(f'{c} = :{c}' for c in columns)} "
+        select = sa.text(f"SELECT {', '.join(columns)} FROM {table} WHERE position = :pos")
+        update = sa.text(f"UPDATE {table} SET {', '.join(f'{c} = :{c}' for c in columns)} "
                          "WHERE position = :pos")
         engine = _engine(url)
         with engine.begin() as conn:
@@ -67,22 +79,35 @@ class SQLTampering:
         engine.dispose()
 
 
+def _in_namespace(url: str, namespace: str) -> str:
+    """
+    ``url`` in a namespace (``""``: the default one); the database's default namespace
+    then already holds a log with events, which the namespaced log must never see.
+    """
+    if not namespace:
+        return url
+    with open_log(url) as neighbour:
+        neighbour.append("neighbour", [NewEvent("e", {"n": 1}), NewEvent("e", {"n": 2})])
+    return f"{url}{'&' if '?' in url else '?'}{namespace}"
+
+
+# every SQL log passes the contract in its database's default namespace and in a named one
 class TestSQLiteLog(SQLTampering, EventLogContract):
-    @pytest.fixture
-    def log_url(self, sqlite_url):
-        return sqlite_url
+    @pytest.fixture(params=["", "prefix=team_a_"], ids=["default", "prefixed"])
+    def log_url(self, sqlite_url, request):
+        return _in_namespace(sqlite_url, request.param)
 
 
 class TestPostgresLog(SQLTampering, EventLogContract):
-    @pytest.fixture
-    def log_url(self, postgres_url):
-        return postgres_url
+    @pytest.fixture(params=["", "schema=team_a"], ids=["default", "schema"])
+    def log_url(self, postgres_url, request):
+        return _in_namespace(postgres_url, request.param)
 
 
 class TestMariaDBLog(SQLTampering, EventLogContract):
-    @pytest.fixture
-    def log_url(self, mysql_url):
-        return mysql_url
+    @pytest.fixture(params=["", "prefix=team_a_"], ids=["default", "prefixed"])
+    def log_url(self, mysql_url, request):
+        return _in_namespace(mysql_url, request.param)
 
 
 # -- what is particular to the SQL backends --------------------------------------------

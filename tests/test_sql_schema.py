@@ -66,9 +66,9 @@ def test_an_older_schema_is_upgraded_once_keeping_the_events(sql_url, monkeypatc
         recorded = log.append("s", [NewEvent("e", {"n": 1}), NewEvent("e", {"n": 2})])
     calls = []
 
-    def add_type_index(conn: sa.Connection) -> None:
+    def add_type_index(conn: sa.Connection, ns) -> None:
         calls.append(1)
-        conn.execute(sa.text("CREATE INDEX eventreg_ix_events_type ON eventreg_events (type)"))
+        conn.execute(sa.text(f"CREATE INDEX {ns.name('ix_events_type')} ON {ns.qualified('events')} (type)"))
 
     newer = [*sql_migrations.MIGRATIONS, Migration(sql_migrations.schema_version_known() + 1, "0.9.0", add_type_index)]
     monkeypatch.setattr(sql_migrations, "MIGRATIONS", newer)

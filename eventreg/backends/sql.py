@@ -34,31 +34,27 @@ from eventreg.backends.sql_connections import (
     SQLitePool,
     begin_write,
     driver_error,
-    is_conflict,
-    refused,
     sqlite_has_table,
     sqlite_pool,
+    translate,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
+from eventreg.backends.sql_namespace import DEFAULT, split_namespace, unknown_parameter
 from eventreg.backends.sql_rows import UndecodableText, decode_rows, decode_rows_unpaused, rows_until_undecodable
 from eventreg.backends.sql_statements import (
     EVENT_COLUMNS,
-    HASH_AT,
-    PREFIX,
     SQLITE_STATEMENTS,
     CompiledSql,
     Statements,
 )
 from eventreg.config import no_registry
 from eventreg.errors import (
-    AppendRefused,
     BackendUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
     EventregError,
     InvalidEvent,
     LogCorrupted,
-    NotAnEventLog,
 )
 from eventreg.log import (
     GENESIS_HASH,
@@ -120,21 +116,33 @@ class SQLLog(BaseLog):
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
         self._appender = AppendState()
+        ns = self._namespace = pool.namespace
         if isinstance(pool, SQLitePool):
             self._ensure_sqlite_schema(pool, create)
-            compiled = SQLITE_STATEMENTS
+            if ns == DEFAULT:
+                compiled = SQLITE_STATEMENTS
+            else:  # another namespace's names: compiled as the text of SQLITE_STATEMENTS was
+                from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+                from eventreg.backends import sql_schema
+
+                compiled = sql_schema.compile_statements(sqlite_dialect.dialect(paramstyle="qmark"), ns)
         else:
             from eventreg.backends import sql_schema
 
             try:
                 with pool.engine.connect() as conn:
-                    sql_schema.ensure_schema(conn, self.url, create=create)
+                    sql_schema.ensure_schema(conn, self.url, create=create, ns=ns)
+            except TypeError as e:  # PyMySQL: connect() got an unexpected keyword (a URL parameter)
+                if "unexpected keyword argument" not in str(e):
+                    raise
+                raise unknown_parameter(self.url, str(e)) from e
             except Exception as e:
                 if isinstance(driver_error(e), self._dbapi.Error):
                     self._raise(e, connecting=True)
                 raise
-            compiled = sql_schema.compile_statements(pool.engine.dialect)
-        self._sql = Statements(compiled)
+            compiled = sql_schema.compile_statements(pool.engine.dialect, ns)
+        self._sql = Statements(compiled, ns.qualified("events"))
         self._watch_forks()
 
     def _fork_locks(self) -> list[Any]:
@@ -152,15 +160,16 @@ class SQLLog(BaseLog):
         Read the stored schema version on a plain connection; only a database without
         the current schema (new, or older) needs SQLAlchemy, to create or upgrade it.
         """
-        if not create and not sqlite_has_table(pool, f"{PREFIX}schema"):
+        schema_table = pool.namespace.name("schema")
+        if not create and not sqlite_has_table(pool, schema_table):
             raise no_registry(self.url)
         conn = self._connection()
         try:
             cursor = conn.cursor()
             found = cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                   (f"{PREFIX}schema",)).fetchone()
+                                   (schema_table,)).fetchone()
             row = found and cursor.execute(
-                f"SELECT version, min_eventreg FROM {PREFIX}schema ORDER BY version DESC LIMIT 1").fetchone()
+                f"SELECT version, min_eventreg FROM {schema_table} ORDER BY version DESC LIMIT 1").fetchone()
             cursor.close()
         except sqlite3.Error as e:
             self._raise(e, connecting=True, conn=conn)
@@ -174,7 +183,7 @@ class SQLLog(BaseLog):
 
         try:
             sql_schema.ensure_sqlite_schema(pool.database, pool.connect_args, pool.synchronous,
-                                            pool.busy_timeout, self.url)
+                                            pool.busy_timeout, self.url, pool.namespace)
         except sqlite3.Error as e:
             self._raise(e, connecting=True)
 
@@ -215,13 +224,14 @@ class SQLLog(BaseLog):
                 "connect_args, sqlite_synchronous, busy_timeout, read_chunk)"
             )
         scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+        url, ns = split_namespace(url, scheme.split("+", 1)[0]) if scheme else (url, DEFAULT)
         if scheme.split("+", 1)[0] == "sqlite":
             pool: EnginePool | SQLitePool = sqlite_pool(url, scheme, connect_args, sqlite_synchronous,
-                                                        busy_timeout, create)
+                                                        busy_timeout, create, ns)
         else:
             from eventreg.backends import sql_schema
 
-            pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout))
+            pool = EnginePool(sql_schema.create_engine(url, connect_args, busy_timeout), ns)
         try:
             return cls(pool, actor=actor, read_chunk=read_chunk, create=create)
         except BaseException:
@@ -271,32 +281,6 @@ class SQLLog(BaseLog):
     def _where(self) -> str:
         return self._pool.where
 
-    def _translate(self, error: BaseException, *, connecting: bool = False) -> Exception | None:
-        """
-        The eventreg error for a driver error, or ``None`` to let it through as it is.
-        """
-        reason = is_conflict(error)
-        if reason and not connecting:
-            return ConcurrencyConflict(f"append to {self._where()} not done: {reason}")
-        args = error.args
-        if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
-            text = f"{args[1]} (error {args[0]})"
-        else:
-            text = " ".join(str(error).split())
-        password = self._pool.password
-        if password:
-            text = text.replace(str(password), "***")
-        if not connecting and refused(error):
-            return AppendRefused(f"{self._where()} refused the write, nothing was written: {text}")
-        if self._name == "sqlite" and "Could not decode to UTF-8" in text:
-            return UndecodableText(f"{self._where()} holds text that is not UTF-8 (edited by hand): {text}")
-        if self._name == "sqlite" and "not a database" in text:
-            return NotAnEventLog(f"{self._where()} is not a SQLite database ({text})")
-        if isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
-            verb = "cannot connect to" if connecting else "lost the connection to"
-            return BackendUnavailable(f"{verb} {self._where()}: {text}")
-        return None
-
     def _raise(self, error: BaseException, *, connecting: bool = False, conn: Any = None) -> NoReturn:
         """
         Roll back ``conn`` (if given) and raise the eventreg error for a driver error.
@@ -309,7 +293,7 @@ class SQLLog(BaseLog):
                 conn.invalidate()
                 if conn is self._writer:
                     self._writer = None
-        translated = self._translate(original, connecting=connecting)
+        translated = translate(original, self._pool, connecting=connecting)
         if translated is None:
             raise error
         raise translated from error
@@ -373,7 +357,7 @@ class SQLLog(BaseLog):
                     if presumed is not None:
                         position, digest = presumed
                         try:
-                            if cursor.execute(HASH_AT, (position,)).fetchone() != (digest,):
+                            if cursor.execute(self._sql.hash_at, (position,)).fetchone() != (digest,):
                                 raise ConcurrencyConflict("the log was replaced")
                             new_position, new_hash, result = work(cursor, position, digest)
                         except (self._dbapi.IntegrityError, ConcurrencyConflict):
@@ -593,6 +577,33 @@ class SQLLog(BaseLog):
         finally:
             conn.close()
         return rows_until_undecodable(rows)
+
+    @property
+    def records_database_user(self) -> bool:
+        """
+        Whether the database records its session user on each event (PostgreSQL, MySQL).
+        """
+        return self._sql.database_users is not None
+
+    def database_users(self, from_position: int = 1, to_position: int | None = None, *,
+                       stream_id: str | None = None) -> dict[int, str]:
+        """
+        The database user that inserted each event from ``from_position`` to
+        ``to_position`` (inclusive; default: the head), only of stream ``stream_id`` if
+        given, as the database recorded it: the role that logged in on PostgreSQL,
+        ``user@host`` on MySQL. Not part of the hash chain: the database writes it, a
+        client cannot (a value it sends is overridden).
+
+        Returns:
+            ``{position: user}`` for the events that have one; empty on SQLite, and for
+            events written before schema version 3.
+        """
+        sql = self._sql.database_users if stream_id is None else self._sql.stream_database_users
+        if sql is None:
+            return {}
+        hi = to_position if to_position is not None else self.head().position
+        rows = self._query(sql, sql.args(lo=max(from_position, 1), hi=hi, sid=stream_id))
+        return {position: user for position, user in rows if user is not None}
 
     def stream_version(self, stream_id: str) -> int:
         """

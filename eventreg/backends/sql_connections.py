@@ -10,11 +10,20 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
+from eventreg.backends.sql_namespace import DEFAULT, Namespace, unknown_parameter, with_namespace
+from eventreg.backends.sql_rows import UndecodableText
 from eventreg.config import no_registry, redact_url
-from eventreg.errors import ConfigurationError
+from eventreg.errors import (
+    AppendRefused,
+    BackendUnavailable,
+    ConcurrencyConflict,
+    ConfigurationError,
+    NotAnEventLog,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -101,7 +110,13 @@ def sqlite_connect_args(url: str) -> tuple[str | None, dict[str, Any]]:
         parsed = make_url(url)
     except sa_exc.ArgumentError as e:
         raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
-    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
+    for warning in caught:  # a parameter sqlite3 does not take would be dropped silently
+        if "not accepted by the pysqlite driver" in str(warning.message):
+            raise unknown_parameter(url, str(warning.message).split(";")[0])
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return (args[0] if args else None), dict(kwargs)
 
 
@@ -126,6 +141,18 @@ def refused(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and ((sqlstate.startswith("23") and sqlstate != "23505") or sqlstate == "P0001")
 
 
+def denied(error: BaseException) -> bool:
+    """
+    Whether the database refused the connecting user a privilege (a schema, a table or a
+    database it was not granted).
+    """
+    if getattr(error, "sqlstate", None) == "42501":  # psycopg: insufficient_privilege
+        return True
+    if type(error).__module__.startswith("pymysql"):  # database, table, command denied
+        return bool(error.args) and error.args[0] in (1044, 1142, 1143)
+    return False
+
+
 def is_conflict(error: BaseException) -> str | None:
     """
     Why a driver error means "someone else wrote first / holds the lock", or ``None``.
@@ -148,6 +175,39 @@ def is_conflict(error: BaseException) -> str | None:
     return None
 
 
+def translate(error: BaseException, pool: EnginePool | SQLitePool, *, connecting: bool = False) -> Exception | None:
+    """
+    The eventreg error for a driver's error on one of ``pool``'s connections, or ``None``
+    to let it through as it is.
+    """
+    where = pool.where
+    reason = is_conflict(error)
+    if reason and not connecting:
+        return ConcurrencyConflict(f"append to {where} not done: {reason}")
+    args = error.args
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        text = f"{args[1]} (error {args[0]})"
+    else:
+        text = " ".join(str(error).split())
+    if pool.password:
+        text = text.replace(str(pool.password), "***")
+    if connecting and "invalid connection option" in text:  # psycopg: a URL parameter libpq lacks
+        return unknown_parameter(pool.url, text)
+    if denied(error):  # PostgreSQL adds the statement ("LINE 2: FROM ..."): the reason is enough
+        return BackendUnavailable(f"{where} denied database user {getattr(pool, 'user', None)!r} access, "
+                                  f"nothing was read or written: {text.split(' LINE ', 1)[0]}")
+    if not connecting and refused(error):
+        return AppendRefused(f"{where} refused the write, nothing was written: {text}")
+    if pool.name == "sqlite" and "Could not decode to UTF-8" in text:
+        return UndecodableText(f"{where} holds text that is not UTF-8 (edited by hand): {text}")
+    if pool.name == "sqlite" and "not a database" in text:
+        return NotAnEventLog(f"{where} is not a SQLite database ({text})")
+    if isinstance(error, (pool.dbapi.OperationalError, pool.dbapi.InterfaceError)):
+        verb = "cannot connect to" if connecting else "lost the connection to"
+        return BackendUnavailable(f"{verb} {where}: {text}")
+    return None
+
+
 # -- connections -----------------------------------------------------------------------
 
 
@@ -166,15 +226,18 @@ class EnginePool:
     PostgreSQL and MySQL: connections from a SQLAlchemy engine's pool.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, namespace: Namespace = DEFAULT) -> None:
         self.engine = engine
         self.name = engine.dialect.name
         self.dbapi = engine.dialect.loaded_dbapi
+        self.namespace = namespace
         url = engine.url
-        self.url = redact_url(url.render_as_string(hide_password=False))
+        self.url = redact_url(with_namespace(url.render_as_string(hide_password=False), namespace))
         self.password = url.password
+        self.user = url.username
         port = url.port or _DEFAULT_PORTS.get(self.name, "default port")
-        self.where = f"{self.name} at {url.host or 'localhost'}:{port} (database {url.database!r})"
+        self.where = (f"{self.name} at {url.host or 'localhost'}:{port} "
+                      f"(database {url.database!r}{namespace.describe()})")
 
     def connect(self) -> Any:
         return self.engine.raw_connection()
@@ -242,13 +305,14 @@ class SQLitePool:
     password = None
 
     def __init__(self, url: str, database: str, connect_args: dict[str, Any], synchronous: str,
-                 busy_timeout: float) -> None:
-        self.url = redact_url(url)
+                 busy_timeout: float, namespace: Namespace = DEFAULT) -> None:
+        self.url = redact_url(with_namespace(url, namespace))
         self.database = database
         self.connect_args = connect_args
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
-        self.where = f"SQLite database {database}"
+        self.namespace = namespace
+        self.where = f"SQLite database {database}" + (f" (table prefix {namespace.prefix!r})" if namespace.prefix else "")
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = PROCESS[0]
@@ -306,7 +370,7 @@ class SQLitePool:
 
 
 def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, synchronous: str,
-                busy_timeout: float, create: bool = True) -> SQLitePool:
+                busy_timeout: float, create: bool = True, namespace: Namespace = DEFAULT) -> SQLitePool:
     """
     The connections of a ``sqlite:///path.db`` log. A plain URL is read here; one with a
     query string or %-escapes is read as SQLAlchemy's pysqlite dialect reads it.
@@ -339,7 +403,7 @@ def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, sync
     args.update(connect_args or {})
     args.setdefault("timeout", busy_timeout)
     args.setdefault("check_same_thread", False)  # pooled connections move between threads
-    return SQLitePool(url, database, args, synchronous, busy_timeout)
+    return SQLitePool(url, database, args, synchronous, busy_timeout, namespace)
 
 
 def sqlite_has_table(pool: SQLitePool, name: str) -> bool:

@@ -28,11 +28,14 @@ from eventreg.backends.sql_connections import use_wal
 from eventreg.backends.sql_migrations import (
     Migration,
     create_head_view,
+    DATABASE_USER,
     head_is_last_event,
+    record_database_user,
     refuse_newer,
     schema_version_known,
 )
-from eventreg.backends.sql_statements import EVENT_COLUMNS, PREFIX, CompiledSql
+from eventreg.backends.sql_namespace import DEFAULT, Namespace
+from eventreg.backends.sql_statements import EVENT_COLUMNS, CompiledSql
 from eventreg.config import no_registry, redact_url
 from eventreg.errors import BackendUnavailable, ConfigurationError, MissingDriver
 from eventreg.log import GENESIS_HASH, MAX_STREAM_ID_LENGTH, format_timestamp, now
@@ -113,53 +116,78 @@ class _Key(sa.types.TypeDecorator):
         return dialect.type_descriptor(sa.String(MAX_STREAM_ID_LENGTH))
 
 
-metadata = sa.MetaData()
+class Tables:
+    """
+    The log's tables in one namespace (see :mod:`~eventreg.backends.sql_namespace`).
+    """
 
-events = sa.Table(
-    f"{PREFIX}events", metadata,
-    sa.Column("position", _POSITION, primary_key=True, autoincrement=False),
-    sa.Column("stream_id", _Key(), nullable=False),
-    sa.Column("stream_version", sa.Integer, nullable=False),
-    sa.Column("type", sa.String(200), nullable=False),
-    sa.Column("schema_version", sa.Integer, nullable=False),
-    sa.Column("recorded_at", _TIMESTAMP, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=True),
-    sa.Column("payload", _LONG_TEXT, nullable=False),
-    sa.Column("metadata", _LONG_TEXT, nullable=False),
-    sa.Column("prev_hash", sa.CHAR(64), nullable=False),
-    sa.Column("hash", sa.CHAR(64), nullable=False),
-    sa.UniqueConstraint("stream_id", "stream_version", name=f"{PREFIX}uq_stream_version"),
-)
+    def __init__(self, ns: Namespace) -> None:
+        self.namespace = ns
+        self.metadata = metadata = sa.MetaData(schema=ns.schema)
+        name = ns.name
+        self.events = sa.Table(
+            name("events"), metadata,
+            sa.Column("position", _POSITION, primary_key=True, autoincrement=False),
+            sa.Column("stream_id", _Key(), nullable=False),
+            sa.Column("stream_version", sa.Integer, nullable=False),
+            sa.Column("type", sa.String(200), nullable=False),
+            sa.Column("schema_version", sa.Integer, nullable=False),
+            sa.Column("recorded_at", _TIMESTAMP, nullable=False),
+            sa.Column("actor", sa.String(200), nullable=True),
+            sa.Column("payload", _LONG_TEXT, nullable=False),
+            sa.Column("metadata", _LONG_TEXT, nullable=False),
+            sa.Column("prev_hash", sa.CHAR(64), nullable=False),
+            sa.Column("hash", sa.CHAR(64), nullable=False),
+            # filled by the database (PostgreSQL, MySQL), never sent by eventreg: see
+            # sql_migrations.record_database_user
+            sa.Column(DATABASE_USER, sa.String(300), nullable=True),
+            sa.UniqueConstraint("stream_id", "stream_version", name=name("uq_stream_version")),
+        )
+        self.head = sa.Table(
+            name("head"), metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("position", sa.BigInteger, nullable=False),
+            sa.Column("hash", sa.CHAR(64), nullable=False),
+        )
+        self.snapshots = sa.Table(
+            name("snapshots"), metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("position", sa.BigInteger, nullable=False),
+            sa.Column("data", _LONG_BLOB, nullable=False),
+            sa.Column("created_at", _TIMESTAMP, nullable=False),
+        )
+        self.checkpoints = sa.Table(
+            name("checkpoints"), metadata,
+            sa.Column("consumer", _Key(), primary_key=True),
+            sa.Column("position", sa.BigInteger, nullable=False),
+        )
+        self.schema = sa.Table(
+            name("schema"), metadata,
+            sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("min_eventreg", sa.String(40), nullable=False),
+            sa.Column("applied_at", _TIMESTAMP, nullable=False),
+        )
 
-head_table = sa.Table(
-    f"{PREFIX}head", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("hash", sa.CHAR(64), nullable=False),
-)
 
-snapshots = sa.Table(
-    f"{PREFIX}snapshots", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("data", _LONG_BLOB, nullable=False),
-    sa.Column("created_at", _TIMESTAMP, nullable=False),
-)
+_TABLES: dict[Namespace, Tables] = {}
 
-checkpoints = sa.Table(
-    f"{PREFIX}checkpoints", metadata,
-    sa.Column("consumer", _Key(), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-)
 
-schema_table = sa.Table(
-    f"{PREFIX}schema", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("min_eventreg", sa.String(40), nullable=False),
-    sa.Column("applied_at", _TIMESTAMP, nullable=False),
-)
+def tables(ns: Namespace = DEFAULT) -> Tables:
+    """
+    The log's tables in namespace ``ns`` (made once per namespace and kept).
+    """
+    found = _TABLES.get(ns)
+    if found is None:
+        found = _TABLES.setdefault(ns, Tables(ns))
+    return found
 
-if [c.name for c in events.columns] != EVENT_COLUMNS:  # pragma: no cover
+
+#: the tables of the default namespace
+_default = tables()
+metadata, events, head_table = _default.metadata, _default.events, _default.head
+snapshots, checkpoints, schema_table = _default.snapshots, _default.checkpoints, _default.schema
+
+if [c.name for c in events.columns] != [*EVENT_COLUMNS, DATABASE_USER]:  # pragma: no cover
     raise ImportError("eventreg.backends.sql_statements.EVENT_COLUMNS does not match the events table")
 
 
@@ -180,23 +208,30 @@ def _schema_lock(conn: sa.Connection) -> None:
     # SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes writers
 
 
-def _stored_schema(conn: sa.Connection) -> tuple[int, str] | None:
+def _stored_schema(conn: sa.Connection, t: Tables) -> tuple[int, str] | None:
     """
     The stored schema version and the eventreg release it needs; ``None`` if there is none.
     """
-    if not sa.inspect(conn).has_table(schema_table.name):
+    if not sa.inspect(conn).has_table(t.schema.name, schema=t.namespace.schema):
         return None
     row = conn.execute(
-        sa.select(schema_table.c.version, schema_table.c.min_eventreg)
-        .order_by(schema_table.c.version.desc()).limit(1)
+        sa.select(t.schema.c.version, t.schema.c.min_eventreg)
+        .order_by(t.schema.c.version.desc()).limit(1)
     ).first()
     return (row[0], row[1]) if row else None
 
 
-
-def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> int:
+def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True, ns: Namespace = DEFAULT) -> int:
     """
     Create the tables on first open, or upgrade an older schema, under a cross-process lock.
+
+    Args:
+        conn: a connection to the database.
+        where: the log's URL, for messages.
+        create: create the tables of a new log; if false, a database without them
+            raises ``RegistryNotFound``.
+        ns: the namespace whose tables to create or upgrade; a PostgreSQL schema it
+            names is created if missing.
 
     Returns:
         The schema version now stored.
@@ -204,8 +239,9 @@ def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> in
     Raises:
         SchemaVersionError: the stored schema is newer than this eventreg knows.
     """
+    t = tables(ns)
     conn.execution_options(sqlite_begin="DEFERRED")  # only reading, so far
-    stored = _stored_schema(conn)
+    stored = _stored_schema(conn, t)
     conn.rollback()
     conn.execution_options(sqlite_begin="IMMEDIATE")
     if stored is not None:
@@ -217,12 +253,12 @@ def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> in
     try:
         with conn.begin():
             _schema_lock(conn)
-            stored = _stored_schema(conn)  # again, now that we hold the lock
+            stored = _stored_schema(conn, t)  # again, now that we hold the lock
             if stored is None:
-                _create(conn)
+                _create(conn, t)
             else:
                 refuse_newer(stored, where)
-                _upgrade(conn, stored[0])
+                _upgrade(conn, t, stored[0])
     finally:
         if conn.dialect.name in ("mysql", "mariadb"):
             conn.execute(sa.text("SELECT RELEASE_LOCK('eventreg_schema')"))
@@ -230,35 +266,40 @@ def ensure_schema(conn: sa.Connection, where: str, *, create: bool = True) -> in
     return schema_version_known()
 
 
-def _stamp(conn: sa.Connection, step: Migration) -> None:
-    conn.execute(sa.insert(schema_table).values(
+def _stamp(conn: sa.Connection, t: Tables, step: Migration) -> None:
+    conn.execute(sa.insert(t.schema).values(
         version=step.version, min_eventreg=step.min_eventreg, applied_at=format_timestamp(now())))
 
 
-def _create(conn: sa.Connection) -> None:
+def _create(conn: sa.Connection, t: Tables) -> None:
+    schema = t.namespace.schema
+    if schema is not None and not sa.inspect(conn).has_schema(schema):
+        # only when missing: CREATE SCHEMA IF NOT EXISTS needs the right to create
+        # schemas even when it exists, which a team's role granted one schema lacks
+        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     if conn.dialect.name in ("mysql", "mariadb"):
         # given here, not on the Table: naming a dialect's options there imports that
         # dialect in every process, SQLite ones included (~25 ms of a cold start)
-        for table in metadata.tables.values():
+        for table in t.metadata.tables.values():
             table.dialect_kwargs.update(_MYSQL_TABLE)
     if head_is_last_event(conn.dialect.name):
-        tables = [table for table in metadata.sorted_tables if table is not head_table]
-        metadata.create_all(conn, tables=tables, checkfirst=True)
-        create_head_view(conn)
+        made = [table for table in t.metadata.sorted_tables if table is not t.head]
+        t.metadata.create_all(conn, tables=made, checkfirst=True)
+        create_head_view(conn, t.namespace)
     else:
-        metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
-        if conn.execute(sa.select(head_table.c.id)).first() is None:
-            conn.execute(sa.insert(head_table).values(id=1, position=0, hash=GENESIS_HASH))
-    _stamp(conn, sql_migrations.MIGRATIONS[-1])
+        t.metadata.create_all(conn, checkfirst=True)  # other tables in the database are left alone
+        if conn.execute(sa.select(t.head.c.id)).first() is None:
+            conn.execute(sa.insert(t.head).values(id=1, position=0, hash=GENESIS_HASH))
+    record_database_user(conn, t.namespace)
+    _stamp(conn, t, sql_migrations.MIGRATIONS[-1])
 
 
-def _upgrade(conn: sa.Connection, version: int) -> None:
+def _upgrade(conn: sa.Connection, t: Tables, version: int) -> None:
     for step in sql_migrations.MIGRATIONS:
         if step.version > version:
             assert step.upgrade is not None, "only version 1 is created rather than upgraded"
-            step.upgrade(conn)
-            _stamp(conn, step)
-
+            step.upgrade(conn, t.namespace)
+            _stamp(conn, t, step)
 
 
 # -- statements ------------------------------------------------------------------------
@@ -273,7 +314,7 @@ def _compile(statement: Any, dialect: sa.Dialect, column_keys: list[str] | None 
     return CompiledSql(text, tuple(compiled.positiontup or ()), defaults)
 
 
-def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
+def _upsert_checkpoint(dialect: sa.Dialect, checkpoints: sa.Table) -> Any:
     """
     ``INSERT`` a consumer's checkpoint, or update it if the consumer has one.
     """
@@ -293,10 +334,13 @@ def _upsert_checkpoint(dialect: sa.Dialect) -> Any:
 
 
 
-def compile_statements(dialect: sa.Dialect) -> dict[str, CompiledSql]:
+def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str, CompiledSql]:
     """
-    Every statement the log runs, compiled for ``dialect`` (see ``sql_statements.Statements``).
+    Every statement the log runs, compiled for ``dialect`` on the tables of namespace
+    ``ns`` (see ``sql_statements.Statements``).
     """
+    t = tables(ns)
+    events, head_table, snapshots, checkpoints = t.events, t.head, t.snapshots, t.checkpoints
     bp = sa.bindparam
     ev = events.c
     every = [events.c[name] for name in EVENT_COLUMNS]
@@ -321,6 +365,14 @@ def compile_statements(dialect: sa.Dialect) -> dict[str, CompiledSql]:
         .order_by(ev.stream_version), dialect)
     out["read_all"] = _compile(
         sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)
+    if dialect.name != "sqlite":  # SQLite records no database user
+        out["database_users"] = _compile(
+            sa.select(ev.position, ev[DATABASE_USER])
+            .where(ev.position >= bp("lo"), ev.position <= bp("hi")).order_by(ev.position), dialect)
+        out["stream_database_users"] = _compile(
+            sa.select(ev.position, ev[DATABASE_USER])
+            .where(ev.stream_id == bp("sid"), ev.position >= bp("lo"), ev.position <= bp("hi"))
+            .order_by(ev.position), dialect)
     out["save_snapshot"] = _compile(sa.insert(snapshots).values(
         position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
     out["latest_snapshot"] = _compile(
@@ -328,7 +380,7 @@ def compile_statements(dialect: sa.Dialect) -> dict[str, CompiledSql]:
         .order_by(snapshots.c.position.desc(), snapshots.c.id.desc()).limit(bp("one")), dialect)
     out["get_checkpoint"] = _compile(
         sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)
-    out["set_checkpoint"] = _compile(_upsert_checkpoint(dialect), dialect)
+    out["set_checkpoint"] = _compile(_upsert_checkpoint(dialect, checkpoints), dialect)
     return out
 
 
@@ -379,7 +431,7 @@ def create_engine(url: str, connect_args: dict[str, Any] | None, busy_timeout: f
 
 
 def ensure_sqlite_schema(database: str, connect_args: dict[str, Any], synchronous: str,
-                         busy_timeout: float, where: str) -> None:
+                         busy_timeout: float, where: str, ns: Namespace = DEFAULT) -> None:
     """
     Create or upgrade the schema of a SQLite log (see :func:`ensure_schema`), on a
     connection made as the log makes its own.
@@ -392,7 +444,7 @@ def ensure_sqlite_schema(database: str, connect_args: dict[str, Any], synchronou
     _sqlite_setup(engine, synchronous, busy_timeout)
     try:
         with engine.connect() as conn:
-            ensure_schema(conn, where)
+            ensure_schema(conn, where, ns=ns)
     except sa_exc.DBAPIError as e:
         raise e.orig from e  # the log translates driver errors
     finally:

@@ -120,8 +120,10 @@ class Statements:
     hot paths reuse.
     """
 
-    def __init__(self, compiled: dict[str, CompiledSql]) -> None:
+    def __init__(self, compiled: dict[str, CompiledSql], events_table: str = f"{PREFIX}events") -> None:
         self.insert = compiled["insert"]
+        #: SQLite: the hash stored at a position (an append that presumes the head checks it)
+        self.hash_at = f"SELECT hash FROM {events_table} WHERE position = ?"
         assert list(self.insert.order) == EVENT_COLUMNS, self.insert.order
         self.head, self.lock_head = compiled["head"], compiled["lock_head"]
         self.head_args = self.head.args(one=1)
@@ -132,6 +134,9 @@ class Statements:
         self.stream_version = compiled["stream_version"]
         self.read_stream = compiled["read_stream"]
         self.read_all = compiled["read_all"]
+        #: PostgreSQL, MySQL: ``(position, database_user)`` of the events in ``[lo, hi]``
+        self.database_users = compiled.get("database_users")
+        self.stream_database_users = compiled.get("stream_database_users")
         self.save_snapshot = compiled["save_snapshot"]
         self.latest_snapshot = compiled["latest_snapshot"]
         self.get_checkpoint = compiled["get_checkpoint"]
@@ -164,9 +169,6 @@ class Statements:
             chunks.append((self.insert_texts[rows], chunk, rows))
         return chunks
 
-
-#: SQLite: the hash stored at a position (an append that presumes the head checks it)
-HASH_AT = f"SELECT hash FROM {PREFIX}events WHERE position = ?"
 
 #: rows per ``INSERT`` statement on SQLite: one statement binds them all, which costs
 #: SQLite and the driver less per row than ``executemany`` (11 x 64 parameters stay

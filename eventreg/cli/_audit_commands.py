@@ -47,8 +47,11 @@ def history(model: str | None, since: str | None, until: str | None, actor: str 
     ISO-8601 time (UTC if no zone) or a log position.
     """
     events = _reader(as_of).history(model, since=since, until=until, actor=actor, types=list(types) or None)
+    # PostgreSQL and MySQL record who inserted each event (the database user) themselves
+    columns = [*_event_columns, ("db user", "database_user")] if any(e.database_user for e in events) \
+        else _event_columns
     _emit(events, lambda console, rows: console.print(
-        _table(f"history of {model}" if model else "history", rows, _event_columns)))
+        _table(f"history of {model}" if model else "history", rows, columns)))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -77,6 +77,10 @@ from eventreg.log import (
 )
 
 
+#: the highest stream version a column holds (a 32-bit integer on PostgreSQL)
+_LAST = 2**31 - 1
+
+
 class SQLLog(BaseLog):
     """
     An event log in SQLite, PostgreSQL or MySQL/MariaDB.
@@ -521,7 +525,7 @@ class SQLLog(BaseLog):
         """
         sql = self._sql.read_stream
         return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
-                                                     to_version=2**62 if to_version is None else to_version)))
+                                                     to_version=_LAST if to_version is None else min(to_version, _LAST))))
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """

@@ -16,17 +16,19 @@ stream version.
 
 from __future__ import annotations
 
+import operator
 import threading
 import weakref
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from eventreg.domain import events as ev
 from eventreg.domain.codec import decode_recorded
-from eventreg.domain.entities import NO_STEP, MetricHistory, MetricStats, _point_rows
+from eventreg.domain.entities import NO_STEP, MetricStats, _point_rows
 from eventreg.domain.state import _plain_points
 from eventreg.domain.views import MetricBucket, MetricPoint
 from eventreg.errors import LogCorrupted, ValidationError
@@ -35,6 +37,8 @@ __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen"
 
 #: most points one log's cache holds (about 32 bytes each)
 MAX_CACHED_POINTS = 2_000_000
+#: the longest history whose point objects the cache keeps (only the last one read)
+MAX_MEMO_POINTS = 200_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
 _RUN_TYPES = {ev.RunMetricsLogged.type: "points"}
@@ -46,12 +50,13 @@ class _Entry:
     The points of one key read so far, oldest first, and the stream version of each.
     """
 
-    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan")
+    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "memo")
 
     def __init__(self, first: int) -> None:
         self.values, self.steps, self.stamps, self.versions = array("d"), array("q"), array("q"), array("q")
         self.upto = first - 1  # the last stream version read
         self.nan = False  # holds a NaN value
+        self.memo: tuple[Any, Any] | None = None  # (arguments, result) of the last bucket read
 
 
 class HistoryCache:
@@ -65,11 +70,14 @@ class HistoryCache:
         self.held = 0
         self._entries: OrderedDict[tuple[str, int | None, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        #: (entry, what was asked, the points) of the last history read: point objects are
+        #: frozen, so a chart or page asking again shares them
+        self.recent: tuple[_Entry, Any, list[MetricPoint]] | None = None
 
     def columns(self, log: Any, stream: str, number: int | None, key: str,
-                stats: MetricStats) -> tuple[array, array, array, bool]:
+                stats: MetricStats) -> tuple[array, array, array, bool, _Entry]:
         """
-        ``(values, steps, stamps, has NaN)`` of the ``stats.count`` points of ``key``
+        ``(values, steps, stamps, has NaN, entry)`` of the ``stats.count`` points of ``key``
         (of version ``number`` on a model's stream, None for a run), read as far as needed.
         """
         with self._lock:
@@ -91,13 +99,14 @@ class HistoryCache:
                 _, dropped = self._entries.popitem(last=False)
                 self.held -= len(dropped.values)
             cut = end != len(entry.values)
-            return ((entry.values[:end], entry.steps[:end], entry.stamps[:end], entry.nan) if cut
-                    else (entry.values, entry.steps, entry.stamps, entry.nan))
+            return ((entry.values[:end], entry.steps[:end], entry.stamps[:end], entry.nan, entry) if cut
+                    else (entry.values, entry.steps, entry.stamps, entry.nan, entry))
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self.held = 0
+            self.recent = None
 
 
 def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, last: int) -> None:
@@ -105,36 +114,74 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
     Append to ``entry`` the points of ``key`` in stream versions ``entry.upto + 1`` to ``last``.
     """
     fields = _RUN_TYPES if number is None else _VERSION_TYPES
-    values, steps, stamps, versions = entry.values, entry.steps, entry.stamps, entry.versions
+    stamps_of: dict[str, int] = {}
     while entry.upto < last:
         upper = min(last, entry.upto + READ_CHUNK)
         for recorded in log.read_stream(stream, entry.upto + 1, to_version=upper):
             field = fields.get(recorded.type)
             if field is None:
                 continue
-            for _, value, step, micros in _rows(recorded, field, number, key):
-                values.append(value)
-                steps.append(step)
-                stamps.append(micros)
-                versions.append(recorded.stream_version)
-                if value != value:
-                    entry.nan = True
+            payload = recorded.payload
+            if number is not None and payload.get("version") != number:
+                continue
+            columns = _plain_columns(payload.get(field), key, stamps_of) if recorded.schema_version == 1 else None
+            if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
+                rows = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
+                columns = (array("d", [r[1] for r in rows]), array("q", [r[2] for r in rows]),
+                           array("q", [r[3] for r in rows]))
+            values, steps, stamps = columns
+            if not values:
+                continue
+            entry.values.extend(values)
+            entry.steps.extend(steps)
+            entry.stamps.extend(stamps)
+            entry.versions.extend(array("q", [recorded.stream_version]) * len(values))
+            total = sum(values)
+            if total != total and any(value != value for value in values):  # inf - inf is NaN too
+                entry.nan = True
         entry.upto = upper
 
 
-def _rows(recorded: Any, field: str, number: int | None, key: str) -> list[tuple[str, float, int, int]]:
-    payload = recorded.payload
-    if number is not None and payload.get("version") != number:
-        return []
-    rows = None
-    if recorded.schema_version == 1:
-        items = payload.get(field)
-        if type(items) is list:
-            rows = _plain_points([item for item in items if type(item) is not dict or item.get("key") == key])
-    if rows is None:  # not the plain shape: the codec reads it (upcasts, converts)
-        event = decode_recorded(recorded)
-        rows = [row for row in _point_rows(getattr(event, field)) if row[0] == key]
-    return rows
+def _plain_columns(items: Any, key: str, stamps_of: dict[str, int]) -> tuple[array, array, array] | None:
+    """
+    The values, steps and microseconds of the points of ``key`` among a payload's plain
+    points (as the codec writes them), or None for anything else.
+    """
+    try:
+        chosen = [item for item in items if item["key"] == key]
+        values = array("d", [item["value"] for item in chosen])
+        steps = array("q", [NO_STEP if item["step"] is None else item["step"] for item in chosen])
+        stamps = array("q")
+        for item in chosen:
+            text = item["timestamp"]
+            micros = stamps_of.get(text)
+            if micros is None:
+                if len(stamps_of) > 10_000:
+                    stamps_of.clear()
+                micros = stamps_of[text] = _micros(text)
+            stamps.append(micros)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if any(type(item["value"]) not in (float, int) for item in chosen) or NO_STEP in steps:
+        return None
+    return values, steps, stamps
+
+
+def _micros(text: str) -> int:
+    """
+    Microseconds since the epoch of a stored timestamp (``...Z``), as ``parse_timestamp`` reads it.
+    """
+    if type(text) is not str or not text.endswith("Z"):
+        raise ValueError(text)
+    moment = datetime.fromisoformat(text[:-1])
+    if moment.tzinfo is not None:
+        raise ValueError(text)
+    return (moment - _NAIVE_EPOCH) // _MICROSECOND
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 #: one cache per open log
@@ -163,9 +210,9 @@ def frozen(stats: MetricStats) -> MetricStats:
     return MetricStats(*stats._row())
 
 
-def _selected(columns: tuple[array, array, array, bool], min_step: int | None,
+def _selected(columns: tuple[array, array, array, bool, _Entry], min_step: int | None,
               max_step: int | None) -> tuple[Any, Any, Any, bool]:
-    values, steps, stamps, nan = columns
+    values, steps, stamps, nan, _ = columns
     if min_step is None and max_step is None:
         return values, steps, stamps, nan
     low = NO_STEP + 1 if min_step is None else min_step
@@ -187,9 +234,23 @@ def history(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     when a bound is given (a point without a step is then left out).
     """
     _check_range(min_step, max_step)
-    values, steps, stamps, _ = _selected(cache_for(log).columns(log, stream, number, key, stats),
-                                         min_step, max_step)
-    return list(MetricHistory(key, array("d", values), array("q", steps), array("q", stamps)))
+    cache = cache_for(log)
+    columns = cache.columns(log, stream, number, key, stats)
+    entry, asked = columns[4], (len(columns[0]), min_step, max_step)
+    recent = cache.recent
+    if recent is not None and recent[0] is entry and recent[1] == asked:
+        return list(recent[2])
+    values, steps, stamps, _ = _selected(columns, min_step, max_step)
+    out: list[MetricPoint] = []
+    append, point, epoch, delta = out.append, MetricPoint, _EPOCH, timedelta
+    last = moment = None
+    for value, step, micros in zip(values, steps, stamps):
+        if micros != last:  # points logged together share one
+            last, moment = micros, epoch + delta(microseconds=micros)
+        append(point(key=key, value=value, step=None if step == NO_STEP else step, timestamp=moment))
+    if len(out) <= MAX_MEMO_POINTS:
+        cache.recent = (entry, asked, out)
+    return list(out)
 
 
 def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricStats, *, count: int = 500,
@@ -201,10 +262,20 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     _check_range(min_step, max_step)
     if type(count) is not int or count < 1:
         raise ValidationError(f"buckets must be a positive integer, not {count!r}")
-    values, steps, _, nan = _selected(cache_for(log).columns(log, stream, number, key, stats), min_step, max_step)
+    columns = cache_for(log).columns(log, stream, number, key, stats)
+    entry, asked = columns[4], (len(columns[0]), count, min_step, max_step)
+    memo = entry.memo
+    if memo is not None and memo[0] == asked:
+        return list(memo[1])
+    values, steps, _, nan = _selected(columns, min_step, max_step)
     total = len(values)
     count = min(count, total)
-    return [_bucket(values[lo:hi], steps[lo:hi], nan) for lo, hi in _bounds(total, count)]
+    if NO_STEP not in steps and all(map(operator.le, steps, steps[1:])):  # in step order: ends are bounds
+        made = [_bucket(values[lo:hi], None, nan, steps[lo], steps[hi - 1]) for lo, hi in _bounds(total, count)]
+    else:
+        made = [_bucket(values[lo:hi], steps[lo:hi], nan) for lo, hi in _bounds(total, count)]
+    entry.memo = (asked, made)
+    return list(made)
 
 
 def _bounds(total: int, count: int) -> Iterator[tuple[int, int]]:
@@ -212,9 +283,10 @@ def _bounds(total: int, count: int) -> Iterator[tuple[int, int]]:
         yield total * b // count, total * (b + 1) // count
 
 
-def _bucket(values: Any, steps: Any, nan: bool) -> MetricBucket:
-    known = [step for step in steps if step != NO_STEP] if NO_STEP in steps else steps
+def _bucket(values: Any, steps: Any, nan: bool, low: int | None = None, high: int | None = None) -> MetricBucket:
+    if steps is not None:
+        known = [step for step in steps if step != NO_STEP] if NO_STEP in steps else steps
+        low, high = (min(known), max(known)) if known else (None, None)
     real = [value for value in values if value == value] if nan else values
-    return MetricBucket(min_step=min(known) if known else None, max_step=max(known) if known else None,
-                        count=len(values), min=min(real) if real else float("nan"),
+    return MetricBucket(min_step=low, max_step=high, count=len(values), min=min(real) if real else float("nan"),
                         max=max(real) if real else float("nan"), last=values[-1])

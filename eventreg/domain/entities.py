@@ -266,6 +266,8 @@ def _add_points(latest: dict[str, float], summaries: dict[str, MetricStats],
     values and the summaries.
     """
     for key, value, step, micros in rows:
+        if not NO_STEP <= step < 2**63:  # a step is stored in 64 bits
+            raise OverflowError(f"step {step} of metric {key!r}")
         found = summaries.get(key)
         if found is None:
             summaries[key] = MetricStats(value, step, micros, value, value, 1, micros, stream_version,

@@ -6,7 +6,8 @@ log of 100,000 versions (100 models, an alias moved every 10 versions) and the g
 number of run metric points (runs of 100,000 points each, key ``loss``, 100 points an
 event, written with batched appends), saves a snapshot, then measures in a fresh process:
 
-- open time from the snapshot and the process's RSS once open;
+- open time from the snapshot (the whole ``eventreg.open``, and decoding the snapshot
+  alone) and the process's RSS once open;
 - ``get_version(model, "production")`` and ``search_versions`` latency (median);
 - RSS after decoding every version and run (``search_versions()`` + ``search_runs()``);
 - one run's metric history of 100,000 points, the first read (cold: read from the log)
@@ -51,6 +52,8 @@ TARGETS = {
     "open RSS (MB)": "growth < 10%",
     "full-decode RSS (MB)": "<= 150 MB",
     "snapshot open (s)": "< 0.5 s",
+    "snapshot decode (s)": "",
+    "snapshot size (MB)": "",
     "get_version(alias) (ms)": "<= 1.2x",
     "search_versions (ms)": "<= 1.2x",
     "history 100k cold (ms)": "< 50 ms",
@@ -213,6 +216,15 @@ def measure_worker(url: str, models: int) -> None:
     out = {"snapshot open (s)": opened_s, "snapshot position": reg._snapshot_position,
            "position": reg.position, "rss_before_import": before, "rss_import": imported,
            "open RSS (MB)": _rss_mb()}
+    from eventreg import snapshots
+
+    blob = reg.log.latest_snapshot().data
+    start = time.perf_counter()
+    snapshots.load(blob, eventreg.__version__)  # the snapshot alone: no connection, no catch-up
+    out["snapshot decode (s)"] = time.perf_counter() - start
+    out["snapshot size (MB)"] = len(blob) / 1e6
+    del blob
+    gc.collect()
     model = f"model-{models // 2:04d}"
     reg.get_version(model, "production")
     out["get_version(alias) (ms)"] = _median_ms(lambda: reg.get_version(model, "production"), 200)
@@ -265,7 +277,7 @@ def table(backend: str, results: dict[int, dict]) -> list[str]:
                 continue
             ratio = value / base[measure] if base[measure] else float("nan")
             cells.append(f"{value:>9.2f} ({ratio:4.2f}x)" if size != sizes[0] else f"{value:>18.2f}")
-        lines.append(f"{measure:<26}" + "".join(f"{c:>18}" for c in cells) + f"   {target}")
+        lines.append(f"{measure:<26}" + "".join(f"{c:>18}" for c in cells) + f"   {target}".rstrip())
     first, last = results[sizes[0]], results[sizes[-1]]
     growth = (last["open RSS (MB)"] - first["open RSS (MB)"]) / first["open RSS (MB)"] * 100
     lines.append(f"open RSS growth {_label(sizes[0])} -> {_label(sizes[-1])}: {growth:+.1f}% (target < 10%); "
@@ -281,6 +293,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--dir", default=None, help="where SQLite files go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--reuse", action="store_true", help="measure databases kept by --keep, not rebuild")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -300,23 +313,28 @@ def main() -> None:
             name = f"eventreg_scale_{_label(size).lower()}_{versions}"
             if backend == "sqlite":
                 path = folder / f"{name}.db"
-                for old in folder.glob(path.name + "*"):
-                    old.unlink()
+                if not args.reuse:
+                    for old in folder.glob(path.name + "*"):
+                        old.unlink()
                 url, drop = f"sqlite:///{path}", lambda path=path: [p.unlink() for p in path.parent.glob(path.name + "*")]
+            elif args.reuse:
+                url, drop = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", None
             else:
                 url, drop = _fresh_postgres(name)
             try:
                 start = time.perf_counter()
-                print(f"{backend} {_label(size)}: building", flush=True)
-                build(url, models=models, versions=versions, points=size)
-                built = time.perf_counter() - start
-                fold = _worker("snapshot", url)["fold"]
+                fold = built = 0.0
+                if not args.reuse:
+                    print(f"{backend} {_label(size)}: building", flush=True)
+                    build(url, models=models, versions=versions, points=size)
+                    built = time.perf_counter() - start
+                    fold = _worker("snapshot", url)["fold"]
                 results[size] = _worker("measure", url, str(models))
                 results[size].update(build_s=built, fold_s=fold)
                 print(f"{backend} {_label(size)}: built in {built:.0f} s, folded in {fold:.1f} s: "
                       f"{json.dumps(results[size])}", flush=True)
             finally:
-                if not args.keep:
+                if not args.keep and drop is not None:
                     drop()
         print("\n".join(["", *table(backend, results), ""]), flush=True)
 

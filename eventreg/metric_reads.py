@@ -29,7 +29,6 @@ from typing import Any
 from eventreg.domain import events as ev
 from eventreg.domain.codec import decode_recorded
 from eventreg.domain.entities import NO_STEP, MetricStats, _point_rows
-from eventreg.domain.state import _plain_points
 from eventreg.domain.views import MetricBucket, MetricPoint
 from eventreg.errors import LogCorrupted, ValidationError
 

@@ -48,7 +48,7 @@ from eventreg.domain.entities import (
     RunState,
     VersionState,
 )
-from eventreg.domain.events import ArtifactEntry, MetricPoint
+from eventreg.domain.events import ArtifactEntry
 from eventreg.domain.repro_state import REPRO_HANDLERS
 from eventreg.errors import LogCorrupted
 from eventreg.log import RecordedEvent

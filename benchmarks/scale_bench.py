@@ -227,10 +227,10 @@ def measure_worker(url: str, models: int) -> None:
     gc.collect()
     model = f"model-{models // 2:04d}"
     reg.get_version(model, "production")
-    out["get_version(alias) (ms)"] = _median_ms(lambda: reg.get_version(model, "production"), 200)
+    out["get_version(alias) (ms)"] = _median_ms(lambda: reg.get_version(model, "production"), 500)
     query = f"model = '{model}' and metrics.accuracy > 0.85"
     reg.search_versions(query)
-    out["search_versions (ms)"] = _median_ms(lambda: reg.search_versions(query), 20)
+    out["search_versions (ms)"] = _median_ms(lambda: reg.search_versions(query), 50)
     out["versions"] = len(reg.search_versions())  # decodes every version
     out["runs"] = len(reg.search_runs())  # and every run
     gc.collect()

@@ -42,6 +42,7 @@ from eventreg.domain.entities import (
 from eventreg.domain.state import STATE_FORMAT, bulk
 from eventreg.errors import LogCorrupted
 from eventreg.log import format_timestamp, parse_timestamp
+from eventreg.log_encoding import decode_json
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
 FORMAT = "eventreg-fast-snapshot/5"
@@ -123,7 +124,7 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
                 return _load_generic(document, code_version)
             return None
         size = int.from_bytes(data[len(MAGIC):_LENGTH], "little")
-        header = json.loads(zlib.decompress(data[_LENGTH:_LENGTH + size]))
+        header = decode_json(zlib.decompress(data[_LENGTH:_LENGTH + size]))
         if (not isinstance(header, dict) or header.get("format") != FORMAT
                 or header.get("code_version") != code_version or header.get("layout") != LAYOUT):
             return None
@@ -481,6 +482,7 @@ _DECODED_LAYOUT = {
                      "tags", "artifacts", "model_info", "data", "code", "environment", "architecture",
                      "run_id", "parents", "status", "status_reason", "created_at", "updated_at", "actor",
                      "position"],
+    "Alias": ["model", "name", "version", "previous", "action", "reason", "forced", "actor", "at", "position"],
     "RunState": ["run_id", "experiment", "name", "status", "error", "params", "metrics", "metric_summaries",
                  "tags", "artifacts", "model_info", "environment", "code", "datasets", "started_at", "ended_at", "actor"],
 }
@@ -513,7 +515,7 @@ def _load_run(row: list[Any]) -> RunState:
 
 
 def _decode_chunk(data: bytes, decode: Callable[[list[Any]], Any]) -> list[Any]:
-    return [decode(row) for row in json.loads(zlib.decompress(data))]
+    return [decode(row) for row in decode_json(zlib.decompress(data))]
 
 
 def _decode_versions(data: bytes, keys: list[Any]) -> list[VersionState]:
@@ -534,13 +536,13 @@ def _load_model(row: list[Any], chunks: list[bytes]) -> ModelState:
     values = dict(zip(_M, row))
     values["versions"] = _table(values["versions"], chunks, _decode_versions)
     history = {}
+    name = intern(values["name"])
     for alias, moves in values["alias_history"]:
-        entries = []
-        for move in moves:
-            fields = dict(zip(_A, move))
-            fields["at"] = parse_timestamp(fields["at"])
-            entries.append(Alias(**fields))
-        history[alias] = entries
+        history[alias] = [
+            Alias(model=name, name=alias, version=version, previous=previous, action=intern(action), reason=reason,
+                  forced=forced, actor=None if actor is None else intern(actor), at=parse_timestamp(at),
+                  position=position)
+            for _, _, version, previous, action, reason, forced, actor, at, position in moves]
     values["alias_history"] = history
     values["created_at"], values["updated_at"] = _times(values["created_at"], values["updated_at"])
     return ModelState(**values)

@@ -204,6 +204,7 @@ class Registry:
     search_runs = _read("search_runs")
     get_run_metric_history = _read("get_run_metric_history")
     get_run_metric_buckets = _read("get_run_metric_buckets")
+    get_metric_summary, get_run_metric_summary = _read("get_metric_summary"), _read("get_run_metric_summary")
     list_experiments = _read("list_experiments")
     history = _read("history")
     alias_history = _read("alias_history")

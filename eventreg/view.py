@@ -34,7 +34,9 @@ from eventreg.domain.queries import (
     _version_record,
 )
 from eventreg.domain.references import ModelReference, parse_reference
-from eventreg.domain.views import Alias, Comparison, Experiment, MetricBucket, MetricPoint, Model, ModelVersion, Run
+from eventreg.domain.views import (
+    Alias, Comparison, Experiment, MetricBucket, MetricPoint, MetricSummary, Model, ModelVersion, Run,
+)
 from eventreg.errors import ConfigurationError, NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateResult, evaluate
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
@@ -250,6 +252,15 @@ class RegistryView:
         return metric_reads.buckets(self.log, *self._version_metric(model, version, key), count=buckets,
                                     min_step=min_step, max_step=max_step)
 
+    def get_metric_summary(self, model: str, version: VersionRef, key: str) -> MetricSummary:
+        """
+        What the registry keeps of a version's metric: latest value, min, max, count, times.
+
+        Raises:
+            NotFound: the model, version or metric does not exist.
+        """
+        return MetricSummary.of(key, self._version_metric(model, version, key)[3])
+
     def _version_metric(self, model: str, version: VersionRef, key: str) -> tuple[Any, ...]:
         with self._reading() as state:
             found = _version(_model(state, model), version)
@@ -403,6 +414,12 @@ class RegistryView:
         """
         return metric_reads.buckets(self.log, *self._run_metric(run_id, key), count=buckets,
                                     min_step=min_step, max_step=max_step)
+
+    def get_run_metric_summary(self, run_id: str, key: str) -> MetricSummary:
+        """
+        What the registry keeps of a run's metric; see :meth:`get_metric_summary`.
+        """
+        return MetricSummary.of(key, self._run_metric(run_id, key)[3])
 
     def _run_metric(self, run_id: str, key: str) -> tuple[Any, ...]:
         with self._reading() as state:

@@ -115,6 +115,26 @@ def test_buckets_hold_exact_counts_min_max_and_last_with_nan_left_out(reg):
         reg.get_run_metric_buckets(run.id, "x", buckets=0)
 
 
+def test_a_summary_holds_latest_min_max_count_and_the_stream_range(reg):
+    with reg.start_run("exp", code=None) as run:
+        for step, value in enumerate([3.0, float("nan"), 1.0, 2.0]):
+            run.log_metric("loss", value, step=step)
+        run.log_metric("other", 9.0)
+    summary = reg.get_run_metric_summary(run.id, "loss")
+    assert (summary.key, summary.value, summary.step, summary.min, summary.max, summary.count) == (
+        "loss", 2.0, 3, 1.0, 3.0, 4)
+    history = reg.get_run_metric_history(run.id, "loss")
+    assert summary.timestamp == history[-1].timestamp == summary.last_timestamp
+    events = reg.log.read_stream(f"run:{run.id}")
+    holding = [e.stream_version for e in events if e.type == "run.metrics_logged" and e.payload["points"][0]["key"] == "loss"]
+    assert (summary.first_stream_version, summary.last_stream_version) == (holding[0], holding[-1])
+    reg.register_version("iris", metrics={"f1": 0.5}, code=None)
+    assert reg.get_metric_summary("iris", 1, "f1").count == 1
+    assert reg.as_of(reg.position).get_run_metric_summary(run.id, "loss") == summary
+    with pytest.raises(eventreg.NotFound):
+        reg.get_metric_summary("iris", 1, "loss")
+
+
 def test_a_metric_of_only_nan_has_nan_bounds(reg):
     with reg.start_run("exp", code=None) as run:
         run.log_metric("bad", float("nan"), step=1)

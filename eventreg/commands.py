@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from eventreg import metric_reads
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
 from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
@@ -32,9 +33,10 @@ def register_version(state: RegistryState, *, name: str, run_id: str | None, par
                      points: list[MetricPoint], stored: dict[str, ArtifactEntry], data: Any, code: Any,
                      code_info: Any, architecture: Any, label: str | None, description: str | None,
                      tags: dict[str, str], parent_refs: list[VersionRef],
-                     environment: dict[str, Any] | None = None) -> Plan:
+                     environment: dict[str, Any] | None = None, log: Any = None) -> Plan:
     """
-    The events recording a new version of ``name`` (and the model, if it is new).
+    The events recording a new version of ``name`` (and the model, if it is new); the
+    points of the run's metrics are read from ``log``, the log ``state`` was folded from.
 
     Raises:
         InvalidTransition: the model is archived.
@@ -55,8 +57,8 @@ def register_version(state: RegistryState, *, name: str, run_id: str | None, par
         source = _run(state, run_id)
         source_id = source.run_id
         all_params.update(source.params)
-        for history in source.metric_history.values():
-            all_points.extend(history)
+        for key, stats in source.metric_summaries.items():
+            all_points.extend(metric_reads.history(log, ev.run_stream(source.run_id), None, key, stats))
         all_artifacts.update(source.artifacts)
         model_info = source.model_info
         environment = source.environment or None

@@ -94,7 +94,6 @@ def _read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
     return read
 
 
-
 class Registry:
     """
     Models, versions, runs and aliases over an event log. Thread-safe.
@@ -196,6 +195,7 @@ class Registry:
     resolve = _read("resolve")
     list_versions = _read("list_versions")
     get_metric_history = _read("get_metric_history")
+    get_metric_buckets = _read("get_metric_buckets")
     get_alias = _read("get_alias")
     alias_holders = _read("alias_holders")
     search_versions = _read("search_versions")
@@ -203,6 +203,8 @@ class Registry:
     get_run = _read("get_run")
     search_runs = _read("search_runs")
     get_run_metric_history = _read("get_run_metric_history")
+    get_run_metric_buckets = _read("get_run_metric_buckets")
+    get_metric_summary, get_run_metric_summary = _read("get_metric_summary"), _read("get_run_metric_summary")
     list_experiments = _read("list_experiments")
     history = _read("history")
     alias_history = _read("alias_history")
@@ -466,7 +468,7 @@ class Registry:
         return self._execute(functools.partial(
             commands.register_version, name=name, run_id=run_id, params=params, points=points, stored=stored,
             data=data, code=code, code_info=code_info, architecture=architecture, label=label,
-            description=description, tags=tags, parent_refs=parent_refs, environment=environment))
+            description=description, tags=tags, parent_refs=parent_refs, environment=environment, log=self.log))
 
     def update_version(self, model: str, version: VersionRef, *, description: str | None) -> ModelVersion:
         """

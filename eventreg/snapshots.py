@@ -4,9 +4,10 @@ A compact, fast snapshot codec for the projection (:class:`~eventreg.domain.stat
 The generic codec in :mod:`eventreg.domain.state` (``dump_state``/``load_state``) goes
 through cattrs and writes every object as a JSON object with its field names; loading a
 projection of a million events that way takes many seconds. This one writes each object
-as a JSON array in a fixed field order, every metric point in three arrays stored as
-bytes (base64) that each history slices, and builds the objects with hand-written loops. It stays JSON (never pickle: a forged snapshot must
-not be able to run code) and compressed.
+as a JSON array in a fixed field order (a metric as the row of its summary: the points
+themselves stay in the log, so a snapshot does not grow with them), and builds the objects
+with hand-written loops. It stays JSON (never pickle: a forged snapshot must not be able to
+run code) and compressed.
 
 A snapshot is trusted only if its format, the code version that wrote it and the field
 layout of every state class all equal this process's; otherwise :func:`load` returns
@@ -16,12 +17,10 @@ position and hash match the log (as ``Registry._load_snapshot`` does).
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
 import threading
 import zlib
-from array import array
+from sys import intern
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -32,9 +31,9 @@ from eventreg.domain.codec import converter
 from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.entities import (
     Alias,
-    ExperimentState,
     NO_STEP,
-    MetricHistory,
+    ExperimentState,
+    MetricStats,
     ModelState,
     RegistryState,
     RunState,
@@ -43,15 +42,17 @@ from eventreg.domain.entities import (
 from eventreg.domain.state import STATE_FORMAT, bulk
 from eventreg.errors import LogCorrupted
 from eventreg.log import format_timestamp, parse_timestamp
+from eventreg.log_encoding import decode_json
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
-FORMAT = "eventreg-fast-snapshot/4"
+FORMAT = "eventreg-fast-snapshot/5"
 #: The ``format`` a ``projection.snapshot_saved`` event records for this codec's snapshots
-#: (1 is :func:`eventreg.domain.state.dump_state`'s, 2 this codec's earlier single-document one).
-EVENT_FORMAT = 3
+#: (1 is :func:`eventreg.domain.state.dump_state`'s, 2 this codec's earlier single-document
+#: one, 3 this one's with every metric point inside).
+EVENT_FORMAT = 4
 #: What a snapshot of this codec starts with; then the compressed header's length (8 bytes,
 #: little-endian), the compressed header, and the chunks it locates.
-MAGIC = b"eventreg-snapshot/4\n"
+MAGIC = b"eventreg-snapshot/5\n"
 #: Most versions (of one model) or runs stored in one chunk. A chunk is decompressed and
 #: decoded as a whole the first time one of its records is read.
 CHUNK = 256
@@ -60,6 +61,7 @@ _CLASSES = (RegistryState, ModelState, VersionState, RunState, ExperimentState, 
 #: The field names of every class, in order: part of the header, so a state class that
 #: gained, lost or reordered a field makes old snapshots untrusted.
 LAYOUT = {cls.__name__: [f.name for f in attrs.fields(cls)] for cls in _CLASSES}
+LAYOUT["MetricStats"] = list(MetricStats.__slots__)
 
 _V = LAYOUT["VersionState"]
 _R = LAYOUT["RunState"]
@@ -122,7 +124,7 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
                 return _load_generic(document, code_version)
             return None
         size = int.from_bytes(data[len(MAGIC):_LENGTH], "little")
-        header = json.loads(zlib.decompress(data[_LENGTH:_LENGTH + size]))
+        header = decode_json(zlib.decompress(data[_LENGTH:_LENGTH + size]))
         if (not isinstance(header, dict) or header.get("format") != FORMAT
                 or header.get("code_version") != code_version or header.get("layout") != LAYOUT):
             return None
@@ -343,61 +345,19 @@ def _plain(obj: Any, name: str) -> Any:
     return value
 
 
-class _Columns:
-    """
-    Every metric point of a snapshot in three arrays (values, steps, timestamps); each
-    history is stored as ``[key, offset, length]`` into them, so a load decodes three
-    strings and slices, with no Python object per point.
-    """
-
-    def __init__(self, values: array | None = None, steps: array | None = None,
-                 stamps: array | None = None) -> None:
-        self.values = array("d") if values is None else values
-        self.steps = array("q") if steps is None else steps
-        self.stamps = array("q") if stamps is None else stamps
-        if not len(self.values) == len(self.steps) == len(self.stamps):
-            raise ValueError("metric columns of different lengths")
-
-
-def _history(history: dict[str, MetricHistory], columns: _Columns) -> list[Any]:
-    rows = []
-    for key, points in history.items():
-        rows.append([key, len(columns.values), len(points)])
-        columns.values.extend(points.values)
-        columns.steps.extend(points.steps)
-        columns.stamps.extend(points.stamps)
-    return rows
-
-
-def _b64(column: array) -> str | list[Any]:
-    # bytes load without a Python object per point; a few points are smaller as numbers
-    if len(column) <= 64:
-        return [None if item == NO_STEP and column.typecode == "q" else item for item in column]
-    if sys.byteorder == "big":  # stored little-endian on every machine
-        column = array(column.typecode, column)
-        column.byteswap()
-    return base64.b64encode(column.tobytes()).decode("ascii")
-
-
-def _column(kind: str, stored: str | list[Any]) -> array:
-    if isinstance(stored, list):
-        return array(kind, [NO_STEP if item is None else item for item in stored])
-    column = array(kind)
-    column.frombytes(base64.b64decode(stored))
-    if sys.byteorder == "big":
-        column.byteswap()
-    return column
+def _summaries(summaries: dict[str, MetricStats]) -> list[Any]:
+    return [[key, *stats._row()] for key, stats in summaries.items()]
 
 
 def _artifacts(artifacts: dict[str, ArtifactEntry]) -> list[Any]:
     return [[path, entry.sha256, entry.size] for path, entry in artifacts.items()]
 
 
-def _dump_version(v: VersionState, columns: _Columns) -> list[Any]:
+def _dump_version(v: VersionState) -> list[Any]:
     out = []
     for name in _V:
-        if name == "metric_history":
-            out.append(_history(v.metric_history, columns))
+        if name == "metric_summaries":
+            out.append(_summaries(v.metric_summaries))
         elif name == "artifacts":
             out.append(_artifacts(v.artifacts))
         elif name == "parents":
@@ -407,11 +367,11 @@ def _dump_version(v: VersionState, columns: _Columns) -> list[Any]:
     return out
 
 
-def _dump_run(r: RunState, columns: _Columns) -> list[Any]:
+def _dump_run(r: RunState) -> list[Any]:
     out = []
     for name in _R:
-        if name == "metric_history":
-            out.append(_history(r.metric_history, columns))
+        if name == "metric_summaries":
+            out.append(_summaries(r.metric_summaries))
         elif name == "artifacts":
             out.append(_artifacts(r.artifacts))
         else:
@@ -448,13 +408,11 @@ class _ChunkWriter:
         self.size += len(data)
         return len(self.table) - 1
 
-    def encode(self, values: list[Any], encode: Callable[[Any, _Columns], list[Any]]) -> int:
-        columns = _Columns()
-        rows = [encode(value, columns) for value in values]
-        return self.add(_compress([rows, [_b64(columns.values), _b64(columns.steps), _b64(columns.stamps)]]))
+    def encode(self, values: list[Any], encode: Callable[[Any], list[Any]]) -> int:
+        return self.add(_compress([encode(value) for value in values]))
 
 
-def _dump_table(table: dict[Any, Any], encode: Callable[[Any, _Columns], list[Any]],
+def _dump_table(table: dict[Any, Any], encode: Callable[[Any], list[Any]],
                 chunks: _ChunkWriter) -> list[Any]:
     """
     ``[[chunk index, [key, ...]], ...]``: the table's records in chunks of at most
@@ -491,18 +449,18 @@ def _compress(document: Any) -> bytes:
 # -- decoding ------------------------------------------------------------------------------
 
 
-def _load_history(rows: list[Any], columns: _Columns) -> dict[str, MetricHistory]:
-    history = {}
-    if rows == []:  # most records: no loop set-up (anything else but a list still fails below)
-        return history
-    values, steps, stamps = columns.values, columns.steps, columns.stamps
-    total = len(values)
-    for key, offset, length in rows:
-        end = offset + length
-        if not 0 <= offset <= end <= total:
-            raise ValueError(f"metric {key!r} lies outside the snapshot's columns")
-        history[key] = MetricHistory(key, values[offset:end], steps[offset:end], stamps[offset:end])
-    return history
+def _load_summaries(rows: list[Any]) -> dict[str, MetricStats]:
+    if rows == []:  # records without metrics: no loop set-up
+        return {}
+    return {key: _stats(*row) for key, *row in rows}
+
+
+def _stats(value: float, step: int, stamp: int, low: float, high: float, count: int, last_stamp: int,
+           first: int, last: int) -> MetricStats:
+    # equal numbers share one object, as the fold's do (a metric of one point: a third the memory)
+    return MetricStats(value, NO_STEP if step == NO_STEP else step, stamp, value if low == value else low,
+                       value if high == value else high, count, stamp if last_stamp == stamp else last_stamp,
+                       first, first if last == first else last)
 
 
 def _load_artifacts(rows: list[Any]) -> dict[str, ArtifactEntry]:
@@ -520,44 +478,44 @@ def _times(created: str, updated: str) -> tuple[datetime, datetime]:
 #: The decoders below unpack rows by position; they are written for these layouts (a
 #: changed state class fails this check at import, so the decoders are updated with it).
 _DECODED_LAYOUT = {
-    "VersionState": ["model", "version", "label", "description", "params", "metrics", "metric_history",
+    "VersionState": ["model", "version", "label", "description", "params", "metrics", "metric_summaries",
                      "tags", "artifacts", "model_info", "data", "code", "environment", "architecture",
                      "run_id", "parents", "status", "status_reason", "created_at", "updated_at", "actor",
                      "position"],
-    "RunState": ["run_id", "experiment", "name", "status", "error", "params", "metrics", "metric_history",
+    "Alias": ["model", "name", "version", "previous", "action", "reason", "forced", "actor", "at", "position"],
+    "RunState": ["run_id", "experiment", "name", "status", "error", "params", "metrics", "metric_summaries",
                  "tags", "artifacts", "model_info", "environment", "code", "datasets", "started_at", "ended_at", "actor"],
 }
 if any(LAYOUT[name] != fields for name, fields in _DECODED_LAYOUT.items()):  # pragma: no cover
     raise ImportError("eventreg.snapshots: the row decoders do not match the state classes' fields")
 
 
-def _load_version(row: list[Any], columns: _Columns) -> VersionState:
-    (model, version, label, description, params, metrics, metric_history, tags, artifacts, model_info, data,
+def _load_version(row: list[Any]) -> VersionState:
+    (model, version, label, description, params, metrics, metric_summaries, tags, artifacts, model_info, data,
      code, environment, architecture, run_id, parents, status, status_reason, created_at, updated_at, actor,
      position) = row
     created_at, updated_at = _times(created_at, updated_at)
     return VersionState(
-        model=model, version=version, label=label, description=description, params=params, metrics=metrics,
-        metric_history=_load_history(metric_history, columns), tags=tags, artifacts=_load_artifacts(artifacts),
+        model=intern(model), version=version, label=label, description=description, params=params, metrics=metrics,
+        metric_summaries=_load_summaries(metric_summaries), tags=tags, artifacts=_load_artifacts(artifacts),
         model_info=model_info, data=data, code=code, environment=environment, architecture=architecture,
-        run_id=run_id, parents=tuple(parents), status=status, status_reason=status_reason,
-        created_at=created_at, updated_at=updated_at, actor=actor, position=position)
+        run_id=run_id, parents=tuple(parents) if parents else (), status=intern(status),
+        status_reason=status_reason, created_at=created_at, updated_at=updated_at,
+        actor=None if actor is None else intern(actor), position=position)
 
 
-def _load_run(row: list[Any], columns: _Columns) -> RunState:
-    (run_id, experiment, name, status, error, params, metrics, metric_history, tags, artifacts, model_info,
+def _load_run(row: list[Any]) -> RunState:
+    (run_id, experiment, name, status, error, params, metrics, metric_summaries, tags, artifacts, model_info,
      environment, code, datasets, started_at, ended_at, actor) = row
     return RunState(
         run_id=run_id, experiment=experiment, name=name, status=status, error=error, params=params,
-        metrics=metrics, metric_history=_load_history(metric_history, columns), tags=tags,
+        metrics=metrics, metric_summaries=_load_summaries(metric_summaries), tags=tags,
         artifacts=_load_artifacts(artifacts), model_info=model_info, environment=environment, code=code,
         datasets=datasets, started_at=parse_timestamp(started_at), ended_at=None if ended_at is None else parse_timestamp(ended_at), actor=actor)
 
 
-def _decode_chunk(data: bytes, decode: Callable[[list[Any], _Columns], Any]) -> list[Any]:
-    rows, stored = json.loads(zlib.decompress(data))
-    columns = _Columns(*(_column(kind, text) for kind, text in zip("dqq", stored)))
-    return [decode(row, columns) for row in rows]
+def _decode_chunk(data: bytes, decode: Callable[[list[Any]], Any]) -> list[Any]:
+    return [decode(row) for row in decode_json(zlib.decompress(data))]
 
 
 def _decode_versions(data: bytes, keys: list[Any]) -> list[VersionState]:
@@ -578,13 +536,13 @@ def _load_model(row: list[Any], chunks: list[bytes]) -> ModelState:
     values = dict(zip(_M, row))
     values["versions"] = _table(values["versions"], chunks, _decode_versions)
     history = {}
+    name = intern(values["name"])
     for alias, moves in values["alias_history"]:
-        entries = []
-        for move in moves:
-            fields = dict(zip(_A, move))
-            fields["at"] = parse_timestamp(fields["at"])
-            entries.append(Alias(**fields))
-        history[alias] = entries
+        history[alias] = [
+            Alias(model=name, name=alias, version=version, previous=previous, action=intern(action), reason=reason,
+                  forced=forced, actor=None if actor is None else intern(actor), at=parse_timestamp(at),
+                  position=position)
+            for _, _, version, previous, action, reason, forced, actor, at, position in moves]
     values["alias_history"] = history
     values["created_at"], values["updated_at"] = _times(values["created_at"], values["updated_at"])
     return ModelState(**values)

@@ -281,6 +281,14 @@ class EventLogContract:
         assert list(log.read_all(from_position=13)) == []
         assert [e.stream_version for e in log.read_stream("stream-1", from_version=3)] == [3, 4]
 
+    def test_read_stream_stops_at_to_version(self, log):
+        self._fill(log, streams=2, per_stream=5)
+        assert [e.stream_version for e in log.read_stream("stream-1", 2, to_version=4)] == [2, 3, 4]
+        assert [e.stream_version for e in log.read_stream("stream-1", to_version=1)] == [1]
+        assert [e.stream_version for e in log.read_stream("stream-1", 4, to_version=99)] == [4, 5]
+        assert log.read_stream("stream-1", 4, to_version=3) == []
+        assert log.read_stream("stream-1", to_version=0) == []
+
     def test_a_long_read_all_streams_in_order(self, log):
         for chunk in range(5):
             log.append(f"bulk-{chunk % 2}", [NewEvent("b", {"n": chunk * 1000 + i}) for i in range(1000)])

@@ -26,7 +26,7 @@ from eventreg.audit import (
     with_database_users,
 )
 from eventreg.domain.entities import ARCHIVED, ModelState, RegistryState, VersionState
-from eventreg.domain.events import model_stream
+from eventreg.domain.events import model_stream, run_stream
 from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
 from eventreg.domain.queries import (
     VersionRef,
@@ -42,11 +42,14 @@ from eventreg.domain.queries import (
     _version_record,
 )
 from eventreg.domain.references import ModelReference, parse_reference
-from eventreg.domain.views import Alias, Comparison, Experiment, MetricPoint, Model, ModelVersion, Run
+from eventreg.domain.views import (
+    Alias, Comparison, Experiment, MetricBucket, MetricPoint, MetricSummary, Model, ModelVersion, Run,
+)
 from eventreg.errors import ConfigurationError, NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateResult, evaluate
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent
+from eventreg import metric_reads
 from eventreg.results import Results
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
@@ -229,19 +232,50 @@ class RegistryView:
             return [ModelVersion.of(found, v) for v in found.versions.values()
                     if status is None or v.status == status]
 
-    def get_metric_history(self, model: str, version: VersionRef, key: str) -> list[MetricPoint]:
+    def get_metric_history(self, model: str, version: VersionRef, key: str, *, min_step: int | None = None,
+                           max_step: int | None = None) -> list[MetricPoint]:
         """
-        Every recorded point of a version's metric, in the order logged.
+        Every recorded point of a version's metric, in the order logged (read from the log).
+
+        Args:
+            min_step, max_step: only points with a step in this range (bounds included).
+
+        Raises:
+            NotFound: the model, version or metric does not exist.
+            ValidationError: a bound is not an integer.
+        """
+        return metric_reads.history(self.log, *self._version_metric(model, version, key),
+                                    min_step=min_step, max_step=max_step)
+
+    def get_metric_buckets(self, model: str, version: VersionRef, key: str, *, buckets: int = 500,
+                           min_step: int | None = None, max_step: int | None = None) -> list[MetricBucket]:
+        """
+        A version's metric history for a chart: at most ``buckets`` runs of consecutive
+        points, each with its step range, exact count, min, max and last value.
+
+        Raises:
+            NotFound: the model, version or metric does not exist.
+            ValidationError: ``buckets`` is not positive, or a bound is not an integer.
+        """
+        return metric_reads.buckets(self.log, *self._version_metric(model, version, key), count=buckets,
+                                    min_step=min_step, max_step=max_step)
+
+    def get_metric_summary(self, model: str, version: VersionRef, key: str) -> MetricSummary:
+        """
+        What the registry keeps of a version's metric: latest value, min, max, count, times.
 
         Raises:
             NotFound: the model, version or metric does not exist.
         """
+        return MetricSummary.of(key, self._version_metric(model, version, key)[3])
+
+    def _version_metric(self, model: str, version: VersionRef, key: str) -> tuple[Any, ...]:
         with self._reading() as state:
             found = _version(_model(state, model), version)
-            history = found.metric_history.get(key)
-            if history is None:
+            stats = found.metric_summaries.get(key)
+            if stats is None:
                 raise NotFound(f"version {found.version} of {model!r} has no metric {key!r}")
-            return list(history)
+            return model_stream(found.model), found.version, key, metric_reads.frozen(stats)
 
     def get_alias(self, model: str, alias: str) -> Alias:
         """
@@ -367,18 +401,41 @@ class RegistryView:
                 hits = hits[:limit]
             return Results([Run.of(run) for _, run in hits]).output(output)
 
-    def get_run_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+    def get_run_metric_history(self, run_id: str, key: str, *, min_step: int | None = None,
+                               max_step: int | None = None) -> list[MetricPoint]:
         """
-        Every recorded point of a run's metric, in the order logged.
+        Every recorded point of a run's metric, in the order logged (read from the log).
+
+        Args:
+            min_step, max_step: only points with a step in this range (bounds included).
 
         Raises:
             NotFound: the run or metric does not exist.
+            ValidationError: a bound is not an integer.
         """
+        return metric_reads.history(self.log, *self._run_metric(run_id, key), min_step=min_step, max_step=max_step)
+
+    def get_run_metric_buckets(self, run_id: str, key: str, *, buckets: int = 500, min_step: int | None = None,
+                               max_step: int | None = None) -> list[MetricBucket]:
+        """
+        A run's metric history for a chart; see :meth:`get_metric_buckets`.
+        """
+        return metric_reads.buckets(self.log, *self._run_metric(run_id, key), count=buckets,
+                                    min_step=min_step, max_step=max_step)
+
+    def get_run_metric_summary(self, run_id: str, key: str) -> MetricSummary:
+        """
+        What the registry keeps of a run's metric; see :meth:`get_metric_summary`.
+        """
+        return MetricSummary.of(key, self._run_metric(run_id, key)[3])
+
+    def _run_metric(self, run_id: str, key: str) -> tuple[Any, ...]:
         with self._reading() as state:
-            history = _run(state, run_id).metric_history.get(key)
-            if history is None:
+            run = _run(state, run_id)
+            stats = run.metric_summaries.get(key)
+            if stats is None:
                 raise NotFound(f"run {run_id!r} has no metric {key!r}")
-            return list(history)
+            return run_stream(run.run_id), None, key, metric_reads.frozen(stats)
 
     def list_experiments(self) -> list[Experiment]:
         """

@@ -47,7 +47,11 @@ def test_round_trip_is_exact(state):
     loaded = snapshots.load(snapshots.dump(state, "1.0"), "1.0")
     assert loaded == state
     run = next(iter(loaded.runs.values()))
-    assert math.isnan(run.metrics["nan"]) and run.metric_history["loss"][2].step == 2
+    assert math.isnan(run.metrics["nan"]) and run.metric_summaries["loss"].step == 2
+    loss = run.metric_summaries["loss"]
+    assert (loss.count, loss.min, loss.max, loss.value) == (3, 1 / 3, 1.0, 1 / 3)
+    nan = run.metric_summaries["nan"]
+    assert nan.count == 3 and math.isnan(nan.min) and math.isnan(nan.max), "NaN is no bound"
     assert loaded.models["iris"].versions[2].parents == (1,)
     assert loaded.models["iris"].alias_history["production"][-1].action == "rollback"
     assert loaded.models["iris"].versions[1].created_at.tzinfo is not None

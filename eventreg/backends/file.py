@@ -510,15 +510,17 @@ class FileLog(BaseLog):
             end = self._offsets[stop] if stop < count else self._end
             return raise_after(self._read_span(begin, end, first + 1), damage)
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    def read_stream(self, stream_id: str, from_version: int = 1,
+                    to_version: int | None = None) -> list[RecordedEvent]:
         """
-        The events of one stream from ``from_version`` on.
+        The events of one stream from ``from_version`` on (to ``to_version``, included, if given).
         """
         with self._lock:
             self._refresh()
             if self._damage:
                 raise LogCorrupted(self._damage)
-            indexes = self._stream_index().get(stream_id, [])[max(from_version, 1) - 1:]
+            indexes = self._stream_index().get(stream_id, [])[max(from_version, 1) - 1:
+                                                              None if to_version is None else max(to_version, 0)]
             offsets, count = self._offsets, len(self._offsets)
             spans: list[list[int]] = []  # [begin, end, first line number] of adjacent lines
             for i in indexes:

@@ -112,10 +112,12 @@ class MemoryLog(BaseLog):
         with self._store.lock:
             self._store_sealed(batch)
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    def read_stream(self, stream_id: str, from_version: int = 1,
+                    to_version: int | None = None) -> list[RecordedEvent]:
         store = self._store
         with store.lock:
-            positions = store.streams.get(stream_id, [])[max(from_version, 1) - 1:]
+            positions = store.streams.get(stream_id, [])[max(from_version, 1) - 1:
+                                                          None if to_version is None else max(to_version, 0)]
             return [store.events[p - 1] for p in positions]
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:

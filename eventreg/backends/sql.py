@@ -73,6 +73,10 @@ from eventreg.log import (
 )
 
 
+#: the highest stream version a column holds (a 32-bit integer on PostgreSQL)
+_LAST = 2**31 - 1
+
+
 class SQLLog(BaseLog):
     """
     An event log in SQLite, PostgreSQL or MySQL/MariaDB.
@@ -498,12 +502,14 @@ class SQLLog(BaseLog):
         finally:
             conn.close()
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    def read_stream(self, stream_id: str, from_version: int = 1,
+                    to_version: int | None = None) -> list[RecordedEvent]:
         """
-        The events of one stream from ``from_version`` on, in order.
+        The events of one stream from ``from_version`` on (to ``to_version``, included, if given), in order.
         """
         sql = self._sql.read_stream
-        return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1))))
+        return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
+                                                     to_version=_LAST if to_version is None else min(to_version, _LAST))))
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """

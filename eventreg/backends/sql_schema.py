@@ -361,7 +361,8 @@ def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str
         sa.select(ev.stream_version).where(ev.stream_id == bp("sid"))
         .order_by(ev.stream_version.desc()).limit(bp("one")), dialect)
     out["read_stream"] = _compile(
-        sa.select(*every).where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"))
+        sa.select(*every).where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"),
+                                ev.stream_version <= bp("to_version"))
         .order_by(ev.stream_version), dialect)
     out["read_all"] = _compile(
         sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)

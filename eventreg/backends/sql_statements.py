@@ -75,9 +75,9 @@ SQLITE_STATEMENTS: dict[str, CompiledSql] = {
         "eventreg_events.actor, eventreg_events.payload, eventreg_events.metadata, "
         "eventreg_events.prev_hash, eventreg_events.hash \n"
         "FROM eventreg_events \n"
-        "WHERE eventreg_events.stream_id = ? AND eventreg_events.stream_version >= ? ORDER BY "
-        "eventreg_events.stream_version",
-        ("sid", "from_version"),
+        "WHERE eventreg_events.stream_id = ? AND eventreg_events.stream_version >= ? AND "
+        "eventreg_events.stream_version <= ? ORDER BY eventreg_events.stream_version",
+        ("sid", "from_version", "to_version"),
         {}),
     "read_all": CompiledSql(
         "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "

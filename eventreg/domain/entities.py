@@ -1,5 +1,5 @@
 """
-The entities of the projection: models, versions, aliases, runs, experiments, metric histories.
+The entities of the projection: models, versions, aliases, runs, experiments, metric summaries.
 
 Plain mutable records that :mod:`eventreg.domain.state` folds events into; queries read
 them through the frozen views of :mod:`eventreg.domain.views`.
@@ -59,9 +59,12 @@ class MetricHistory(Sequence[MetricPoint]):
         """
         A history holding ``points`` (all of ``key``).
         """
-        history: dict[str, MetricHistory] = {key: cls(key)}
-        _add_points({}, history, _point_rows(points))
-        return history[key]
+        history = cls(key)
+        for _, value, step, micros in _point_rows(points):
+            history.values.append(value)
+            history.steps.append(step)
+            history.stamps.append(micros)
+        return history
 
     def __len__(self) -> int:
         return len(self.values)
@@ -104,6 +107,39 @@ class MetricHistory(Sequence[MetricPoint]):
         return f"MetricHistory({self.key!r}, {len(self)} points)"
 
 
+class MetricStats:
+    """
+    What the projection keeps of one metric key of a run or version instead of its points:
+    the latest value logged with its step and time (microseconds since the epoch; step
+    :data:`NO_STEP` for none), the lowest and highest value (NaN values left out; NaN
+    while there is none), how many points, the latest timestamp, and the first and last
+    version of the stream (``run:<id>`` or the model's) holding points of the key, so a
+    history is one ranged read of the stream (:mod:`eventreg.metric_reads`).
+    """
+
+    __slots__ = ("value", "step", "stamp", "min", "max", "count", "last_stamp", "first", "last")
+
+    def __init__(self, value: float, step: int, stamp: int, low: float, high: float, count: int,
+                 last_stamp: int, first: int, last: int) -> None:
+        self.value, self.step, self.stamp = value, step, stamp
+        self.min, self.max, self.count, self.last_stamp = low, high, count, last_stamp
+        self.first, self.last = first, last
+
+    def _row(self) -> list[Any]:
+        return [self.value, self.step, self.stamp, self.min, self.max, self.count, self.last_stamp,
+                self.first, self.last]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricStats):
+            return NotImplemented
+        return all(a == b or (a != a and b != b) for a, b in zip(self._row(), other._row()))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MetricStats({self._row()})"
+
+
 @attrs.frozen(kw_only=True)
 class Alias:
     """
@@ -131,7 +167,7 @@ class VersionState:
     description: str | None
     params: dict[str, Any] = attrs.field(eq=nan_safe)
     metrics: dict[str, float] = attrs.field(eq=nan_safe)  # latest value per key
-    metric_history: dict[str, MetricHistory]
+    metric_summaries: dict[str, MetricStats]
     tags: dict[str, str]
     artifacts: dict[str, ArtifactEntry]
     model_info: dict[str, Any] | None = attrs.field(eq=nan_safe)
@@ -176,7 +212,7 @@ class RunState:
     error: str | None = None
     params: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     metrics: dict[str, float] = attrs.field(factory=dict, eq=nan_safe)
-    metric_history: dict[str, MetricHistory] = attrs.field(factory=dict)
+    metric_summaries: dict[str, MetricStats] = attrs.field(factory=dict)
     tags: dict[str, str] = attrs.field(factory=dict)
     artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
     #: ``{"path": ..., "flavor": {...}}`` of the last model logged
@@ -223,13 +259,27 @@ def _point_rows(points: Iterable[MetricPoint]) -> list[tuple[str, float, int, in
             for p in points]
 
 
-def _add_points(latest: dict[str, float], history: dict[str, MetricHistory],
-                rows: list[tuple[str, float, int, int]]) -> None:
+def _add_points(latest: dict[str, float], summaries: dict[str, MetricStats],
+                rows: list[tuple[str, float, int, int]], stream_version: int) -> None:
+    """
+    Fold point rows (of one event, at ``stream_version`` of its stream) into the latest
+    values and the summaries.
+    """
     for key, value, step, micros in rows:
-        found = history.get(key)
+        if not NO_STEP <= step < 2**63:  # a step is stored in 64 bits
+            raise OverflowError(f"step {step} of metric {key!r}")
+        found = summaries.get(key)
         if found is None:
-            found = history[key] = MetricHistory(key)
-        found.values.append(value)
-        found.steps.append(step)
-        found.stamps.append(micros)
+            summaries[key] = MetricStats(value, step, micros, value, value, 1, micros, stream_version,
+                                         stream_version)
+        else:
+            found.value, found.step, found.stamp, found.last = value, step, micros, stream_version
+            found.count += 1
+            if micros > found.last_stamp:
+                found.last_stamp = micros
+            if value == value:  # NaN changes neither bound
+                if not value >= found.min:  # also when min is NaN: no value yet
+                    found.min = value
+                if not value <= found.max:
+                    found.max = value
         latest[key] = value

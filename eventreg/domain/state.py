@@ -3,7 +3,7 @@ The projection: everything the registry shows, as a fold over the log.
 
 ``RegistryState`` holds in-memory indexes shaped for the queries (models by name,
 versions by number, labels and aliases by name, each alias's history, runs by id, runs
-per experiment, metric histories). :func:`apply` folds one recorded event into it; it
+per experiment, a summary of each metric: its points stay in the log). :func:`apply` folds one recorded event into it; it
 reads nothing but its arguments (no clock, no I/O, no randomness), so the same events
 always give an equal state. For speed it updates the state it is given in place and
 returns it: to keep an older state, fold into a fresh one (``as_of`` does exactly that).
@@ -42,22 +42,23 @@ from eventreg.domain.entities import (
     Alias,
     ExperimentState,
     MetricHistory,
+    MetricStats,
     ModelState,
     RegistryState,
     RunState,
     VersionState,
 )
-from eventreg.domain.events import ArtifactEntry, MetricPoint
+from eventreg.domain.events import ArtifactEntry
 from eventreg.domain.repro_state import REPRO_HANDLERS
 from eventreg.errors import LogCorrupted
 from eventreg.log import RecordedEvent
 
 #: Version of the snapshot format of :func:`dump_state`; a snapshot of another is rebuilt.
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 __all__ = [
     "ARCHIVED", "DEPRECATED", "FAILED", "FINISHED", "KILLED", "NO_STEP", "READY", "RUN_END_STATUSES", "RUNNING",
-    "STATE_FORMAT", "Alias", "ExperimentState", "MetricHistory", "ModelState", "RegistryState", "RunState",
+    "STATE_FORMAT", "Alias", "ExperimentState", "MetricHistory", "MetricStats", "ModelState", "RegistryState", "RunState",
     "VersionState", "apply", "bulk", "dump_state", "fold", "load_state", "snapshot_digest",
 ]
 
@@ -206,7 +207,7 @@ def _run_metrics_direct(state: RegistryState, payload: dict[str, Any], r: Record
     if rows is None:
         return False
     run = state.runs[run_id]
-    _add_points(run.metrics, run.metric_history, rows)
+    _add_points(run.metrics, run.metric_summaries, rows, r[2])
     return True
 
 
@@ -346,11 +347,11 @@ def _add_version(state: RegistryState, r: RecordedEvent, name: str, number: int,
     if number != len(model.versions) + 1:
         raise LogCorrupted(f"at position {r.position}: version {number} of {name!r} out of sequence")
     latest: dict[str, float] = {}
-    history: dict[str, MetricHistory] = {}
-    _add_points(latest, history, rows)
+    summaries: dict[str, MetricStats] = {}
+    _add_points(latest, summaries, rows, r.stream_version)
     model.versions[number] = VersionState(
         model=name, version=number, label=label, description=description,
-        params=params, metrics=latest, metric_history=history, tags=tags,
+        params=params, metrics=latest, metric_summaries=summaries, tags=tags,
         artifacts=artifacts, model_info=model_info, data=data, code=code,
         environment=environment, architecture=architecture, run_id=run_id,
         parents=parents, created_at=r.recorded_at, updated_at=r.recorded_at,
@@ -382,7 +383,7 @@ def _add_version_points(state: RegistryState, r: RecordedEvent, name: str, numbe
                         rows: list[tuple[str, float, int, int]]) -> None:
     version = _version(state, name, number, r)
     latest = dict(version.metrics)
-    _add_points(latest, version.metric_history, rows)
+    _add_points(latest, version.metric_summaries, rows, r.stream_version)
     version.metrics = latest
 
 
@@ -470,7 +471,7 @@ def _run_params_logged(state: RegistryState, e: ev.RunParamsLogged, r: RecordedE
 
 def _run_metrics_logged(state: RegistryState, e: ev.RunMetricsLogged, r: RecordedEvent) -> None:
     run = state.runs[e.run_id]
-    _add_points(run.metrics, run.metric_history, _point_rows(e.points))
+    _add_points(run.metrics, run.metric_summaries, _point_rows(e.points), r.stream_version)
 
 
 def _run_tags_set(state: RegistryState, e: ev.RunTagsSet, r: RecordedEvent) -> None:
@@ -566,11 +567,8 @@ for _cls, _direct in _DIRECT.items():
 
 # -- snapshots ---------------------------------------------------------------------------
 
-converter.register_unstructure_hook(MetricHistory, lambda history: [converter.unstructure(p) for p in history])
-converter.register_structure_hook(
-    MetricHistory,
-    lambda items, _: MetricHistory.of(items[0]["key"] if items else "", converter.structure(items, tuple[MetricPoint, ...])),
-)
+converter.register_unstructure_hook(MetricStats, MetricStats._row)
+converter.register_structure_hook(MetricStats, lambda row, _: MetricStats(*row))
 
 
 def dump_state(state: RegistryState, code_version: str) -> bytes:

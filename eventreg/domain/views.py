@@ -2,20 +2,21 @@
 What queries return: frozen snapshots of the projection, shaped as an MLflow user expects.
 
 A view is a copy: it does not change when the registry does. Metric histories are not
-copied into views (they can be long); ask ``registry.get_metric_history(...)`` for them.
+copied into views (they can be long, and they stay in the log); ask
+``registry.get_metric_history(...)`` or, for a chart, ``registry.get_metric_buckets(...)``.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.domain.references import PREFIX
-from eventreg.domain.entities import Alias, ExperimentState, ModelState, RunState, VersionState
+from eventreg.domain.entities import NO_STEP, Alias, ExperimentState, MetricStats, ModelState, RunState, VersionState
 
 __all__ = [
     "Alias",
@@ -23,11 +24,61 @@ __all__ = [
     "Comparison",
     "ComparisonRow",
     "Experiment",
+    "MetricBucket",
     "MetricPoint",
+    "MetricSummary",
     "Model",
     "ModelVersion",
     "Run",
 ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class MetricSummary:
+    """
+    What the registry keeps in memory of one metric of a run or version: the latest value
+    logged (``value``, at ``step`` and ``timestamp``), the lowest and highest value (NaN
+    values left out; NaN when every value is NaN), how many points were logged, the
+    latest timestamp, and the first and last version of the log stream holding them.
+    """
+
+    key: str
+    value: float = attrs.field(eq=nan_safe)
+    step: int | None
+    timestamp: datetime
+    min: float = attrs.field(eq=nan_safe)
+    max: float = attrs.field(eq=nan_safe)
+    count: int
+    last_timestamp: datetime
+    first_stream_version: int
+    last_stream_version: int
+
+    @classmethod
+    def of(cls, key: str, stats: MetricStats) -> MetricSummary:
+        return cls(key=key, value=stats.value, step=None if stats.step == NO_STEP else stats.step,
+                   timestamp=_EPOCH + timedelta(microseconds=stats.stamp), min=stats.min, max=stats.max,
+                   count=stats.count, last_timestamp=_EPOCH + timedelta(microseconds=stats.last_stamp),
+                   first_stream_version=stats.first, last_stream_version=stats.last)
+
+
+@attrs.frozen(kw_only=True)
+class MetricBucket:
+    """
+    Consecutive points of a metric history (in the order logged) summarised for a chart:
+    the lowest and highest step among them (None when none has a step), how many points
+    (exact), their lowest and highest value (NaN values left out; NaN when all are NaN)
+    and the value of the last one.
+    """
+
+    min_step: int | None
+    max_step: int | None
+    count: int
+    min: float = attrs.field(eq=nan_safe)
+    max: float = attrs.field(eq=nan_safe)
+    last: float = attrs.field(eq=nan_safe)
 
 
 @attrs.frozen(kw_only=True)

@@ -91,8 +91,7 @@ class EventregTrackingStore(AbstractStore):
 
     INHERITED = ("search_runs", "get_metric_history_bulk_interval",
                  "end_async_logging", "flush_async_logging", "log_batch_async", "log_metric_async",
-                 "log_param_async", "set_tag_async", "shut_down_async_logging",
-                 "get_metric_history_bulk_interval_from_steps", "supports_workspaces")
+                 "log_param_async", "set_tag_async", "shut_down_async_logging", "supports_workspaces")
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         super().__init__()
@@ -128,9 +127,10 @@ class EventregTrackingStore(AbstractStore):
         return Run(self._info(run), RunData(metrics=metrics, params=params, tags=tags),
                    RunInputs(dataset_inputs=[], model_inputs=[]), RunOutputs(model_outputs=outputs))
 
-    def _history(self, run_id: str, key: str) -> list[Metric]:
+    def _history(self, run_id: str, key: str, min_step: int | None = None,
+                 max_step: int | None = None) -> list[Metric]:
         with translated():
-            points = self.registry.get_run_metric_history(run_id, key)
+            points = self.registry.get_run_metric_history(run_id, key, min_step=min_step, max_step=max_step)
         return [Metric(key, p.value, millis(p.timestamp), p.step or 0) for p in points]
 
     def _latest(self, run_id: str, key: str) -> Metric:
@@ -351,6 +351,17 @@ class EventregTrackingStore(AbstractStore):
         if max_results is None:
             return PagedList(history, None)
         return _page(history, page_token, max_results)
+
+    def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
+        run = self._get(run_id)
+        wanted = {int(step) for step in steps}
+        if metric_key not in run.metrics or not wanted:
+            return []
+        low = min(wanted)  # a point without a step is MLflow's step 0: then read them all
+        history = (self._history(run.id, metric_key) if low <= 0
+                   else self._history(run.id, metric_key, min_step=low, max_step=max(wanted)))
+        chosen = sorted((m for m in history if m.step in wanted), key=lambda m: (m.step, m.timestamp))
+        return [MetricWithRunId(run_id=run.id, metric=m) for m in chosen[:max_results]]
 
     def log_inputs(self, run_id, datasets=None, models=None):
         if datasets or models:

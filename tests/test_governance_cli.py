@@ -59,3 +59,40 @@ def test_protect_request_approve_and_sign_from_the_command_line(tmp_path):
     assert [k["owner"] for k in keys] == ["bob"]
     run("root", "keys", "revoke", keys[0]["key_id"])
     assert json.loads(run("bob", "--json", "keys", "list"))[0]["revoked_at"]
+
+
+def test_keys_rotate_replaces_a_key_and_the_old_one_signs_nothing_new(tmp_path):
+    run = Cli(tmp_path)
+    assert "no registry" in run("root", "keys", "rotate", "0123456789abcdef", "bob", code=3)
+    run("root", "versions", "register", "iris", "--metric", "accuracy=0.95", "--git", "none")
+    run("root", "protect", "iris", "production", "--approver", "carol")  # root: the first admin
+    run("bob", "keys", "create", "bob")
+    run("bob", "keys", "create", "bob-2027")
+    old = json.loads(run("root", "--json", "keys", "register", "bob", "bob", "--name", "Bob Jones"))["key_id"]
+    run("bob", "request-promotion", "iris", "1", "--alias", "production", "--sign-with", "bob")
+
+    assert "not a governance admin" in run("bob", "keys", "rotate", old, "bob-2027", code=6)
+    assert "no registered key" in run("root", "keys", "rotate", "0123456789abcdef", "bob-2027", code=3)
+    assert "registered already" in run("root", "keys", "rotate", old, "bob", code=4)
+    assert f"rotated key {old} to " in run("root", "keys", "rotate", old, "bob-2027", "--reason", "yearly")
+    keys = json.loads(run("bob", "--json", "keys", "list"))
+    assert [(k["owner"], k["printed_name"], bool(k["revoked_at"])) for k in keys] == [
+        ("bob", "Bob Jones", True), ("bob", "Bob Jones", False)]
+    assert keys[0]["key_id"] == old
+
+    assert "it was revoked" in run("bob", "request-promotion", "iris", "1", "--alias", "production",
+                                   "--sign-with", "bob", code=6)
+    run("bob", "request-promotion", "iris", "1", "--alias", "production", "--sign-with", "bob-2027")
+    report = json.loads(run("bob", "--json", "verify"))
+    assert report["ok"] and report["signatures_checked"] == 2  # what the old key signed still verifies
+
+
+def test_keys_rotate_json_names_both_keys(tmp_path):
+    run = Cli(tmp_path)
+    run("root", "roles", "grant", "validators", "bob")  # root: the first admin
+    run("bob", "keys", "create", "bob")
+    run("bob", "keys", "create", "bob-2")
+    old = json.loads(run("root", "--json", "keys", "register", "bob", "bob"))["key_id"]
+    done = json.loads(run("root", "--json", "keys", "rotate", old, "bob-2"))
+    assert done["old_key_id"] == old and done["owner"] == "bob"
+    assert done["key_id"] == json.loads(run("bob", "--json", "keys", "list"))[1]["key_id"] != old

@@ -284,6 +284,26 @@ def keys_revoke(key_id: str, reason: str | None) -> None:
     _emit({"key_id": key_id, "revoked": True}, _done(f"revoked key {key_id}"))
 
 
+@keys.command("rotate")
+@click.argument("old_key_id", metavar="OLD_KEY_ID")
+@click.argument("public_key", metavar="NEW_KEY")
+@_reason_option()
+def keys_rotate(old_key_id: str, public_key: str, reason: str | None) -> None:
+    """
+    Replace key OLD_KEY_ID by NEW_KEY (a key name, a .pub file or the base64 key) for the
+    same owner and printed name, in one append (admins only).
+
+    The old key is revoked at this position: what it signed before still verifies, what
+    it signs after fails. Exit codes: 3 no such registered key, 4 NEW_KEY is registered
+    already, 6 not an admin.
+    """
+    reg = _registry(create=False)
+    owner = next((k.owner for k in reg.list_keys() if k.key_id == old_key_id), None)
+    key_id = reg.rotate_key(old_key_id, public_key, reason=reason)
+    _emit({"old_key_id": old_key_id, "key_id": key_id, "owner": owner},
+          _done(f"rotated key {old_key_id} to {key_id} for {owner}"))
+
+
 @keys.command("list")
 def keys_list() -> None:
     """

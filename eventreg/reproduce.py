@@ -111,6 +111,12 @@ class ReproductionReport:
         return "not reproduced: " + "; ".join(str(d) for d in self.differences)
 
 
+class EnvironmentBuildFailed(Exception):
+    """
+    The recorded environment could not be installed (reported and recorded as ``failed``).
+    """
+
+
 # -- planning ----------------------------------------------------------------------------
 
 
@@ -284,6 +290,33 @@ def _check_dataset(name: str, ds: Mapping[str, Any], codedir: Path) -> None:
             "nothing was run", path=where, recorded=recorded, found=found)
 
 
+def _pip_can_target() -> bool:
+    """
+    Whether this interpreter's pip can install into another environment (``--python``,
+    pip >= 22.3): the new environment then needs no pip of its own.
+    """
+    from importlib import metadata
+
+    try:
+        major, minor = (int(p) for p in metadata.version("pip").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (22, 3)
+
+
+def _local_projects(env_doc: Mapping[str, Any]) -> list[str]:
+    """
+    Folders of recorded distributions installed from a local folder that still exists
+    (a project in development, eventreg itself in a checkout): installed from there.
+    """
+    out = []
+    for item in env_doc["distributions"]:
+        url = item.get("direct_url") or ""
+        if url.startswith("file://") and not item.get("hash") and Path(url[7:]).is_dir():
+            out.append(url[7:])
+    return out
+
+
 def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
     if job.reuse:
         steps.append(f"environment: reuse this interpreter {sys.executable} (it has every recorded distribution)"
@@ -294,15 +327,20 @@ def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
     uv = shutil.which("uv")
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
     reqs = venv.parent / "requirements.txt"
-    extra = []
-    for item in job.env_doc["distributions"]:
-        url = item.get("direct_url") or ""
-        if item.get("editable") and url.startswith("file://") and Path(url[7:]).exists():
-            extra.append(url[7:])  # a local project (eventreg itself in development): install it as is
-    commands = ([["uv", "venv", "--quiet", "--python", job.env_doc["python"], str(venv)],
-                 ["uv", "pip", "install", "--quiet", "--python", str(python), "-r", str(reqs), *extra]] if uv else
-                [[sys.executable, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "--quiet", "-r", str(reqs), *extra]])
+    extra = _local_projects(job.env_doc)
+    # The record lists every distribution (the closure), so nothing is resolved anew:
+    # --no-deps installs exactly what was recorded; bytecode is compiled on first import.
+    if uv:
+        commands = [["uv", "venv", "--quiet", "--python", job.env_doc["python"], str(venv)],
+                    ["uv", "pip", "install", "--quiet", "--no-deps", "--python", str(python), "-r", str(reqs), *extra]]
+    elif _pip_can_target():
+        commands = [[sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                    [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                     "--no-compile", "-r", str(reqs), *extra]]
+    else:
+        commands = [[sys.executable, "-m", "venv", str(venv)],
+                    [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "-r", str(reqs),
+                     *extra]]
     steps.append(f"environment: build {venv} ({'uv' if uv else 'pip'}; {len(job.env_doc['distributions'])} "
                  f"distributions) because: {'; '.join(job.mismatches[:5])}")
     steps.extend("  $ " + " ".join(c) for c in commands)
@@ -311,8 +349,8 @@ def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
         for command in commands:
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
-                raise ValidationError(f"building the environment failed: {' '.join(command[:3])}: "
-                                      f"{done.stderr.strip()[-800:]}")
+                raise EnvironmentBuildFailed(f"building the environment failed: {' '.join(command[:3])}: "
+                                             f"{done.stderr.strip()[-800:]}")
     return str(python)
 
 
@@ -433,7 +471,13 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
             _record(reg, ReproductionReport(job.model, job.version, FAILED, environment=job.env_digest,
                                             rtol=float(rtol), reason=str(e)))
             raise
-    runner = python or _python_for(job, venv, steps, execute=not dry_run)
+    try:
+        runner = python or _python_for(job, venv, steps, execute=not dry_run)
+    except EnvironmentBuildFailed as e:
+        report = ReproductionReport(job.model, job.version, FAILED, environment=job.env_digest, rtol=float(rtol),
+                                    plan=tuple(steps), workdir=str(base), reason=str(e))
+        _record(reg, report)
+        return report
     command = job.command
     argv = [runner, str(codedir / command["entry_point"]), *command.get("argv", [])[1:]]
     if command.get("module"):
@@ -450,6 +494,10 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
                  "EVENTREG_URL": _absolute_url(reg.log.url), "EVENTREG_ARTIFACTS": _absolute_url(reg.artifacts_url),
                  "EVENTREG_ACTOR": reg.actor, capture.REPRODUCING_ENV: f"{job.model}:{job.version}",
                  capture.RUN_ID_FILE_ENV: str(run_ids)}
+    if python is None and not job.reuse:  # the rebuilt environment alone: no packages from the caller's path
+        for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE"):
+            child_env.pop(name, None)
+        child_env["PYTHONNOUSERSITE"] = "1"
     limit = timeout or float(os.environ.get("EVENTREG_REPRODUCE_TIMEOUT") or DEFAULT_TIMEOUT)
     try:
         done = subprocess.run(argv, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=limit)

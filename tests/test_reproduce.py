@@ -155,3 +155,22 @@ def test_reproduce_refuses_a_version_without_a_recorded_command(tmp_path, regist
     exit_code, output = _reproduce(tmp_path)
     assert exit_code == 2
     assert "records no code and command to re-run" in output
+
+
+def test_an_environment_that_cannot_be_installed_is_recorded_as_failed(tmp_path, registry_env, monkeypatch):
+    folder = tmp_path / "plain"
+    shutil.copytree(EXAMPLE, folder)
+    _train(folder, registry_env)
+    (tmp_path / "no-wheels").mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline, and the wheel folder is empty
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "no-wheels"))
+    monkeypatch.setenv("PATH", os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists()))
+
+    exit_code, output = _reproduce(tmp_path, "--env", "venv")
+
+    assert exit_code == 1, output
+    assert "not reproduced: building the environment failed" in output
+    (_, event), = [(t, e) for t, e in _history_types() if t == "version.reproduced"]
+    assert event.payload["outcome"] == "failed" and "building the environment failed" in event.payload["reason"]
+    assert not (tmp_path / "fresh" / "run-ids.txt").exists()  # nothing ran

@@ -40,6 +40,7 @@ import attrs
 
 from eventreg import capture
 from eventreg.artifacts import ManifestEntry
+from eventreg.capture import probe
 from eventreg.capture.datasets import fingerprint
 from eventreg.capture.environment import current_environment, load_environment, requirements
 from eventreg.domain import events as ev
@@ -47,7 +48,7 @@ from eventreg.domain.repro_events import VersionReproduced
 from eventreg.errors import DataMismatch, NotFound, ValidationError
 from eventreg.writer import Plan
 
-__all__ = ["DataMismatch", "Difference", "ReproductionReport", "reproduce"]
+__all__ = ["DataMismatch", "Difference", "Reproduction", "ReproductionReport", "reproduce", "reproductions"]
 
 REPRODUCED, NOT_REPRODUCED, FAILED, PLANNED = "reproduced", "not_reproduced", "failed", "planned"
 #: How long the re-run may take (seconds; ``EVENTREG_REPRODUCE_TIMEOUT``).
@@ -57,7 +58,7 @@ DEFAULT_TIMEOUT = 3600
 @attrs.frozen
 class Difference:
     """
-    One way the re-run differs: ``kind`` is ``param``, ``metric`` or ``artifact``.
+    One way the re-run differs: ``kind`` is ``param``, ``metric``, ``artifact`` or ``probe``.
     """
 
     kind: str
@@ -92,6 +93,7 @@ class ReproductionReport:
     workdir: str | None = None
     reason: str | None = None
     checked: tuple[str, ...] = ()
+    probe: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -365,7 +367,8 @@ def _same(a: Any, b: Any, rtol: float) -> bool:
     return bool(a == b) and type(a) is type(b)
 
 
-def _compare(job: _Job, version: Any, new: Any, rtol: float) -> tuple[list[Difference], list[str]]:
+def _compare(reg: Any, job: _Job, version: Any, new: Any,
+             rtol: float) -> tuple[list[Difference], list[str], dict[str, Any] | None]:
     original = job.original
     params = original.params if original is not None else version.params
     metrics = original.metrics if original is not None else version.metrics
@@ -382,28 +385,72 @@ def _compare(job: _Job, version: Any, new: Any, rtol: float) -> tuple[list[Diffe
                 detail = f"difference {b - a:+.6g}" + (f", over rtol {rtol:g}" if rtol else "")
             differences.append(Difference("metric", key, a, b, detail))
     model_prefix = (job.model_path + "/") if job.model_path else None
-    model_diff = False
+    probe_info = ((version.model_info or {}).get("flavor") or {}).get("probe") if job.model_path else None
+    probe_prefix = probe_info["path"] + "/" if probe_info else None
+    model_diffs: list[Difference] = []
     for path in sorted(set(job.artifacts) | set(new.artifacts)):
+        if probe_prefix and path.startswith(probe_prefix):
+            continue  # compared by value below
         a, b = job.artifacts.get(path), new.artifacts.get(path)
         if a is None or b is None or a.sha256 != b.sha256:
-            model_diff |= bool(model_prefix and path.startswith(model_prefix))
-            differences.append(Difference("artifact", path, a.sha256 if a else None, b.sha256 if b else None))
+            diff = Difference("artifact", path, a.sha256 if a else None, b.sha256 if b else None)
+            (model_diffs if model_prefix and path.startswith(model_prefix) else differences).append(diff)
     checked = [f"params {'equal' if not any(d.kind == 'param' for d in differences) else 'differ'}",
                f"metrics {'equal' if not any(d.kind == 'metric' for d in differences) else 'differ'}"
                + (f" within rtol {rtol:g}" if rtol else "")]
+    probed = _compare_probe(reg, job, new, probe_info, rtol) if probe_info else None
     if model_prefix:
-        checked.append(f"model digest {'equal' if not model_diff else 'differs'}")
-    others = [p for p in set(job.artifacts) | set(new.artifacts) if not (model_prefix and p.startswith(model_prefix))]
+        checked.append(f"model digest {'equal' if not model_diffs else 'differs'}")
+    if probed is not None:
+        probed["model_digest"] = "equal" if not model_diffs else "differs"
+        verdict = "equal" if probed["equal"] else "differ"
+        checked.append(f"probe predictions {verdict}" + (f" within rtol {rtol:g}" if rtol and probed["equal"] else "")
+                       + f" ({probed['rows']} row(s))")
+        if not probed["equal"]:
+            differences.append(Difference("probe", "predictions", f"{probed['rows']} row(s)",
+                                          f"{probed['mismatched']} differ", probed.get("detail") or _probe_detail(probed)))
+    if model_diffs and not (probed and probed["equal"]):
+        differences.extend(model_diffs)  # equal predictions on the probe set stand for unstable files
+    others = [p for p in set(job.artifacts) | set(new.artifacts)
+              if not (model_prefix and p.startswith(model_prefix)) and not (probe_prefix and p.startswith(probe_prefix))]
     if others:
         checked.append(f"artifact digests {'equal' if not any(d.kind == 'artifact' for d in differences) else 'differ'}")
-    return differences, checked
+    return differences, checked, probed
+
+
+def _probe_detail(probe: Mapping[str, Any]) -> str | None:
+    parts = [f"{label} {probe[key]:.3g}" for key, label in (("max_abs_difference", "max abs difference"),
+                                                          ("max_rel_difference", "max rel difference"))
+             if probe.get(key) is not None]
+    return ", ".join(parts) or None
+
+
+def _compare_probe(reg: Any, job: _Job, new: Any, info: Mapping[str, Any], rtol: float) -> dict[str, Any]:
+    """
+    The re-run's predictions on the recorded probe inputs against the original's.
+    """
+    store = reg._artifact_store()
+    inputs, predictions = (f"{info['path']}/{name}" for name in (probe.INPUTS, probe.PREDICTIONS))
+    out: dict[str, Any] = {"rows": info.get("rows"), "method": info.get("method")}
+    a, b = job.artifacts.get(predictions), new.artifacts.get(predictions)
+    if a is None or b is None:
+        return {**out, "equal": False, "mismatched": info.get("rows"),
+                "detail": "the re-run recorded no predictions on the probe set (log_model(..., probe=...))"}
+    if job.artifacts[inputs].sha256 != new.artifacts[inputs].sha256:
+        return {**out, "equal": False, "mismatched": info.get("rows"), "inputs": "differ",
+                "detail": "the re-run predicted on other inputs than the recorded ones"}
+    found = probe.compare(store.get_bytes(ManifestEntry(sha256=a.sha256, size=a.size)),
+                          store.get_bytes(ManifestEntry(sha256=b.sha256, size=b.size)), rtol)
+    return {**out, **found, "inputs": "equal"}
 
 
 def _record(reg: Any, report: ReproductionReport) -> None:
     event = VersionReproduced(
         model=report.model, version=report.version, outcome=report.outcome,
         differences={f"{d.kind}:{d.key}": d.to_json() for d in report.differences}, run_id=report.run_id,
-        environment=report.environment, comparison={"rtol": report.rtol, "checked": list(report.checked)},
+        environment=report.environment,
+        comparison={"rtol": report.rtol, "checked": list(report.checked),
+                    **({"probe": report.probe} if report.probe is not None else {})},
         reason=report.reason)
     reg._execute(lambda state: Plan(ev.model_stream(report.model), [event]))
 
@@ -515,10 +562,84 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
         _record(reg, report)
         return report
     new = reg.get_run(new_ids[-1])
-    differences, checked = _compare(job, reg.get_version(job.model, job.version), new, float(rtol))
+    differences, checked, probed = _compare(reg, job, reg.get_version(job.model, job.version), new, float(rtol))
     report = ReproductionReport(
         job.model, job.version, NOT_REPRODUCED if differences else REPRODUCED, tuple(differences),
         run_id=new.id, environment=(new.environment or {}).get("digest"), rtol=float(rtol), plan=tuple(steps),
-        workdir=str(base), checked=tuple(checked))
+        workdir=str(base), checked=tuple(checked), probe=probed)
     _record(reg, report)
     return report
+
+
+# -- reading the record ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Reproduction:
+    """
+    One recorded reproduction of a version (a ``version.reproduced`` event), as
+    ``versions show``, the audit report and the web UI show it.
+    """
+
+    model: str
+    version: int
+    outcome: str
+    position: int
+    at: Any
+    actor: str | None
+    run_id: str | None = None
+    environment: str | None = None
+    differences: dict[str, Any] = attrs.field(factory=dict)
+    comparison: dict[str, Any] = attrs.field(factory=dict)
+    reason: str | None = None
+
+    @property
+    def probe(self) -> dict[str, Any] | None:
+        """
+        The probe-set comparison (rows, mismatched, largest differences), when one was made.
+        """
+        return self.comparison.get("probe")
+
+    def summary(self) -> str:
+        """
+        One line: what was checked, or each difference, or why it failed.
+        """
+        if self.outcome == REPRODUCED:
+            return "reproduced: " + ", ".join(self.comparison.get("checked") or ())
+        if self.outcome == FAILED:
+            return f"failed: {self.reason}"
+        return "not reproduced: " + "; ".join(
+            f"{key.replace(':', ' ', 1)}: {d.get('original')!r} -> {d.get('reproduced')!r}"
+            + (f" ({d['detail']})" if d.get("detail") else "") for key, d in sorted(self.differences.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "outcome": self.outcome, "position": self.position,
+                "at": self.at.isoformat() if hasattr(self.at, "isoformat") else self.at, "actor": self.actor,
+                "run_id": self.run_id, "environment": self.environment, "differences": self.differences,
+                "comparison": self.comparison, "reason": self.reason, "summary": self.summary()}
+
+
+def reproductions(reader: Any, model: str, version: Any = None) -> list[Reproduction]:
+    """
+    The recorded reproductions of ``model`` (of one ``version`` when given), oldest first.
+
+    Args:
+        reader: a registry or a read-only view (``reg.as_of(...)``: as recorded then).
+        model: the model's name.
+        version: a version reference (number, label, alias), or None for every version.
+
+    Raises:
+        NotFound: the model, or the version, does not exist (at the view's moment).
+    """
+    number = reader.get_version(model, version).version if version is not None else None
+    out = []
+    for e in reader.history(model, types="version.reproduced"):
+        p = e.payload
+        if number is not None and p.get("version") != number:
+            continue
+        out.append(Reproduction(
+            model=p["model"], version=p["version"], outcome=p["outcome"], position=e.position, at=e.recorded_at,
+            actor=e.actor, run_id=p.get("run_id"), environment=p.get("environment"),
+            differences=dict(p.get("differences") or {}), comparison=dict(p.get("comparison") or {}),
+            reason=p.get("reason")))
+    return out

@@ -1,6 +1,7 @@
 """
 ``eventreg reproduce --env venv`` for real: a version trained in a small virtual
-environment is rebuilt in a new one, created and installed by ``reproduce`` itself from
+environment, from a git checkout with an uncommitted change that then moves on by two
+commits, is rebuilt in a new one, created and installed by ``reproduce`` itself from
 the recorded requirements, offline (``PIP_NO_INDEX`` and ``PIP_FIND_LINKS`` pointing at a
 wheel folder, as a user's wheel cache would), and re-run there.
 
@@ -95,8 +96,13 @@ def test_a_version_is_reproduced_in_a_new_virtual_environment_built_offline(tmp_
     url, artifacts = f"sqlite:///{tmp_path / 'reg.db'}", f"file://{tmp_path / 'artifacts'}"
     for key, value in (("EVENTREG_URL", url), ("EVENTREG_ARTIFACTS", artifacts), ("EVENTREG_ACTOR", "alice")):
         monkeypatch.setenv(key, value)
+    script = repo / "train.py"
+    script.write_text(script.read_text().replace('"max_depth": 4', '"max_depth": 3'))  # uncommitted
     trained = subprocess.run([str(python), "train.py"], cwd=repo, capture_output=True, text=True)
     assert trained.returncode == 0, trained.stderr
+    for n in (1, 2):  # then the checkout moves on by two commits
+        script.write_text(script.read_text().replace(f'"n_estimators": {49 + n}', f'"n_estimators": {50 + n}'))
+        _git(repo, "commit", "-qam", f"later {n}")
     with eventreg.open() as reg:
         version = reg.get_version("iris", 1)
         recorded = version.environment["digest"]
@@ -106,15 +112,19 @@ def test_a_version_is_reproduced_in_a_new_virtual_environment_built_offline(tmp_
     result = CliRunner().invoke(cli, ["reproduce", "iris", "1", "--env", "venv", "--workdir", str(tmp_path / "fresh")])
 
     assert result.exit_code == 0, result.output
-    assert "reproduced: params equal, metrics equal, model digest equal" in result.output
+    assert ("reproduced: params equal, metrics equal, model digest equal, probe predictions equal (10 row(s))"
+            in result.output)
+    code = (tmp_path / "fresh" / "code" / "train.py").read_text()
+    assert '"max_depth": 3' in code and '"n_estimators": 50' in code  # the recorded commit plus its diff
     rebuilt = _bin(tmp_path / "fresh" / "venv") / "python"
     assert rebuilt.exists()
-    probe = subprocess.run([str(rebuilt), "-c", "import eventreg, sklearn, sys; print(eventreg.__file__, sys.prefix)"],
-                           capture_output=True, text=True, env={k: v for k, v in os.environ.items()})
-    assert str(tmp_path / "fresh" / "venv") in probe.stdout  # eventreg and sklearn come from the new venv
+    where = subprocess.run([str(rebuilt), "-c", "import eventreg, sklearn; print(eventreg.__file__, sklearn.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.stdout.count(str(tmp_path / "fresh" / "venv")) == 2, where  # both from the new venv
     with eventreg.open() as reg:
         (event,) = [e for e in reg.history("iris") if e.type == "version.reproduced"]
-        assert event.payload["outcome"] == "reproduced"
+        assert event.payload["outcome"] == "reproduced" and event.payload["differences"] == {}
+        assert event.payload["comparison"]["probe"]["equal"] is True
         rerun = reg.get_run(event.payload["run_id"])
     # The re-run recorded its own environment: the same distributions, so the same digest.
     assert rerun.environment["digest"] == recorded == event.payload["environment"]

@@ -13,15 +13,18 @@
    both digests;
 3. **environment**: the current interpreter when it already has every recorded
    distribution at its recorded version (and the same Python), else a fresh virtual
-   environment in the work folder installed from the recorded requirements (``uv`` when
-   installed, else ``pip``; both honour their own settings for a wheel cache or an
+   environment in the work folder installed from the recorded requirements with
+   ``--no-deps`` (the record is the whole set; ``uv`` when installed, else this
+   interpreter's ``pip --python``; both honour their own settings for a wheel cache or an
    offline index, e.g. ``UV_FIND_LINKS``/``UV_OFFLINE`` or ``PIP_FIND_LINKS``/
-   ``PIP_NO_INDEX``);
+   ``PIP_NO_INDEX``); an install that fails is recorded as ``failed``;
 4. **run**: the recorded command, from the recorded working directory, logging to the
    same registry (the re-run's run is tagged ``eventreg.reproduces`` and registers no
    version);
 5. **compare**: params equal, each metric within ``rtol`` (exact by default), artifact
-   digests equal; the outcome is appended as a ``version.reproduced`` event.
+   digests equal — or, for a model logged with a probe set (:mod:`eventreg.capture.probe`),
+   its predictions on the recorded inputs equal within ``rtol``; the outcome is appended
+   as a ``version.reproduced`` event, and :func:`reproductions` reads them back.
 """
 
 from __future__ import annotations

@@ -23,7 +23,10 @@ interpreter once with::
 cached under /tmp), where promote, register_version and get_version(alias) are timed
 next to the same calls on an empty registry, the open time with a snapshot is measured,
 and the memory of the open registry is printed. ``--batch`` measures the buffered
-metric logger of a training loop. ``--quick`` makes every size small.
+metric logger of a training loop. The reproducibility capture rows (what ``start_run`` +
+``end_run`` cost with full capture, against ``capture="off"`` in the same run, and the
+capture of a 200-file diff; benchmarks/capture_bench.py) are printed last unless
+``--no-capture``. ``--quick`` makes every size small.
 
 Usage::
 
@@ -434,6 +437,24 @@ def batch(url: str, quick: bool, options: dict) -> list[str]:
             f"(target >= 50,000; all {steps:,} steps read back)"]
 
 
+# -- reproducibility capture -----------------------------------------------------------------
+
+
+def capture(quick: bool) -> list[str]:
+    """
+    What reproducibility capture costs (benchmarks/capture_bench.py, run in a child process:
+    it tops the interpreter up to 150 distributions and works in a dirty checkout).
+    """
+    sys.path.insert(0, str(HERE))
+    import capture_bench
+
+    done = subprocess.run([sys.executable, str(HERE / "capture_bench.py"), "--json", "--runs", "20" if quick else "50"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    if done.returncode != 0:
+        return [f"reproducibility capture: the benchmark failed: {done.stderr.strip()[-500:]}"]
+    return capture_bench.table(json.loads(done.stdout))
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -483,6 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--flat", action="store_true", help="also the flat-cost check (builds a big log once)")
     parser.add_argument("--batch", action="store_true", help="also the buffered metric logger")
+    parser.add_argument("--no-capture", action="store_true", help="leave out the reproducibility capture rows")
     parser.add_argument("--mlflow-worker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--flat-open-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -530,6 +552,8 @@ def main(argv: list[str] | None = None) -> None:
             lines += ["", *batch(f"sqlite:///{folder}/batch.db", args.quick, options)]
     if args.flat:
         lines += ["", *flat(args.quick, options, args.rounds)]
+    if not args.no_capture:
+        lines += ["", *capture(args.quick)]
     print("\n".join(lines))
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from eventreg.errors import ValidationError
 from eventreg.log import format_timestamp, now
+from eventreg.reproduce import reproductions
 from eventreg.timetravel import describe, parse_moment
 
 FORMATS = ("json", "csv", "html")
@@ -72,6 +73,7 @@ def build_report(registry: Any, model: str, *, since: Any = None, until: Any = N
             "params": v.params, "metrics": v.metrics, "metric_history": histories, "tags": v.tags,
             "architecture": v.architecture, "environment": v.environment,
             "artifacts": {path: {"sha256": e.sha256, "size": e.size} for path, e in sorted(v.artifacts.items())},
+            "reproductions": [r.to_json() for r in reproductions(view, model, v.version)],
         })
     head = view.head()
     return {
@@ -385,6 +387,8 @@ def _html_body(data: dict[str, Any]) -> str:
         parts.append("<h4>Tags</h4>" + _kv(v["tags"]))
         parts.append("<h4>Artifacts</h4>" + _kv({p: f"sha256:{a['sha256']} ({a['size']} bytes)"
                                                  for p, a in v["artifacts"].items()}, NOT_RECORDED))
+        parts.append("<h4>Reproductions</h4>" + _kv({f"position {r['position']}, {r['at']}, by {r['actor']}": r["summary"]
+                                                     for r in v.get("reproductions") or ()}))
         parts.append("</div>")
     if data.get("signatures"):
         parts.append("<h2>Signed decisions</h2><table><tr><th>signed by</th><th>when (UTC)</th><th>meaning</th>"

@@ -13,15 +13,18 @@
    both digests;
 3. **environment**: the current interpreter when it already has every recorded
    distribution at its recorded version (and the same Python), else a fresh virtual
-   environment in the work folder installed from the recorded requirements (``uv`` when
-   installed, else ``pip``; both honour their own settings for a wheel cache or an
+   environment in the work folder installed from the recorded requirements with
+   ``--no-deps`` (the record is the whole set; ``uv`` when installed, else this
+   interpreter's ``pip --python``; both honour their own settings for a wheel cache or an
    offline index, e.g. ``UV_FIND_LINKS``/``UV_OFFLINE`` or ``PIP_FIND_LINKS``/
-   ``PIP_NO_INDEX``);
+   ``PIP_NO_INDEX``); an install that fails is recorded as ``failed``;
 4. **run**: the recorded command, from the recorded working directory, logging to the
    same registry (the re-run's run is tagged ``eventreg.reproduces`` and registers no
    version);
 5. **compare**: params equal, each metric within ``rtol`` (exact by default), artifact
-   digests equal; the outcome is appended as a ``version.reproduced`` event.
+   digests equal — or, for a model logged with a probe set (:mod:`eventreg.capture.probe`),
+   its predictions on the recorded inputs equal within ``rtol``; the outcome is appended
+   as a ``version.reproduced`` event, and :func:`reproductions` reads them back.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import attrs
 
 from eventreg import capture
 from eventreg.artifacts import ManifestEntry
+from eventreg.capture import probe
 from eventreg.capture.datasets import fingerprint
 from eventreg.capture.environment import current_environment, load_environment, requirements
 from eventreg.domain import events as ev
@@ -47,7 +51,7 @@ from eventreg.domain.repro_events import VersionReproduced
 from eventreg.errors import DataMismatch, NotFound, ValidationError
 from eventreg.writer import Plan
 
-__all__ = ["DataMismatch", "Difference", "ReproductionReport", "reproduce"]
+__all__ = ["DataMismatch", "Difference", "Reproduction", "ReproductionReport", "reproduce", "reproductions"]
 
 REPRODUCED, NOT_REPRODUCED, FAILED, PLANNED = "reproduced", "not_reproduced", "failed", "planned"
 #: How long the re-run may take (seconds; ``EVENTREG_REPRODUCE_TIMEOUT``).
@@ -57,7 +61,7 @@ DEFAULT_TIMEOUT = 3600
 @attrs.frozen
 class Difference:
     """
-    One way the re-run differs: ``kind`` is ``param``, ``metric`` or ``artifact``.
+    One way the re-run differs: ``kind`` is ``param``, ``metric``, ``artifact`` or ``probe``.
     """
 
     kind: str
@@ -92,6 +96,7 @@ class ReproductionReport:
     workdir: str | None = None
     reason: str | None = None
     checked: tuple[str, ...] = ()
+    probe: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +114,12 @@ class ReproductionReport:
         if self.outcome == REPRODUCED:
             return "reproduced: " + ", ".join(self.checked)
         return "not reproduced: " + "; ".join(str(d) for d in self.differences)
+
+
+class EnvironmentBuildFailed(Exception):
+    """
+    The recorded environment could not be installed (reported and recorded as ``failed``).
+    """
 
 
 # -- planning ----------------------------------------------------------------------------
@@ -284,6 +295,33 @@ def _check_dataset(name: str, ds: Mapping[str, Any], codedir: Path) -> None:
             "nothing was run", path=where, recorded=recorded, found=found)
 
 
+def _pip_can_target() -> bool:
+    """
+    Whether this interpreter's pip can install into another environment (``--python``,
+    pip >= 22.3): the new environment then needs no pip of its own.
+    """
+    from importlib import metadata
+
+    try:
+        major, minor = (int(p) for p in metadata.version("pip").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (22, 3)
+
+
+def _local_projects(env_doc: Mapping[str, Any]) -> list[str]:
+    """
+    Folders of recorded distributions installed from a local folder that still exists
+    (a project in development, eventreg itself in a checkout): installed from there.
+    """
+    out = []
+    for item in env_doc["distributions"]:
+        url = item.get("direct_url") or ""
+        if url.startswith("file://") and not item.get("hash") and Path(url[7:]).is_dir():
+            out.append(url[7:])
+    return out
+
+
 def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
     if job.reuse:
         steps.append(f"environment: reuse this interpreter {sys.executable} (it has every recorded distribution)"
@@ -294,15 +332,20 @@ def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
     uv = shutil.which("uv")
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
     reqs = venv.parent / "requirements.txt"
-    extra = []
-    for item in job.env_doc["distributions"]:
-        url = item.get("direct_url") or ""
-        if item.get("editable") and url.startswith("file://") and Path(url[7:]).exists():
-            extra.append(url[7:])  # a local project (eventreg itself in development): install it as is
-    commands = ([["uv", "venv", "--quiet", "--python", job.env_doc["python"], str(venv)],
-                 ["uv", "pip", "install", "--quiet", "--python", str(python), "-r", str(reqs), *extra]] if uv else
-                [[sys.executable, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "--quiet", "-r", str(reqs), *extra]])
+    extra = _local_projects(job.env_doc)
+    # The record lists every distribution (the closure), so nothing is resolved anew:
+    # --no-deps installs exactly what was recorded; bytecode is compiled on first import.
+    if uv:
+        commands = [["uv", "venv", "--quiet", "--python", job.env_doc["python"], str(venv)],
+                    ["uv", "pip", "install", "--quiet", "--no-deps", "--python", str(python), "-r", str(reqs), *extra]]
+    elif _pip_can_target():
+        commands = [[sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                    [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                     "--no-compile", "-r", str(reqs), *extra]]
+    else:
+        commands = [[sys.executable, "-m", "venv", str(venv)],
+                    [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "-r", str(reqs),
+                     *extra]]
     steps.append(f"environment: build {venv} ({'uv' if uv else 'pip'}; {len(job.env_doc['distributions'])} "
                  f"distributions) because: {'; '.join(job.mismatches[:5])}")
     steps.extend("  $ " + " ".join(c) for c in commands)
@@ -311,8 +354,8 @@ def _python_for(job: _Job, venv: Path, steps: list[str], execute: bool) -> str:
         for command in commands:
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
-                raise ValidationError(f"building the environment failed: {' '.join(command[:3])}: "
-                                      f"{done.stderr.strip()[-800:]}")
+                raise EnvironmentBuildFailed(f"building the environment failed: {' '.join(command[:3])}: "
+                                             f"{done.stderr.strip()[-800:]}")
     return str(python)
 
 
@@ -327,7 +370,8 @@ def _same(a: Any, b: Any, rtol: float) -> bool:
     return bool(a == b) and type(a) is type(b)
 
 
-def _compare(job: _Job, version: Any, new: Any, rtol: float) -> tuple[list[Difference], list[str]]:
+def _compare(reg: Any, job: _Job, version: Any, new: Any,
+             rtol: float) -> tuple[list[Difference], list[str], dict[str, Any] | None]:
     original = job.original
     params = original.params if original is not None else version.params
     metrics = original.metrics if original is not None else version.metrics
@@ -344,28 +388,72 @@ def _compare(job: _Job, version: Any, new: Any, rtol: float) -> tuple[list[Diffe
                 detail = f"difference {b - a:+.6g}" + (f", over rtol {rtol:g}" if rtol else "")
             differences.append(Difference("metric", key, a, b, detail))
     model_prefix = (job.model_path + "/") if job.model_path else None
-    model_diff = False
+    probe_info = ((version.model_info or {}).get("flavor") or {}).get("probe") if job.model_path else None
+    probe_prefix = probe_info["path"] + "/" if probe_info else None
+    model_diffs: list[Difference] = []
     for path in sorted(set(job.artifacts) | set(new.artifacts)):
+        if probe_prefix and path.startswith(probe_prefix):
+            continue  # compared by value below
         a, b = job.artifacts.get(path), new.artifacts.get(path)
         if a is None or b is None or a.sha256 != b.sha256:
-            model_diff |= bool(model_prefix and path.startswith(model_prefix))
-            differences.append(Difference("artifact", path, a.sha256 if a else None, b.sha256 if b else None))
+            diff = Difference("artifact", path, a.sha256 if a else None, b.sha256 if b else None)
+            (model_diffs if model_prefix and path.startswith(model_prefix) else differences).append(diff)
     checked = [f"params {'equal' if not any(d.kind == 'param' for d in differences) else 'differ'}",
                f"metrics {'equal' if not any(d.kind == 'metric' for d in differences) else 'differ'}"
                + (f" within rtol {rtol:g}" if rtol else "")]
+    probed = _compare_probe(reg, job, new, probe_info, rtol) if probe_info else None
     if model_prefix:
-        checked.append(f"model digest {'equal' if not model_diff else 'differs'}")
-    others = [p for p in set(job.artifacts) | set(new.artifacts) if not (model_prefix and p.startswith(model_prefix))]
+        checked.append(f"model digest {'equal' if not model_diffs else 'differs'}")
+    if probed is not None:
+        probed["model_digest"] = "equal" if not model_diffs else "differs"
+        verdict = "equal" if probed["equal"] else "differ"
+        checked.append(f"probe predictions {verdict}" + (f" within rtol {rtol:g}" if rtol and probed["equal"] else "")
+                       + f" ({probed['rows']} row(s))")
+        if not probed["equal"]:
+            differences.append(Difference("probe", "predictions", f"{probed['rows']} row(s)",
+                                          f"{probed['mismatched']} differ", probed.get("detail") or _probe_detail(probed)))
+    if model_diffs and not (probed and probed["equal"]):
+        differences.extend(model_diffs)  # equal predictions on the probe set stand for unstable files
+    others = [p for p in set(job.artifacts) | set(new.artifacts)
+              if not (model_prefix and p.startswith(model_prefix)) and not (probe_prefix and p.startswith(probe_prefix))]
     if others:
         checked.append(f"artifact digests {'equal' if not any(d.kind == 'artifact' for d in differences) else 'differ'}")
-    return differences, checked
+    return differences, checked, probed
+
+
+def _probe_detail(probe: Mapping[str, Any]) -> str | None:
+    parts = [f"{label} {probe[key]:.3g}" for key, label in (("max_abs_difference", "max abs difference"),
+                                                          ("max_rel_difference", "max rel difference"))
+             if probe.get(key) is not None]
+    return ", ".join(parts) or None
+
+
+def _compare_probe(reg: Any, job: _Job, new: Any, info: Mapping[str, Any], rtol: float) -> dict[str, Any]:
+    """
+    The re-run's predictions on the recorded probe inputs against the original's.
+    """
+    store = reg._artifact_store()
+    inputs, predictions = (f"{info['path']}/{name}" for name in (probe.INPUTS, probe.PREDICTIONS))
+    out: dict[str, Any] = {"rows": info.get("rows"), "method": info.get("method")}
+    a, b = job.artifacts.get(predictions), new.artifacts.get(predictions)
+    if a is None or b is None:
+        return {**out, "equal": False, "mismatched": info.get("rows"),
+                "detail": "the re-run recorded no predictions on the probe set (log_model(..., probe=...))"}
+    if job.artifacts[inputs].sha256 != new.artifacts[inputs].sha256:
+        return {**out, "equal": False, "mismatched": info.get("rows"), "inputs": "differ",
+                "detail": "the re-run predicted on other inputs than the recorded ones"}
+    found = probe.compare(store.get_bytes(ManifestEntry(sha256=a.sha256, size=a.size)),
+                          store.get_bytes(ManifestEntry(sha256=b.sha256, size=b.size)), rtol)
+    return {**out, **found, "inputs": "equal"}
 
 
 def _record(reg: Any, report: ReproductionReport) -> None:
     event = VersionReproduced(
         model=report.model, version=report.version, outcome=report.outcome,
         differences={f"{d.kind}:{d.key}": d.to_json() for d in report.differences}, run_id=report.run_id,
-        environment=report.environment, comparison={"rtol": report.rtol, "checked": list(report.checked)},
+        environment=report.environment,
+        comparison={"rtol": report.rtol, "checked": list(report.checked),
+                    **({"probe": report.probe} if report.probe is not None else {})},
         reason=report.reason)
     reg._execute(lambda state: Plan(ev.model_stream(report.model), [event]))
 
@@ -433,7 +521,13 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
             _record(reg, ReproductionReport(job.model, job.version, FAILED, environment=job.env_digest,
                                             rtol=float(rtol), reason=str(e)))
             raise
-    runner = python or _python_for(job, venv, steps, execute=not dry_run)
+    try:
+        runner = python or _python_for(job, venv, steps, execute=not dry_run)
+    except EnvironmentBuildFailed as e:
+        report = ReproductionReport(job.model, job.version, FAILED, environment=job.env_digest, rtol=float(rtol),
+                                    plan=tuple(steps), workdir=str(base), reason=str(e))
+        _record(reg, report)
+        return report
     command = job.command
     argv = [runner, str(codedir / command["entry_point"]), *command.get("argv", [])[1:]]
     if command.get("module"):
@@ -450,6 +544,10 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
                  "EVENTREG_URL": _absolute_url(reg.log.url), "EVENTREG_ARTIFACTS": _absolute_url(reg.artifacts_url),
                  "EVENTREG_ACTOR": reg.actor, capture.REPRODUCING_ENV: f"{job.model}:{job.version}",
                  capture.RUN_ID_FILE_ENV: str(run_ids)}
+    if python is None and not job.reuse:  # the rebuilt environment alone: no packages from the caller's path
+        for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE"):
+            child_env.pop(name, None)
+        child_env["PYTHONNOUSERSITE"] = "1"
     limit = timeout or float(os.environ.get("EVENTREG_REPRODUCE_TIMEOUT") or DEFAULT_TIMEOUT)
     try:
         done = subprocess.run(argv, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=limit)
@@ -467,10 +565,84 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
         _record(reg, report)
         return report
     new = reg.get_run(new_ids[-1])
-    differences, checked = _compare(job, reg.get_version(job.model, job.version), new, float(rtol))
+    differences, checked, probed = _compare(reg, job, reg.get_version(job.model, job.version), new, float(rtol))
     report = ReproductionReport(
         job.model, job.version, NOT_REPRODUCED if differences else REPRODUCED, tuple(differences),
         run_id=new.id, environment=(new.environment or {}).get("digest"), rtol=float(rtol), plan=tuple(steps),
-        workdir=str(base), checked=tuple(checked))
+        workdir=str(base), checked=tuple(checked), probe=probed)
     _record(reg, report)
     return report
+
+
+# -- reading the record ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Reproduction:
+    """
+    One recorded reproduction of a version (a ``version.reproduced`` event), as
+    ``versions show``, the audit report and the web UI show it.
+    """
+
+    model: str
+    version: int
+    outcome: str
+    position: int
+    at: Any
+    actor: str | None
+    run_id: str | None = None
+    environment: str | None = None
+    differences: dict[str, Any] = attrs.field(factory=dict)
+    comparison: dict[str, Any] = attrs.field(factory=dict)
+    reason: str | None = None
+
+    @property
+    def probe(self) -> dict[str, Any] | None:
+        """
+        The probe-set comparison (rows, mismatched, largest differences), when one was made.
+        """
+        return self.comparison.get("probe")
+
+    def summary(self) -> str:
+        """
+        One line: what was checked, or each difference, or why it failed.
+        """
+        if self.outcome == REPRODUCED:
+            return "reproduced: " + ", ".join(self.comparison.get("checked") or ())
+        if self.outcome == FAILED:
+            return f"failed: {self.reason}"
+        return "not reproduced: " + "; ".join(
+            f"{key.replace(':', ' ', 1)}: {d.get('original')!r} -> {d.get('reproduced')!r}"
+            + (f" ({d['detail']})" if d.get("detail") else "") for key, d in sorted(self.differences.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "outcome": self.outcome, "position": self.position,
+                "at": self.at.isoformat() if hasattr(self.at, "isoformat") else self.at, "actor": self.actor,
+                "run_id": self.run_id, "environment": self.environment, "differences": self.differences,
+                "comparison": self.comparison, "reason": self.reason, "summary": self.summary()}
+
+
+def reproductions(reader: Any, model: str, version: Any = None) -> list[Reproduction]:
+    """
+    The recorded reproductions of ``model`` (of one ``version`` when given), oldest first.
+
+    Args:
+        reader: a registry or a read-only view (``reg.as_of(...)``: as recorded then).
+        model: the model's name.
+        version: a version reference (number, label, alias), or None for every version.
+
+    Raises:
+        NotFound: the model, or the version, does not exist (at the view's moment).
+    """
+    number = reader.get_version(model, version).version if version is not None else None
+    out = []
+    for e in reader.history(model, types="version.reproduced"):
+        p = e.payload
+        if number is not None and p.get("version") != number:
+            continue
+        out.append(Reproduction(
+            model=p["model"], version=p["version"], outcome=p["outcome"], position=e.position, at=e.recorded_at,
+            actor=e.actor, run_id=p.get("run_id"), environment=p.get("environment"),
+            differences=dict(p.get("differences") or {}), comparison=dict(p.get("comparison") or {}),
+            reason=p.get("reason")))
+    return out

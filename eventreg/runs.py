@@ -239,7 +239,8 @@ class ActiveRun:
         return record
 
     def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None,
-                  registered_model_name: str | None = None, label: str | None = None) -> ModelVersion | None:
+                  registered_model_name: str | None = None, label: str | None = None,
+                  probe: Any = None) -> ModelVersion | None:
         """
         Save a model object with its framework's flavor and record it as the run's model.
 
@@ -253,6 +254,9 @@ class ActiveRun:
                 one given to ``start_run``.
             label: the new version's label (default: the one given to ``start_run``);
                 checked before the model is stored.
+            probe: a few inputs (array or DataFrame) stored with the model, with its
+                predictions on them: ``eventreg reproduce`` compares predictions when the
+                model's files are not byte-stable (:mod:`eventreg.capture.probe`).
 
         Returns:
             The registered :class:`ModelVersion`, or None when nothing was registered.
@@ -260,6 +264,7 @@ class ActiveRun:
         Raises:
             AlreadyExists: ``label`` is already a label of the model (nothing is stored).
         """
+        from eventreg.capture.probe import record_probe
         from eventreg.flavors import store_model
 
         register = registered_model_name if registered_model_name is not None else self.registered_model_name
@@ -275,8 +280,12 @@ class ActiveRun:
                 check_label_free(state, register, label)
         prefix = _artifact_prefix(artifact_path) or "model"
         manifest, info = store_model(self.registry._artifact_store(), model, prefix, flavor=flavor)
+        info = {k: v for k, v in info.items() if k != "path"}
+        if probe is not None:
+            probe_files, info["probe"] = record_probe(self.registry, model, probe, prefix)
+            manifest = {**dict(manifest.items()), **probe_files}
         entries = {path: ArtifactEntry(sha256=e.sha256, size=e.size) for path, e in manifest.items()}
-        info = check.check_json_blob({k: v for k, v in info.items() if k != "path"}, "flavor info") or {}
+        info = check.check_json_blob(info, "flavor info") or {}
         framework = framework_of(model)
         if framework and "module" not in info:
             info = {**info, "module": framework}

@@ -10,6 +10,7 @@ import click
 
 from eventreg.cli._app import CONTEXT, _as_of_option, _pairs, _number, _reader, _reason_option, _registry, cli
 from eventreg.cli._output import _cell, _done, _emit, _field, _print_record, _table
+from eventreg.reproduce import reproductions
 
 _model_columns = [
     ("name", "name"), ("description", "description"), ("status", "status"),
@@ -136,11 +137,15 @@ def versions_show(model: str, ref: str, as_of: str | None) -> None:
     reader = _reader(as_of)
     version = reader.get_version(model, ref)
     signed = reader.signatures(version.name, version.version)  # decisions on it, as signed records show them
+    reproduced = reproductions(reader, version.name, version.version)  # eventreg reproduce's recorded outcomes
 
     def human(console: Any, data: Any) -> None:
         _print_record(f"{model} {ref}")(console, data)
         for signature in signed:
             console.print(f"signed: {signature} (request {signature.request_id}, {signature.alias})", markup=False)
+        for r in reproduced:
+            console.print(f"reproduction at position {r.position} by {r.actor}: {r.summary()}", markup=False,
+                          soft_wrap=True)
 
     _emit(version, human)
 

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from eventreg.errors import NotFound, ValidationError
+from eventreg.reproduce import reproductions
 from eventreg.ui._context import PAGE_SIZE, Page, paged
 
 #: metric columns shown on a model's versions table when none are chosen
@@ -102,7 +103,8 @@ def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
         except NotFound:
             run = None
     params = [(k, v) for k, v in sorted(version.params.items())]
-    return {"v": version, "charts": charts, "run": run, "params": params, "model_name": name}
+    return {"v": version, "charts": charts, "run": run, "params": params, "model_name": name,
+            "reproductions": reproductions(reader, version.name, version.version)}
 
 
 def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:

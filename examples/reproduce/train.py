@@ -5,8 +5,9 @@ Train a seeded iris classifier and register it as a version of "iris".
 
 Everything ``eventreg reproduce iris 1`` needs is recorded on the way: the code (git
 commit and uncommitted diff, or this file), the environment, the dataset's digest, the
-seed, the params, metrics and model. ``--unseeded`` leaves the split and the forest to
-chance, to show what a non-reproducible run looks like.
+seed, the params, metrics and model, and the model's predictions on a probe set.
+``--unseeded`` leaves the split and the forest to chance, to show what a
+non-reproducible run looks like.
 """
 
 import csv
@@ -45,6 +46,6 @@ with eventreg.open() as reg, reg.start_run("iris-training", registered_model_nam
     run.log_metrics({"accuracy": accuracy_score(y_test, predicted),
                      "f1_macro": f1_score(y_test, predicted, average="macro"),
                      "mean_confidence": float(model.predict_proba(X_test).max(axis=1).mean())})
-    version = run.log_model(model)
+    version = run.log_model(model, probe=X_test[:10])  # predictions on these are compared too
     if version is not None:
         print(f"registered {version.name} version {version.version}")

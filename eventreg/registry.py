@@ -26,11 +26,12 @@ from eventreg.domain import validation as check
 from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
-from eventreg.domain.views import Alias, Model, ModelVersion
-from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
+from eventreg.domain.views import Alias, ModelVersion
+from eventreg.errors import InvalidTransition, NotFound, ValidationError
 from eventreg.gates import GateResult
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
+from eventreg.model_commands import MODEL_COMMANDS, ModelCommands
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
 from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
@@ -114,6 +115,7 @@ class Registry:
         self._writer = Writer(log, actor=actor, snapshot_every=snapshot_every)
         self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
         self._governance = Governance(self)
+        self._models = ModelCommands(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -313,86 +315,6 @@ class Registry:
         if result.ok and promote_to:  # promotes, or files a request when the alias is protected
             return self._governance.gate_outcome(result, promote_to, reason)
         return result
-
-    # -- models ---------------------------------------------------------------------------
-
-    def create_model(self, name: str, *, description: str | None = None,
-                     tags: Mapping[str, Any] | None = None) -> Model:
-        """
-        Register a new model name.
-
-        Raises:
-            AlreadyExists: a model of that name exists.
-            ValidationError: the name, description or a tag is invalid.
-        """
-        name = check.check_name(name, "model name")
-        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
-        tags = check.check_tags(tags)
-
-        def decide(state: RegistryState) -> Plan:
-            if name in state.models:
-                raise AlreadyExists(f"model {name!r} already exists")
-            return Plan(ev.model_stream(name),
-                         [ev.ModelCreated(model=name, description=description, tags=tags)],
-                         lambda s, _: Model.of(s.models[name]))
-
-        return self._execute(decide)
-
-    def update_model(self, name: str, *, description: str | None) -> Model:
-        """
-        Change a model's description.
-
-        Raises:
-            NotFound: there is no such model.
-        """
-        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
-        return self._model_command(name, lambda m: [ev.ModelUpdated(model=m.name, description=description)])
-
-    def set_model_tag(self, name: str, key: str, value: Any) -> Model:
-        """
-        Set one tag of a model (strings; numbers are converted).
-        """
-        key = check.check_name(key, "tag key")
-        value = check.check_tag_value(value, f"tag {key!r}")
-
-        def build(model: Any) -> list[Any]:
-            if key not in model.tags and len(model.tags) >= check.MAX_TAGS:
-                raise ValidationError(f"model {name!r} has {check.MAX_TAGS:,} tags, the limit")
-            return [ev.ModelTagSet(model=model.name, key=key, value=value)]
-
-        return self._model_command(name, build)
-
-    def delete_model_tag(self, name: str, key: str) -> Model:
-        """
-        Remove a tag from a model.
-
-        Raises:
-            NotFound: the model or tag does not exist.
-        """
-
-        def build(model: Any) -> list[Any]:
-            if key not in model.tags:
-                raise NotFound(f"model {name!r} has no tag {key!r}")
-            return [ev.ModelTagDeleted(model=model.name, key=key)]
-
-        return self._model_command(name, build)
-
-    def archive_model(self, name: str, *, reason: str | None = None) -> Model:
-        """
-        Archive a model: it stays readable, takes no new versions, and its versions
-        cannot be promoted without ``force=True``. Archiving twice changes nothing.
-        """
-        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
-        return self._model_command(
-            name, lambda m: [] if m.status == ARCHIVED else [ev.ModelArchived(model=m.name, reason=reason)]
-        )
-
-    def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
-        def decide(state: RegistryState) -> Plan:
-            model = _model(state, name)
-            return Plan(ev.model_stream(model.name), build(model), lambda s, _: Model.of(s.models[model.name]))
-
-        return self._execute(decide)
 
     # -- versions -------------------------------------------------------------------------
 
@@ -696,3 +618,5 @@ class Registry:
 
 for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, composed in
     setattr(Registry, _name, _read(_name, Governance, "_governance"))
+for _name in MODEL_COMMANDS:  # eventreg.model_commands, composed in
+    setattr(Registry, _name, _read(_name, ModelCommands, "_models"))

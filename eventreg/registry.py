@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -535,7 +536,8 @@ class Registry:
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
                   tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto",
                   run_name: str | None = None, registered_model_name: str | None = None,
-                  label: str | None = None, capture: str | None = None) -> ActiveRun:
+                  label: str | None = None, capture: str | None = None,
+                  started_at: datetime | None = None) -> ActiveRun:
         """
         Start a run in ``experiment`` (created if needed; default ``"Default"``).
 
@@ -555,6 +557,8 @@ class Registry:
                 is logged, naming that version and how to go on.
             capture: how much environment and code to record: ``"full"``, ``"light"``,
                 ``"off"`` (default ``EVENTREG_CAPTURE``, else full; docs/reproducibility.md).
+            started_at: when the run really started, if earlier than now (a timezone-aware
+                ``datetime``: an import, a client's clock); the append time is kept too.
 
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
@@ -567,6 +571,7 @@ class Registry:
         if run_name is not None and name is not None and run_name != name:
             raise ValidationError(f"name={name!r} and run_name={run_name!r} differ; give one of them")
         name = name if name is not None else run_name
+        started_at = check.check_moment(started_at, "started_at")
         experiment = check.check_name(experiment if experiment is not None else "Default", "experiment")
         if name is not None:
             check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
@@ -590,7 +595,7 @@ class Registry:
         self._execute(ensure_experiment)
         self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
-            code=code_info)]))
+            code=code_info, started_at=started_at)]))
         return repro_capture.started(
             ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label))
 

@@ -61,15 +61,17 @@ def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any
     registry._execute(decide)
 
 
-def end_run(registry: Registry, run_id: str, status: str, error: str | None) -> None:
+def end_run(registry: Registry, run_id: str, status: str, error: str | None,
+            ended_at: datetime | None = None) -> None:
     """
-    Record the end of a run; ending twice changes nothing.
+    Record the end of a run (at ``ended_at`` if it ended earlier); ending twice changes nothing.
     """
     def decide(state: Any) -> Plan:
         run = _run(state, run_id)
         if run.status != RUNNING:
             return Plan(ev.run_stream(run_id), [])
-        return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error)])
+        return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error,
+                                                           ended_at=ended_at)])
 
     registry._execute(decide)
 
@@ -150,11 +152,18 @@ class ActiveRun:
         """
         self.log_metrics({key: value}, step=step)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, *,
+                    timestamp: datetime | None = None) -> None:
         """
         Record several metric values in one append.
+
+        Args:
+            metrics: ``{key: value}``.
+            step: the training step, or None.
+            timestamp: when the values were measured, if not now (a timezone-aware
+                ``datetime``; an import or a client with its own clock); history shows it.
         """
-        points = _points(metrics, step)
+        points = _points(metrics, step, check.check_moment(timestamp, "timestamp"))
         run_command(
             self.registry, self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
         )
@@ -286,15 +295,19 @@ class ActiveRun:
             return None
         return self.registry.register_version(register, run=self.id, label=label)
 
-    def end(self, status: str = FINISHED, *, error: str | None = None) -> None:
+    def end(self, status: str = FINISHED, *, error: str | None = None, ended_at: datetime | None = None) -> None:
         """
         End the run with ``status`` (FINISHED, FAILED or KILLED); ending twice changes nothing.
+
+        ``ended_at`` (a timezone-aware ``datetime``) records when the run really ended, if
+        not now; the event's append time is kept as well.
         """
         if status not in RUN_END_STATUSES:
             raise ValidationError(f"status must be one of {', '.join(RUN_END_STATUSES)}, not {status!r}")
+        ended_at = check.check_moment(ended_at, "ended_at")
         for buffer in list(self._buffers):
             buffer.flush()
-        end_run(self.registry, self.id, status, error)
+        end_run(self.registry, self.id, status, error, ended_at)
 
 
 class MetricBuffer:

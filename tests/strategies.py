@@ -82,7 +82,7 @@ EVENT_STRATEGIES = {
     ev.ExperimentCreated: st.builds(ev.ExperimentCreated, experiment=names),
     ev.RunStarted: st.builds(
         ev.RunStarted, run_id=run_ids, experiment=names, name=optional_texts, tags=tags,
-        environment=json_objects, code=st.none() | json_objects,
+        environment=json_objects, code=st.none() | json_objects, started_at=st.none() | timestamps,
     ),
     ev.RunParamsLogged: st.builds(ev.RunParamsLogged, run_id=run_ids, params=params),
     ev.RunMetricsLogged: st.builds(
@@ -93,7 +93,7 @@ EVENT_STRATEGIES = {
     ev.RunModelLogged: st.builds(ev.RunModelLogged, run_id=run_ids, path=names, flavor=json_objects,
                                  artifacts=artifacts),
     ev.RunFinished: st.builds(ev.RunFinished, run_id=run_ids, status=st.sampled_from(["FINISHED", "FAILED", "KILLED"]),
-                              error=optional_texts),
+                              error=optional_texts, ended_at=st.none() | timestamps),
     ev.SnapshotSaved: st.builds(ev.SnapshotSaved, position=st.integers(1, 2**40),
                                 digest=st.text("0123456789abcdef", min_size=64, max_size=64),
                                 format=st.integers(1, 5), code_version=names),

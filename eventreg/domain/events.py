@@ -252,6 +252,8 @@ class RunStarted:
     tags: dict[str, str] = attrs.field(factory=dict)
     environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    #: when the run really started, if not at the append (an import, a client's clock)
+    started_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -308,6 +310,8 @@ class RunFinished:
     run_id: str
     status: str
     error: str | None = None
+    #: when the run really ended, if not at the append
+    ended_at: datetime | None = None
 
 
 # -- the projection ----------------------------------------------------------------------

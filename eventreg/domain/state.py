@@ -282,8 +282,8 @@ def _version_registered_direct(state: RegistryState, payload: dict[str, Any], r:
 
 
 def _run_started_direct(state: RegistryState, payload: dict[str, Any], r: RecordedEvent) -> bool:
-    if len(payload) != 6:
-        return False
+    if len(payload) != 6 + ("started_at" in payload) or payload.get("started_at") is not None:
+        return False  # a run with its own start time is rare: the codec reads it
     get = payload.get
     run_id, experiment, name, tags = get("run_id"), get("experiment"), get("name", _MISSING), get("tags")
     if (type(run_id) is not str or type(experiment) is not str or (name is not None and type(name) is not str)
@@ -293,7 +293,7 @@ def _run_started_direct(state: RegistryState, payload: dict[str, Any], r: Record
     code = _copy_objects((get("code", _MISSING),), optional=True)
     if environment is None or code is None:
         return False
-    _start_run(state, r, run_id, experiment, name, dict(tags), environment[0], code[0])
+    _start_run(state, r, run_id, experiment, name, dict(tags), environment[0], code[0], None)
     return True
 
 
@@ -447,14 +447,15 @@ def _experiment_created(state: RegistryState, e: ev.ExperimentCreated, r: Record
 
 
 def _run_started(state: RegistryState, e: ev.RunStarted, r: RecordedEvent) -> None:
-    _start_run(state, r, e.run_id, e.experiment, e.name, dict(e.tags), e.environment, e.code)
+    _start_run(state, r, e.run_id, e.experiment, e.name, dict(e.tags), e.environment, e.code, e.started_at)
 
 
 def _start_run(state: RegistryState, r: RecordedEvent, run_id: str, experiment_name: str, name: str | None,
-               tags: dict[str, str], environment: dict[str, Any], code: dict[str, Any] | None) -> None:
+               tags: dict[str, str], environment: dict[str, Any], code: dict[str, Any] | None,
+               started_at: datetime | None) -> None:
     state.runs[run_id] = RunState(
-        run_id=run_id, experiment=experiment_name, name=name, tags=tags,
-        environment=environment, code=code, started_at=r.recorded_at, actor=r.actor,
+        run_id=run_id, experiment=experiment_name, name=name, tags=tags, environment=environment, code=code,
+        started_at=r.recorded_at if started_at is None else started_at, actor=r.actor,
     )
     experiment = state.experiments.get(experiment_name)
     if experiment is None:  # a run may start before its experiment's event is seen
@@ -491,7 +492,7 @@ def _run_finished(state: RegistryState, e: ev.RunFinished, r: RecordedEvent) -> 
     run = state.runs[e.run_id]
     run.status = e.status
     run.error = e.error
-    run.ended_at = r.recorded_at
+    run.ended_at = r.recorded_at if e.ended_at is None else e.ended_at
 
 
 def _snapshot_saved(state: RegistryState, e: ev.SnapshotSaved, r: RecordedEvent) -> None:

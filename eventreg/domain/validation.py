@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import numbers
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from eventreg.errors import ValidationError
@@ -207,6 +208,20 @@ def check_metric_value(key: str, value: Any) -> float:
         return float(value)
     except OverflowError:
         raise ValidationError(f"metric {key!r} is too large for a float") from None
+
+
+def check_moment(value: Any, what: str) -> datetime | None:
+    """
+    An original time (when something really happened, e.g. before an import): None, or a
+    timezone-aware ``datetime``, returned in UTC.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc)), not {value}")
+    return value.astimezone(timezone.utc)
 
 
 def check_step(step: Any) -> int | None:

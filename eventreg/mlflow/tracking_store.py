@@ -53,7 +53,7 @@ from mlflow.utils.validation import (
 import eventreg
 from eventreg.log import NO_STREAM, NewEvent
 from eventreg.mlflow import _common
-from eventreg.mlflow._common import check_time, millis, translated, unsupported
+from eventreg.mlflow._common import millis, moment, translated, unsupported
 
 DEFAULT_ID, DEFAULT_NAME = "0", "Default"
 #: Run tag prefix recording a logged model (MLflow 3) of the run.
@@ -217,7 +217,7 @@ class EventregTrackingStore(AbstractStore):
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, experiment_id, user_id, start_time, tags, run_name):
-        check_time(start_time, "run start time")
+        started_at = moment(start_time, "run start time")
         name = experiment_name(experiment_id)
         self.get_experiment(experiment_id)
         tag_map = {t.key: t.value for t in tags or ()}
@@ -226,7 +226,7 @@ class EventregTrackingStore(AbstractStore):
         run_name = run_name or tag_map.get("mlflow.runName") or _generate_random_name()
         tag_map["mlflow.runName"] = run_name
         with translated():
-            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None)
+            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None, started_at=started_at)
         return self._run(self._get(active.id))
 
     def get_run(self, run_id):
@@ -242,10 +242,10 @@ class EventregTrackingStore(AbstractStore):
                 raise unsupported(f"setting the finished run {run_id} back to {status}",
                                   "an eventreg run cannot restart")
             return self._info(run)
-        check_time(end_time, "run end time")
+        ended_at = moment(end_time, "run end time")
         if run.status == "RUNNING":
             with translated():
-                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status)
+                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
         elif run.status != status:
             raise unsupported(f"changing the status of the finished run {run_id} from {run.status} to {status}",
                               "an eventreg run ends once")
@@ -286,7 +286,7 @@ class EventregTrackingStore(AbstractStore):
                                   "names exclude '/', which separates paths and references)")
             if getattr(m, "model_id", None) or getattr(m, "dataset_name", None):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
-            check_time(m.timestamp, "metric timestamp")
+            moment(m.timestamp, "metric timestamp")
         run = self._active(run_id)
         logged = run.info.params
         changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
@@ -305,8 +305,8 @@ class EventregTrackingStore(AbstractStore):
                 run.log_params({p.key: p.value for p in params})
             if tags:
                 run.set_tags({t.key: t.value for t in tags})
-            for step, group in _by_step(metrics):
-                run.log_metrics(group, step=step)
+            for (step, stamp), group in _by_step(metrics):
+                run.log_metrics(group, step=step, timestamp=moment(stamp, "metric timestamp"))
 
     def _unlinked(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """
@@ -485,13 +485,13 @@ def _logged_names(run: Any) -> list[str]:
     return [k[len(LOGGED_MODEL_TAG):] for k in run.tags if k.startswith(LOGGED_MODEL_TAG)]
 
 
-def _by_step(metrics: Iterable[Metric]) -> list[tuple[int, dict[str, float]]]:
+def _by_step(metrics: Iterable[Metric]) -> list[tuple[tuple[int, Any], dict[str, float]]]:
     """
-    Metrics grouped into calls of one step each, a key at most once per call, in order.
+    Metrics grouped into calls of one step and timestamp each, a key at most once per call, in order.
     """
-    groups: list[tuple[int, dict[str, float]]] = []
+    groups: list[tuple[tuple[int, Any], dict[str, float]]] = []
     for m in metrics:
-        step = int(m.step or 0)
+        step = (int(m.step or 0), m.timestamp)
         for s, group in groups:
             if s == step and m.key not in group:
                 group[m.key] = m.value

@@ -1,0 +1,48 @@
+"""
+The events MLflow's stores need, in eventreg's own API, on every backend: original times
+of runs and metrics (an import, a client's clock), webhooks, experiment and run lifecycle.
+Each test reopens the log, so what it checks was folded from the stored events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import eventreg
+from eventreg.errors import ValidationError
+
+
+def _open(url, tmp_path):
+    return eventreg.open(url, artifacts=f"file://{tmp_path / 'artifacts'}", actor="alice")
+
+
+def test_a_run_keeps_the_times_it_really_started_ended_and_measured(any_log_url, tmp_path):
+    started = datetime(2021, 3, 3, 14, 0, tzinfo=timezone.utc)
+    with _open(any_log_url, tmp_path) as reg:
+        run = reg.start_run("imported", started_at=started, code=None, capture="off")
+        run.log_metrics({"loss": 0.5}, step=1, timestamp=started + timedelta(minutes=1))
+        run.log_metrics({"loss": 0.25}, step=2)  # measured now
+        run.end("FINISHED", ended_at=datetime(2021, 3, 3, 15, 30, tzinfo=timezone(timedelta(hours=1))))
+        run_id = run.id
+    with _open(any_log_url, tmp_path) as reg:
+        found = reg.get_run(run_id)
+        assert found.started_at == started
+        assert found.ended_at == datetime(2021, 3, 3, 14, 30, tzinfo=timezone.utc)  # kept in UTC
+        history = reg.get_run_metric_history(run_id, "loss")
+        assert [p.timestamp for p in history][0] == started + timedelta(minutes=1)
+        assert history[1].timestamp > datetime(2025, 1, 1, tzinfo=timezone.utc)
+        # the append time is kept as well: the log says when eventreg recorded the start
+        recorded = [e for e in reg.events() if e.type == "run.started"][0]
+        assert recorded.recorded_at > datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def test_an_original_time_must_be_timezone_aware(tmp_path, memory_url):
+    with _open(memory_url, tmp_path) as reg:
+        with pytest.raises(ValidationError, match="started_at must be timezone-aware"):
+            reg.start_run("e", started_at=datetime(2021, 1, 1), code=None, capture="off")
+        run = reg.start_run("e", code=None, capture="off")
+        with pytest.raises(ValidationError, match="timestamp must be a datetime"):
+            run.log_metrics({"a": 1.0}, timestamp=1234)
+        assert reg.get_run(run.id).metrics == {}

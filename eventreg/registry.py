@@ -35,6 +35,7 @@ from eventreg.log import Head, RecordedEvent, now
 from eventreg.model_commands import MODEL_COMMANDS, ModelCommands
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
+from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
 
 __all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
@@ -117,6 +118,7 @@ class Registry:
         self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
         self._governance = Governance(self)
         self._models = ModelCommands(self)
+        self._webhooks = Webhooks(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -625,3 +627,5 @@ for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, com
     setattr(Registry, _name, _read(_name, Governance, "_governance"))
 for _name in MODEL_COMMANDS:  # eventreg.model_commands, composed in
     setattr(Registry, _name, _read(_name, ModelCommands, "_models"))
+for _name in WEBHOOK_COMMANDS + WEBHOOK_READS:  # eventreg.webhooks, composed in
+    setattr(Registry, _name, _read(_name, Webhooks, "_webhooks"))

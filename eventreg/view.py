@@ -40,6 +40,7 @@ from eventreg.gates import GateResult, evaluate
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent
 from eventreg.results import Results
+from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
 __all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
@@ -49,7 +50,7 @@ COMMANDS = frozenset({
     "archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
     "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
-    "update_version", *GOVERNANCE_COMMANDS,
+    "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS,
 })
 #: Reads of the whole log that only the registry answers.
 REGISTRY_ONLY = frozenset({"diff", "verify"})
@@ -137,6 +138,8 @@ class RegistryView:
     def __getattr__(self, name: str) -> Any:
         if name in GOVERNANCE_READS:  # requests, policies, keys and signatures as of this view
             return getattr(Governance(self), name)
+        if name in WEBHOOK_READS:  # webhooks as of this view
+            return getattr(Webhooks(self), name)
         if name in COMMANDS:
             raise ReadOnlyError(
                 f"{name}() changes the registry, but this is a read-only view as of "

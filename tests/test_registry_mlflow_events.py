@@ -46,3 +46,40 @@ def test_an_original_time_must_be_timezone_aware(tmp_path, memory_url):
         with pytest.raises(ValidationError, match="timestamp must be a datetime"):
             run.log_metrics({"a": 1.0}, timestamp=1234)
         assert reg.get_run(run.id).metrics == {}
+
+
+def test_webhooks_are_events_folded_from_their_streams(any_log_url, tmp_path):
+    with _open(any_log_url, tmp_path) as reg:
+        hook = reg.create_webhook("deployer", "https://example.com/hook", ["alias.promoted"],
+                                  description="redeploy", secret="ciphertext")
+        other = reg.create_webhook("audit", "http://audit.example.com/in", ["version.registered", "alias.promoted"])
+        before_update = reg.head().position
+        reg.update_webhook(hook.id, status="DISABLED", url="https://example.com/v2")
+        reg.delete_webhook(other.id)
+    with _open(any_log_url, tmp_path) as reg:
+        found = reg.get_webhook(hook.id)
+        assert (found.url, found.status, found.events, found.secret) == (
+            "https://example.com/v2", "DISABLED", ("alias.promoted",), "ciphertext")
+        assert found.actor == "alice" and found.updated_at > found.created_at
+        assert [w.id for w in reg.list_webhooks()] == [hook.id]
+        assert reg.list_webhooks("version.registered") == []
+        then = reg.as_of(before_update)  # time travel: both existed, the first still active
+        assert [w.id for w in then.list_webhooks("alias.promoted")] == [other.id, hook.id]
+        assert then.get_webhook(hook.id).status == "ACTIVE"
+        with pytest.raises(eventreg.NotFound, match="no webhook"):
+            reg.get_webhook(other.id)
+        with pytest.raises(eventreg.NotFound):
+            reg.delete_webhook(other.id)
+        assert [e.type for e in reg.events() if e.stream_id == f"webhook:{hook.id}"] == [
+            "webhook.created", "webhook.updated"]
+
+
+def test_a_webhook_needs_an_http_url_and_events(memory_url, tmp_path):
+    with _open(memory_url, tmp_path) as reg:
+        with pytest.raises(ValidationError, match="not an http:// or https:// URL"):
+            reg.create_webhook("w", "ftp://example.com", ["alias.promoted"])
+        with pytest.raises(ValidationError, match="at least one event"):
+            reg.create_webhook("w", "https://example.com", [])
+        with pytest.raises(ValidationError, match="status must be one of ACTIVE, DISABLED"):
+            reg.create_webhook("w", "https://example.com", ["a"], status="PAUSED")
+        assert reg.list_webhooks() == []

@@ -8,7 +8,7 @@ subscriber) is self-explanatory; who and when live in the log's envelope.
 
 Streams: ``model:<name>`` holds a model, its versions, tags and aliases (so version numbers
 come from one stream and two writers cannot both create version 7); ``run:<id>`` holds a
-run; ``experiment:<name>`` holds the creation of an experiment.
+run; ``experiment:<name>`` holds the creation of an experiment; ``webhook:<id>`` a webhook.
 """
 
 from __future__ import annotations
@@ -314,6 +314,58 @@ class RunFinished:
     ended_at: datetime | None = None
 
 
+# -- webhooks ----------------------------------------------------------------------------
+
+
+def webhook_stream(webhook_id: str) -> str:
+    """
+    The stream id of a webhook.
+    """
+    return f"webhook:{webhook_id}"
+
+
+@attrs.frozen(kw_only=True)
+class WebhookCreated:
+    """
+    A webhook: ``url`` is to be called when one of ``events`` happens. ``secret`` is
+    stored as given (the log keeps it forever): callers store a ciphertext.
+    """
+
+    type: ClassVar[str] = "webhook.created"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
+    name: str
+    url: str
+    events: tuple[str, ...]
+    description: str | None = None
+    status: str = "ACTIVE"
+    secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookUpdated:
+    """
+    Fields of a webhook changed; a field that is None is unchanged.
+    """
+
+    type: ClassVar[str] = "webhook.updated"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
+    name: str | None = None
+    url: str | None = None
+    events: tuple[str, ...] | None = None
+    description: str | None = None
+    status: str | None = None
+    secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookDeleted:
+    type: ClassVar[str] = "webhook.deleted"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
+
+
 # -- the projection ----------------------------------------------------------------------
 
 #: The stream that vouches for projection snapshots.
@@ -362,6 +414,9 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunModelLogged,
     RunFinished,
     SnapshotSaved,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
     *GOVERNANCE_EVENT_CLASSES,
 )
 from eventreg.domain.repro_events import REPRO_EVENT_CLASSES  # noqa: E402 - they use nan_safe above

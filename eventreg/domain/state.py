@@ -499,6 +499,10 @@ def _snapshot_saved(state: RegistryState, e: ev.SnapshotSaved, r: RecordedEvent)
     pass  # vouches for a snapshot; changes nothing a query shows
 
 
+def _webhook_event(state: RegistryState, e: Any, r: RecordedEvent) -> None:
+    pass  # webhooks are few: eventreg.webhooks folds each one's stream when asked
+
+
 _HANDLERS: dict[type, Any] = {
     ev.ModelCreated: _model_created,
     ev.ModelUpdated: _model_updated,
@@ -523,6 +527,9 @@ _HANDLERS: dict[type, Any] = {
     ev.RunModelLogged: _run_model_logged,
     ev.RunFinished: _run_finished,
     ev.SnapshotSaved: _snapshot_saved,
+    ev.WebhookCreated: _webhook_event,
+    ev.WebhookUpdated: _webhook_event,
+    ev.WebhookDeleted: _webhook_event,
     **REPRO_HANDLERS,
     **governance_state.HANDLERS,
 }

@@ -29,6 +29,7 @@ from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
 from eventreg.domain.views import Alias, ModelVersion
 from eventreg.errors import InvalidTransition, NotFound, ValidationError
+from eventreg.experiments import EXPERIMENT_COMMANDS, ExperimentCommands
 from eventreg.gates import GateResult
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
@@ -119,6 +120,7 @@ class Registry:
         self._governance = Governance(self)
         self._models = ModelCommands(self)
         self._webhooks = Webhooks(self)
+        self._experiments = ExperimentCommands(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -592,6 +594,8 @@ class Registry:
 
         def ensure_experiment(state: RegistryState) -> Plan:
             exists = ev.experiment_stream(experiment) in state.streams
+            if experiment in state.experiments and state.experiments[experiment].deleted:
+                raise InvalidTransition(f"experiment {experiment!r} is deleted (restore_experiment brings it back)")
             return Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
 
         self._execute(ensure_experiment)
@@ -627,5 +631,7 @@ for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, com
     setattr(Registry, _name, _read(_name, Governance, "_governance"))
 for _name in MODEL_COMMANDS:  # eventreg.model_commands, composed in
     setattr(Registry, _name, _read(_name, ModelCommands, "_models"))
+for _name in EXPERIMENT_COMMANDS:  # eventreg.experiments, composed in
+    setattr(Registry, _name, _read(_name, ExperimentCommands, "_experiments"))
 for _name in WEBHOOK_COMMANDS + WEBHOOK_READS:  # eventreg.webhooks, composed in
     setattr(Registry, _name, _read(_name, Webhooks, "_webhooks"))

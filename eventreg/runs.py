@@ -27,7 +27,7 @@ from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import _run, check_label_free
 from eventreg.domain.views import ModelVersion, Run
 from eventreg.environment import framework_of
-from eventreg.errors import InvalidTransition, ValidationError
+from eventreg.errors import InvalidTransition, NotFound, ValidationError
 from eventreg.log import now
 from eventreg.writer import Plan
 
@@ -56,6 +56,8 @@ def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any
         run = _run(state, run_id)
         if run.status != RUNNING:
             raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
+        if run.run_id in state.experiments[run.experiment].deleted_runs:
+            raise InvalidTransition(f"run {run_id!r} is deleted (restore_run brings it back)")
         return Plan(ev.run_stream(run_id), build(run))
 
     registry._execute(decide)
@@ -196,6 +198,20 @@ class ActiveRun:
         """
         tags = check.check_tags(tags)
         run_command(self.registry, self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
+
+    def delete_tag(self, key: str) -> None:
+        """
+        Remove a tag from the run.
+
+        Raises:
+            NotFound: the run has no such tag.
+        """
+        def build(run: Any) -> list[Any]:
+            if key not in run.tags:
+                raise NotFound(f"run {run.run_id!r} has no tag {key!r}")
+            return [ev.RunTagDeleted(run_id=run.run_id, key=key)]
+
+        run_command(self.registry, self.id, build)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """

@@ -40,6 +40,7 @@ from eventreg.gates import GateResult, evaluate
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent
 from eventreg.results import Results
+from eventreg.experiments import EXPERIMENT_COMMANDS
 from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
@@ -50,7 +51,7 @@ COMMANDS = frozenset({
     "archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
     "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
-    "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS,
+    "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS, *EXPERIMENT_COMMANDS,
 })
 #: Reads of the whole log that only the registry answers.
 REGISTRY_ONLY = frozenset({"diff", "verify"})
@@ -322,7 +323,7 @@ class RegistryView:
 
     def search_runs(self, experiment: str | None = None, filter: str | None = None, *,
                     order_by: Sequence[str] | str | None = None, limit: int | None = None,
-                    output: str = "list") -> Any:
+                    output: str = "list", deleted: bool | None = False) -> Any:
         """
         Runs of an experiment (or of all) matching a filter, oldest first by default.
 
@@ -333,6 +334,8 @@ class RegistryView:
             limit: at most this many results.
             output: ``"list"`` (a list of :class:`Run`, with ``.to_pandas()``) or
                 ``"pandas"`` (a DataFrame, one row per run, as MLflow's ``search_runs``).
+            deleted: False (default): runs not deleted; True: only deleted runs
+                (``delete_run``); None: both.
 
         Raises:
             NotFound: the experiment does not exist.
@@ -351,6 +354,9 @@ class RegistryView:
                 runs = [state.runs[run_id] for run_id in found.runs]
             else:
                 runs = list(state.runs.values())
+            if deleted is not None:
+                gone = {r for e in state.experiments.values() for r in e.deleted_runs}
+                runs = [run for run in runs if (run.run_id in gone) is deleted]
             hits = []
             for run in runs:
                 record = _run_record(run)
@@ -375,12 +381,14 @@ class RegistryView:
                 raise NotFound(f"run {run_id!r} has no metric {key!r}")
             return list(history)
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, *, deleted: bool | None = False) -> list[Experiment]:
         """
-        Every experiment, by name.
+        Every experiment, by name: those not deleted (``deleted=True``: only the deleted
+        ones; None: all).
         """
         with self._reading() as state:
-            return [Experiment.of(e) for _, e in sorted(state.experiments.items())]
+            return [Experiment.of(e) for _, e in sorted(state.experiments.items())
+                    if deleted is None or e.deleted is deleted]
 
     # -- history and time travel ------------------------------------------------------------
 

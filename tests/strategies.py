@@ -80,6 +80,13 @@ EVENT_STRATEGIES = {
         reason=optional_texts, forced=st.booleans(),
     ),
     ev.ExperimentCreated: st.builds(ev.ExperimentCreated, experiment=names),
+    ev.ExperimentTagSet: st.builds(ev.ExperimentTagSet, experiment=names, key=names, value=texts),
+    ev.ExperimentTagDeleted: st.builds(ev.ExperimentTagDeleted, experiment=names, key=names),
+    ev.ExperimentDeleted: st.builds(ev.ExperimentDeleted, experiment=names, reason=optional_texts),
+    ev.ExperimentRestored: st.builds(ev.ExperimentRestored, experiment=names),
+    ev.RunDeleted: st.builds(ev.RunDeleted, run_id=run_ids, reason=optional_texts),
+    ev.RunRestored: st.builds(ev.RunRestored, run_id=run_ids),
+    ev.RunTagDeleted: st.builds(ev.RunTagDeleted, run_id=run_ids, key=names),
     ev.RunStarted: st.builds(
         ev.RunStarted, run_id=run_ids, experiment=names, name=optional_texts, tags=tags,
         environment=json_objects, code=st.none() | json_objects, started_at=st.none() | timestamps,

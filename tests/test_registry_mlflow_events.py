@@ -83,3 +83,41 @@ def test_a_webhook_needs_an_http_url_and_events(memory_url, tmp_path):
         with pytest.raises(ValidationError, match="status must be one of ACTIVE, DISABLED"):
             reg.create_webhook("w", "https://example.com", ["a"], status="PAUSED")
         assert reg.list_webhooks() == []
+
+
+def test_experiments_have_numbers_tags_and_a_lifecycle(any_log_url, tmp_path):
+    with _open(any_log_url, tmp_path) as reg:
+        first = reg.create_experiment("churn", tags={"team": "growth"})
+        second = reg.create_experiment("fraud")
+        assert first.id < second.id  # a number nobody else gets: the position that created it
+        reg.set_experiment_tag("churn", "stage", "pilot")
+        reg.delete_experiment_tag("churn", "team")
+        kept = reg.start_run("churn", code=None, capture="off")
+        dropped = reg.start_run("churn", code=None, capture="off")
+        reg.delete_run(dropped.id, reason="wrong data")
+        reg.delete_experiment("fraud")
+    with _open(any_log_url, tmp_path) as reg:
+        churn = next(e for e in reg.list_experiments() if e.name == "churn")
+        assert (churn.id, churn.tags, churn.deleted_run_ids) == (first.id, {"stage": "pilot"}, (dropped.id,))
+        assert [e.name for e in reg.list_experiments()] == ["churn"]
+        assert [e.name for e in reg.list_experiments(deleted=True)] == ["fraud"]
+        assert [r.id for r in reg.search_runs("churn")] == [kept.id]
+        assert [r.id for r in reg.search_runs("churn", deleted=True)] == [dropped.id]
+        with pytest.raises(eventreg.InvalidTransition, match="is deleted"):
+            eventreg.ActiveRun(reg, dropped.id, "churn").log_param("lr", 0.1)  # a deleted run takes no events
+        with pytest.raises(eventreg.InvalidTransition, match="experiment 'fraud' is deleted"):
+            reg.start_run("fraud", code=None, capture="off")
+        with pytest.raises(eventreg.AlreadyExists):
+            reg.create_experiment("fraud")  # a deleted experiment keeps its name
+        reg.restore_run(dropped.id)
+        reg.restore_experiment("fraud")
+        assert {r.id for r in reg.search_runs("churn")} == {kept.id, dropped.id}
+        assert [e.name for e in reg.list_experiments()] == ["churn", "fraud"]
+        again = eventreg.ActiveRun(reg, kept.id, "churn")
+        again.set_tag("note", "x")
+        again.delete_tag("note")
+        assert "note" not in reg.get_run(kept.id).tags
+        types = [e.type for e in reg.events()]
+        for wanted in ("experiment.tag_set", "experiment.tag_deleted", "experiment.deleted", "experiment.restored",
+                       "run.deleted", "run.restored", "run.tag_deleted"):
+            assert wanted in types

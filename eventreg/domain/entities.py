@@ -196,6 +196,12 @@ class ExperimentState:
     created_at: datetime
     actor: str | None
     runs: list[str] = attrs.field(factory=list)
+    #: the log position that created it: its number (MLflow's experiment id)
+    position: int = 0
+    tags: dict[str, str] = attrs.field(factory=dict)
+    deleted: bool = False
+    #: its runs that were deleted (and not restored)
+    deleted_runs: list[str] = attrs.field(factory=list)
 
 
 @attrs.define(kw_only=True)

@@ -243,6 +243,43 @@ class ExperimentCreated:
 
 
 @attrs.frozen(kw_only=True)
+class ExperimentTagSet:
+    type: ClassVar[str] = "experiment.tag_set"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    key: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentTagDeleted:
+    type: ClassVar[str] = "experiment.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentDeleted:
+    """
+    An experiment was deleted: hidden from lists, takes no new runs, its name stays taken;
+    it can be restored (nothing is erased from the log).
+    """
+
+    type: ClassVar[str] = "experiment.deleted"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentRestored:
+    type: ClassVar[str] = "experiment.restored"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+
+
+@attrs.frozen(kw_only=True)
 class RunStarted:
     type: ClassVar[str] = "run.started"
     schema_version: ClassVar[int] = 1
@@ -312,6 +349,33 @@ class RunFinished:
     error: str | None = None
     #: when the run really ended, if not at the append
     ended_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunDeleted:
+    """
+    A run was deleted: hidden from searches, takes no more events; it can be restored.
+    """
+
+    type: ClassVar[str] = "run.deleted"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunRestored:
+    type: ClassVar[str] = "run.restored"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+
+
+@attrs.frozen(kw_only=True)
+class RunTagDeleted:
+    type: ClassVar[str] = "run.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    key: str
 
 
 # -- webhooks ----------------------------------------------------------------------------
@@ -406,6 +470,10 @@ EVENT_CLASSES: tuple[type, ...] = (
     AliasPromoted,
     AliasRolledBack,
     ExperimentCreated,
+    ExperimentTagSet,
+    ExperimentTagDeleted,
+    ExperimentDeleted,
+    ExperimentRestored,
     RunStarted,
     RunParamsLogged,
     RunMetricsLogged,
@@ -413,6 +481,9 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunArtifactsLogged,
     RunModelLogged,
     RunFinished,
+    RunDeleted,
+    RunRestored,
+    RunTagDeleted,
     SnapshotSaved,
     WebhookCreated,
     WebhookUpdated,

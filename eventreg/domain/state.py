@@ -442,8 +442,40 @@ def _move_alias(state: RegistryState, r: RecordedEvent, name: str, alias: str, n
 
 def _experiment_created(state: RegistryState, e: ev.ExperimentCreated, r: RecordedEvent) -> None:
     state.experiments.setdefault(
-        e.experiment, ExperimentState(name=e.experiment, created_at=r.recorded_at, actor=r.actor)
+        e.experiment, ExperimentState(name=e.experiment, created_at=r.recorded_at, actor=r.actor, position=r.position)
     )
+
+
+def _experiment_tag_set(state: RegistryState, e: ev.ExperimentTagSet, r: RecordedEvent) -> None:
+    state.experiments[e.experiment].tags[e.key] = e.value
+
+
+def _experiment_tag_deleted(state: RegistryState, e: ev.ExperimentTagDeleted, r: RecordedEvent) -> None:
+    state.experiments[e.experiment].tags.pop(e.key, None)
+
+
+def _experiment_deleted(state: RegistryState, e: ev.ExperimentDeleted, r: RecordedEvent) -> None:
+    state.experiments[e.experiment].deleted = True
+
+
+def _experiment_restored(state: RegistryState, e: ev.ExperimentRestored, r: RecordedEvent) -> None:
+    state.experiments[e.experiment].deleted = False
+
+
+def _run_deleted(state: RegistryState, e: ev.RunDeleted, r: RecordedEvent) -> None:
+    deleted = state.experiments[state.runs[e.run_id].experiment].deleted_runs
+    if e.run_id not in deleted:
+        deleted.append(e.run_id)
+
+
+def _run_restored(state: RegistryState, e: ev.RunRestored, r: RecordedEvent) -> None:
+    deleted = state.experiments[state.runs[e.run_id].experiment].deleted_runs
+    if e.run_id in deleted:
+        deleted.remove(e.run_id)
+
+
+def _run_tag_deleted(state: RegistryState, e: ev.RunTagDeleted, r: RecordedEvent) -> None:
+    state.runs[e.run_id].tags.pop(e.key, None)
 
 
 def _run_started(state: RegistryState, e: ev.RunStarted, r: RecordedEvent) -> None:
@@ -460,7 +492,7 @@ def _start_run(state: RegistryState, r: RecordedEvent, run_id: str, experiment_n
     experiment = state.experiments.get(experiment_name)
     if experiment is None:  # a run may start before its experiment's event is seen
         experiment = state.experiments[experiment_name] = ExperimentState(
-            name=experiment_name, created_at=r.recorded_at, actor=r.actor
+            name=experiment_name, created_at=r.recorded_at, actor=r.actor, position=r.position
         )
     experiment.runs.append(run_id)
 
@@ -519,6 +551,13 @@ _HANDLERS: dict[type, Any] = {
     ev.AliasPromoted: _alias_moved,
     ev.AliasRolledBack: _alias_moved,
     ev.ExperimentCreated: _experiment_created,
+    ev.ExperimentTagSet: _experiment_tag_set,
+    ev.ExperimentTagDeleted: _experiment_tag_deleted,
+    ev.ExperimentDeleted: _experiment_deleted,
+    ev.ExperimentRestored: _experiment_restored,
+    ev.RunDeleted: _run_deleted,
+    ev.RunRestored: _run_restored,
+    ev.RunTagDeleted: _run_tag_deleted,
     ev.RunStarted: _run_started,
     ev.RunParamsLogged: _run_params_logged,
     ev.RunMetricsLogged: _run_metrics_logged,

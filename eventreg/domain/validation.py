@@ -25,8 +25,8 @@ from eventreg.errors import ValidationError
 
 #: Longest name of a model, alias, label, experiment, tag key, param or metric key.
 MAX_NAME_LENGTH = 128
-#: Longest tag value (as MLflow's registry).
-MAX_TAG_VALUE_LENGTH = 5_000
+#: Longest tag value (an MLflow prompt template is a tag value).
+MAX_TAG_VALUE_LENGTH = 100_000
 #: Longest string param value (as MLflow).
 MAX_PARAM_VALUE_LENGTH = 6_000
 #: Longest model or version description.
@@ -119,7 +119,7 @@ def check_version_name(value: Any, what: str) -> str:
 
 def check_tag_value(value: Any, what: str = "tag value") -> str:
     """
-    A tag value: a string (numbers and booleans are converted) of at most 5,000 characters.
+    A tag value: a string (numbers and booleans are converted) of at most 100,000 characters (MLflow prompts are tags).
     """
     if isinstance(value, (bool, numbers.Number)):
         value = str(value)

@@ -265,11 +265,19 @@ class Experiment:
     created_at: datetime
     actor: str | None
     run_ids: tuple[str, ...]
+    #: its number: the log position that created it (unique, never reused)
+    id: int = 0
+    tags: dict[str, str] = attrs.field(factory=dict)
+    deleted: bool = False
+    #: its runs that are deleted (and not restored)
+    deleted_run_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, experiment: ExperimentState) -> Experiment:
         return cls(name=experiment.name, created_at=experiment.created_at,
-                   actor=experiment.actor, run_ids=tuple(experiment.runs))
+                   actor=experiment.actor, run_ids=tuple(experiment.runs), id=experiment.position,
+                   tags=dict(experiment.tags), deleted=experiment.deleted,
+                   deleted_run_ids=tuple(experiment.deleted_runs))
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typing import Any, ContextManager
 
 from eventreg._version import __version__
 from eventreg.audit import AliasTenure, HistoryEvent, alias_tenures, check_from_position, first_position, select_history
-from eventreg.domain.entities import ARCHIVED, ModelState, RegistryState, VersionState
+from eventreg.domain.entities import ARCHIVED, DELETED, ModelState, RegistryState, VersionState
 from eventreg.domain.events import model_stream
 from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
 from eventreg.domain.queries import (
@@ -48,7 +48,8 @@ __all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
 
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
-    "archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
+    "archive_model", "archive_version", "close", "create_model", "delete_model", "delete_model_tag", "delete_version",
+    "delete_version_tag", "remove_alias",
     "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
     "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS, *EXPERIMENT_COMMANDS,
@@ -223,7 +224,7 @@ class RegistryView:
         with self._reading() as state:
             found = _model(state, model)
             return [ModelVersion.of(found, v) for v in found.versions.values()
-                    if status is None or v.status == status]
+                    if (status is None and v.status != DELETED) or v.status == status]
 
     def get_metric_history(self, model: str, version: VersionRef, key: str) -> list[MetricPoint]:
         """
@@ -292,7 +293,7 @@ class RegistryView:
                 for model in models:
                     held = _aliases_by_version(model)
                     views.extend(ModelVersion.of(model, version, held.get(number, ()))
-                                 for number, version in model.versions.items())
+                                 for number, version in model.versions.items() if version.status != DELETED)
                 found = views if limit is None else views[:limit]
             else:
                 found = _matching_versions(models, predicate if not whole else None, order, limit)
@@ -580,6 +581,8 @@ def _matching_versions(models: list[ModelState], predicate: Any, order: Any,
     for model in models:
         held = _aliases_by_version(model)
         for version in model.versions.values():
+            if version.status == DELETED:
+                continue
             record = _version_record(model, version, held.get(version.version, ()))
             if predicate is None or predicate.matches(record):
                 hits.append((record, model, version))

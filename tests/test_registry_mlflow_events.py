@@ -121,3 +121,44 @@ def test_experiments_have_numbers_tags_and_a_lifecycle(any_log_url, tmp_path):
         for wanted in ("experiment.tag_set", "experiment.tag_deleted", "experiment.deleted", "experiment.restored",
                        "run.deleted", "run.restored", "run.tag_deleted"):
             assert wanted in types
+
+
+def test_deleting_a_model_frees_its_name_and_keeps_its_history(any_log_url, tmp_path):
+    with _open(any_log_url, tmp_path) as reg:
+        for _ in range(3):
+            reg.register_version("iris", code=None, capture="off")
+        reg.promote("iris", 2, alias="staging")
+        reg.promote("iris", 3, alias="production")
+        reg.promote("iris", 1, alias="canary")
+        reg.delete_version("iris", 3, reason="bad build")
+        reg.remove_alias("iris", "canary", reason="experiment over")
+        before_delete = reg.head().position
+        reg.delete_model("iris", reason="retired")
+        reg.register_version("iris", code=None, capture="off")  # the name is free again
+    with _open(any_log_url, tmp_path) as reg:
+        then = reg.as_of(before_delete)
+        assert [v.version for v in then.list_versions("iris")] == [1, 2]  # 3 deleted: hidden
+        assert then.get_model("iris").aliases == {"staging": 2}  # production went with version 3
+        assert then.get_model("iris").latest_version == 2
+        with pytest.raises(eventreg.NotFound):
+            then.get_version("iris", 3)
+        [tenure] = then.alias_history("iris", "canary")  # removed: its one tenure ended
+        assert (tenure.version, tenure.until_position) == (1, before_delete)  # the removal
+        now = reg.get_model("iris")
+        assert (now.latest_version, now.aliases) == (1, {})
+        types = [e.type for e in reg.history("iris")]
+        assert ["version.deleted", "alias.removed", "model.deleted", "model.created"] == [
+            t for t in types if t in ("version.deleted", "alias.removed", "model.deleted", "model.created")][1:]
+
+
+def test_a_protected_alias_is_not_removed_or_deleted_with_its_version(memory_url, tmp_path):
+    with _open(memory_url, tmp_path) as reg:
+        reg.register_version("iris", code=None, capture="off")
+        reg.promote("iris", 1, alias="production")
+        reg.enable_governance()
+        reg.protect("iris", "production", approvals=1, approvers=["bob"])
+        for attempt in (lambda: reg.remove_alias("iris", "production"), lambda: reg.delete_version("iris", 1),
+                        lambda: reg.delete_model("iris")):
+            with pytest.raises(eventreg.PolicyViolation, match="is protected"):
+                attempt()
+        assert reg.get_model("iris").aliases == {"production": 1}

@@ -22,6 +22,8 @@ from eventreg.domain.governance_state import GovernanceState
 READY = "READY"
 DEPRECATED = "DEPRECATED"
 ARCHIVED = "ARCHIVED"
+#: a deleted version: hidden from every read, its number never reused (the log keeps it)
+DELETED = "DELETED"
 
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
@@ -239,3 +241,13 @@ def _add_points(latest: dict[str, float], history: dict[str, MetricHistory],
         found.steps.append(step)
         found.stamps.append(micros)
         latest[key] = value
+
+
+def latest_number(model: ModelState) -> int | None:
+    """
+    The highest version number of ``model`` that is not deleted, or None.
+    """
+    number = len(model.versions)
+    while number and model.versions[number].status == DELETED:
+        number -= 1
+    return number or None

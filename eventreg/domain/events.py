@@ -110,6 +110,20 @@ class ModelArchived:
     reason: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class ModelDeleted:
+    """
+    A model was deleted (MLflow's delete): it disappears from every read and its name
+    can be registered again, starting at version 1; its events stay in the log, so
+    history and ``as_of`` before the deletion still show it. Unlike ``model.archived``.
+    """
+
+    type: ClassVar[str] = "model.deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    reason: str | None = None
+
+
 # -- versions ----------------------------------------------------------------------------
 
 
@@ -197,6 +211,20 @@ class VersionArchived:
     reason: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class VersionDeleted:
+    """
+    A version was deleted: hidden from every read, its aliases removed, its number never
+    given again. Unlike ``version.archived``, which keeps it readable.
+    """
+
+    type: ClassVar[str] = "version.deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    reason: str | None = None
+
+
 # -- aliases -----------------------------------------------------------------------------
 
 
@@ -230,6 +258,21 @@ class AliasRolledBack:
     previous: int
     reason: str | None = None
     forced: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AliasRemoved:
+    """
+    An alias was removed from ``previous``, the version that held it (not a rollback:
+    nothing holds it afterwards).
+    """
+
+    type: ClassVar[str] = "alias.removed"
+    schema_version: ClassVar[int] = 1
+    model: str
+    alias: str
+    previous: int
+    reason: str | None = None
 
 
 # -- experiments and runs ----------------------------------------------------------------
@@ -460,6 +503,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     ModelTagSet,
     ModelTagDeleted,
     ModelArchived,
+    ModelDeleted,
     VersionRegistered,
     VersionUpdated,
     VersionMetricsLogged,
@@ -467,8 +511,10 @@ EVENT_CLASSES: tuple[type, ...] = (
     VersionTagDeleted,
     VersionDeprecated,
     VersionArchived,
+    VersionDeleted,
     AliasPromoted,
     AliasRolledBack,
+    AliasRemoved,
     ExperimentCreated,
     ExperimentTagSet,
     ExperimentTagDeleted,

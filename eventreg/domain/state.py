@@ -31,6 +31,7 @@ from eventreg.domain.entities import (
     _add_points,
     _point_rows,
     ARCHIVED,
+    DELETED,
     DEPRECATED,
     FAILED,
     FINISHED,
@@ -440,6 +441,35 @@ def _move_alias(state: RegistryState, r: RecordedEvent, name: str, alias: str, n
                        reason=reason, forced=forced, actor=r.actor, at=r.recorded_at, position=r.position))
 
 
+def _model_deleted(state: RegistryState, e: ev.ModelDeleted, r: RecordedEvent) -> None:
+    del state.models[e.model]  # the log keeps it: history and as_of before this still show it
+
+
+def _version_deleted(state: RegistryState, e: ev.VersionDeleted, r: RecordedEvent) -> None:
+    version = _version(state, e.model, e.version, r)
+    version.status = DELETED
+    version.status_reason = e.reason
+    model = state.models[e.model]
+    for alias in [a for a, number in model.aliases.items() if number == e.version]:
+        _remove_alias(model, alias, e.version, e.reason, r)
+    for stack in model.alias_stacks.values():  # a rollback never returns to it
+        stack[:] = [number for number in stack if number != e.version]
+    if version.label is not None:
+        model.labels.pop(version.label, None)
+
+
+def _alias_removed(state: RegistryState, e: ev.AliasRemoved, r: RecordedEvent) -> None:
+    _remove_alias(_touch(state, e.model, r), e.alias, e.previous, e.reason, r)
+
+
+def _remove_alias(model: ModelState, alias: str, previous: int, reason: str | None, r: RecordedEvent) -> None:
+    model.aliases.pop(alias, None)
+    model.alias_stacks.pop(alias, None)
+    model.alias_history.setdefault(alias, []).append(Alias(
+        model=model.name, name=alias, version=previous, previous=previous, action="remove", reason=reason,
+        forced=False, actor=r.actor, at=r.recorded_at, position=r.position))
+
+
 def _experiment_created(state: RegistryState, e: ev.ExperimentCreated, r: RecordedEvent) -> None:
     state.experiments.setdefault(
         e.experiment, ExperimentState(name=e.experiment, created_at=r.recorded_at, actor=r.actor, position=r.position)
@@ -541,6 +571,9 @@ _HANDLERS: dict[type, Any] = {
     ev.ModelTagSet: _model_tag_set,
     ev.ModelTagDeleted: _model_tag_deleted,
     ev.ModelArchived: _model_archived,
+    ev.ModelDeleted: _model_deleted,
+    ev.VersionDeleted: _version_deleted,
+    ev.AliasRemoved: _alias_removed,
     ev.VersionRegistered: _version_registered,
     ev.VersionUpdated: _version_updated,
     ev.VersionMetricsLogged: _version_metrics_logged,

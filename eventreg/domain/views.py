@@ -15,7 +15,7 @@ import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.domain.references import PREFIX
-from eventreg.domain.entities import Alias, ExperimentState, ModelState, RunState, VersionState
+from eventreg.domain.entities import Alias, ExperimentState, ModelState, RunState, VersionState, latest_number
 
 __all__ = [
     "Alias",
@@ -54,7 +54,7 @@ class Model:
             name=model.name, description=model.description, tags=dict(model.tags),
             status=model.status, status_reason=model.status_reason, created_at=model.created_at,
             updated_at=model.updated_at, actor=model.actor,
-            latest_version=len(model.versions) or None, aliases=dict(model.aliases),
+            latest_version=latest_number(model), aliases=dict(model.aliases),
             labels=dict(model.labels),
         )
 

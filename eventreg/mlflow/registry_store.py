@@ -128,9 +128,8 @@ class EventregRegistryStore(AbstractStore):
         raise unsupported("renaming a registered model", "eventreg has no model.renamed event yet")
 
     def delete_registered_model(self, name):
-        raise unsupported("deleting a registered model",
-                          "eventreg never deletes; archive_model keeps the name taken, and MLflow's "
-                          "delete (the name can be created again) needs a tombstone event eventreg lacks")
+        with translated():
+            self.registry.delete_model(self._get_model(name).name)
 
     def search_registered_models(self, filter_string=None, max_results=None, order_by=None, page_token=None):
         max_results = _max_results(max_results, _MAX_RESULTS, 100)
@@ -224,8 +223,9 @@ class EventregRegistryStore(AbstractStore):
             return self._version(self.registry.archive_version(v.name, v.version))
 
     def delete_model_version(self, name, version):
-        raise unsupported("deleting a model version", "eventreg never deletes; it has archive_version, "
-                          "and no tombstone event for a version yet")
+        with translated():
+            found = self._get_version(name, version)
+            self.registry.delete_version(found.name, found.version)
 
     def get_model_version(self, name, version):
         with translated():
@@ -289,8 +289,12 @@ class EventregRegistryStore(AbstractStore):
             self.registry.promote(v.name, v.version, alias=alias)
 
     def delete_registered_model_alias(self, name, alias):
-        raise unsupported("removing an alias", "eventreg can roll an alias back but has no alias.removed "
-                          "event yet")
+        _name(name)
+        _validate_model_alias_name(alias)
+        with translated():
+            model = self._get_model(name)
+            if alias in model.aliases:
+                self.registry.remove_alias(model.name, alias)
 
     def get_model_version_by_alias(self, name, alias):
         with translated():

@@ -378,7 +378,7 @@ class Registry:
         tags = check.check_tags(tags)
         params = check.check_params(params)
         stamp = now()
-        points = [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+        points = [MetricPoint(key=check.check_metric_key(k), value=check.check_metric_value(k, v),
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
         data = check.check_json_blob(repro_capture.data_record(data), "data")
         architecture = check.check_json_blob(architecture, "architecture")

@@ -40,7 +40,7 @@ def _points(metrics: Mapping[str, Any], step: Any, timestamp: datetime | None = 
         raise ValidationError(f"metrics must be a mapping, not {type(metrics).__name__}")
     step = check.check_step(step)
     stamp = timestamp or now()
-    return [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+    return [MetricPoint(key=check.check_metric_key(k), value=check.check_metric_value(k, v),
                         step=step, timestamp=stamp) for k, v in metrics.items()]
 
 
@@ -374,7 +374,7 @@ class MetricBuffer:
         points = []
         for key, value in metrics.items():
             if key not in keys:
-                key = keys[key] = check.check_name(key, "metric key")
+                key = keys[key] = check.check_metric_key(key)
             else:
                 key = keys[key]
             if type(value) is not float:  # a float is a valid value as it is

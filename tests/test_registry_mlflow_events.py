@@ -162,3 +162,17 @@ def test_a_protected_alias_is_not_removed_or_deleted_with_its_version(memory_url
             with pytest.raises(eventreg.PolicyViolation, match="is protected"):
                 attempt()
         assert reg.get_model("iris").aliases == {"production": 1}
+
+
+def test_a_metric_key_may_contain_a_slash(any_log_url, tmp_path):
+    with _open(any_log_url, tmp_path) as reg:
+        with reg.start_run("e", code=None, capture="off") as run:
+            run.log_metric("train/loss", 0.5, step=1)
+            run.log_metric("val/loss", 0.7, step=1)
+        with pytest.raises(ValidationError, match="must not contain '@'"):
+            eventreg.ActiveRun(reg, run.id, "e").log_metric("a@b", 1.0)
+    with _open(any_log_url, tmp_path) as reg:
+        assert [p.value for p in reg.get_run_metric_history(run.id, "train/loss")] == [0.5]
+        assert [r.id for r in reg.search_runs("e", "metrics.`val/loss` > 0.6")] == [run.id]
+        with pytest.raises(ValidationError, match="must not contain '/'"):
+            reg.create_model("a/b")  # names in references and streams still may not

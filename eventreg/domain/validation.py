@@ -47,6 +47,7 @@ MAX_JSON_CHARS = 100_000
 MAX_ARTIFACT_FILES = 100_000
 
 _FORBIDDEN = ("/", "\\", "@", "..")
+_FORBIDDEN_IN_METRIC_KEYS = ("\\", "@", "..")
 _RESERVED_REFS = ("latest",)
 
 
@@ -78,9 +79,18 @@ def _bad_unicode(text: str) -> bool:
     return False
 
 
-def check_name(value: Any, what: str = "name") -> str:
+def check_metric_key(value: Any, what: str = "metric key") -> str:
     """
-    A name: see the module docstring for the rules.
+    A metric key: a name that may contain ``/`` (``train/loss``, as MLflow and
+    TensorBoard group metrics); metric keys never appear in references, stream ids or
+    paths. A filter quotes such a key: ```metrics.`train/loss` < 0.5```.
+    """
+    return check_name(value, what, _FORBIDDEN_IN_METRIC_KEYS)
+
+
+def check_name(value: Any, what: str = "name", forbidden: tuple[str, ...] | None = None) -> str:
+    """
+    A name: see the module docstring for the rules (``forbidden``: other substrings to refuse).
 
     Raises:
         ValidationError: naming ``what`` and the rule broken.
@@ -97,7 +107,7 @@ def check_name(value: Any, what: str = "name") -> str:
         raise ValidationError(f"{what} {_describe(value)} contains control or invalid characters")
     if value != value.strip():
         raise ValidationError(f"{what} {_describe(value)} has leading or trailing spaces")
-    for bad in _FORBIDDEN:
+    for bad in _FORBIDDEN if forbidden is None else forbidden:
         if bad in value:
             raise ValidationError(f"{what} {_describe(value)} must not contain {bad!r}")
     if value == ".":

@@ -353,9 +353,6 @@ class EventregTrackingStore(AbstractStore):
         if any(getattr(m, "model_id", None) for m in metrics):
             metrics = self._unlinked(run_id, metrics)
         for m in metrics:
-            if "/" in m.key:
-                raise unsupported(f"the metric key {m.key!r}", "'/' in metric keys is not in eventreg yet (its "
-                                  "names exclude '/', which separates paths and references)")
             if getattr(m, "model_id", None) or getattr(m, "dataset_name", None):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
             moment(m.timestamp, "metric timestamp")

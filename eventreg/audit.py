@@ -283,7 +283,8 @@ def first_position(since: Any) -> int:
 
 def alias_tenures(model: ModelState, alias: str) -> list[AliasTenure]:
     """
-    Each holder of ``alias`` of ``model`` with the interval it held it, oldest first.
+    Each holder of ``alias`` of ``model`` with the interval it held it, oldest first
+    (a removal of the alias ends a tenure without starting one).
 
     Raises:
         NotFound: the model has no such alias.
@@ -293,6 +294,8 @@ def alias_tenures(model: ModelState, alias: str) -> list[AliasTenure]:
         raise NotFound(f"model {model.name!r} has no alias {alias!r}")
     out = []
     for index, move in enumerate(moves):
+        if move.action == "remove":  # ends the tenure before it; nothing holds the alias after it
+            continue
         following = moves[index + 1] if index + 1 < len(moves) else None
         out.append(AliasTenure(
             model=model.name, alias=alias, version=move.version, previous=move.previous,

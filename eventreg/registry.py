@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,16 @@ from eventreg.domain import validation as check
 from eventreg.domain.entities import ARCHIVED, DEPRECATED, RegistryState
 from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
-from eventreg.domain.views import Alias, Model, ModelVersion
-from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
+from eventreg.domain.views import Alias, ModelVersion
+from eventreg.errors import InvalidTransition, NotFound, ValidationError
+from eventreg.experiments import EXPERIMENT_COMMANDS, ExperimentCommands
 from eventreg.gates import GateResult
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
+from eventreg.model_commands import MODEL_COMMANDS, ModelCommands
 from eventreg.runs import ActiveRun, _chunks, _points
 from eventreg.view import RegistryView
+from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
 
 __all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
@@ -113,6 +117,9 @@ class Registry:
         self._writer = Writer(log, actor=actor, snapshot_every=snapshot_every)
         self._now = RegistryView(log, self._writer, artifact_store=self._artifact_store, live=True)
         self._governance = Governance(self)
+        self._models = ModelCommands(self)
+        self._webhooks = Webhooks(self)
+        self._experiments = ExperimentCommands(self)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -316,86 +323,6 @@ class Registry:
             return self._governance.gate_outcome(result, promote_to, reason)
         return result
 
-    # -- models ---------------------------------------------------------------------------
-
-    def create_model(self, name: str, *, description: str | None = None,
-                     tags: Mapping[str, Any] | None = None) -> Model:
-        """
-        Register a new model name.
-
-        Raises:
-            AlreadyExists: a model of that name exists.
-            ValidationError: the name, description or a tag is invalid.
-        """
-        name = check.check_name(name, "model name")
-        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
-        tags = check.check_tags(tags)
-
-        def decide(state: RegistryState) -> Plan:
-            if name in state.models:
-                raise AlreadyExists(f"model {name!r} already exists")
-            return Plan(ev.model_stream(name),
-                         [ev.ModelCreated(model=name, description=description, tags=tags)],
-                         lambda s, _: Model.of(s.models[name]))
-
-        return self._execute(decide)
-
-    def update_model(self, name: str, *, description: str | None) -> Model:
-        """
-        Change a model's description.
-
-        Raises:
-            NotFound: there is no such model.
-        """
-        description = check.check_text(description, "description", check.MAX_DESCRIPTION_LENGTH)
-        return self._model_command(name, lambda m: [ev.ModelUpdated(model=m.name, description=description)])
-
-    def set_model_tag(self, name: str, key: str, value: Any) -> Model:
-        """
-        Set one tag of a model (strings; numbers are converted).
-        """
-        key = check.check_name(key, "tag key")
-        value = check.check_tag_value(value, f"tag {key!r}")
-
-        def build(model: Any) -> list[Any]:
-            if key not in model.tags and len(model.tags) >= check.MAX_TAGS:
-                raise ValidationError(f"model {name!r} has {check.MAX_TAGS:,} tags, the limit")
-            return [ev.ModelTagSet(model=model.name, key=key, value=value)]
-
-        return self._model_command(name, build)
-
-    def delete_model_tag(self, name: str, key: str) -> Model:
-        """
-        Remove a tag from a model.
-
-        Raises:
-            NotFound: the model or tag does not exist.
-        """
-
-        def build(model: Any) -> list[Any]:
-            if key not in model.tags:
-                raise NotFound(f"model {name!r} has no tag {key!r}")
-            return [ev.ModelTagDeleted(model=model.name, key=key)]
-
-        return self._model_command(name, build)
-
-    def archive_model(self, name: str, *, reason: str | None = None) -> Model:
-        """
-        Archive a model: it stays readable, takes no new versions, and its versions
-        cannot be promoted without ``force=True``. Archiving twice changes nothing.
-        """
-        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
-        return self._model_command(
-            name, lambda m: [] if m.status == ARCHIVED else [ev.ModelArchived(model=m.name, reason=reason)]
-        )
-
-    def _model_command(self, name: str, build: Callable[[Any], list[Any]]) -> Model:
-        def decide(state: RegistryState) -> Plan:
-            model = _model(state, name)
-            return Plan(ev.model_stream(model.name), build(model), lambda s, _: Model.of(s.models[model.name]))
-
-        return self._execute(decide)
-
     # -- versions -------------------------------------------------------------------------
 
     def register_version(
@@ -453,7 +380,7 @@ class Registry:
         tags = check.check_tags(tags)
         params = check.check_params(params)
         stamp = now()
-        points = [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+        points = [MetricPoint(key=check.check_metric_key(k), value=check.check_metric_value(k, v),
                               step=None, timestamp=stamp) for k, v in (metrics or {}).items()]
         data = check.check_json_blob(repro_capture.data_record(data), "data")
         architecture = check.check_json_blob(architecture, "architecture")
@@ -615,7 +542,8 @@ class Registry:
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
                   tags: Mapping[str, Any] | None = None, code: str | Mapping[str, Any] | None = "auto",
                   run_name: str | None = None, registered_model_name: str | None = None,
-                  label: str | None = None, capture: str | None = None) -> ActiveRun:
+                  label: str | None = None, capture: str | None = None,
+                  started_at: datetime | None = None) -> ActiveRun:
         """
         Start a run in ``experiment`` (created if needed; default ``"Default"``).
 
@@ -635,6 +563,8 @@ class Registry:
                 is logged, naming that version and how to go on.
             capture: how much environment and code to record: ``"full"``, ``"light"``,
                 ``"off"`` (default ``EVENTREG_CAPTURE``, else full; docs/reproducibility.md).
+            started_at: when the run really started, if earlier than now (a timezone-aware
+                ``datetime``: an import, a client's clock); the append time is kept too.
 
         Returns:
             An :class:`ActiveRun` with ``log_param``, ``log_metric``, ``log_model`` ...
@@ -647,6 +577,7 @@ class Registry:
         if run_name is not None and name is not None and run_name != name:
             raise ValidationError(f"name={name!r} and run_name={run_name!r} differ; give one of them")
         name = name if name is not None else run_name
+        started_at = check.check_moment(started_at, "started_at")
         experiment = check.check_name(experiment if experiment is not None else "Default", "experiment")
         if name is not None:
             check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
@@ -665,12 +596,14 @@ class Registry:
 
         def ensure_experiment(state: RegistryState) -> Plan:
             exists = ev.experiment_stream(experiment) in state.streams
+            if experiment in state.experiments and state.experiments[experiment].deleted:
+                raise InvalidTransition(f"experiment {experiment!r} is deleted (restore_experiment brings it back)")
             return Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
 
         self._execute(ensure_experiment)
         self._execute(lambda state: Plan(ev.run_stream(run_id), [ev.RunStarted(
             run_id=run_id, experiment=experiment, name=name, tags=tags, environment=environment,
-            code=code_info)]))
+            code=code_info, started_at=started_at)]))
         return repro_capture.started(
             ActiveRun(self, run_id, experiment, registered_model_name=registered_model_name, label=label))
 
@@ -698,3 +631,9 @@ class Registry:
 
 for _name in GOVERNANCE_COMMANDS + GOVERNANCE_READS:  # eventreg.governance, composed in
     setattr(Registry, _name, _read(_name, Governance, "_governance"))
+for _name in MODEL_COMMANDS:  # eventreg.model_commands, composed in
+    setattr(Registry, _name, _read(_name, ModelCommands, "_models"))
+for _name in EXPERIMENT_COMMANDS:  # eventreg.experiments, composed in
+    setattr(Registry, _name, _read(_name, ExperimentCommands, "_experiments"))
+for _name in WEBHOOK_COMMANDS + WEBHOOK_READS:  # eventreg.webhooks, composed in
+    setattr(Registry, _name, _read(_name, Webhooks, "_webhooks"))

@@ -27,7 +27,7 @@ from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import _run, check_label_free
 from eventreg.domain.views import ModelVersion, Run
 from eventreg.environment import framework_of
-from eventreg.errors import InvalidTransition, ValidationError
+from eventreg.errors import InvalidTransition, NotFound, ValidationError
 from eventreg.log import now
 from eventreg.writer import Plan
 
@@ -40,7 +40,7 @@ def _points(metrics: Mapping[str, Any], step: Any, timestamp: datetime | None = 
         raise ValidationError(f"metrics must be a mapping, not {type(metrics).__name__}")
     step = check.check_step(step)
     stamp = timestamp or now()
-    return [MetricPoint(key=check.check_name(k, "metric key"), value=check.check_metric_value(k, v),
+    return [MetricPoint(key=check.check_metric_key(k), value=check.check_metric_value(k, v),
                         step=step, timestamp=stamp) for k, v in metrics.items()]
 
 
@@ -56,20 +56,24 @@ def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any
         run = _run(state, run_id)
         if run.status != RUNNING:
             raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
+        if run.run_id in state.experiments[run.experiment].deleted_runs:
+            raise InvalidTransition(f"run {run_id!r} is deleted (restore_run brings it back)")
         return Plan(ev.run_stream(run_id), build(run))
 
     registry._execute(decide)
 
 
-def end_run(registry: Registry, run_id: str, status: str, error: str | None) -> None:
+def end_run(registry: Registry, run_id: str, status: str, error: str | None,
+            ended_at: datetime | None = None) -> None:
     """
-    Record the end of a run; ending twice changes nothing.
+    Record the end of a run (at ``ended_at`` if it ended earlier); ending twice changes nothing.
     """
     def decide(state: Any) -> Plan:
         run = _run(state, run_id)
         if run.status != RUNNING:
             return Plan(ev.run_stream(run_id), [])
-        return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error)])
+        return Plan(ev.run_stream(run_id), [ev.RunFinished(run_id=run_id, status=status, error=error,
+                                                           ended_at=ended_at)])
 
     registry._execute(decide)
 
@@ -150,11 +154,18 @@ class ActiveRun:
         """
         self.log_metrics({key: value}, step=step)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, *,
+                    timestamp: datetime | None = None) -> None:
         """
         Record several metric values in one append.
+
+        Args:
+            metrics: ``{key: value}``.
+            step: the training step, or None.
+            timestamp: when the values were measured, if not now (a timezone-aware
+                ``datetime``; an import or a client with its own clock); history shows it.
         """
-        points = _points(metrics, step)
+        points = _points(metrics, step, check.check_moment(timestamp, "timestamp"))
         run_command(
             self.registry, self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
         )
@@ -187,6 +198,20 @@ class ActiveRun:
         """
         tags = check.check_tags(tags)
         run_command(self.registry, self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
+
+    def delete_tag(self, key: str) -> None:
+        """
+        Remove a tag from the run.
+
+        Raises:
+            NotFound: the run has no such tag.
+        """
+        def build(run: Any) -> list[Any]:
+            if key not in run.tags:
+                raise NotFound(f"run {run.run_id!r} has no tag {key!r}")
+            return [ev.RunTagDeleted(run_id=run.run_id, key=key)]
+
+        run_command(self.registry, self.id, build)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """
@@ -295,15 +320,19 @@ class ActiveRun:
             return None
         return self.registry.register_version(register, run=self.id, label=label)
 
-    def end(self, status: str = FINISHED, *, error: str | None = None) -> None:
+    def end(self, status: str = FINISHED, *, error: str | None = None, ended_at: datetime | None = None) -> None:
         """
         End the run with ``status`` (FINISHED, FAILED or KILLED); ending twice changes nothing.
+
+        ``ended_at`` (a timezone-aware ``datetime``) records when the run really ended, if
+        not now; the event's append time is kept as well.
         """
         if status not in RUN_END_STATUSES:
             raise ValidationError(f"status must be one of {', '.join(RUN_END_STATUSES)}, not {status!r}")
+        ended_at = check.check_moment(ended_at, "ended_at")
         for buffer in list(self._buffers):
             buffer.flush()
-        end_run(self.registry, self.id, status, error)
+        end_run(self.registry, self.id, status, error, ended_at)
 
 
 class MetricBuffer:
@@ -354,7 +383,7 @@ class MetricBuffer:
         points = []
         for key, value in metrics.items():
             if key not in keys:
-                key = keys[key] = check.check_name(key, "metric key")
+                key = keys[key] = check.check_metric_key(key)
             else:
                 key = keys[key]
             if type(value) is not float:  # a float is a valid value as it is

@@ -25,7 +25,7 @@ from eventreg.audit import (
     select_history,
     with_database_users,
 )
-from eventreg.domain.entities import ARCHIVED, ModelState, RegistryState, VersionState
+from eventreg.domain.entities import ARCHIVED, DELETED, ModelState, RegistryState, VersionState
 from eventreg.domain.events import model_stream, run_stream
 from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
 from eventreg.domain.queries import (
@@ -51,16 +51,19 @@ from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governanc
 from eventreg.log import Head, RecordedEvent
 from eventreg import metric_reads
 from eventreg.results import Results
+from eventreg.experiments import EXPERIMENT_COMMANDS
+from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
 __all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
 
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
-    "archive_model", "archive_version", "close", "create_model", "delete_model_tag", "delete_version_tag",
+    "archive_model", "archive_version", "close", "create_model", "delete_model", "delete_model_tag", "delete_version",
+    "delete_version_tag", "remove_alias",
     "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
-    "update_version", *GOVERNANCE_COMMANDS,
+    "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS, *EXPERIMENT_COMMANDS,
 })
 #: Reads of the whole log that only the registry answers.
 REGISTRY_ONLY = frozenset({"diff", "verify"})
@@ -148,6 +151,8 @@ class RegistryView:
     def __getattr__(self, name: str) -> Any:
         if name in GOVERNANCE_READS:  # requests, policies, keys and signatures as of this view
             return getattr(Governance(self), name)
+        if name in WEBHOOK_READS:  # webhooks as of this view
+            return getattr(Webhooks(self), name)
         if name in COMMANDS:
             raise ReadOnlyError(
                 f"{name}() changes the registry, but this is a read-only view as of "
@@ -230,7 +235,7 @@ class RegistryView:
         with self._reading() as state:
             found = _model(state, model)
             return [ModelVersion.of(found, v) for v in found.versions.values()
-                    if status is None or v.status == status]
+                    if (status is None and v.status != DELETED) or v.status == status]
 
     def get_metric_history(self, model: str, version: VersionRef, key: str, *, min_step: int | None = None,
                            max_step: int | None = None) -> list[MetricPoint]:
@@ -330,7 +335,7 @@ class RegistryView:
                 for model in models:
                     held = _aliases_by_version(model)
                     views.extend(ModelVersion.of(model, version, held.get(number, ()))
-                                 for number, version in model.versions.items())
+                                 for number, version in model.versions.items() if version.status != DELETED)
                 found = views if limit is None else views[:limit]
             else:
                 found = _matching_versions(models, predicate if not whole else None, order, limit)
@@ -361,7 +366,7 @@ class RegistryView:
 
     def search_runs(self, experiment: str | None = None, filter: str | None = None, *,
                     order_by: Sequence[str] | str | None = None, limit: int | None = None,
-                    output: str = "list") -> Any:
+                    output: str = "list", deleted: bool | None = False) -> Any:
         """
         Runs of an experiment (or of all) matching a filter, oldest first by default.
 
@@ -372,6 +377,8 @@ class RegistryView:
             limit: at most this many results.
             output: ``"list"`` (a list of :class:`Run`, with ``.to_pandas()``) or
                 ``"pandas"`` (a DataFrame, one row per run, as MLflow's ``search_runs``).
+            deleted: False (default): runs not deleted; True: only deleted runs
+                (``delete_run``); None: both.
 
         Raises:
             NotFound: the experiment does not exist.
@@ -390,6 +397,9 @@ class RegistryView:
                 runs = [state.runs[run_id] for run_id in found.runs]
             else:
                 runs = list(state.runs.values())
+            if deleted is not None:
+                gone = {r for e in state.experiments.values() for r in e.deleted_runs}
+                runs = [run for run in runs if (run.run_id in gone) is deleted]
             hits = []
             for run in runs:
                 record = _run_record(run)
@@ -437,12 +447,14 @@ class RegistryView:
                 raise NotFound(f"run {run_id!r} has no metric {key!r}")
             return run_stream(run.run_id), None, key, metric_reads.frozen(stats)
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, *, deleted: bool | None = False) -> list[Experiment]:
         """
-        Every experiment, by name.
+        Every experiment, by name: those not deleted (``deleted=True``: only the deleted
+        ones; None: all).
         """
         with self._reading() as state:
-            return [Experiment.of(e) for _, e in sorted(state.experiments.items())]
+            return [Experiment.of(e) for _, e in sorted(state.experiments.items())
+                    if deleted is None or e.deleted is deleted]
 
     # -- history and time travel ------------------------------------------------------------
 
@@ -635,6 +647,8 @@ def _matching_versions(models: list[ModelState], predicate: Any, order: Any,
     for model in models:
         held = _aliases_by_version(model)
         for version in model.versions.values():
+            if version.status == DELETED:
+                continue
             record = _version_record(model, version, held.get(version.version, ()))
             if predicate is None or predicate.matches(record):
                 hits.append((record, model, version))

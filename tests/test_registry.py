@@ -413,7 +413,7 @@ def test_limits_are_clear_errors_with_nothing_written(reg):
 
     reg.register_version("iris", code=None)
     before = head(reg)
-    with pytest.raises(ValidationError, match="5,000"):
+    with pytest.raises(ValidationError, match="100,000"):
         reg.set_model_tag("iris", "k", "x" * (validation.MAX_TAG_VALUE_LENGTH + 1))
     with pytest.raises(ValidationError, match="limit"):
         reg.register_version("iris", params={f"p{i}": i for i in range(validation.MAX_PARAMS + 1)}, code=None)

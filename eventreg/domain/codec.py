@@ -96,6 +96,8 @@ def _reader(kind: Any) -> Callable[[Any], Any] | None:
                               else NOT_PLAIN)
     if kind == dict[str, ArtifactEntry]:
         return read_artifacts
+    if kind == datetime:
+        return lambda value: parse_timestamp(value) if type(value) is str else NOT_PLAIN
     return None
 
 

@@ -22,6 +22,8 @@ from eventreg.domain.governance_state import GovernanceState
 READY = "READY"
 DEPRECATED = "DEPRECATED"
 ARCHIVED = "ARCHIVED"
+#: a deleted version: hidden from every read, its number never reused (the log keeps it)
+DELETED = "DELETED"
 
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
@@ -232,6 +234,12 @@ class ExperimentState:
     created_at: datetime
     actor: str | None
     runs: list[str] = attrs.field(factory=list)
+    #: the log position that created it: its number (MLflow's experiment id)
+    position: int = 0
+    tags: dict[str, str] = attrs.field(factory=dict)
+    deleted: bool = False
+    #: its runs that were deleted (and not restored)
+    deleted_runs: list[str] = attrs.field(factory=list)
 
 
 @attrs.define(kw_only=True)
@@ -283,3 +291,13 @@ def _add_points(latest: dict[str, float], summaries: dict[str, MetricStats],
                 if not value <= found.max:
                     found.max = value
         latest[key] = value
+
+
+def latest_number(model: ModelState) -> int | None:
+    """
+    The highest version number of ``model`` that is not deleted, or None.
+    """
+    number = len(model.versions)
+    while number and model.versions[number].status == DELETED:
+        number -= 1
+    return number or None

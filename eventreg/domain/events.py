@@ -8,7 +8,7 @@ subscriber) is self-explanatory; who and when live in the log's envelope.
 
 Streams: ``model:<name>`` holds a model, its versions, tags and aliases (so version numbers
 come from one stream and two writers cannot both create version 7); ``run:<id>`` holds a
-run; ``experiment:<name>`` holds the creation of an experiment.
+run; ``experiment:<name>`` holds the creation of an experiment; ``webhook:<id>`` a webhook.
 """
 
 from __future__ import annotations
@@ -110,6 +110,20 @@ class ModelArchived:
     reason: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class ModelDeleted:
+    """
+    A model was deleted (MLflow's delete): it disappears from every read and its name
+    can be registered again, starting at version 1; its events stay in the log, so
+    history and ``as_of`` before the deletion still show it. Unlike ``model.archived``.
+    """
+
+    type: ClassVar[str] = "model.deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    reason: str | None = None
+
+
 # -- versions ----------------------------------------------------------------------------
 
 
@@ -197,6 +211,20 @@ class VersionArchived:
     reason: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class VersionDeleted:
+    """
+    A version was deleted: hidden from every read, its aliases removed, its number never
+    given again. Unlike ``version.archived``, which keeps it readable.
+    """
+
+    type: ClassVar[str] = "version.deleted"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    reason: str | None = None
+
+
 # -- aliases -----------------------------------------------------------------------------
 
 
@@ -232,12 +260,64 @@ class AliasRolledBack:
     forced: bool = False
 
 
+@attrs.frozen(kw_only=True)
+class AliasRemoved:
+    """
+    An alias was removed from ``previous``, the version that held it (not a rollback:
+    nothing holds it afterwards).
+    """
+
+    type: ClassVar[str] = "alias.removed"
+    schema_version: ClassVar[int] = 1
+    model: str
+    alias: str
+    previous: int
+    reason: str | None = None
+
+
 # -- experiments and runs ----------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class ExperimentCreated:
     type: ClassVar[str] = "experiment.created"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentTagSet:
+    type: ClassVar[str] = "experiment.tag_set"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    key: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentTagDeleted:
+    type: ClassVar[str] = "experiment.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentDeleted:
+    """
+    An experiment was deleted: hidden from lists, takes no new runs, its name stays taken;
+    it can be restored (nothing is erased from the log).
+    """
+
+    type: ClassVar[str] = "experiment.deleted"
+    schema_version: ClassVar[int] = 1
+    experiment: str
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ExperimentRestored:
+    type: ClassVar[str] = "experiment.restored"
     schema_version: ClassVar[int] = 1
     experiment: str
 
@@ -252,6 +332,8 @@ class RunStarted:
     tags: dict[str, str] = attrs.field(factory=dict)
     environment: dict[str, Any] = attrs.field(factory=dict, eq=nan_safe)
     code: dict[str, Any] | None = attrs.field(default=None, eq=nan_safe)
+    #: when the run really started, if not at the append (an import, a client's clock)
+    started_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -308,6 +390,87 @@ class RunFinished:
     run_id: str
     status: str
     error: str | None = None
+    #: when the run really ended, if not at the append
+    ended_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunDeleted:
+    """
+    A run was deleted: hidden from searches, takes no more events; it can be restored.
+    """
+
+    type: ClassVar[str] = "run.deleted"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunRestored:
+    type: ClassVar[str] = "run.restored"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+
+
+@attrs.frozen(kw_only=True)
+class RunTagDeleted:
+    type: ClassVar[str] = "run.tag_deleted"
+    schema_version: ClassVar[int] = 1
+    run_id: str
+    key: str
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+
+def webhook_stream(webhook_id: str) -> str:
+    """
+    The stream id of a webhook.
+    """
+    return f"webhook:{webhook_id}"
+
+
+@attrs.frozen(kw_only=True)
+class WebhookCreated:
+    """
+    A webhook: ``url`` is to be called when one of ``events`` happens. ``secret`` is
+    stored as given (the log keeps it forever): callers store a ciphertext.
+    """
+
+    type: ClassVar[str] = "webhook.created"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
+    name: str
+    url: str
+    events: tuple[str, ...]
+    description: str | None = None
+    status: str = "ACTIVE"
+    secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookUpdated:
+    """
+    Fields of a webhook changed; a field that is None is unchanged.
+    """
+
+    type: ClassVar[str] = "webhook.updated"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
+    name: str | None = None
+    url: str | None = None
+    events: tuple[str, ...] | None = None
+    description: str | None = None
+    status: str | None = None
+    secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookDeleted:
+    type: ClassVar[str] = "webhook.deleted"
+    schema_version: ClassVar[int] = 1
+    webhook_id: str
 
 
 # -- the projection ----------------------------------------------------------------------
@@ -340,6 +503,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     ModelTagSet,
     ModelTagDeleted,
     ModelArchived,
+    ModelDeleted,
     VersionRegistered,
     VersionUpdated,
     VersionMetricsLogged,
@@ -347,9 +511,15 @@ EVENT_CLASSES: tuple[type, ...] = (
     VersionTagDeleted,
     VersionDeprecated,
     VersionArchived,
+    VersionDeleted,
     AliasPromoted,
     AliasRolledBack,
+    AliasRemoved,
     ExperimentCreated,
+    ExperimentTagSet,
+    ExperimentTagDeleted,
+    ExperimentDeleted,
+    ExperimentRestored,
     RunStarted,
     RunParamsLogged,
     RunMetricsLogged,
@@ -357,7 +527,13 @@ EVENT_CLASSES: tuple[type, ...] = (
     RunArtifactsLogged,
     RunModelLogged,
     RunFinished,
+    RunDeleted,
+    RunRestored,
+    RunTagDeleted,
     SnapshotSaved,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
     *GOVERNANCE_EVENT_CLASSES,
 )
 from eventreg.domain.repro_events import REPRO_EVENT_CLASSES  # noqa: E402 - they use nan_safe above

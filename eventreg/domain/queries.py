@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from eventreg.domain.entities import ModelState, RegistryState, RunState, VersionState
+from eventreg.domain.entities import DELETED, ModelState, latest_number, RegistryState, RunState, VersionState
 from eventreg.domain.views import ModelVersion
 from eventreg.errors import AlreadyExists, NotFound, ValidationError
 
@@ -43,14 +43,15 @@ def _did_you_mean(name: Any, known: Iterable[str]) -> str:
 
 
 def _latest(model: ModelState) -> int:
-    if not model.versions:
+    number = latest_number(model)
+    if number is None:
         raise NotFound(f"model {model.name!r} has no versions yet")
-    return len(model.versions)
+    return number
 
 
 def _by_number(model: ModelState, number: int) -> VersionState:
     found = model.versions.get(number)
-    if found is None:
+    if found is None or found.status == DELETED:
         raise NotFound(f"model {model.name!r} has no version {number}")
     return found
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 import json
 import numbers
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from eventreg.errors import ValidationError
 
 #: Longest name of a model, alias, label, experiment, tag key, param or metric key.
 MAX_NAME_LENGTH = 128
-#: Longest tag value (as MLflow's registry).
-MAX_TAG_VALUE_LENGTH = 5_000
+#: Longest tag value (an MLflow prompt template is a tag value).
+MAX_TAG_VALUE_LENGTH = 100_000
 #: Longest string param value (as MLflow).
 MAX_PARAM_VALUE_LENGTH = 6_000
 #: Longest model or version description.
@@ -46,6 +47,7 @@ MAX_JSON_CHARS = 100_000
 MAX_ARTIFACT_FILES = 100_000
 
 _FORBIDDEN = ("/", "\\", "@", "..")
+_FORBIDDEN_IN_METRIC_KEYS = ("\\", "@", "..")
 _RESERVED_REFS = ("latest",)
 
 
@@ -77,9 +79,18 @@ def _bad_unicode(text: str) -> bool:
     return False
 
 
-def check_name(value: Any, what: str = "name") -> str:
+def check_metric_key(value: Any, what: str = "metric key") -> str:
     """
-    A name: see the module docstring for the rules.
+    A metric key: a name that may contain ``/`` (``train/loss``, as MLflow and
+    TensorBoard group metrics); metric keys never appear in references, stream ids or
+    paths. A filter quotes such a key: ```metrics.`train/loss` < 0.5```.
+    """
+    return check_name(value, what, _FORBIDDEN_IN_METRIC_KEYS)
+
+
+def check_name(value: Any, what: str = "name", forbidden: tuple[str, ...] | None = None) -> str:
+    """
+    A name: see the module docstring for the rules (``forbidden``: other substrings to refuse).
 
     Raises:
         ValidationError: naming ``what`` and the rule broken.
@@ -96,7 +107,7 @@ def check_name(value: Any, what: str = "name") -> str:
         raise ValidationError(f"{what} {_describe(value)} contains control or invalid characters")
     if value != value.strip():
         raise ValidationError(f"{what} {_describe(value)} has leading or trailing spaces")
-    for bad in _FORBIDDEN:
+    for bad in _FORBIDDEN if forbidden is None else forbidden:
         if bad in value:
             raise ValidationError(f"{what} {_describe(value)} must not contain {bad!r}")
     if value == ".":
@@ -118,7 +129,7 @@ def check_version_name(value: Any, what: str) -> str:
 
 def check_tag_value(value: Any, what: str = "tag value") -> str:
     """
-    A tag value: a string (numbers and booleans are converted) of at most 5,000 characters.
+    A tag value: a string (numbers and booleans are converted) of at most 100,000 characters (MLflow prompts are tags).
     """
     if isinstance(value, (bool, numbers.Number)):
         value = str(value)
@@ -207,6 +218,20 @@ def check_metric_value(key: str, value: Any) -> float:
         return float(value)
     except OverflowError:
         raise ValidationError(f"metric {key!r} is too large for a float") from None
+
+
+def check_moment(value: Any, what: str) -> datetime | None:
+    """
+    An original time (when something really happened, e.g. before an import): None, or a
+    timezone-aware ``datetime``, returned in UTC.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc)), not {value}")
+    return value.astimezone(timezone.utc)
 
 
 def check_step(step: Any) -> int | None:

@@ -16,7 +16,7 @@ import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
 from eventreg.domain.references import PREFIX
-from eventreg.domain.entities import NO_STEP, Alias, ExperimentState, MetricStats, ModelState, RunState, VersionState
+from eventreg.domain.entities import NO_STEP, Alias, ExperimentState, MetricStats, ModelState, RunState, VersionState, latest_number
 
 __all__ = [
     "Alias",
@@ -105,7 +105,7 @@ class Model:
             name=model.name, description=model.description, tags=dict(model.tags),
             status=model.status, status_reason=model.status_reason, created_at=model.created_at,
             updated_at=model.updated_at, actor=model.actor,
-            latest_version=len(model.versions) or None, aliases=dict(model.aliases),
+            latest_version=latest_number(model), aliases=dict(model.aliases),
             labels=dict(model.labels),
         )
 
@@ -316,11 +316,19 @@ class Experiment:
     created_at: datetime
     actor: str | None
     run_ids: tuple[str, ...]
+    #: its number: the log position that created it (unique, never reused)
+    id: int = 0
+    tags: dict[str, str] = attrs.field(factory=dict)
+    deleted: bool = False
+    #: its runs that are deleted (and not restored)
+    deleted_run_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, experiment: ExperimentState) -> Experiment:
         return cls(name=experiment.name, created_at=experiment.created_at,
-                   actor=experiment.actor, run_ids=tuple(experiment.runs))
+                   actor=experiment.actor, run_ids=tuple(experiment.runs), id=experiment.position,
+                   tags=dict(experiment.tags), deleted=experiment.deleted,
+                   deleted_run_ids=tuple(experiment.deleted_runs))
 
 
 @attrs.frozen(kw_only=True)

@@ -9,10 +9,9 @@ import functools
 import inspect
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,8 +46,6 @@ SCHEMES = (
     "sqlite", "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "mysql", "mysql+pymysql",
     "mariadb", "mariadb+pymysql", "file", "memory",
 )
-#: How far a caller's timestamp may be from the time eventreg records (clock skew, latency).
-TIME_TOLERANCE_MS = 10 * 60 * 1000
 
 _OPEN: dict[str, eventreg.Registry] = {}
 _LOCK = threading.Lock()
@@ -151,30 +148,29 @@ def translated() -> Iterator[None]:
         raise MlflowException(f"{type(e).__name__}: {e}", INTERNAL_ERROR) from e
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+
+
 def millis(when: datetime | None) -> int | None:
     """
     A datetime as MLflow's milliseconds since the epoch.
     """
-    return None if when is None else int(when.timestamp() * 1000)
+    return None if when is None else (when - _EPOCH) // _MS  # exact: no float rounding
 
 
-def check_time(ms: Any, what: str) -> None:
+def moment(ms: Any, what: str) -> datetime | None:
     """
-    Accept a caller's timestamp only if it is (about) now: eventreg records its own append
-    time and has no field for an earlier, original time yet.
+    A caller's timestamp (MLflow's milliseconds since the epoch) as the original time
+    eventreg records on the event (None: the time of the append).
     """
     if ms is None:
-        return
+        return None
     try:
-        value = int(ms)
-    except (TypeError, ValueError):
+        return _EPOCH + int(ms) * _MS
+    except (TypeError, ValueError, OverflowError, OSError):
         raise MlflowException(f"{what} must be milliseconds since the epoch, not {ms!r}",
                               INVALID_PARAMETER_VALUE) from None
-    if abs(value - time.time() * 1000) > TIME_TOLERANCE_MS:
-        stamp = datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat() if abs(value) < 2**42 else value
-        raise unsupported(f"a {what} in the past or future ({stamp})",
-                          "eventreg records the time of the append; events carrying an original time "
-                          "are not in eventreg yet")
 
 
 def complete(cls: type, base: type, reasons: dict[str, str] | None = None) -> type:

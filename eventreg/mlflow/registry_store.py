@@ -22,6 +22,7 @@ from mlflow.entities.model_registry import (
 )
 from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, STAGE_ARCHIVED
 from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
+from mlflow.entities.webhook import Webhook, WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
 from mlflow.prompt.registry_utils import add_prompt_filter_string
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
@@ -35,6 +36,9 @@ from mlflow.utils.validation import (
     _validate_model_version_tag,
     _validate_registered_model_tag,
     _validate_tag_name,
+    _validate_webhook_events,
+    _validate_webhook_name,
+    _validate_webhook_url,
 )
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
@@ -124,9 +128,8 @@ class EventregRegistryStore(AbstractStore):
         raise unsupported("renaming a registered model", "eventreg has no model.renamed event yet")
 
     def delete_registered_model(self, name):
-        raise unsupported("deleting a registered model",
-                          "eventreg never deletes; archive_model keeps the name taken, and MLflow's "
-                          "delete (the name can be created again) needs a tombstone event eventreg lacks")
+        with translated():
+            self.registry.delete_model(self._get_model(name).name)
 
     def search_registered_models(self, filter_string=None, max_results=None, order_by=None, page_token=None):
         max_results = _max_results(max_results, _MAX_RESULTS, 100)
@@ -220,8 +223,9 @@ class EventregRegistryStore(AbstractStore):
             return self._version(self.registry.archive_version(v.name, v.version))
 
     def delete_model_version(self, name, version):
-        raise unsupported("deleting a model version", "eventreg never deletes; it has archive_version, "
-                          "and no tombstone event for a version yet")
+        with translated():
+            found = self._get_version(name, version)
+            self.registry.delete_version(found.name, found.version)
 
     def get_model_version(self, name, version):
         with translated():
@@ -285,8 +289,12 @@ class EventregRegistryStore(AbstractStore):
             self.registry.promote(v.name, v.version, alias=alias)
 
     def delete_registered_model_alias(self, name, alias):
-        raise unsupported("removing an alias", "eventreg can roll an alias back but has no alias.removed "
-                          "event yet")
+        _name(name)
+        _validate_model_alias_name(alias)
+        with translated():
+            model = self._get_model(name)
+            if alias in model.aliases:
+                self.registry.remove_alias(model.name, alias)
 
     def get_model_version_by_alias(self, name, alias):
         with translated():
@@ -297,25 +305,90 @@ class EventregRegistryStore(AbstractStore):
 
 
     # -- webhooks ----------------------------------------------------------------------------
-    # None can be created yet, so the lists are truly empty and every lookup finds nothing;
-    # MLflow's server asks list_webhooks_by_event after each registry write.
+    # Each is an eventreg webhook (events webhook.created/updated/deleted on its own stream);
+    # MLflow's server delivers them, asking list_webhooks_by_event after each registry write.
 
-    def list_webhooks(self, max_results=None, page_token=None):
-        return PagedList([], None)
+    def _webhook(self, hook: Any) -> Webhook:
+        return Webhook(webhook_id=hook.id, name=hook.name, url=hook.url,
+                       events=[WebhookEvent.from_str(e) for e in hook.events],
+                       creation_timestamp=millis(hook.created_at), last_updated_timestamp=millis(hook.updated_at),
+                       description=hook.description, status=WebhookStatus(hook.status),
+                       secret=None if hook.secret is None else _cipher().decrypt(hook.secret.encode()).decode())
 
-    def list_webhooks_by_event(self, event, max_results=None, page_token=None):
-        return PagedList([], None)
+    def _get_webhook(self, webhook_id: Any) -> Any:
+        try:
+            return self.registry.get_webhook(webhook_id)
+        except NotFound:
+            raise MlflowException(f"Webhook with ID {webhook_id} not found.", RESOURCE_DOES_NOT_EXIST) from None
+
+    def create_webhook(self, name, url, events, description=None, secret=None, status=None):
+        _validate_webhook_name(name)
+        _validate_webhook_url(url)
+        _validate_webhook_events(events)
+        with translated():
+            return self._webhook(self.registry.create_webhook(
+                name, url, [str(e) for e in events], description=description, secret=_seal(secret),
+                status=(status or WebhookStatus.ACTIVE).value))
 
     def get_webhook(self, webhook_id):
-        raise MlflowException(f"Webhook with ID {webhook_id} not found", RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            return self._webhook(self._get_webhook(webhook_id))
+
+    def list_webhooks(self, max_results=None, page_token=None):
+        return self._list_webhooks(None, max_results, page_token)
+
+    def list_webhooks_by_event(self, event, max_results=None, page_token=None):
+        return self._list_webhooks(str(event), max_results, page_token)
+
+    def _list_webhooks(self, event: str | None, max_results: Any, page_token: Any) -> PagedList:
+        max_results = max_results or 100
+        if max_results < 1 or max_results > 1000:
+            raise MlflowException("max_results must be between 1 and 1000.", INVALID_PARAMETER_VALUE)
+        with translated():
+            hooks = self.registry.list_webhooks(event)
+        return _page([self._webhook(h) for h in hooks], page_token, max_results)
+
+    def update_webhook(self, webhook_id, name=None, description=None, url=None, events=None, secret=None,
+                       status=None):
+        with translated():
+            self._get_webhook(webhook_id)
+            if name is not None:
+                _validate_webhook_name(name)
+            if url is not None:
+                _validate_webhook_url(url)
+            if events is not None:
+                _validate_webhook_events(events)
+            return self._webhook(self.registry.update_webhook(
+                webhook_id, name=name, url=url, events=None if events is None else [str(e) for e in events],
+                description=description, secret=_seal(secret), status=None if status is None else status.value))
 
     def delete_webhook(self, webhook_id):
-        raise MlflowException(f"Webhook with ID {webhook_id} not found", RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            self._get_webhook(webhook_id)
+            self.registry.delete_webhook(webhook_id)
 
 
-_WEBHOOKS = "webhooks are not recorded as eventreg events yet (eventreg's subscriptions could deliver them)"
-_common.complete(EventregRegistryStore, AbstractStore, {
-    name: _WEBHOOKS for name in ("create_webhook", "update_webhook", "test_webhook")})
+_common.complete(EventregRegistryStore, AbstractStore)
+_CIPHER: list[Any] = []
+
+
+def _cipher() -> Any:
+    """
+    The Fernet key webhook secrets are sealed with, as MLflow's SQL store does:
+    ``MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY``, else one made for this process (the log
+    keeps only ciphertext, so a secret sealed with a lost key cannot be read back).
+    """
+    if not _CIPHER:
+        from cryptography.fernet import Fernet
+        from mlflow.environment_variables import MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY
+
+        _CIPHER.append(Fernet(MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY.get() or Fernet.generate_key()))
+    return _CIPHER[0]
+
+
+def _seal(secret: str | None) -> str | None:
+    return None if secret is None else _cipher().encrypt(secret.encode()).decode()
+
 
 
 def _version_source(source: Any) -> tuple[str, int] | None:

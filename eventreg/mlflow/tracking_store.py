@@ -17,6 +17,7 @@ from typing import Any
 
 from mlflow.entities import (
     Experiment,
+    ExperimentTag,
     LifecycleStage,
     LoggedModel,
     LoggedModelOutput,
@@ -43,6 +44,7 @@ from mlflow.utils.validation import (
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_experiment_name,
+    _validate_experiment_tag,
     _validate_metric,
     _validate_param,
     _validate_tag,
@@ -51,9 +53,8 @@ from mlflow.utils.validation import (
 )
 
 import eventreg
-from eventreg.log import NO_STREAM, NewEvent
 from eventreg.mlflow import _common
-from eventreg.mlflow._common import check_time, millis, translated, unsupported
+from eventreg.mlflow._common import millis, moment, translated, unsupported
 
 DEFAULT_ID, DEFAULT_NAME = "0", "Default"
 #: Run tag prefix recording a logged model (MLflow 3) of the run.
@@ -61,22 +62,26 @@ LOGGED_MODEL_TAG = "mlflow.loggedModel."
 _SEARCH_MAX = 50_000
 
 
-def experiment_name(experiment_id: Any) -> str:
+def parse_experiment_id(experiment_id: Any) -> int:
     """
-    The eventreg experiment an MLflow experiment id names.
+    An MLflow experiment id as eventreg's experiment number (``0``: ``Default``).
     """
-    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
-        experiment_id = str(experiment_id)
-    if not isinstance(experiment_id, str) or not experiment_id:
-        raise MlflowException(f"Invalid experiment ID: {experiment_id!r}", INVALID_PARAMETER_VALUE)
-    return DEFAULT_NAME if experiment_id == DEFAULT_ID else experiment_id
+    if isinstance(experiment_id, bool) or not isinstance(experiment_id, (str, int)):
+        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
+                              INVALID_PARAMETER_VALUE)
+    try:
+        return int(experiment_id)
+    except ValueError:
+        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
+                              INVALID_PARAMETER_VALUE) from None
 
 
-def experiment_id(name: str) -> str:
+def experiment_id(e: Any) -> str:
     """
-    The MLflow id of an eventreg experiment.
+    The MLflow id of an eventreg experiment: its number (the log position that created
+    it), ``"0"`` for ``Default``.
     """
-    return DEFAULT_ID if name == DEFAULT_NAME else name
+    return DEFAULT_ID if e.name == DEFAULT_NAME else str(e.id)
 
 
 class EventregTrackingStore(AbstractStore):
@@ -89,6 +94,7 @@ class EventregTrackingStore(AbstractStore):
             content-addressed store instead, so only None or the server's default is accepted.
     """
 
+    DEFAULT_EXPERIMENT_ID = DEFAULT_ID
     INHERITED = ("search_runs", "get_metric_history_bulk_interval",
                  "end_async_logging", "flush_async_logging", "log_batch_async", "log_metric_async",
                  "log_param_async", "set_tag_async", "shut_down_async_logging", "supports_workspaces")
@@ -99,8 +105,12 @@ class EventregTrackingStore(AbstractStore):
         self.url = _common.log_url(store_uri)
         self.artifact_root_uri = artifact_uri
         self.registry = _common.registry(self.url)
-        if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments()):
-            self._create(DEFAULT_NAME)  # MLflow's default experiment always exists, as in its SQL store
+        if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments(deleted=None)):
+            try:  # MLflow's default experiment always exists, as in its SQL store
+                with translated():
+                    self.registry.create_experiment(DEFAULT_NAME)
+            except MlflowException:
+                pass  # another store on this log created it first
 
     # -- translation ------------------------------------------------------------------------
 
@@ -109,22 +119,50 @@ class EventregTrackingStore(AbstractStore):
 
     def _experiment(self, e: Any) -> Experiment:
         stamp = millis(e.created_at)
-        return Experiment(experiment_id(e.name), e.name, self._uri("experiments", e.name), LifecycleStage.ACTIVE,
-                          tags=[], creation_time=stamp, last_update_time=stamp)
+        return Experiment(experiment_id(e), e.name, self._uri("experiments", e.name),
+                          LifecycleStage.DELETED if e.deleted else LifecycleStage.ACTIVE,
+                          tags=[ExperimentTag(k, v) for k, v in e.tags.items()], creation_time=stamp,
+                          last_update_time=stamp)
 
-    def _info(self, run: Any) -> RunInfo:
-        return RunInfo(run_id=run.id, experiment_id=experiment_id(run.experiment),
+    def _find(self, experiment_id: Any) -> Any:
+        """
+        The eventreg experiment an MLflow experiment id names (deleted ones too).
+        """
+        number = parse_experiment_id(DEFAULT_ID if experiment_id is None else experiment_id)
+        with translated():
+            for e in self.registry.list_experiments(deleted=None):
+                if (e.name == DEFAULT_NAME and number == 0) or (e.name != DEFAULT_NAME and e.id == number):
+                    return e
+        raise MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+
+    def _stage(self, run: Any, experiment: Any = None) -> str:
+        e = experiment if experiment is not None else self._experiment_of(run)
+        return LifecycleStage.DELETED if e.deleted or run.id in e.deleted_run_ids else LifecycleStage.ACTIVE
+
+    def _experiment_of(self, run: Any) -> Any:
+        with translated():
+            return next(e for e in self.registry.list_experiments(deleted=None) if e.name == run.experiment)
+
+    def _info(self, run: Any, experiment: Any = None) -> RunInfo:
+        e = experiment if experiment is not None else self._experiment_of(run)
+        return RunInfo(run_id=run.id, experiment_id=experiment_id(e),
                        user_id=run.tags.get("mlflow.user") or run.actor or "", status=run.status,
                        start_time=millis(run.started_at), end_time=millis(run.ended_at),
-                       lifecycle_stage=LifecycleStage.ACTIVE, artifact_uri=self._uri("runs", run.id, "artifacts"),
+                       lifecycle_stage=self._stage(run, e), artifact_uri=self._uri("runs", run.id, "artifacts"),
                        run_name=run.name)
 
-    def _run(self, run: Any) -> Run:
+    def _check_active(self, run: Any) -> None:
+        stage = self._stage(run)
+        if stage != LifecycleStage.ACTIVE:
+            raise MlflowException(f"The run {run.id} must be in the 'active' state. Current state is {stage}.",
+                                  INVALID_PARAMETER_VALUE)
+
+    def _run(self, run: Any, experiment: Any = None) -> Run:
         metrics = [self._latest(run.id, key) for key in run.metrics]
         params = [Param(k, _param(v)) for k, v in run.params.items()]
         tags = [RunTag(k, v) for k, v in run.tags.items() if not k.startswith(LOGGED_MODEL_TAG)]
         outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
-        return Run(self._info(run), RunData(metrics=metrics, params=params, tags=tags),
+        return Run(self._info(run, experiment), RunData(metrics=metrics, params=params, tags=tags),
                    RunInputs(dataset_inputs=[], model_inputs=[]), RunOutputs(model_outputs=outputs))
 
     def _history(self, run_id: str, key: str, min_step: int | None = None,
@@ -145,6 +183,7 @@ class EventregTrackingStore(AbstractStore):
 
     def _active(self, run_id: str) -> eventreg.ActiveRun:
         run = self._get(run_id)
+        self._check_active(run)
         if run.status != "RUNNING":
             raise unsupported(f"logging to the finished run {run_id} ({run.status})",
                               "an eventreg run takes no events after it ends")
@@ -152,81 +191,94 @@ class EventregTrackingStore(AbstractStore):
 
     # -- experiments ------------------------------------------------------------------------
 
-    def _create(self, name: str) -> None:
-        """
-        Record ``experiment.created`` through the public log API (eventreg's Registry creates
-        an experiment only with its first run and has no create_experiment command yet).
-        """
-        with translated():
-            self.registry.log.append(f"experiment:{name}", [NewEvent("experiment.created", {"experiment": name},
-                                                                       actor=self.registry.actor)], NO_STREAM)
-
     def create_experiment(self, name, artifact_location=None, tags=None):
         if artifact_location:
             raise unsupported("an experiment's own artifact location",
                               "artifacts go to eventreg's content-addressed store (EVENTREG_ARTIFACTS)")
-        if tags:
-            raise unsupported("experiment tags", "eventreg experiments have no tags yet")
         _validate_experiment_name(name)
-        if name == DEFAULT_ID or name.isdigit():
-            raise unsupported(f"the experiment name {name!r}", "eventreg uses experiment names as MLflow ids; "
-                              "numeric experiment ids are not in eventreg yet")
-        from eventreg.domain.validation import check_name
-
-        with translated():
-            check_name(name, "experiment name")
+        for t in tags or ():
+            _validate_experiment_tag(t.key, t.value)
         if self.get_experiment_by_name(name) is not None:
             raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS)
-        try:
-            self._create(name)
-        except MlflowException as e:
-            raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS) from e
-        return experiment_id(name)
-
-    def _experiments(self) -> list[Experiment]:
         with translated():
-            return [self._experiment(e) for e in self.registry.list_experiments()]
+            return experiment_id(self.registry.create_experiment(name, tags={t.key: t.value for t in tags or ()}))
 
     def get_experiment(self, experiment_id):
-        name = experiment_name(experiment_id)
-        for e in self._experiments():
-            if e.name == name:
-                return e
-        raise MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+        return self._experiment(self._find(experiment_id))
 
     def get_experiment_by_name(self, experiment_name):
-        return next((e for e in self._experiments() if e.name == experiment_name), None)
+        with translated():
+            found = [e for e in self.registry.list_experiments(deleted=None) if e.name == experiment_name]
+        return self._experiment(found[0]) if found else None
 
     def search_experiments(self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None,
                            order_by=None, page_token=None):
         _check_max(max_results, _SEARCH_MAX, allow_none=False)
-        found = [] if view_type == ViewType.DELETED_ONLY else self._experiments()
+        deleted = {ViewType.ACTIVE_ONLY: False, ViewType.DELETED_ONLY: True}.get(view_type)
+        with translated():
+            found = [self._experiment(e) for e in self.registry.list_experiments(deleted=deleted)]
         hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
                                            order_by or ["creation_time DESC", "experiment_id ASC"])
         return _page(hits, page_token, max_results)
 
     def delete_experiment(self, experiment_id):
-        raise unsupported("deleting an experiment", "eventreg has no experiment.deleted event yet")
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            self.registry.delete_experiment(e.name)
 
     def restore_experiment(self, experiment_id):
-        raise unsupported("restoring an experiment", "eventreg has no experiment.deleted event yet")
+        e = self._find(experiment_id)
+        if not e.deleted:
+            raise MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            self.registry.restore_experiment(e.name)
 
     def rename_experiment(self, experiment_id, new_name):
-        raise unsupported("renaming an experiment", "an experiment's name is its id in eventreg")
+        raise unsupported("renaming an experiment", "eventreg has no experiment.renamed event yet")
+
+    def set_experiment_tag(self, experiment_id, tag):
+        _validate_experiment_tag(tag.key, tag.value)
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException(f"The experiment {experiment_id} must be in the 'active' state. "
+                                  "Current state is deleted.", INVALID_PARAMETER_VALUE)
+        with translated():
+            self.registry.set_experiment_tag(e.name, tag.key, tag.value)
+
+    def delete_experiment_tag(self, experiment_id, key):
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException(f"The experiment {experiment_id} must be in the 'active' state. "
+                                  "Current state is deleted.", INVALID_PARAMETER_VALUE)
+        if key not in e.tags:
+            raise MlflowException(f"No tag with name: {key} in experiment with id {experiment_id}",
+                                  RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            self.registry.delete_experiment_tag(e.name, key)
 
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, experiment_id, user_id, start_time, tags, run_name):
-        check_time(start_time, "run start time")
-        name = experiment_name(experiment_id)
-        self.get_experiment(experiment_id)
+        started_at = moment(start_time, "run start time")
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException(f"The experiment {experiment_id} must be in the 'active' state. "
+                                  "Current state is deleted.", INVALID_PARAMETER_VALUE)
+        name = e.name
         tag_map = {t.key: t.value for t in tags or ()}
         if user_id and "mlflow.user" not in tag_map:
             tag_map["mlflow.user"] = user_id
-        run_name = run_name or tag_map.get("mlflow.runName") or _generate_random_name()
+        tagged = tag_map.get("mlflow.runName")
+        if run_name and tagged and run_name != tagged:
+            raise MlflowException("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                                  f"different values (run_name='{run_name}', mlflow.runName='{tagged}').",
+                                  INVALID_PARAMETER_VALUE)
+        run_name = run_name or tagged or _generate_random_name()
         tag_map["mlflow.runName"] = run_name
         with translated():
-            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None)
+            active = self.registry.start_run(name, name=run_name, tags=tag_map, code=None, started_at=started_at)
         return self._run(self._get(active.id))
 
     def get_run(self, run_id):
@@ -234,6 +286,7 @@ class EventregTrackingStore(AbstractStore):
 
     def update_run_info(self, run_id, run_status, end_time, run_name):
         run = self._get(run_id)
+        self._check_active(run)
         if run_name and run_name != run.name:
             raise unsupported("renaming a run", "eventreg has no run.renamed event yet")
         status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
@@ -242,33 +295,52 @@ class EventregTrackingStore(AbstractStore):
                 raise unsupported(f"setting the finished run {run_id} back to {status}",
                                   "an eventreg run cannot restart")
             return self._info(run)
-        check_time(end_time, "run end time")
+        ended_at = moment(end_time, "run end time")
         if run.status == "RUNNING":
             with translated():
-                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status)
+                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
         elif run.status != status:
             raise unsupported(f"changing the status of the finished run {run_id} from {run.status} to {status}",
                               "an eventreg run ends once")
         return self._info(self._get(run_id))
 
     def delete_run(self, run_id):
-        raise unsupported("deleting a run", "eventreg has no run.deleted event yet")
+        with translated():
+            self.registry.delete_run(self._get(run_id).id)
 
     def restore_run(self, run_id):
-        raise unsupported("restoring a run", "eventreg has no run.deleted event yet")
+        with translated():
+            self.registry.restore_run(self._get(run_id).id)
+
+    def _runs_of(self, experiment_ids: Any, view_type: Any) -> list[tuple[Any, Any]]:
+        """
+        ``(run, experiment)`` of the runs of these MLflow experiments in MLflow's view type.
+        """
+        wanted = {str(parse_experiment_id(eid)) for eid in experiment_ids or ()}
+        found = []
+        with translated():
+            for e in self.registry.list_experiments(deleted=None):
+                if experiment_id(e) not in wanted:
+                    continue
+                for run in self.registry.search_runs(e.name, deleted=None):
+                    active = self._stage(run, e) == LifecycleStage.ACTIVE
+                    if view_type == ViewType.ALL or active is (view_type != ViewType.DELETED_ONLY):
+                        found.append((run, e))
+        return found
+
+    def _get_deleted_runs(self, older_than=0):
+        """
+        The runs ``mlflow gc`` may remove (it cannot: eventreg erases nothing, see docs/mlflow.md).
+        """
+        with translated():
+            return [r for e in self.registry.list_experiments(deleted=None) for r in e.deleted_run_ids]
 
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
         _check_max(max_results, _SEARCH_MAX)
-        runs: list[Run] = []
-        if run_view_type != ViewType.DELETED_ONLY:
-            known = {e.name for e in self.registry.list_experiments()}
-            for eid in experiment_ids or ():
-                name = experiment_name(eid)
-                if name not in known:
-                    continue
-                with translated():
-                    runs.extend(self._run(r) for r in self.registry.search_runs(name))
+        runs = [self._run(run, e) for run, e in self._runs_of(experiment_ids, run_view_type)]
         hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
+        if max_results is None:
+            return PagedList(hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None)
         return SearchUtils.paginate(hits, page_token, max_results)
 
     # -- params, metrics, tags -------------------------------------------------------------
@@ -281,12 +353,9 @@ class EventregTrackingStore(AbstractStore):
         if any(getattr(m, "model_id", None) for m in metrics):
             metrics = self._unlinked(run_id, metrics)
         for m in metrics:
-            if "/" in m.key:
-                raise unsupported(f"the metric key {m.key!r}", "'/' in metric keys is not in eventreg yet (its "
-                                  "names exclude '/', which separates paths and references)")
             if getattr(m, "model_id", None) or getattr(m, "dataset_name", None):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
-            check_time(m.timestamp, "metric timestamp")
+            moment(m.timestamp, "metric timestamp")
         run = self._active(run_id)
         logged = run.info.params
         changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
@@ -296,17 +365,13 @@ class EventregTrackingStore(AbstractStore):
                 f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
                 f"value='{_param(logged[p.key])}' for run ID='{run_id}'. Attempted logging new value '{p.value}'.",
                 INVALID_PARAMETER_VALUE)
-        for t in tags:
-            if t.value is not None and len(str(t.value)) > 5000:
-                raise unsupported(f"the {len(t.value):,}-character value of tag {t.key!r}",
-                                  "eventreg's tag values are at most 5,000 characters (MLflow's run tags: 8,000)")
         with translated():
             if params:
                 run.log_params({p.key: p.value for p in params})
             if tags:
                 run.set_tags({t.key: t.value for t in tags})
-            for step, group in _by_step(metrics):
-                run.log_metrics(group, step=step)
+            for (step, stamp), group in _by_step(metrics):
+                run.log_metrics(group, step=step, timestamp=moment(stamp, "metric timestamp"))
 
     def _unlinked(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """
@@ -324,12 +389,6 @@ class EventregTrackingStore(AbstractStore):
             kept.append(m)
         return kept
 
-    def _get_deleted_runs(self, older_than=0):
-        """
-        Runs ``mlflow gc`` may remove: none, eventreg deletes nothing.
-        """
-        return []
-
     def log_metric(self, run_id, metric):
         _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
         self.log_batch(run_id, metrics=[metric], params=[], tags=[])
@@ -343,7 +402,12 @@ class EventregTrackingStore(AbstractStore):
         self.log_batch(run_id, metrics=[], params=[], tags=[tag])
 
     def delete_tag(self, run_id, key):
-        raise unsupported("deleting a run tag", "eventreg has no run.tag_deleted event yet")
+        run = self._get(run_id)
+        self._check_active(run)
+        if key not in run.tags:
+            raise MlflowException(f"No tag with name: {key} in run with id {run_id}", RESOURCE_DOES_NOT_EXIST)
+        with translated():
+            self._active(run_id).delete_tag(key)
 
     def get_metric_history(self, run_id, metric_key, max_results=None, page_token=None):
         run = self._get(run_id)
@@ -382,9 +446,9 @@ class EventregTrackingStore(AbstractStore):
             raise MlflowException(f"Logged model with ID '{model_id}' not found.", RESOURCE_DOES_NOT_EXIST)
         return run, name, json.loads(raw)
 
-    def _logged_model(self, run: Any, name: str, record: dict[str, Any]) -> LoggedModel:
+    def _logged_model(self, run: Any, name: str, record: dict[str, Any], experiment: Any = None) -> LoggedModel:
         return LoggedModel(
-            experiment_id=experiment_id(run.experiment), model_id=model_id(run.id, name), name=name,
+            experiment_id=experiment_id(experiment if experiment is not None else self._experiment_of(run)), model_id=model_id(run.id, name), name=name,
             artifact_location=self._uri("runs", run.id, "artifacts", name),
             creation_timestamp=record.get("created") or millis(run.started_at),
             last_updated_timestamp=record.get("created") or millis(run.started_at),
@@ -445,15 +509,9 @@ class EventregTrackingStore(AbstractStore):
     def search_logged_models(self, experiment_ids, filter_string=None, datasets=None, max_results=None,
                              order_by=None, page_token=None):
         models = []
-        known = {e.name for e in self.registry.list_experiments()}
-        for eid in experiment_ids or ():
-            name = experiment_name(eid)
-            if name not in known:
-                continue
-            with translated():
-                for run in self.registry.search_runs(name):
-                    for model in _logged_names(run):
-                        models.append(self._logged_model(run, model, json.loads(run.tags[LOGGED_MODEL_TAG + model])))
+        for run, e in self._runs_of(experiment_ids, ViewType.ACTIVE_ONLY):
+            for model in _logged_names(run):
+                models.append(self._logged_model(run, model, json.loads(run.tags[LOGGED_MODEL_TAG + model]), e))
         hits = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
         hits = SearchLoggedModelsUtils.sort(hits, order_by)
         return _page(hits, page_token, max_results or 100)
@@ -496,13 +554,13 @@ def _logged_names(run: Any) -> list[str]:
     return [k[len(LOGGED_MODEL_TAG):] for k in run.tags if k.startswith(LOGGED_MODEL_TAG)]
 
 
-def _by_step(metrics: Iterable[Metric]) -> list[tuple[int, dict[str, float]]]:
+def _by_step(metrics: Iterable[Metric]) -> list[tuple[tuple[int, Any], dict[str, float]]]:
     """
-    Metrics grouped into calls of one step each, a key at most once per call, in order.
+    Metrics grouped into calls of one step and timestamp each, a key at most once per call, in order.
     """
-    groups: list[tuple[int, dict[str, float]]] = []
+    groups: list[tuple[tuple[int, Any], dict[str, float]]] = []
     for m in metrics:
-        step = int(m.step or 0)
+        step = (int(m.step or 0), m.timestamp)
         for s, group in groups:
             if s == step and m.key not in group:
                 group[m.key] = m.value

@@ -14,7 +14,6 @@ from pathlib import Path
 import mlflow
 import pytest
 from click.testing import CliRunner
-from mlflow.exceptions import MlflowException
 
 import eventreg
 from eventreg.cli import cli
@@ -65,12 +64,15 @@ def test_seed_flow_on_postgresql(tmp_path, postgres_url):
     _check(tmp_path, postgres_url)
 
 
-@pytest.mark.xfail(strict=True, raises=MlflowException,
-                   reason="'/' in metric keys is not in eventreg yet (issue 16, item 4): the store refuses it")
 def test_slash_in_metric_key(tmp_path):
     mlflow.set_tracking_uri(f"eventreg+sqlite:///{tmp_path}/reg.db")
     try:
-        with mlflow.start_run():
+        with mlflow.start_run() as run:
             mlflow.log_metric("train/loss", 0.5, step=1)
+            mlflow.log_metric("train/loss", 0.25, step=2)
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "train/loss")
+        assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.25)]
+        found = mlflow.search_runs(filter_string="metrics.`train/loss` < 0.3", output_format="list")
+        assert [r.info.run_id for r in found] == [run.info.run_id]
     finally:
         mlflow.set_tracking_uri(None)

@@ -179,6 +179,17 @@ class EnginePool:
     def connect(self) -> Any:
         return self.engine.raw_connection()
 
+    def probe(self) -> Any:
+        """
+        A DBAPI connection of its own, outside the pool, in autocommit mode: each
+        statement sees the latest commits in one round trip (no ping, no rollback).
+        """
+        pooled = self.engine.raw_connection()
+        pooled.detach()
+        raw = pooled.dbapi_connection
+        self.engine.dialect.set_isolation_level(raw, "AUTOCOMMIT")
+        return raw
+
     def after_fork(self) -> None:
         """
         In a forked child: a new pool (the old one's lock may be held; its connections
@@ -191,6 +202,76 @@ class EnginePool:
 
     def dispose(self, close: bool = True) -> None:
         self.engine.dispose(close=close)
+
+
+class HeadProbe:
+    """
+    A connection of its own, kept to answer "is the head still at N?" before each read
+    of a registry: one round trip (a pooled read takes several: a ping, the query, a
+    rollback), and on SQLite none while nobody writes (``PRAGMA data_version`` changes
+    when another connection commits). On PostgreSQL and MySQL it reads the head in
+    autocommit mode: positions are assigned in commit order under a lock, so a head at
+    N means nothing newer is committed. Thread-safe; in a forked child it opens its own.
+    """
+
+    def __init__(self, pool: Any, leave_parents: Any) -> None:
+        """
+        Args:
+            pool: the log's :class:`SQLitePool` or :class:`EnginePool`.
+            leave_parents: called before connecting in a process that did not open the
+                pool (the log drops its parent's connections then).
+        """
+        self._pool = pool
+        self._leave_parents = leave_parents
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._pid = 0
+        self._seen: tuple[int, int] | None = None  # SQLite: the (data_version, head) last read
+        self._inherited: list[Any] = []  # a forked parent's connection: never used, never closed
+
+    def unchanged_since(self, position: int, head_sql: str, head_args: Any) -> bool:
+        """
+        Whether the head is surely still at ``position``; False also when the check
+        itself fails (the ordinary read that follows reports the problem).
+        """
+        with self._lock:
+            try:
+                if self._conn is None or self._pid != PROCESS[0]:
+                    self._drop()
+                    self._leave_parents()
+                    self._conn, self._pid = self._pool.probe(), PROCESS[0]
+                if isinstance(self._pool, SQLitePool):
+                    version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                    if self._seen == (version, position):
+                        return True
+                    row = self._conn.execute(head_sql, head_args).fetchone()
+                    self._seen = (version, row[0] if row else 0)
+                else:
+                    cursor = self._conn.cursor()
+                    cursor.execute(head_sql, head_args)
+                    row = cursor.fetchone()
+                    cursor.close()
+            except Exception:  # noqa: BLE001 - reported by the read that follows
+                self._drop()
+                return False
+            return (row[0] if row else 0) == position
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held by another thread
+
+    def _drop(self) -> None:
+        if self._conn is not None and self._pid != PROCESS[0]:
+            self._inherited.append(self._conn)
+        elif self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - a lost connection may fail to close
+                pass
+        self._conn, self._seen = None, None
 
 
 class _SQLiteConnection:
@@ -266,6 +347,12 @@ class SQLitePool:
             raw.close()
             raise
         return raw
+
+    def probe(self) -> sqlite3.Connection:
+        """
+        A connection of its own in autocommit mode, for quick checks of the head.
+        """
+        return sqlite3.connect(self.database, **{**self.connect_args, "isolation_level": None})
 
     def after_fork(self) -> None:
         """

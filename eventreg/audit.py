@@ -31,7 +31,10 @@ __all__ = [
     "VerifyReport",
     "alias_tenures",
     "diff",
+    "event_types",
+    "page_of",
     "select_history",
+    "stream_page",
     "summarize",
     "verify",
     "with_artifacts",
@@ -251,6 +254,41 @@ def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until:
             continue
         out.append(HistoryEvent.of(recorded))
     return out
+
+
+def page_of(events: list[HistoryEvent], limit: int | None, offset: int, newest_first: bool) -> list[HistoryEvent]:
+    """
+    ``limit`` events of ``events`` (oldest first) after skipping ``offset``, in the order asked.
+    """
+    ordered = events[::-1] if newest_first else events
+    return ordered[offset:] if limit is None else ordered[offset:offset + limit]
+
+
+def stream_page(log: Any, stream: str, length: int, limit: int | None, offset: int,
+                newest_first: bool) -> list[HistoryEvent]:
+    """
+    A page of the first ``length`` events of ``stream``, reading from the page's first
+    stream version on (newest first: only the events of the page and none older).
+    """
+    if newest_first:
+        high = length - offset
+        low = 1 if limit is None else high - limit + 1
+    else:
+        low = offset + 1
+        high = length if limit is None else min(length, offset + limit)
+    if high < max(low, 1):
+        return []
+    found = [HistoryEvent.of(r) for r in log.read_stream(stream, from_version=max(low, 1))
+             if r.stream_version <= high]
+    return found[::-1] if newest_first else found
+
+
+def event_types() -> list[str]:
+    """
+    Every event type this eventreg records, sorted (the names ``history(types=...)`` and
+    ``subscribe(types=...)`` accept), e.g. ``"alias.promoted"``, ``"version.registered"``.
+    """
+    return sorted(EVENT_TYPES)
 
 
 def first_position(since: Any) -> int:

@@ -32,10 +32,11 @@ from eventreg.gates import GateResult
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
 from eventreg.runs import ActiveRun, _chunks, _points
-from eventreg.view import RegistryView
+from eventreg.view import RegistryView, registry_read as _read
 from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
 
 __all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
+
 
 def _code_version() -> str:
     return __version__
@@ -77,22 +78,6 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
     if signing_key is not None:
         registry._governance.sign_on_open(signing_key, key_passphrase)  # closes the registry if refused
     return registry
-
-
-def _read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
-    """
-    A registry method that answers by the same method of the live view (or of ``field``).
-    """
-    method = getattr(owner, name)
-
-    @functools.wraps(method)
-    def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return method(getattr(self, field), *args, **kwargs)
-
-    read.__module__ = __name__
-    read.__qualname__ = f"Registry.{name}"
-    return read
-
 
 
 class Registry:
@@ -205,6 +190,7 @@ class Registry:
     get_run_metric_history = _read("get_run_metric_history")
     list_experiments = _read("list_experiments")
     history = _read("history")
+    last_change = _read("last_change")
     alias_history = _read("alias_history")
     events = _read("events")
     head = _read("head")
@@ -212,6 +198,8 @@ class Registry:
     audit_report = _read("audit_report")
     download = _read("download")
     load_model = _read("load_model")
+    open_artifact = _read("open_artifact")
+    open_run_artifact = _read("open_run_artifact")
 
     # -- the whole log: diff, proof, subscriptions, gates -----------------------------------
 

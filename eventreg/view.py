@@ -11,12 +11,22 @@ the registry on 3 March at 14:00 cannot disagree about what a query means.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any, BinaryIO, ContextManager
 
 from eventreg._version import __version__
-from eventreg.audit import AliasTenure, HistoryEvent, alias_tenures, check_from_position, first_position, select_history
+from eventreg.audit import (
+    AliasTenure,
+    HistoryEvent,
+    alias_tenures,
+    check_from_position,
+    first_position,
+    page_of,
+    select_history,
+    stream_page,
+)
 from eventreg.domain.entities import ARCHIVED, ModelState, RegistryState, VersionState
 from eventreg.domain.events import model_stream
 from eventreg.domain.filters import RUN_FIELDS, VERSION_FIELDS, compile_filter, compile_order_by
@@ -42,7 +52,7 @@ from eventreg.log import Head, RecordedEvent
 from eventreg.results import Results
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
-__all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
+__all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView", "registry_read"]
 
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
@@ -388,7 +398,8 @@ class RegistryView:
         return None if self._live else self._source.state.position
 
     def history(self, model: str | None = None, *, since: Any = None, until: Any = None,
-                actor: str | None = None, types: Iterable[str] | str | None = None) -> list[HistoryEvent]:
+                actor: str | None = None, types: Iterable[str] | str | None = None,
+                limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[HistoryEvent]:
         """
         The recorded events, oldest first: who did what, when and why.
 
@@ -398,23 +409,48 @@ class RegistryView:
                 ISO-8601 string).
             until: only events at or before this moment.
             actor: only events recorded by this actor.
-            types: only events of these types, e.g. ``["alias.promoted", "alias.rolled_back"]``.
+            types: only events of these types, e.g. ``["alias.promoted", "alias.rolled_back"]``
+                (:func:`eventreg.event_types` lists them).
+            limit: at most this many events (a page).
+            offset: skip this many events first (in the order asked).
+            newest_first: the newest event first.
+
+        A page of one model's whole history (no other filter) reads only the events
+        it shows (newest first) or those from its first on; otherwise the events are
+        filtered as they are read and the page cut from what matches.
 
         Returns:
             A list of :class:`~eventreg.audit.HistoryEvent` (on a view: up to its position).
 
         Raises:
             NotFound: ``model`` does not exist.
-            ValidationError: a moment or an event type is not valid.
+            ValidationError: a moment, an event type, ``limit`` or ``offset`` is not valid.
         """
-        limit = self._limit()
-        if model is not None:
-            with self._reading() as state:
-                name = _model(state, model).name
-            source: Iterable[RecordedEvent] = self.log.read_stream(model_stream(name))
-        else:
-            source = read_events(self.log, first_position(since), limit)
-        return select_history(source, since=since, until=until, actor=actor, types=types, limit=limit)
+        _check_limit(limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"offset must be an integer >= 0, not {offset!r}")
+        if model is None:
+            source: Iterable[RecordedEvent] = read_events(self.log, first_position(since), self._limit())
+            return page_of(select_history(source, since=since, until=until, actor=actor, types=types,
+                                          limit=self._limit()), limit, offset, newest_first)
+        with self._reading() as state:
+            stream = model_stream(_model(state, model).name)
+            length = state.streams.get(stream, 0)  # the stream's events up to this view's position
+        if since is None and until is None and actor is None and types is None:
+            return stream_page(self.log, stream, length, limit, offset, newest_first)
+        found = select_history(self.log.read_stream(stream), since=since, until=until, actor=actor, types=types,
+                               limit=self._limit())
+        return page_of(found, limit, offset, newest_first)
+
+    def last_change(self, model: str) -> HistoryEvent:
+        """
+        The latest event of ``model`` (its versions, tags and aliases included): what
+        changed it last, who and when.
+
+        Raises:
+            NotFound: the model does not exist.
+        """
+        return self.history(model, limit=1, newest_first=True)[0]
 
     def alias_history(self, model: str, alias: str) -> list[AliasTenure]:
         """
@@ -535,6 +571,38 @@ class RegistryView:
         self._store().download(manifest_of(found.artifacts), dest)
         return dest
 
+    def open_artifact(self, model: str, version: VersionRef, path: str) -> BinaryIO:
+        """
+        One artifact of a version as a binary file, its bytes checked against the
+        recorded sha256 before it is returned (nothing unverified is handed out).
+
+        Use it as a context manager: ``with reg.open_artifact("iris", 3, "model.pkl") as f:``.
+
+        Raises:
+            NotFound: the model, the version or an artifact at ``path`` does not exist.
+            ArtifactIntegrityError: the stored bytes do not match the recorded digest.
+        """
+        found = self.get_version(model, version)
+        return self._open_entry(found.artifacts, path, f"version {found.version} of {found.name!r}")
+
+    def open_run_artifact(self, run_id: str, path: str) -> BinaryIO:
+        """
+        One artifact of a run as a binary file, verified as :meth:`open_artifact` does.
+
+        Raises:
+            NotFound: the run or an artifact at ``path`` does not exist.
+            ArtifactIntegrityError: the stored bytes do not match the recorded digest.
+        """
+        return self._open_entry(self.get_run(run_id).artifacts, path, f"run {run_id!r}")
+
+    def _open_entry(self, entries: Any, path: str, owner: str) -> BinaryIO:
+        from eventreg.artifacts import ManifestEntry
+
+        entry = entries.get(path)
+        if entry is None:
+            raise NotFound(f"{owner} has no artifact {path!r}")
+        return self._store().open(ManifestEntry(sha256=entry.sha256, size=entry.size), name=path)
+
     def load_model(self, reference: str | ModelReference | ModelVersion) -> Any:
         """
         Load the model object of a version, e.g. ``load_model("models:/iris@production")``.
@@ -577,3 +645,19 @@ def _matching_versions(models: list[ModelState], predicate: Any, order: Any,
     if limit is not None:
         hits = hits[:limit]
     return [ModelVersion.of(model, version, tuple(sorted(record["aliases"]))) for record, model, version in hits]
+
+
+def registry_read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
+    """
+    A :class:`~eventreg.registry.Registry` method that answers by the same method of
+    its live view (or of the object in its attribute ``field``).
+    """
+    method = getattr(owner, name)
+
+    @functools.wraps(method)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(getattr(self, field), *args, **kwargs)
+
+    read.__module__ = "eventreg.registry"
+    read.__qualname__ = f"Registry.{name}"
+    return read

@@ -24,7 +24,6 @@ import pytest
 import eventreg
 import eventreg.ui
 from eventreg.ui._charts import MAX_POINTS, series
-from eventreg.ui._context import redact
 from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS, build
 
 from starlette.applications import Starlette  # noqa: E402
@@ -321,8 +320,8 @@ def test_links_work_under_a_mount_prefix(registry) -> None:
 
 
 def test_no_password_is_shown(tmp_path) -> None:
-    assert redact("postgresql+psycopg://ana:s3cret@db:5432/reg") == "postgresql+psycopg://ana:***@db:5432/reg"
-    assert redact("sqlite:///./eventreg.db") == "sqlite:///./eventreg.db"
+    assert eventreg.redact_url("postgresql+psycopg://ana:s3cret@db:5432/reg") == "postgresql+psycopg://ana:***@db:5432/reg"
+    assert eventreg.redact_url("sqlite:///./eventreg.db") == "sqlite:///./eventreg.db"
     with eventreg.open(f"sqlite:///{tmp_path / 'c.db'}", artifacts=f"file://{tmp_path / 'a'}") as reg:
         reg.register_version("m", code={"repo": "https://bot:ghp_t0ken@github.com/org/repo.git", "commit": "ab" * 20},
                              params={"source": "s3://key:s3cret@bucket/data"})
@@ -334,7 +333,7 @@ def test_no_password_is_shown(tmp_path) -> None:
 def test_a_url_password_never_reaches_a_page(built, registry) -> None:
     app = eventreg.ui.app(registry)
     html = TestClient(app).get("/").text
-    assert redact(built["url"]) in html
+    assert eventreg.redact_url(built["url"]) in html
     registry.log.url, kept = "postgresql://ana:s3cret@db/reg", registry.log.url
     try:
         html = TestClient(eventreg.ui.app(registry)).get("/").text

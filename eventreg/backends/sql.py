@@ -30,7 +30,8 @@ from eventreg.backends.sql_connections import (
     PROCESS,
     AppendState,
     EnginePool,
-    HeadProbe,
+    NOT_RUN,
+    KeptConnection,
     SQLitePool,
     begin_write,
     driver_error,
@@ -111,7 +112,7 @@ class SQLLog(BaseLog):
         self._writer_cursor: Any = None
         self._writer_commit: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
-        self._probe = HeadProbe(pool, self._leave_parents_connections)  # answers unchanged_since()
+        self._kept = KeptConnection(pool, self._leave_parents_connections)  # checks the head, runs reads
         # the head this log last committed or read and the stream versions known current at
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
@@ -140,7 +141,7 @@ class SQLLog(BaseLog):
         # the writer and pooled connections are dropped when the child first needs one
         # (_connection sees the pid change); the locks cannot wait until then
         self._appender = AppendState(self._appender)
-        self._probe.after_fork()
+        self._kept.after_fork()
         self._pool.after_fork()
 
     def _ensure_sqlite_schema(self, pool: SQLitePool, create: bool) -> None:
@@ -495,8 +496,11 @@ class SQLLog(BaseLog):
 
     def _query(self, statement: CompiledSql, args: tuple[Any, ...], one: bool = False, commit: bool = False) -> Any:
         """
-        Run one statement on a pooled connection: fetch its rows (or one), or commit it.
+        Run one statement: fetch its rows (or one) on the kept connection when it is free,
+        else on a pooled one; or commit it (pooled).
         """
+        if not commit and (rows := self._kept.query(statement.text, args, one)) is not NOT_RUN:
+            return rows
         conn = self._connection()
         try:
             cursor = conn.cursor()
@@ -644,9 +648,9 @@ class SQLLog(BaseLog):
     def unchanged_since(self, position: int) -> bool:
         """
         Whether the head is surely still at ``position``, known without reading events
-        (see :class:`~eventreg.backends.sql_connections.HeadProbe`).
+        (see :class:`~eventreg.backends.sql_connections.KeptConnection`).
         """
-        return self._probe.unchanged_since(position, self._sql.head.text, self._sql.head_args)
+        return self._kept.unchanged_since(position, self._sql.head.text, self._sql.head_args)
 
     def close(self) -> None:
         """
@@ -656,5 +660,5 @@ class SQLLog(BaseLog):
             if self._writer is not None and self._pid == PROCESS[0]:
                 self._writer.close()
             self._writer = None
-        self._probe.close()
+        self._kept.close()
         self._pool.dispose()

@@ -204,14 +204,22 @@ class EnginePool:
         self.engine.dispose(close=close)
 
 
-class HeadProbe:
+#: what :meth:`KeptConnection.query` returns when it did not run the statement
+NOT_RUN = object()
+
+
+class KeptConnection:
     """
-    A connection of its own, kept to answer "is the head still at N?" before each read
-    of a registry: one round trip (a pooled read takes several: a ping, the query, a
+    A connection of the log's own, outside the pool, that answers "is the head still at
+    N?" before each read of a registry and, on PostgreSQL and MySQL, runs reads.
+
+    The check costs one round trip (a pooled read takes several: a ping, the query, a
     rollback), and on SQLite none while nobody writes (``PRAGMA data_version`` changes
-    when another connection commits). On PostgreSQL and MySQL it reads the head in
-    autocommit mode: positions are assigned in commit order under a lock, so a head at
-    N means nothing newer is committed. Thread-safe; in a forked child it opens its own.
+    when another connection commits). On PostgreSQL and MySQL the connection is in
+    autocommit mode, so each statement sees the latest commits on its own; positions are
+    assigned in commit order under a lock, so a head at N means nothing newer is
+    committed. Thread-safe: a read finding it busy takes a pooled connection instead. In
+    a forked child it opens its own.
     """
 
     def __init__(self, pool: Any, leave_parents: Any) -> None:
@@ -223,6 +231,7 @@ class HeadProbe:
         """
         self._pool = pool
         self._leave_parents = leave_parents
+        self._runs_reads = not isinstance(pool, SQLitePool)  # SQLite's pool is cheap already
         self._lock = threading.Lock()
         self._conn: Any = None
         self._pid = 0
@@ -236,25 +245,34 @@ class HeadProbe:
         """
         with self._lock:
             try:
-                if self._conn is None or self._pid != PROCESS[0]:
-                    self._drop()
-                    self._leave_parents()
-                    self._conn, self._pid = self._pool.probe(), PROCESS[0]
-                if isinstance(self._pool, SQLitePool):
-                    version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                conn = self._connection()
+                if not self._runs_reads:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
                     if self._seen == (version, position):
                         return True
-                    row = self._conn.execute(head_sql, head_args).fetchone()
+                    row = conn.execute(head_sql, head_args).fetchone()
                     self._seen = (version, row[0] if row else 0)
                 else:
-                    cursor = self._conn.cursor()
-                    cursor.execute(head_sql, head_args)
-                    row = cursor.fetchone()
-                    cursor.close()
+                    row = self._run(conn, head_sql, head_args, True)
             except Exception:  # noqa: BLE001 - reported by the read that follows
                 self._drop()
                 return False
             return (row[0] if row else 0) == position
+
+    def query(self, sql: str, args: Any, one: bool = False) -> Any:
+        """
+        The rows of a read (or its one row), or :data:`NOT_RUN` when this connection is
+        busy, failed (then dropped) or is SQLite's: the caller then takes a pooled one.
+        """
+        if not self._runs_reads or not self._lock.acquire(blocking=False):
+            return NOT_RUN
+        try:
+            return self._run(self._connection(), sql, args, one)
+        except Exception:  # noqa: BLE001 - the pooled read that follows reports it
+            self._drop()
+            return NOT_RUN
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -262,6 +280,21 @@ class HeadProbe:
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held by another thread
+
+    @staticmethod
+    def _run(conn: Any, sql: str, args: Any, one: bool) -> Any:
+        cursor = conn.cursor()
+        cursor.execute(sql, args)
+        rows = cursor.fetchone() if one else cursor.fetchall()
+        cursor.close()
+        return rows
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._pid != PROCESS[0]:
+            self._drop()
+            self._leave_parents()
+            self._conn, self._pid = self._pool.probe(), PROCESS[0]
+        return self._conn
 
     def _drop(self) -> None:
         if self._conn is not None and self._pid != PROCESS[0]:

@@ -375,3 +375,26 @@ def test_a_search_page_stops_model_by_model_with_the_same_results(registry) -> N
         for limit in (1, 2, 3, 50):
             expected = [(v.name, v.version) for v in registry.search_versions(text, limit=limit)]
             assert [(v.name, v.version) for v in first_versions(registry, text, None, limit)] == expected, text
+
+
+def test_the_model_history_is_paged_newest_first_and_the_last_change_is_any_event(tmp_path) -> None:
+    with eventreg.open(f"sqlite:///{tmp_path / 'h.db'}", artifacts=f"file://{tmp_path / 'a'}", actor="ana") as reg:
+        reg.register_version("m", code=None)
+        for i in range(29):
+            reg.set_version_tag("m", 1, "round", str(i))
+        with eventreg.open(f"sqlite:///{tmp_path / 'h.db'}", artifacts=f"file://{tmp_path / 'a'}",
+                           actor="zoe-tagger") as other:
+            other.set_model_tag("m", "owner", "zoe")
+        client = TestClient(eventreg.ui.app(reg))
+        models = client.get("/").text
+        row = models[models.index('class="model-link">m<'):]
+        assert "by zoe-tagger" in row[:row.index("</tr>")], "a tag is a change too"
+        positions = []
+        for number in (1, 2):
+            page = client.get(f"/models/m/history?page={number}").text
+            positions += [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)]
+        whole = [e.position for e in reg.history("m")]
+        assert positions == whole[::-1], "two pages, newest first, every event once"
+        assert client.get("/models/m/history?page=3").status_code == 404
+        audit = client.get("/audit").text
+        assert all(f'<option value="{name}">' in audit for name in eventreg.event_types())

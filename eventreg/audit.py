@@ -228,10 +228,11 @@ def check_from_position(from_position: Any) -> int:
 
 def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until: Any = None,
                    actor: str | None = None, types: Iterable[str] | str | None = None,
-                   limit: int | None = None) -> list[HistoryEvent]:
+                   limit: int | None = None, enough: int | None = None) -> list[HistoryEvent]:
     """
     The events of ``source`` (in log order) inside the moments, by ``actor``, of ``types``,
-    up to position ``limit``, as :class:`HistoryEvent` items.
+    up to position ``limit``, as :class:`HistoryEvent` items; at most ``enough`` of them
+    (``source`` is not read further).
 
     Raises:
         ValidationError: a moment or an event type is not valid.
@@ -239,8 +240,10 @@ def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until:
     start = None if since is None else parse_moment(since)
     end = None if until is None else parse_moment(until)
     wanted = _types(types)
-    out = []
+    out: list[HistoryEvent] = []
     for recorded in source:
+        if enough is not None and len(out) >= enough:
+            break
         if limit is not None and recorded.position > limit:
             break
         if end is not None and reached(end, recorded):

@@ -429,17 +429,18 @@ class RegistryView:
         _check_limit(limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValidationError(f"offset must be an integer >= 0, not {offset!r}")
+        enough = offset + limit if limit is not None and not newest_first else None  # stop reading there
         if model is None:
             source: Iterable[RecordedEvent] = read_events(self.log, first_position(since), self._limit())
-            return page_of(select_history(source, since=since, until=until, actor=actor, types=types,
-                                          limit=self._limit()), limit, offset, newest_first)
-        with self._reading() as state:
-            stream = model_stream(_model(state, model).name)
-            length = state.streams.get(stream, 0)  # the stream's events up to this view's position
-        if since is None and until is None and actor is None and types is None:
-            return stream_page(self.log, stream, length, limit, offset, newest_first)
-        found = select_history(self.log.read_stream(stream), since=since, until=until, actor=actor, types=types,
-                               limit=self._limit())
+        else:
+            with self._reading() as state:
+                stream = model_stream(_model(state, model).name)
+                length = state.streams.get(stream, 0)  # the stream's events up to this view's position
+            if since is None and until is None and actor is None and types is None:
+                return stream_page(self.log, stream, length, limit, offset, newest_first)
+            source = self.log.read_stream(stream)
+        found = select_history(source, since=since, until=until, actor=actor, types=types, limit=self._limit(),
+                               enough=enough)
         return page_of(found, limit, offset, newest_first)
 
     def last_change(self, model: str) -> HistoryEvent:

@@ -50,6 +50,8 @@ def test_filtered_and_whole_log_histories_page_the_same_way(reg):
     assert [e.reason for e in promotions] == ["first", "better", "regression"]
     assert reg.history("iris", types=["alias.promoted", "alias.rolled_back"], limit=2, newest_first=True) \
         == promotions[::-1][:2]
+    assert reg.history("iris", types=["alias.promoted", "alias.rolled_back"], limit=1, offset=1) == promotions[1:2]
+    assert reg.history(actor="alice", limit=4, offset=3) == reg.history(actor="alice")[3:7]
     everything = reg.history()
     assert reg.history(limit=3, offset=2) == everything[2:5]
     assert reg.history(limit=3, newest_first=True) == everything[::-1][:3]

@@ -155,3 +155,31 @@ def test_a_reader_whose_connections_were_cut_reconnects(postgres_url):
             writer.register_version("m", code=None)
         assert reader.get_model("m").latest_version == 2
         assert reader.get_model("m").latest_version == 2
+
+
+def test_threads_reading_through_one_log_share_its_kept_connection_or_the_pool(postgres_url):
+    import threading
+
+    with eventreg.open(postgres_url, artifacts="memory://x", actor="w") as writer, \
+            eventreg.open(postgres_url, artifacts="memory://x", actor="r", snapshot_every=0) as reader:
+        for _ in range(20):
+            writer.register_version("m", code=None)
+        expected = [e.position for e in writer.log.read_all()]
+        seen: list[list[int]] = []
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                for _ in range(30):  # each read takes the kept connection if free, else a pooled one
+                    seen.append([e.position for e in reader.log.read_all()])
+                    assert reader.get_model("m").latest_version == 20
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(seen) == 180 and all(positions == expected for positions in seen)

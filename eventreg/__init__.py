@@ -3,8 +3,8 @@ eventreg: a model registry whose history is an append-only, tamper-evident event
 """
 
 from eventreg._version import __version__
-from eventreg.audit import AliasTenure, ArtifactFinding, Change, HistoryEvent, RegistryDiff, VerifyReport
-from eventreg.config import open_log
+from eventreg.audit import AliasTenure, ArtifactFinding, Change, HistoryEvent, RegistryDiff, VerifyReport, event_types
+from eventreg.config import open_log, redact_url
 from eventreg.domain.references import ModelReference, parse_reference
 from eventreg.domain.views import (
     Alias,
@@ -117,8 +117,10 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "copy",
+    "event_types",
     "open",
     "open_log",
     "parse_reference",
+    "redact_url",
     "seed_everything",
 ]

@@ -31,7 +31,10 @@ __all__ = [
     "VerifyReport",
     "alias_tenures",
     "diff",
+    "event_types",
+    "page_of",
     "select_history",
+    "stream_page",
     "summarize",
     "verify",
     "with_artifacts",
@@ -232,10 +235,11 @@ def check_from_position(from_position: Any) -> int:
 
 def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until: Any = None,
                    actor: str | None = None, types: Iterable[str] | str | None = None,
-                   limit: int | None = None) -> list[HistoryEvent]:
+                   limit: int | None = None, enough: int | None = None) -> list[HistoryEvent]:
     """
     The events of ``source`` (in log order) inside the moments, by ``actor``, of ``types``,
-    up to position ``limit``, as :class:`HistoryEvent` items.
+    up to position ``limit``, as :class:`HistoryEvent` items; at most ``enough`` of them
+    (``source`` is not read further).
 
     Raises:
         ValidationError: a moment or an event type is not valid.
@@ -243,8 +247,10 @@ def select_history(source: Iterable[RecordedEvent], *, since: Any = None, until:
     start = None if since is None else parse_moment(since)
     end = None if until is None else parse_moment(until)
     wanted = _types(types)
-    out = []
+    out: list[HistoryEvent] = []
     for recorded in source:
+        if enough is not None and len(out) >= enough:
+            break
         if limit is not None and recorded.position > limit:
             break
         if end is not None and reached(end, recorded):
@@ -271,6 +277,41 @@ def with_database_users(events: list[HistoryEvent], log: Any) -> list[HistoryEve
     stream_id = streams.pop() if len(streams) == 1 else None
     users = log.database_users(events[0].position, events[-1].position, stream_id=stream_id)
     return [attrs.evolve(event, database_user=users.get(event.position)) for event in events]
+
+
+def page_of(events: list[HistoryEvent], limit: int | None, offset: int, newest_first: bool) -> list[HistoryEvent]:
+    """
+    ``limit`` events of ``events`` (oldest first) after skipping ``offset``, in the order asked.
+    """
+    ordered = events[::-1] if newest_first else events
+    return ordered[offset:] if limit is None else ordered[offset:offset + limit]
+
+
+def stream_page(log: Any, stream: str, length: int, limit: int | None, offset: int,
+                newest_first: bool) -> list[HistoryEvent]:
+    """
+    A page of the first ``length`` events of ``stream``, reading from the page's first
+    stream version on (newest first: only the events of the page and none older).
+    """
+    if newest_first:
+        high = length - offset
+        low = 1 if limit is None else high - limit + 1
+    else:
+        low = offset + 1
+        high = length if limit is None else min(length, offset + limit)
+    if high < max(low, 1):
+        return []
+    found = [HistoryEvent.of(r) for r in log.read_stream(stream, from_version=max(low, 1))
+             if r.stream_version <= high]
+    return found[::-1] if newest_first else found
+
+
+def event_types() -> list[str]:
+    """
+    Every event type this eventreg records, sorted (the names ``history(types=...)`` and
+    ``subscribe(types=...)`` accept), e.g. ``"alias.promoted"``, ``"version.registered"``.
+    """
+    return sorted(EVENT_TYPES)
 
 
 def first_position(since: Any) -> int:

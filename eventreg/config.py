@@ -12,7 +12,7 @@ import getpass
 import os
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from eventreg.errors import ConfigurationError, RegistryNotFound, UnknownBackend
 
@@ -24,21 +24,39 @@ DEFAULT_URL = "sqlite:///./eventreg.db"
 DEFAULT_ARTIFACTS = "file://./eventreg-artifacts"
 
 
+#: query parameters whose value is hidden by redact_url (a name containing one of these)
+_SECRET_PARAMS = ("pass", "pwd", "secret", "token", "key", "sig", "credential")
+
+
 def redact_url(url: str) -> str:
     """
-    The URL with any password replaced by ``***``, for messages and ``repr``.
+    ``url`` fit to show: a password in it, and the value of any query parameter that
+    names a secret (``password``, ``token``, ``secret_key``, ``sig`` ...), replaced by ``***``.
+
+    ``redact_url("postgresql://ana:s3cret@db/reg")`` is ``"postgresql://ana:***@db/reg"``;
+    eventreg shows every URL so, in messages, ``repr`` and the web UI.
     """
     try:
         parts = urlsplit(url)
+        password = parts.password
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
+    query = "&".join(_redact_param(item) for item in parts.query.split("&"))
+    if password is None and query == parts.query:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc if password is None else f"{parts.username or ''}:***@{host}"
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _redact_param(item: str) -> str:
+    name, equals, value = item.partition("=")
+    if equals and value and any(word in name.lower() for word in _SECRET_PARAMS):
+        return f"{name}=***"
+    return item
 
 
 def url_scheme(url: str) -> str:

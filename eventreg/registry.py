@@ -29,17 +29,19 @@ from eventreg.domain.events import ArtifactEntry, MetricPoint
 from eventreg.domain.queries import VersionRef, _model, _version, check_label_free
 from eventreg.domain.views import Alias, ModelVersion
 from eventreg.errors import InvalidTransition, NotFound, ValidationError
+from eventreg.artifact_reads import ARTIFACT_READS, ArtifactReads
 from eventreg.experiments import EXPERIMENT_COMMANDS, ExperimentCommands
 from eventreg.gates import GateResult
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent, now
 from eventreg.model_commands import MODEL_COMMANDS, ModelCommands
 from eventreg.runs import ActiveRun, _chunks, _points
-from eventreg.view import RegistryView
+from eventreg.view import RegistryView, registry_read as _read
 from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.writer import MAX_RETRIES, PERIODIC_FACTOR, SNAPSHOT_EVERY, Plan, Writer
 
 __all__ = ["MAX_RETRIES", "PERIODIC_FACTOR", "SNAPSHOT_EVERY", "ActiveRun", "Registry", "open"]
+
 
 def _code_version() -> str:
     return __version__
@@ -83,21 +85,6 @@ def open(url: str | None = None, artifacts: str | None = None, actor: str | None
     return registry
 
 
-def _read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
-    """
-    A registry method that answers by the same method of the live view (or of ``field``).
-    """
-    method = getattr(owner, name)
-
-    @functools.wraps(method)
-    def read(self: Registry, *args: Any, **kwargs: Any) -> Any:
-        return method(getattr(self, field), *args, **kwargs)
-
-    read.__module__ = __name__
-    read.__qualname__ = f"Registry.{name}"
-    return read
-
-
 class Registry:
     """
     Models, versions, runs and aliases over an event log. Thread-safe.
@@ -119,6 +106,7 @@ class Registry:
         self._governance = Governance(self)
         self._models = ModelCommands(self)
         self._webhooks = Webhooks(self)
+        self._artifact_reads = ArtifactReads(self._now)
         self._experiments = ExperimentCommands(self)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -214,13 +202,12 @@ class Registry:
     get_metric_summary, get_run_metric_summary = _read("get_metric_summary"), _read("get_run_metric_summary")
     list_experiments = _read("list_experiments")
     history = _read("history")
+    last_change = _read("last_change")
     alias_history = _read("alias_history")
     events = _read("events")
     head = _read("head")
     as_of = _read("as_of")
     audit_report = _read("audit_report")
-    download = _read("download")
-    load_model = _read("load_model")
 
     # -- the whole log: diff, proof, subscriptions, gates -----------------------------------
 
@@ -635,5 +622,7 @@ for _name in MODEL_COMMANDS:  # eventreg.model_commands, composed in
     setattr(Registry, _name, _read(_name, ModelCommands, "_models"))
 for _name in EXPERIMENT_COMMANDS:  # eventreg.experiments, composed in
     setattr(Registry, _name, _read(_name, ExperimentCommands, "_experiments"))
+for _name in ARTIFACT_READS:  # eventreg.artifact_reads, composed in
+    setattr(Registry, _name, _read(_name, ArtifactReads, "_artifact_reads"))
 for _name in WEBHOOK_COMMANDS + WEBHOOK_READS:  # eventreg.webhooks, composed in
     setattr(Registry, _name, _read(_name, Webhooks, "_webhooks"))

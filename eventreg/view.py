@@ -11,18 +11,22 @@ the registry on 3 March at 14:00 cannot disagree about what a query means.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ContextManager
 
 from eventreg._version import __version__
+from eventreg.artifact_reads import ARTIFACT_READS, ArtifactReads
 from eventreg.audit import (
     AliasTenure,
     HistoryEvent,
     alias_tenures,
     check_from_position,
     first_position,
+    page_of,
     select_history,
+    stream_page,
     with_database_users,
 )
 from eventreg.domain.entities import ARCHIVED, DELETED, ModelState, RegistryState, VersionState
@@ -45,7 +49,7 @@ from eventreg.domain.references import ModelReference, parse_reference
 from eventreg.domain.views import (
     Alias, Comparison, Experiment, MetricBucket, MetricPoint, MetricSummary, Model, ModelVersion, Run,
 )
-from eventreg.errors import ConfigurationError, NotFound, ReadOnlyError, ValidationError
+from eventreg.errors import NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateResult, evaluate
 from eventreg.governance import GOVERNANCE_COMMANDS, GOVERNANCE_READS, Governance
 from eventreg.log import Head, RecordedEvent
@@ -55,7 +59,7 @@ from eventreg.experiments import EXPERIMENT_COMMANDS
 from eventreg.webhooks import WEBHOOK_COMMANDS, WEBHOOK_READS, Webhooks
 from eventreg.timetravel import Moment, describe, fold_until, parse_moment, read_events
 
-__all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView"]
+__all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView", "registry_read"]
 
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
@@ -151,6 +155,8 @@ class RegistryView:
     def __getattr__(self, name: str) -> Any:
         if name in GOVERNANCE_READS:  # requests, policies, keys and signatures as of this view
             return getattr(Governance(self), name)
+        if name in ARTIFACT_READS:  # downloads, verified files and models as of this view
+            return getattr(ArtifactReads(self), name)
         if name in WEBHOOK_READS:  # webhooks as of this view
             return getattr(Webhooks(self), name)
         if name in COMMANDS:
@@ -465,7 +471,8 @@ class RegistryView:
         return None if self._live else self._source.state.position
 
     def history(self, model: str | None = None, *, since: Any = None, until: Any = None,
-                actor: str | None = None, types: Iterable[str] | str | None = None) -> list[HistoryEvent]:
+                actor: str | None = None, types: Iterable[str] | str | None = None,
+                limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[HistoryEvent]:
         """
         The recorded events, oldest first: who did what, when and why.
 
@@ -475,24 +482,49 @@ class RegistryView:
                 ISO-8601 string).
             until: only events at or before this moment.
             actor: only events recorded by this actor.
-            types: only events of these types, e.g. ``["alias.promoted", "alias.rolled_back"]``.
+            types: only events of these types, e.g. ``["alias.promoted", "alias.rolled_back"]``
+                (:func:`eventreg.event_types` lists them).
+            limit: at most this many events (a page).
+            offset: skip this many events first (in the order asked).
+            newest_first: the newest event first.
+
+        A page of one model's whole history (no other filter) reads only the events
+        it shows (newest first) or those from its first on; otherwise the events are
+        filtered as they are read and the page cut from what matches.
 
         Returns:
             A list of :class:`~eventreg.audit.HistoryEvent` (on a view: up to its position).
 
         Raises:
             NotFound: ``model`` does not exist.
-            ValidationError: a moment or an event type is not valid.
+            ValidationError: a moment, an event type, ``limit`` or ``offset`` is not valid.
         """
-        limit = self._limit()
-        if model is not None:
-            with self._reading() as state:
-                name = _model(state, model).name
-            source: Iterable[RecordedEvent] = self.log.read_stream(model_stream(name))
+        _check_limit(limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"offset must be an integer >= 0, not {offset!r}")
+        enough = offset + limit if limit is not None and not newest_first else None  # stop reading there
+        if model is None:
+            source: Iterable[RecordedEvent] = read_events(self.log, first_position(since), self._limit())
         else:
-            source = read_events(self.log, first_position(since), limit)
-        found = select_history(source, since=since, until=until, actor=actor, types=types, limit=limit)
-        return with_database_users(found, self.log)
+            with self._reading() as state:
+                stream = model_stream(_model(state, model).name)
+                length = state.streams.get(stream, 0)  # the stream's events up to this view's position
+            if since is None and until is None and actor is None and types is None:
+                return with_database_users(stream_page(self.log, stream, length, limit, offset, newest_first), self.log)
+            source = self.log.read_stream(stream)
+        found = select_history(source, since=since, until=until, actor=actor, types=types, limit=self._limit(),
+                               enough=enough)
+        return with_database_users(page_of(found, limit, offset, newest_first), self.log)
+
+    def last_change(self, model: str) -> HistoryEvent:
+        """
+        The latest event of ``model`` (its versions, tags and aliases included): what
+        changed it last, who and when.
+
+        Raises:
+            NotFound: the model does not exist.
+        """
+        return self.history(model, limit=1, newest_first=True)[0]
 
     def alias_history(self, model: str, alias: str) -> list[AliasTenure]:
         """
@@ -589,57 +621,6 @@ class RegistryView:
         target.write_text(text, encoding="utf-8", newline="")
         return target
 
-    # -- artifacts ----------------------------------------------------------------------------
-
-    def _store(self) -> Any:
-        if self._artifact_store is None:
-            raise ConfigurationError("this view was built without an artifact store; read through Registry.as_of")
-        return self._artifact_store()
-
-    def download(self, model: str, version: VersionRef, dest: str | Path) -> Path:
-        """
-        Download a version's artifacts into ``dest`` (each file checked against its digest).
-
-        Returns:
-            The destination folder.
-
-        Raises:
-            NotFound: the model or version does not exist.
-            ArtifactIntegrityError: a stored file does not match its recorded digest.
-        """
-        found = self.get_version(model, version)
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        self._store().download(manifest_of(found.artifacts), dest)
-        return dest
-
-    def load_model(self, reference: str | ModelReference | ModelVersion) -> Any:
-        """
-        Load the model object of a version, e.g. ``load_model("models:/iris@production")``.
-
-        The files are checked against their recorded digests before anything is unpickled.
-
-        Raises:
-            NotFound: the version does not exist or has no logged model.
-            ArtifactIntegrityError: a stored file does not match its recorded digest.
-        """
-        from eventreg.flavors import fetch_model
-
-        found = reference if isinstance(reference, ModelVersion) else self.resolve(reference)
-        if not found.model_info:
-            raise NotFound(f"version {found.version} of {found.name!r} has no logged model")
-        info = {**found.model_info["flavor"], "path": found.model_info["path"]}
-        return fetch_model(self._store(), manifest_of(found.artifacts), info)
-
-
-def manifest_of(entries: Any) -> Any:
-    """
-    The :class:`~eventreg.artifacts.Manifest` of recorded artifact entries.
-    """
-    from eventreg.artifacts import Manifest
-
-    return Manifest.from_json({path: {"sha256": e.sha256, "size": e.size} for path, e in entries.items()})
-
 
 def _matching_versions(models: list[ModelState], predicate: Any, order: Any,
                        limit: int | None) -> list[ModelVersion]:
@@ -657,3 +638,19 @@ def _matching_versions(models: list[ModelState], predicate: Any, order: Any,
     if limit is not None:
         hits = hits[:limit]
     return [ModelVersion.of(model, version, tuple(sorted(record["aliases"]))) for record, model, version in hits]
+
+
+def registry_read(name: str, owner: type = RegistryView, field: str = "_now") -> Any:
+    """
+    A :class:`~eventreg.registry.Registry` method that answers by the same method of
+    its live view (or of the object in its attribute ``field``).
+    """
+    method = getattr(owner, name)
+
+    @functools.wraps(method)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(getattr(self, field), *args, **kwargs)
+
+    read.__module__ = "eventreg.registry"
+    read.__qualname__ = f"Registry.{name}"
+    return read

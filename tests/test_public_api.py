@@ -65,9 +65,11 @@ PUBLIC = [
     "VerifyResult",
     "__version__",
     "copy",
+    "event_types",
     "open",
     "open_log",
     "parse_reference",
+    "redact_url",
     "seed_everything",
 ]
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -31,6 +30,8 @@ from eventreg.backends.sql_connections import (
     PROCESS,
     AppendState,
     EnginePool,
+    NOT_RUN,
+    KeptConnection,
     SQLitePool,
     begin_write,
     driver_error,
@@ -111,11 +112,7 @@ class SQLLog(BaseLog):
         self._writer_cursor: Any = None
         self._writer_commit: Any = None
         self._inherited: list[Any] = []  # a forked parent's connections: never used, never closed
-        # SQLite: a connection kept for unchanged_since() and the (data_version, head) it last saw
-        self._probe_lock = threading.Lock()
-        self._probe: sqlite3.Connection | None = None
-        self._probe_pid = 0
-        self._probe_seen: tuple[int, int] | None = None
+        self._kept = KeptConnection(pool, self._leave_parents_connections)  # checks the head, runs reads
         # the head this log last committed or read and the stream versions known current at
         # it (position and hash, so a log restored from a backup to the same position is not
         # mistaken), guarded by its lock, which is the log's write lock
@@ -156,7 +153,7 @@ class SQLLog(BaseLog):
         # the writer and pooled connections are dropped when the child first needs one
         # (_connection sees the pid change); the locks cannot wait until then
         self._appender = AppendState(self._appender)
-        self._probe_lock = threading.Lock()
+        self._kept.after_fork()
         self._pool.after_fork()
 
     def _ensure_sqlite_schema(self, pool: SQLitePool, create: bool) -> None:
@@ -248,17 +245,20 @@ class SQLLog(BaseLog):
         """
         A DBAPI connection from the pool (give it back with ``close()``).
         """
-        if self._pid != PROCESS[0]:  # forked: never touch the parent's connections
-            self._inherited.append(self._writer)
-            self._writer = None
-            self._pool.dispose(close=False)
-            self._pid = PROCESS[0]
+        self._leave_parents_connections()
         try:
             return self._pool.connect()
         except Exception as e:
             if isinstance(driver_error(e), self._dbapi.Error):
                 self._raise(e, connecting=True)
             raise
+
+    def _leave_parents_connections(self) -> None:
+        if self._pid != PROCESS[0]:  # forked: never touch the parent's connections
+            self._inherited.append(self._writer)
+            self._writer = None
+            self._pool.dispose(close=False)
+            self._pid = PROCESS[0]
 
     def _open_writer(self) -> Any:
         """
@@ -484,8 +484,11 @@ class SQLLog(BaseLog):
 
     def _query(self, statement: CompiledSql, args: tuple[Any, ...], one: bool = False, commit: bool = False) -> Any:
         """
-        Run one statement on a pooled connection: fetch its rows (or one), or commit it.
+        Run one statement: fetch its rows (or one) on the kept connection when it is free,
+        else on a pooled one; or commit it (pooled).
         """
+        if not commit and (rows := self._kept.query(statement.text, args, one)) is not NOT_RUN:
+            return rows
         conn = self._connection()
         try:
             cursor = conn.cursor()
@@ -661,30 +664,10 @@ class SQLLog(BaseLog):
 
     def unchanged_since(self, position: int) -> bool:
         """
-        Whether the head is surely still at ``position``, known without reading events.
-
-        On SQLite a connection kept for this asks ``PRAGMA data_version``, which changes
-        when any other connection commits, and reads the head only when it changed: a
-        registry checking before each query then pays microseconds, not a query, while
-        nobody writes. Other databases answer False (the caller reads the log).
+        Whether the head is surely still at ``position``, known without reading events
+        (see :class:`~eventreg.backends.sql_connections.KeptConnection`).
         """
-        pool = self._pool
-        if not isinstance(pool, SQLitePool):
-            return False
-        with self._probe_lock:
-            try:
-                if self._probe is None or self._probe_pid != PROCESS[0]:
-                    self._probe = sqlite3.connect(pool.database, **{**pool.connect_args, "isolation_level": None})
-                    self._probe_pid, self._probe_seen = PROCESS[0], None
-                version = self._probe.execute("PRAGMA data_version").fetchone()[0]
-                if self._probe_seen == (version, position):
-                    return True
-                row = self._probe.execute(self._sql.head.text, self._sql.head_args).fetchone()
-                head = row[0] if row else 0
-            except sqlite3.Error:
-                return False  # the ordinary read reports the problem
-            self._probe_seen = (version, head)
-            return head == position
+        return self._kept.unchanged_since(position, self._sql.head.text, self._sql.head_args)
 
     def close(self) -> None:
         """
@@ -694,8 +677,5 @@ class SQLLog(BaseLog):
             if self._writer is not None and self._pid == PROCESS[0]:
                 self._writer.close()
             self._writer = None
-        with self._probe_lock:
-            if self._probe is not None and self._probe_pid == PROCESS[0]:
-                self._probe.close()
-            self._probe, self._probe_seen = None, None
+        self._kept.close()
         self._pool.dispose()

@@ -242,6 +242,17 @@ class EnginePool:
     def connect(self) -> Any:
         return self.engine.raw_connection()
 
+    def probe(self) -> Any:
+        """
+        A DBAPI connection of its own, outside the pool, in autocommit mode: each
+        statement sees the latest commits in one round trip (no ping, no rollback).
+        """
+        pooled = self.engine.raw_connection()
+        pooled.detach()
+        raw = pooled.dbapi_connection
+        self.engine.dialect.set_isolation_level(raw, "AUTOCOMMIT")
+        return raw
+
     def after_fork(self) -> None:
         """
         In a forked child: a new pool (the old one's lock may be held; its connections
@@ -254,6 +265,109 @@ class EnginePool:
 
     def dispose(self, close: bool = True) -> None:
         self.engine.dispose(close=close)
+
+
+#: what :meth:`KeptConnection.query` returns when it did not run the statement
+NOT_RUN = object()
+
+
+class KeptConnection:
+    """
+    A connection of the log's own, outside the pool, that answers "is the head still at
+    N?" before each read of a registry and, on PostgreSQL and MySQL, runs reads.
+
+    The check costs one round trip (a pooled read takes several: a ping, the query, a
+    rollback), and on SQLite none while nobody writes (``PRAGMA data_version`` changes
+    when another connection commits). On PostgreSQL and MySQL the connection is in
+    autocommit mode, so each statement sees the latest commits on its own; positions are
+    assigned in commit order under a lock, so a head at N means nothing newer is
+    committed. Thread-safe: a read finding it busy takes a pooled connection instead. In
+    a forked child it opens its own.
+    """
+
+    def __init__(self, pool: Any, leave_parents: Any) -> None:
+        """
+        Args:
+            pool: the log's :class:`SQLitePool` or :class:`EnginePool`.
+            leave_parents: called before connecting in a process that did not open the
+                pool (the log drops its parent's connections then).
+        """
+        self._pool = pool
+        self._leave_parents = leave_parents
+        self._runs_reads = not isinstance(pool, SQLitePool)  # SQLite's pool is cheap already
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._pid = 0
+        self._seen: tuple[int, int] | None = None  # SQLite: the (data_version, head) last read
+        self._inherited: list[Any] = []  # a forked parent's connection: never used, never closed
+
+    def unchanged_since(self, position: int, head_sql: str, head_args: Any) -> bool:
+        """
+        Whether the head is surely still at ``position``; False also when the check
+        itself fails (the ordinary read that follows reports the problem).
+        """
+        with self._lock:
+            try:
+                conn = self._connection()
+                if not self._runs_reads:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if self._seen == (version, position):
+                        return True
+                    row = conn.execute(head_sql, head_args).fetchone()
+                    self._seen = (version, row[0] if row else 0)
+                else:
+                    row = self._run(conn, head_sql, head_args, True)
+            except Exception:  # noqa: BLE001 - reported by the read that follows
+                self._drop()
+                return False
+            return (row[0] if row else 0) == position
+
+    def query(self, sql: str, args: Any, one: bool = False) -> Any:
+        """
+        The rows of a read (or its one row), or :data:`NOT_RUN` when this connection is
+        busy, failed (then dropped) or is SQLite's: the caller then takes a pooled one.
+        """
+        if not self._runs_reads or not self._lock.acquire(blocking=False):
+            return NOT_RUN
+        try:
+            return self._run(self._connection(), sql, args, one)
+        except Exception:  # noqa: BLE001 - the pooled read that follows reports it
+            self._drop()
+            return NOT_RUN
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held by another thread
+
+    @staticmethod
+    def _run(conn: Any, sql: str, args: Any, one: bool) -> Any:
+        cursor = conn.cursor()
+        cursor.execute(sql, args)
+        rows = cursor.fetchone() if one else cursor.fetchall()
+        cursor.close()
+        return rows
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._pid != PROCESS[0]:
+            self._drop()
+            self._leave_parents()
+            self._conn, self._pid = self._pool.probe(), PROCESS[0]
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None and self._pid != PROCESS[0]:
+            self._inherited.append(self._conn)
+        elif self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - a lost connection may fail to close
+                pass
+        self._conn, self._seen = None, None
 
 
 class _SQLiteConnection:
@@ -330,6 +444,12 @@ class SQLitePool:
             raw.close()
             raise
         return raw
+
+    def probe(self) -> sqlite3.Connection:
+        """
+        A connection of its own in autocommit mode, for quick checks of the head.
+        """
+        return sqlite3.connect(self.database, **{**self.connect_args, "isolation_level": None})
 
     def after_fork(self) -> None:
         """

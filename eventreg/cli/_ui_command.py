@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from eventreg.cli._app import CONTEXT, _settings, cli
+from eventreg.config import redact_url
 from eventreg.errors import ConfigurationError, MissingDriver
 
 
@@ -30,7 +31,6 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
         import uvicorn
 
         from eventreg.ui import app
-        from eventreg.ui._context import redact
         from eventreg.ui._server import listen, url_of
     except ImportError as e:
         raise MissingDriver("eventreg ui needs Starlette, Jinja2 and uvicorn: pip install 'eventreg[ui]'") from e
@@ -44,5 +44,5 @@ def ui(ctx: click.Context, url: str | None, artifacts: str | None, host: str, po
         listening = listen(host, port)
     except ConfigurationError as e:
         raise click.BadParameter(str(e), param_hint="--host/--port") from None
-    click.echo(f"eventreg ui: {url_of(listening)}  (read-only view of {redact(registry.log.url)}; Ctrl-C stops)")
+    click.echo(f"eventreg ui: {url_of(listening)}  (read-only view of {redact_url(registry.log.url)}; Ctrl-C stops)")
     server.run(sockets=[listening])

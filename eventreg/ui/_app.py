@@ -99,15 +99,11 @@ def app(registry: Any) -> Starlette:
                       version=request.path_params["version"], **found)
 
     def version_artifact(request: Request) -> Response:
-        current = Page(request, site)
-        name, ref = request.path_params["name"], request.path_params["version"]
-        version = current.reader.get_version(name, _models.version_ref(ref))
-        return _models.artifact(current, version, request.path_params["path"], f"version {version.version} of {name!r}")
+        params = request.path_params
+        return _models.version_artifact(Page(request, site), params["name"], params["version"], params["path"])
 
     def run_artifact(request: Request) -> Response:
-        current = Page(request, site)
-        run = current.reader.get_run(request.path_params["run_id"])
-        return _models.artifact(current, run, request.path_params["path"], f"run {run.id}")
+        return _models.run_artifact(Page(request, site), request.path_params["run_id"], request.path_params["path"])
 
     def report(request: Request) -> Response:
         return _audit.report(Page(request, site))

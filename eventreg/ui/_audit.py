@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from eventreg.audit import HistoryEvent
+from eventreg.audit import HistoryEvent, event_types
 from eventreg.errors import EventregError, ValidationError
 from eventreg.ui._context import PAGE_SIZE, Page
 
@@ -21,6 +21,8 @@ _WINDOW = 2000
 #: most events examined for one page of a filtered stream (then a link continues)
 _SCAN_LIMIT = 100_000
 _REPORT_TYPES = {"html": "text/html", "json": "application/json", "csv": "text/csv"}
+#: what the type filter suggests: each family ("alias" matches "alias.promoted" ...) then each type
+_EVENT_TYPE_CHOICES = sorted({name.split(".")[0] for name in event_types()}) + event_types()
 
 
 def moment(text: str, what: str) -> int | datetime | None:
@@ -77,7 +79,7 @@ def audit_page(page: Page) -> dict[str, Any]:
         more = high >= max(low, 1)
     return {"events": found, "more": more, "before": high + 1, "head": head, "scanned": scanned,
             "f": {k: page.text(k) for k in ("model", "actor", "type", "since", "until")},
-            "models": [m.name for m in reader.list_models()][:500]}
+            "models": [m.name for m in reader.list_models()][:500], "event_types": _EVENT_TYPE_CHOICES}
 
 
 def _model_events(page: Page, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:

@@ -13,13 +13,14 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from importlib.resources import files
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from eventreg.config import redact_url
 from eventreg.errors import ValidationError
 from eventreg.ui._charts import series
 
@@ -32,23 +33,6 @@ _MEMO_KEPT = 64
 _MISSING = object()
 
 
-def redact(url: str) -> str:
-    """
-    ``url`` without a password (``postgresql://u:***@host/db``): never shown on a page.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unparsable URL)"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
-
-
 class Site:
     """
     The registry behind the app and the past views built from it (a few kept, by moment
@@ -59,10 +43,9 @@ class Site:
         self.registry = registry
         self._views: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._store: Any = None
         self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._paths: dict[tuple[str, str, tuple[str, ...]], str] = {}
-        self.log_url = redact(str(getattr(getattr(registry, "log", None), "url", "") or ""))
+        self.log_url = redact_url(str(getattr(getattr(registry, "log", None), "url", "") or ""))
 
     def view(self, as_of: str) -> Any:
         """
@@ -126,17 +109,6 @@ class Site:
         for name in names:
             pattern = pattern.replace(f"\x00{name}\x00", quote(str(params[name]), safe="/" if name == "path" else ""))
         return pattern
-
-    def artifact_store(self) -> Any:
-        """
-        The registry's artifact store (reads verify every byte against its digest).
-        """
-        if self._store is None:
-            from eventreg.artifacts import ArtifactStore
-
-            self._store = ArtifactStore(self.registry.artifacts_url, **self.registry.artifact_options)
-        return self._store
-
 
 class Page:
     """

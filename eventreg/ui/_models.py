@@ -9,7 +9,7 @@ renders a template; it holds no registry logic.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.responses import Response, StreamingResponse
 
@@ -30,20 +30,11 @@ def version_ref(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() else text
 
 
-def last_change(reader: Any, model: Any) -> tuple[Any, str | None]:
+def last_change(page: Page, name: str) -> Any:
     """
-    When ``model`` last changed and who did it, from what the public API records:
-    its creation, its newest version and its aliases' latest moves.
+    The latest event of model ``name``: when it last changed and who changed it.
     """
-    moves = [(model.created_at, model.actor)]
-    if model.latest_version:
-        newest = reader.get_version(model.name, model.latest_version)
-        moves.append((newest.created_at, newest.actor))
-    for alias in model.aliases:
-        move = reader.get_alias(model.name, alias)
-        moves.append((move.at, move.actor))
-    when, who = max(moves, key=lambda m: m[0])
-    return max(when, model.updated_at), who
+    return page.site.memo(page, ("last_change", name), lambda: page.reader.last_change(name))
 
 
 def models_page(page: Page) -> dict[str, Any]:
@@ -52,7 +43,8 @@ def models_page(page: Page) -> dict[str, Any]:
     models = [m for m in reader.list_models()
               if not wanted or wanted in m.name.casefold() or wanted in (m.description or "").casefold()]
     shown, more = paged(models, page.number("page", 1))
-    rows = [(m, *last_change(reader, m)) for m in shown]
+    changes = [last_change(page, m.name) for m in shown]
+    rows = [(m, change.recorded_at, change.actor) for m, change in zip(shown, changes)]
     return {"rows": rows, "more": more, "total": len(models), "q": page.text("q"),
             "page_number": page.number("page", 1)}
 
@@ -83,13 +75,15 @@ def model_page(page: Page, name: str) -> dict[str, Any]:
 
 def model_history(page: Page, name: str) -> dict[str, Any]:
     """
-    The events of model ``name``, newest first, a page at a time.
+    The events of model ``name``, newest first, a page at a time (only that page is read).
     """
-    events = _newest_first(page, name)
     number = page.number("page", 1)
-    start = (number - 1) * _HISTORY_PAGE
-    return {"name": name, "events": events[start:start + _HISTORY_PAGE], "page_number": number,
-            "more": len(events) > start + _HISTORY_PAGE, "total": len(events)}
+    events = page.reader.history(name, limit=_HISTORY_PAGE + 1, offset=(number - 1) * _HISTORY_PAGE,
+                                 newest_first=True)
+    if number > 1 and not events:
+        raise NotFound(f"model {name!r} has no page {number} of history")
+    return {"name": name, "events": events[:_HISTORY_PAGE], "page_number": number,
+            "more": len(events) > _HISTORY_PAGE}
 
 
 def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
@@ -119,7 +113,7 @@ def _newest_first(page: Page, name: str) -> list[Any]:
     """
     Every event of model ``name``, newest first (read once per log position).
     """
-    return page.site.memo(page, ("history", name), lambda: page.reader.history(name)[::-1])
+    return page.site.memo(page, ("history", name), lambda: page.reader.history(name, newest_first=True))
 
 
 def _version_series(page: Page, version: Any, key: str, label: str) -> dict[str, Any]:
@@ -147,20 +141,29 @@ def _version_label(version: Any) -> str:
     return f"version {version.version}" + (f" ({version.label})" if version.label else "")
 
 
-def artifact(page: Page, owner: Any, path: str, filename_hint: str) -> Response:
+def version_artifact(page: Page, name: str, ref: str, path: str) -> Response:
     """
-    Stream one artifact's bytes, verified against its recorded sha256 before any is sent.
+    Stream one artifact of a version, verified against its recorded sha256 before any
+    byte is sent.
 
     Raises:
-        NotFound: ``owner`` (a version or a run) has no artifact at ``path``.
+        NotFound: the version has no artifact at ``path``.
         ArtifactIntegrityError: the stored bytes do not match the digest.
     """
-    from eventreg.artifacts import ManifestEntry
+    version = page.reader.get_version(name, version_ref(ref))
+    return _download(version, path, page.reader.open_artifact(name, version.version, path))
 
-    entry = owner.artifacts.get(path)
-    if entry is None:
-        raise NotFound(f"{filename_hint} has no artifact {path!r}")
-    handle = page.site.artifact_store().open(ManifestEntry(sha256=entry.sha256, size=entry.size), name=path)
+
+def run_artifact(page: Page, run_id: str, path: str) -> Response:
+    """
+    Stream one artifact of a run, verified as :func:`version_artifact` does.
+    """
+    run = page.reader.get_run(run_id)
+    return _download(run, path, page.reader.open_run_artifact(run.id, path))
+
+
+def _download(owner: Any, path: str, handle: BinaryIO) -> Response:
+    entry = owner.artifacts[path]
 
     def chunks() -> Iterator[bytes]:
         with handle:

@@ -24,7 +24,6 @@ import pytest
 import eventreg
 import eventreg.ui
 from eventreg.ui._charts import MAX_POINTS, series
-from eventreg.ui._context import redact
 from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS, build
 
 from starlette.applications import Starlette  # noqa: E402
@@ -321,8 +320,8 @@ def test_links_work_under_a_mount_prefix(registry) -> None:
 
 
 def test_no_password_is_shown(tmp_path) -> None:
-    assert redact("postgresql+psycopg://ana:s3cret@db:5432/reg") == "postgresql+psycopg://ana:***@db:5432/reg"
-    assert redact("sqlite:///./eventreg.db") == "sqlite:///./eventreg.db"
+    assert eventreg.redact_url("postgresql+psycopg://ana:s3cret@db:5432/reg") == "postgresql+psycopg://ana:***@db:5432/reg"
+    assert eventreg.redact_url("sqlite:///./eventreg.db") == "sqlite:///./eventreg.db"
     with eventreg.open(f"sqlite:///{tmp_path / 'c.db'}", artifacts=f"file://{tmp_path / 'a'}") as reg:
         reg.register_version("m", code={"repo": "https://bot:ghp_t0ken@github.com/org/repo.git", "commit": "ab" * 20},
                              params={"source": "s3://key:s3cret@bucket/data"})
@@ -334,7 +333,7 @@ def test_no_password_is_shown(tmp_path) -> None:
 def test_a_url_password_never_reaches_a_page(built, registry) -> None:
     app = eventreg.ui.app(registry)
     html = TestClient(app).get("/").text
-    assert redact(built["url"]) in html
+    assert eventreg.redact_url(built["url"]) in html
     registry.log.url, kept = "postgresql://ana:s3cret@db/reg", registry.log.url
     try:
         html = TestClient(eventreg.ui.app(registry)).get("/").text
@@ -376,3 +375,26 @@ def test_a_search_page_stops_model_by_model_with_the_same_results(registry) -> N
         for limit in (1, 2, 3, 50):
             expected = [(v.name, v.version) for v in registry.search_versions(text, limit=limit)]
             assert [(v.name, v.version) for v in first_versions(registry, text, None, limit)] == expected, text
+
+
+def test_the_model_history_is_paged_newest_first_and_the_last_change_is_any_event(tmp_path) -> None:
+    with eventreg.open(f"sqlite:///{tmp_path / 'h.db'}", artifacts=f"file://{tmp_path / 'a'}", actor="ana") as reg:
+        reg.register_version("m", code=None)
+        for i in range(29):
+            reg.set_version_tag("m", 1, "round", str(i))
+        with eventreg.open(f"sqlite:///{tmp_path / 'h.db'}", artifacts=f"file://{tmp_path / 'a'}",
+                           actor="zoe-tagger") as other:
+            other.set_model_tag("m", "owner", "zoe")
+        client = TestClient(eventreg.ui.app(reg))
+        models = client.get("/").text
+        row = models[models.index('class="model-link">m<'):]
+        assert "by zoe-tagger" in row[:row.index("</tr>")], "a tag is a change too"
+        positions = []
+        for number in (1, 2):
+            page = client.get(f"/models/m/history?page={number}").text
+            positions += [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)]
+        whole = [e.position for e in reg.history("m")]
+        assert positions == whole[::-1], "two pages, newest first, every event once"
+        assert client.get("/models/m/history?page=3").status_code == 404
+        audit = client.get("/audit").text
+        assert all(f'<option value="{name}">' in audit for name in eventreg.event_types())

@@ -539,7 +539,7 @@ def test_json_shapes_are_the_documented_ones(iris: Cli, tmp_path: Path) -> None:
     assert list(iris.json("compare", "iris", "1", "2")) == ["model", "versions", "rows"]
     assert list(iris.json("history", "iris")[0]) == [
         "position", "recorded_at", "actor", "type", "stream_id", "model", "version", "alias", "run_id",
-        "reason", "summary", "payload", "metadata", "hash"]
+        "reason", "summary", "payload", "metadata", "hash", "database_user"]
     diff = iris.json("diff", "1", "5")
     assert list(diff) == ["a", "b", "a_position", "b_position", "models_added", "models_removed",
                           "versions_added", "versions_removed", "aliases_moved", "tags_changed",

@@ -24,7 +24,7 @@ build: check ``df -h`` first and run it in the background, e.g.::
 Usage::
 
     python benchmarks/scale_bench.py [--sizes 1M,10M] [--backends sqlite,postgresql] [--quick]
-        [--dir DIR] [--keep]
+        [--dir DIR] [--keep] [--reuse] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -294,6 +294,7 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where SQLite files go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--reuse", action="store_true", help="measure databases kept by --keep, not rebuild")
+    parser.add_argument("--rounds", type=int, default=3, help="measuring rounds per size (medians)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -308,33 +309,43 @@ def main() -> None:
     print(f"scale_bench: {versions:,} versions over {models} models; sizes "
           f"{', '.join(_label(s) for s in sizes)} points; databases in {folder} / PostgreSQL", flush=True)
     for backend in args.backends.split(","):
-        results: dict[int, dict] = {}
-        for size in sizes:
-            name = f"eventreg_scale_{_label(size).lower()}_{versions}"
-            if backend == "sqlite":
-                path = folder / f"{name}.db"
+        urls: dict[int, str] = {}
+        drops = []
+        try:
+            for size in sizes:
+                name = f"eventreg_scale_{_label(size).lower()}_{versions}"
+                if backend == "sqlite":
+                    path = folder / f"{name}.db"
+                    if not args.reuse:
+                        for old in folder.glob(path.name + "*"):
+                            old.unlink()
+                    urls[size] = f"sqlite:///{path}"
+                    drops.append(lambda path=path: [p.unlink() for p in path.parent.glob(path.name + "*")])
+                elif args.reuse:
+                    urls[size] = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+                else:
+                    urls[size], drop = _fresh_postgres(name)
+                    drops.append(drop)
                 if not args.reuse:
-                    for old in folder.glob(path.name + "*"):
-                        old.unlink()
-                url, drop = f"sqlite:///{path}", lambda path=path: [p.unlink() for p in path.parent.glob(path.name + "*")]
-            elif args.reuse:
-                url, drop = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", None
-            else:
-                url, drop = _fresh_postgres(name)
-            try:
-                start = time.perf_counter()
-                fold = built = 0.0
-                if not args.reuse:
+                    start = time.perf_counter()
                     print(f"{backend} {_label(size)}: building", flush=True)
-                    build(url, models=models, versions=versions, points=size)
+                    build(urls[size], models=models, versions=versions, points=size)
                     built = time.perf_counter() - start
-                    fold = _worker("snapshot", url)["fold"]
-                results[size] = _worker("measure", url, str(models))
-                results[size].update(build_s=built, fold_s=fold)
-                print(f"{backend} {_label(size)}: built in {built:.0f} s, folded in {fold:.1f} s: "
-                      f"{json.dumps(results[size])}", flush=True)
-            finally:
-                if not args.keep and drop is not None:
+                    fold = _worker("snapshot", urls[size])["fold"]
+                    print(f"{backend} {_label(size)}: built in {built:.0f} s, snapshot after a fold of {fold:.1f} s",
+                          flush=True)
+            # the sizes take turns, round after round, so a busy spell of the machine does
+            # not fall on one size only; each figure is the median of its rounds
+            rounds: dict[int, list[dict]] = {size: [] for size in sizes}
+            for turn in range(args.rounds):
+                for size in sizes:
+                    rounds[size].append(_worker("measure", urls[size], str(models)))
+                    print(f"{backend} {_label(size)} round {turn + 1}: {json.dumps(rounds[size][-1])}", flush=True)
+            results = {size: {key: statistics.median(r[key] for r in found if key in r)
+                              for key in found[0]} for size, found in rounds.items()}
+        finally:
+            if not args.keep:
+                for drop in drops:
                     drop()
         print("\n".join(["", *table(backend, results), ""]), flush=True)
 

@@ -249,7 +249,8 @@ class RegistryView:
         Every recorded point of a version's metric, in the order logged (read from the log).
 
         Args:
-            min_step, max_step: only points with a step in this range (bounds included).
+            min_step: only points with a step at least this (a point without a step is then left out).
+            max_step: only points with a step at most this.
 
         Raises:
             NotFound: the model, version or metric does not exist.
@@ -423,7 +424,8 @@ class RegistryView:
         Every recorded point of a run's metric, in the order logged (read from the log).
 
         Args:
-            min_step, max_step: only points with a step in this range (bounds included).
+            min_step: only points with a step at least this (a point without a step is then left out).
+            max_step: only points with a step at most this.
 
         Raises:
             NotFound: the run or metric does not exist.

@@ -78,7 +78,7 @@ from eventreg.log import (
 
 
 #: rows per ``read_all`` query: on SQLite a query costs no round trip and a small chunk stays
-#: in the CPU's cache (a quarter less CPU than 2,000 rows); on a server a query is a round trip
+#: in the CPU's cache (12-24 % less CPU than 2,000 rows); on a server a query is a round trip
 SQLITE_READ_CHUNK, SERVER_READ_CHUNK = 256, 2000
 
 

@@ -34,11 +34,19 @@ With a reachable PostgreSQL server (``EVENTREG_PG_URL``, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) it adds a row for 4 writer
 processes appending single events at once.
 
+``--read-against TREE --read-db DB`` measures only ``read_all`` decoded on an existing
+SQLite log (e.g. replay_bench's 1,000,000 events) against another checkout of eventreg
+(e.g. ``git worktree add ../old 05a4482``, the last commit with the C modules, run with
+``EVENTREG_PURE_PYTHON=1``: the pure-Python path before msgspec): each pass is a fresh
+process, this tree and that one taking turns, and the table shows events/s and CPU
+µs/event of both and their ratio (best and median of the passes).
+
 Usage::
 
     python benchmarks/log_bench.py [--singles 20000] [--batches 1000] [--repeat 3]
                                    [--synchronous FULL|NORMAL] [--no-postgres] [--verbose]
                                    [--with-eventsourcing [--es-python PATH]]
+    python benchmarks/log_bench.py --read-against TREE --read-db DB [--repeat 5]
 
 ``BENCH_DIR`` picks the folder for the database files (default: the system temp dir).
 """
@@ -433,6 +441,67 @@ def postgres_row(per_writer: int, writers: int = 4) -> tuple[float, float] | str
         admin.dispose()
 
 
+# -- read_all against another checkout ------------------------------------------------
+
+#: one pass of ``read_all`` in a fresh process, importing eventreg from its PYTHONPATH
+_READ_PASS = """
+import json, sys, time
+from eventreg import open_log
+log = open_log("sqlite:///" + sys.argv[1])
+started, cpu = time.perf_counter(), time.process_time()
+count = 0
+for event in log.read_all():
+    count += 1
+print(json.dumps([time.perf_counter() - started, time.process_time() - cpu, count]))
+"""
+
+
+def read_pass(tree: str, db: str, pure_python: bool) -> tuple[float, float, int]:
+    """
+    (wall, CPU, events) of one ``read_all`` of ``db`` by the eventreg in ``tree``.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTREG_")}
+    env["PYTHONPATH"] = tree
+    if pure_python:
+        env["EVENTREG_PURE_PYTHON"] = "1"  # an older tree with C modules: its Python path
+    done = subprocess.run([sys.executable, "-c", _READ_PASS, db], env=env, check=True, capture_output=True,
+                          text=True, cwd=tempfile.gettempdir())
+    wall, used, count = json.loads(done.stdout.strip().splitlines()[-1])
+    return wall, used, count
+
+
+def read_against(other: str, db: str, repeat: int) -> int:
+    """
+    The table of ``--read-against``: this tree's ``read_all`` and ``other``'s, taking turns.
+    """
+    import statistics
+
+    here = str(HERE.parent)
+    runs: dict[str, list[tuple[float, float, int]]] = {"this": [], "other": []}
+    for n in range(repeat):
+        order = [("other", other), ("this", here)] if n % 2 == 0 else [("this", here), ("other", other)]
+        for name, tree in order:
+            runs[name].append(read_pass(tree, db, pure_python=name == "other"))
+    counts = {run[2] for both in runs.values() for run in both}
+    assert len(counts) == 1, f"the two trees read different numbers of events: {counts}"
+    count = counts.pop()
+    print(f"read_all decoded, {count:,} events of {db}; SQLite {sqlite3.sqlite_version}, Python "
+          f"{sys.version.split()[0]}; {repeat} passes each, alternating, each in a fresh process; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    header = f"{'measure':<28} {'this tree':>12} {'other tree':>12} {'ratio':>7}"
+    print(f"this tree: {here}\nother tree: {other} (EVENTREG_PURE_PYTHON=1)")
+    print(header)
+    print("-" * len(header))
+    for label, index in (("events/s, wall clock", 0), ("events/s, CPU time", 1)):
+        for how, pick in (("best", min), ("median", statistics.median)):
+            ours = count / pick(run[index] for run in runs["this"])
+            theirs = count / pick(run[index] for run in runs["other"])
+            print(f"{label + ', ' + how:<28} {ours:>12,.0f} {theirs:>12,.0f} {ours / theirs:>6.2f}x")
+    best_cpu = [min(run[1] for run in runs[name]) / count * 1e6 for name in ("this", "other")]
+    print(f"{'CPU us/event, best':<28} {best_cpu[0]:>12.2f} {best_cpu[1]:>12.2f}")
+    return 0
+
+
 # -- the table -------------------------------------------------------------------------
 
 
@@ -461,7 +530,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the eventsourcing library's SQLite recorder, in the same run")
     parser.add_argument("--es-python", default=DEFAULT_ES_PYTHON,
                         help="an interpreter with eventsourcing installed")
+    parser.add_argument("--read-against", metavar="TREE",
+                        help="only read_all of --read-db, against the eventreg checkout in TREE")
+    parser.add_argument("--read-db", metavar="DB", help="an existing SQLite log for --read-against")
     args = parser.parse_args(argv)
+    if args.read_against:
+        if not args.read_db or not Path(args.read_db).exists():
+            print("--read-against needs --read-db with an existing SQLite log (e.g. "
+                  "python benchmarks/replay_bench.py --build-only)", file=sys.stderr)
+            return 2
+        return read_against(str(Path(args.read_against).resolve()), str(Path(args.read_db).resolve()),
+                            args.repeat)
     sync = args.synchronous
     es = args.with_eventsourcing
     if es and not Path(args.es_python).exists():

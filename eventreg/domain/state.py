@@ -458,6 +458,12 @@ def _version_deleted(state: RegistryState, e: ev.VersionDeleted, r: RecordedEven
         model.labels.pop(version.label, None)
 
 
+def _version_stage_set(state: RegistryState, e: ev.VersionStageSet, r: RecordedEvent) -> None:
+    version = _version(state, e.model, e.version, r)
+    version.status = e.stage
+    version.status_reason = e.reason
+
+
 def _alias_removed(state: RegistryState, e: ev.AliasRemoved, r: RecordedEvent) -> None:
     _remove_alias(_touch(state, e.model, r), e.alias, e.previous, e.reason, r)
 
@@ -573,6 +579,7 @@ _HANDLERS: dict[type, Any] = {
     ev.ModelArchived: _model_archived,
     ev.ModelDeleted: _model_deleted,
     ev.VersionDeleted: _version_deleted,
+    ev.VersionStageSet: _version_stage_set,
     ev.AliasRemoved: _alias_removed,
     ev.VersionRegistered: _version_registered,
     ev.VersionUpdated: _version_updated,

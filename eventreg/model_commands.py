@@ -15,7 +15,7 @@ from typing import Any
 
 from eventreg.domain import events as ev
 from eventreg.domain import validation as check
-from eventreg.domain.entities import ARCHIVED, RegistryState
+from eventreg.domain.entities import ARCHIVED, PRODUCTION, READY, STAGING, RegistryState
 from eventreg.domain.queries import VersionRef, _model, _version
 from eventreg.domain.views import Model
 from eventreg.errors import AlreadyExists, NotFound, PolicyViolation, ValidationError
@@ -25,7 +25,9 @@ __all__ = ["MODEL_COMMANDS", "ModelCommands"]
 
 #: The methods composed into Registry (commands: a view refuses them).
 MODEL_COMMANDS = ("archive_model", "create_model", "delete_model", "delete_model_tag", "delete_version", "remove_alias",
-                  "set_model_tag", "update_model")
+                  "set_model_tag", "set_version_stage", "update_model")
+#: The stages ``set_version_stage`` takes (a version's status; READY is MLflow's "None").
+STAGES = (READY, STAGING, PRODUCTION, ARCHIVED)
 
 
 class ModelCommands:
@@ -173,6 +175,40 @@ class ModelCommands:
             _unprotected(state, found.name, alias, "remove it")
             return Plan(ev.model_stream(found.name), [ev.AliasRemoved(
                 model=found.name, alias=alias, previous=found.aliases[alias], reason=reason)])
+
+        self._registry._execute(decide)
+
+    def set_version_stage(self, model: str, version: VersionRef, stage: str, *, archive_existing: bool = False,
+                          reason: str | None = None) -> None:
+        """
+        Move a version to an MLflow stage, kept as its status: ``READY`` (MLflow's "None"),
+        ``STAGING``, ``PRODUCTION`` or ``ARCHIVED``. Aliases are eventreg's way to point at
+        "the production version"; stages are for MLflow clients that still use them.
+
+        Args:
+            archive_existing: also archive the other versions in ``STAGING`` or
+                ``PRODUCTION`` (the stage moved to), in the same append.
+
+        Raises:
+            NotFound: the model or version does not exist.
+            ValidationError: an unknown stage, or ``archive_existing`` with a stage other
+                than STAGING or PRODUCTION.
+        """
+        if stage not in STAGES:
+            raise ValidationError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+        if archive_existing and stage not in (STAGING, PRODUCTION):
+            raise ValidationError(f"archive_existing needs the stage STAGING or PRODUCTION, not {stage}")
+        reason = check.check_text(reason, "reason", check.MAX_REASON_LENGTH)
+
+        def decide(state: RegistryState) -> Plan:
+            found = _model(state, model)
+            target = _version(found, version)
+            new: list[Any] = []
+            if archive_existing:
+                new += [ev.VersionStageSet(model=found.name, version=v.version, stage=ARCHIVED, reason=reason)
+                        for v in found.versions.values() if v.status == stage and v.version != target.version]
+            new.append(ev.VersionStageSet(model=found.name, version=target.version, stage=stage, reason=reason))
+            return Plan(ev.model_stream(found.name), new)
 
         self._registry._execute(decide)
 

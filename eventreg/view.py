@@ -64,7 +64,7 @@ __all__ = ["COMMANDS", "REGISTRY_ONLY", "RegistryView", "registry_read"]
 #: The registry's commands: on a view they raise ReadOnlyError.
 COMMANDS = frozenset({
     "archive_model", "archive_version", "close", "create_model", "delete_model", "delete_model_tag", "delete_version",
-    "delete_version_tag", "remove_alias",
+    "delete_version_tag", "remove_alias", "set_version_stage",
     "deprecate_version", "log_metric", "log_metrics", "promote", "register_version", "reproduce", "rollback",
     "save_snapshot", "set_model_tag", "set_version_tag", "start_run", "subscribe", "update_model",
     "update_version", *GOVERNANCE_COMMANDS, *WEBHOOK_COMMANDS, *EXPERIMENT_COMMANDS,

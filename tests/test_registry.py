@@ -399,9 +399,10 @@ def test_bad_names_are_refused_with_nothing_written(reg, bad):
         lambda: reg.promote("iris", 1, alias=bad),
         lambda: reg.set_model_tag("iris", bad, "v"),
         lambda: reg.register_version("iris", params={bad: 1}, code=None),
-        lambda: reg.log_metric("iris", 1, bad, 1.0),
         lambda: reg.register_version("iris", label=bad, code=None),
     ]
+    if bad != "a/b":  # a metric key may contain "/" (train/loss): see test_registry_mlflow_events.py
+        calls.append(lambda: reg.log_metric("iris", 1, bad, 1.0))
     for call in calls:
         with pytest.raises(ValidationError):
             call()

@@ -176,3 +176,21 @@ def test_a_metric_key_may_contain_a_slash(any_log_url, tmp_path):
         assert [r.id for r in reg.search_runs("e", "metrics.`val/loss` > 0.6")] == [run.id]
         with pytest.raises(ValidationError, match="must not contain '/'"):
             reg.create_model("a/b")  # names in references and streams still may not
+
+
+def test_mlflow_stages_are_a_versions_status(any_log_url, tmp_path):
+    with _open(any_log_url, tmp_path) as reg:
+        for _ in range(3):
+            reg.register_version("iris", code=None, capture="off")
+        reg.set_version_stage("iris", 1, "PRODUCTION")
+        reg.set_version_stage("iris", 2, "PRODUCTION")  # two may share a stage
+        reg.set_version_stage("iris", 3, "PRODUCTION", archive_existing=True, reason="v3 is live")
+        with pytest.raises(ValidationError, match="archive_existing needs the stage STAGING or PRODUCTION"):
+            reg.set_version_stage("iris", 1, "READY", archive_existing=True)
+        with pytest.raises(ValidationError, match="stage must be one of"):
+            reg.set_version_stage("iris", 1, "Production")
+    with _open(any_log_url, tmp_path) as reg:
+        assert [(v.version, v.status) for v in reg.list_versions("iris")] == [
+            (1, "ARCHIVED"), (2, "ARCHIVED"), (3, "PRODUCTION")]
+        assert reg.get_version("iris", 3).status_reason == "v3 is live"
+        reg.promote("iris", 3, alias="production")  # a stage does not block promotion

@@ -157,7 +157,8 @@ COMMANDS = {"archive_model", "archive_version", "close", "create_model", "delete
             "register_key", "reject", "request_promotion", "request_rollback", "revoke_key", "revoke_role",
             "rotate_key", "sign_with", "unprotect", "withdraw", "create_webhook", "update_webhook",
             "delete_webhook", "create_experiment", "delete_experiment", "delete_experiment_tag", "delete_run",
-            "restore_experiment", "restore_run", "set_experiment_tag", "delete_model", "delete_version", "remove_alias"}
+            "restore_experiment", "restore_run", "set_experiment_tag", "delete_model", "delete_version", "remove_alias",
+            "set_version_stage"}
 WHOLE_LOG = {"diff", "verify"}  # reads of the whole log: on the registry only
 
 

@@ -22,6 +22,9 @@ from eventreg.domain.governance_state import GovernanceState
 READY = "READY"
 DEPRECATED = "DEPRECATED"
 ARCHIVED = "ARCHIVED"
+#: MLflow's deployment stages, kept as a version's status (``set_version_stage``)
+STAGING = "STAGING"
+PRODUCTION = "PRODUCTION"
 #: a deleted version: hidden from every read, its number never reused (the log keeps it)
 DELETED = "DELETED"
 

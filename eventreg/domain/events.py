@@ -212,6 +212,21 @@ class VersionArchived:
 
 
 @attrs.frozen(kw_only=True)
+class VersionStageSet:
+    """
+    A version moved to a stage (MLflow's ``transition_model_version_stage``): ``stage`` is
+    its new status, ``READY`` (MLflow's "None"), ``STAGING``, ``PRODUCTION`` or ``ARCHIVED``.
+    """
+
+    type: ClassVar[str] = "version.stage_set"
+    schema_version: ClassVar[int] = 1
+    model: str
+    version: int
+    stage: str
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class VersionDeleted:
     """
     A version was deleted: hidden from every read, its aliases removed, its number never
@@ -511,6 +526,7 @@ EVENT_CLASSES: tuple[type, ...] = (
     VersionTagDeleted,
     VersionDeprecated,
     VersionArchived,
+    VersionStageSet,
     VersionDeleted,
     AliasPromoted,
     AliasRolledBack,

@@ -31,7 +31,6 @@ from eventreg.domain.entities import (
     _add_points,
     _point_rows,
     ARCHIVED,
-    DELETED,
     DEPRECATED,
     FAILED,
     FINISHED,
@@ -50,6 +49,7 @@ from eventreg.domain.entities import (
     VersionState,
 )
 from eventreg.domain.events import ArtifactEntry
+from eventreg.domain.lifecycle_state import LIFECYCLE_HANDLERS
 from eventreg.domain.repro_state import REPRO_HANDLERS
 from eventreg.errors import LogCorrupted
 from eventreg.log import RecordedEvent
@@ -442,71 +442,10 @@ def _move_alias(state: RegistryState, r: RecordedEvent, name: str, alias: str, n
                        reason=reason, forced=forced, actor=r.actor, at=r.recorded_at, position=r.position))
 
 
-def _model_deleted(state: RegistryState, e: ev.ModelDeleted, r: RecordedEvent) -> None:
-    del state.models[e.model]  # the log keeps it: history and as_of before this still show it
-
-
-def _version_deleted(state: RegistryState, e: ev.VersionDeleted, r: RecordedEvent) -> None:
-    version = _version(state, e.model, e.version, r)
-    version.status = DELETED
-    version.status_reason = e.reason
-    model = state.models[e.model]
-    for alias in [a for a, number in model.aliases.items() if number == e.version]:
-        _remove_alias(model, alias, e.version, e.reason, r)
-    for stack in model.alias_stacks.values():  # a rollback never returns to it
-        stack[:] = [number for number in stack if number != e.version]
-    if version.label is not None:
-        model.labels.pop(version.label, None)
-
-
-def _alias_removed(state: RegistryState, e: ev.AliasRemoved, r: RecordedEvent) -> None:
-    _remove_alias(_touch(state, e.model, r), e.alias, e.previous, e.reason, r)
-
-
-def _remove_alias(model: ModelState, alias: str, previous: int, reason: str | None, r: RecordedEvent) -> None:
-    model.aliases.pop(alias, None)
-    model.alias_stacks.pop(alias, None)
-    model.alias_history.setdefault(alias, []).append(Alias(
-        model=model.name, name=alias, version=previous, previous=previous, action="remove", reason=reason,
-        forced=False, actor=r.actor, at=r.recorded_at, position=r.position))
-
-
 def _experiment_created(state: RegistryState, e: ev.ExperimentCreated, r: RecordedEvent) -> None:
     state.experiments.setdefault(
         e.experiment, ExperimentState(name=e.experiment, created_at=r.recorded_at, actor=r.actor, position=r.position)
     )
-
-
-def _experiment_tag_set(state: RegistryState, e: ev.ExperimentTagSet, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].tags[e.key] = e.value
-
-
-def _experiment_tag_deleted(state: RegistryState, e: ev.ExperimentTagDeleted, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].tags.pop(e.key, None)
-
-
-def _experiment_deleted(state: RegistryState, e: ev.ExperimentDeleted, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].deleted = True
-
-
-def _experiment_restored(state: RegistryState, e: ev.ExperimentRestored, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].deleted = False
-
-
-def _run_deleted(state: RegistryState, e: ev.RunDeleted, r: RecordedEvent) -> None:
-    deleted = state.experiments[state.runs[e.run_id].experiment].deleted_runs
-    if e.run_id not in deleted:
-        deleted.append(e.run_id)
-
-
-def _run_restored(state: RegistryState, e: ev.RunRestored, r: RecordedEvent) -> None:
-    deleted = state.experiments[state.runs[e.run_id].experiment].deleted_runs
-    if e.run_id in deleted:
-        deleted.remove(e.run_id)
-
-
-def _run_tag_deleted(state: RegistryState, e: ev.RunTagDeleted, r: RecordedEvent) -> None:
-    state.runs[e.run_id].tags.pop(e.key, None)
 
 
 def _run_started(state: RegistryState, e: ev.RunStarted, r: RecordedEvent) -> None:
@@ -562,19 +501,12 @@ def _snapshot_saved(state: RegistryState, e: ev.SnapshotSaved, r: RecordedEvent)
     pass  # vouches for a snapshot; changes nothing a query shows
 
 
-def _webhook_event(state: RegistryState, e: Any, r: RecordedEvent) -> None:
-    pass  # webhooks are few: eventreg.webhooks folds each one's stream when asked
-
-
 _HANDLERS: dict[type, Any] = {
     ev.ModelCreated: _model_created,
     ev.ModelUpdated: _model_updated,
     ev.ModelTagSet: _model_tag_set,
     ev.ModelTagDeleted: _model_tag_deleted,
     ev.ModelArchived: _model_archived,
-    ev.ModelDeleted: _model_deleted,
-    ev.VersionDeleted: _version_deleted,
-    ev.AliasRemoved: _alias_removed,
     ev.VersionRegistered: _version_registered,
     ev.VersionUpdated: _version_updated,
     ev.VersionMetricsLogged: _version_metrics_logged,
@@ -585,13 +517,6 @@ _HANDLERS: dict[type, Any] = {
     ev.AliasPromoted: _alias_moved,
     ev.AliasRolledBack: _alias_moved,
     ev.ExperimentCreated: _experiment_created,
-    ev.ExperimentTagSet: _experiment_tag_set,
-    ev.ExperimentTagDeleted: _experiment_tag_deleted,
-    ev.ExperimentDeleted: _experiment_deleted,
-    ev.ExperimentRestored: _experiment_restored,
-    ev.RunDeleted: _run_deleted,
-    ev.RunRestored: _run_restored,
-    ev.RunTagDeleted: _run_tag_deleted,
     ev.RunStarted: _run_started,
     ev.RunParamsLogged: _run_params_logged,
     ev.RunMetricsLogged: _run_metrics_logged,
@@ -600,10 +525,8 @@ _HANDLERS: dict[type, Any] = {
     ev.RunModelLogged: _run_model_logged,
     ev.RunFinished: _run_finished,
     ev.SnapshotSaved: _snapshot_saved,
-    ev.WebhookCreated: _webhook_event,
-    ev.WebhookUpdated: _webhook_event,
-    ev.WebhookDeleted: _webhook_event,
     **REPRO_HANDLERS,
+    **LIFECYCLE_HANDLERS,
     **governance_state.HANDLERS,
 }
 assert set(_HANDLERS) == set(ev.EVENT_CLASSES)

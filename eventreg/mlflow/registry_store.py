@@ -20,11 +20,19 @@ from mlflow.entities.model_registry import (
     RegisteredModelAlias,
     RegisteredModelTag,
 )
-from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, STAGE_ARCHIVED
+from mlflow.entities.model_registry.model_version_stages import (
+    ALL_STAGES,
+    DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS,
+    STAGE_ARCHIVED,
+    STAGE_NONE,
+    STAGE_PRODUCTION,
+    STAGE_STAGING,
+    get_canonical_stage,
+)
 from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
 from mlflow.entities.webhook import Webhook, WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.registry_utils import add_prompt_filter_string
+from mlflow.prompt.registry_utils import add_prompt_filter_string, handle_resource_already_exist_error, has_prompt_tag
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
@@ -49,6 +57,9 @@ from eventreg.mlflow._common import millis, translated, unsupported
 #: Version tags that carry MLflow fields eventreg has no field for yet (hidden from MLflow).
 SOURCE, RUN_ID, RUN_LINK, MODEL_ID = "mlflow.source", "mlflow.runId", "mlflow.runLink", "mlflow.modelId"
 _HIDDEN = (SOURCE, RUN_ID, RUN_LINK, MODEL_ID)
+#: eventreg's status of a version for each MLflow stage, and back (DEPRECATED shows as "None")
+_STATUS_OF = {STAGE_NONE: "READY", STAGE_STAGING: "STAGING", STAGE_PRODUCTION: "PRODUCTION", STAGE_ARCHIVED: "ARCHIVED"}
+_STAGE_OF = {status: stage for stage, status in _STATUS_OF.items()}
 _MAX_RESULTS = 1000  # SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD / ..._MODEL_VERSION_...
 _MAX_VERSION_RESULTS = 200_000
 
@@ -81,10 +92,7 @@ class EventregRegistryStore(AbstractStore):
     # -- translation ------------------------------------------------------------------------
 
     def _model(self, model: Any) -> RegisteredModel:
-        reg = self.registry
-        latest = []
-        if model.latest_version:
-            latest = [self._version(reg.get_version(model.name, model.latest_version))]
+        latest = list(self._latest_by_stage(model.name).values()) if model.latest_version else []
         return RegisteredModel(
             name=model.name, creation_timestamp=millis(model.created_at),
             last_updated_timestamp=millis(model.updated_at), description=model.description,
@@ -97,7 +105,7 @@ class EventregRegistryStore(AbstractStore):
         return ModelVersion(
             name=version.name, version=version.version, creation_timestamp=millis(version.created_at),
             last_updated_timestamp=millis(version.updated_at), description=version.description,
-            user_id=version.actor, current_stage=STAGE_ARCHIVED if version.status == "ARCHIVED" else "None",
+            user_id=version.actor, current_stage=_STAGE_OF.get(version.status, STAGE_NONE),
             source=tags.get(SOURCE, ""), run_id=version.run_id or tags.get(RUN_ID),
             status=ModelVersionStatus.to_string(ModelVersionStatus.READY),
             tags=[ModelVersionTag(k, v) for k, v in tags.items() if k not in _HIDDEN],
@@ -113,8 +121,9 @@ class EventregRegistryStore(AbstractStore):
         for t in tags or ():
             _validate_registered_model_tag(t.key, t.value)
         with translated():
-            if any(m.name == name for m in self.registry.list_models()):
-                raise MlflowException(f"Registered Model (name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
+            existing = next((m for m in self.registry.list_models() if m.name == name), None)
+            if existing is not None:
+                handle_resource_already_exist_error(name, has_prompt_tag(existing.tags), has_prompt_tag(tags))
             return self._model(self.registry.create_model(
                 _name(name), description=description, tags={t.key: t.value for t in tags or ()}))
 
@@ -152,20 +161,23 @@ class EventregRegistryStore(AbstractStore):
 
     def _get_version(self, name: Any, version: Any) -> Any:
         number = _number(version)
-        model = self._get_model(name)
         try:
-            return self.registry.get_version(model.name, number)
+            return self.registry.get_version(_name(name), number)
         except NotFound:
             raise MlflowException(f"Model Version (name={name}, version={version}) not found",
                                   RESOURCE_DOES_NOT_EXIST) from None
 
-    def get_latest_versions(self, name, stages=None):
+    def _latest_by_stage(self, name: str) -> dict[str, ModelVersion]:
         with translated():
-            versions = self.registry.list_versions(self._get_model(name).name)
+            versions = self.registry.list_versions(name)
         latest: dict[str, ModelVersion] = {}
         for v in versions:
             mv = self._version(v)
             latest[mv.current_stage] = mv
+        return latest
+
+    def get_latest_versions(self, name, stages=None):
+        latest = self._latest_by_stage(self._get_model(name).name)
         if not stages:
             return list(latest.values())
         wanted = {s.lower() for s in stages}
@@ -215,12 +227,16 @@ class EventregRegistryStore(AbstractStore):
             return self._version(self.registry.update_version(v.name, v.version, description=description))
 
     def transition_model_version_stage(self, name, version, stage, archive_existing_versions):
-        if str(stage).lower() != STAGE_ARCHIVED.lower():
-            raise unsupported(f"stage {stage!r}", "eventreg has aliases (set_registered_model_alias) and the "
-                              "status ARCHIVED; MLflow's stages are deprecated")
+        canonical = get_canonical_stage(stage)
+        if archive_existing_versions and canonical not in DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS:
+            raise MlflowException(f"Model version transition cannot archive existing model versions because "
+                                  f"'{stage}' is not an Active stage. Valid stages are "
+                                  f"{DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS}")
         with translated():
             v = self._get_version(name, version)
-            return self._version(self.registry.archive_version(v.name, v.version))
+            self.registry.set_version_stage(v.name, v.version, _STATUS_OF[canonical],
+                                            archive_existing=bool(archive_existing_versions))
+            return self._version(self._get_version(v.name, v.version))
 
     def delete_model_version(self, name, version):
         with translated():

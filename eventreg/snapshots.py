@@ -29,6 +29,7 @@ import attrs
 
 from eventreg.domain.codec import converter
 from eventreg.domain.events import ArtifactEntry, MetricPoint
+from eventreg.domain.governance_state import GovernanceState
 from eventreg.domain.entities import (
     Alias,
     NO_STEP,
@@ -45,14 +46,14 @@ from eventreg.log import format_timestamp, parse_timestamp
 from eventreg.log_encoding import decode_json
 
 #: Version of this codec's layout; a snapshot of another version is rebuilt.
-FORMAT = "eventreg-fast-snapshot/5"
+FORMAT = "eventreg-fast-snapshot/6"
 #: The ``format`` a ``projection.snapshot_saved`` event records for this codec's snapshots
 #: (1 is :func:`eventreg.domain.state.dump_state`'s, 2 this codec's earlier single-document
 #: one, 3 this one's with every metric point inside).
 EVENT_FORMAT = 4
 #: What a snapshot of this codec starts with; then the compressed header's length (8 bytes,
 #: little-endian), the compressed header, and the chunks it locates.
-MAGIC = b"eventreg-snapshot/5\n"
+MAGIC = b"eventreg-snapshot/6\n"
 #: Most versions (of one model) or runs stored in one chunk. A chunk is decompressed and
 #: decoded as a whole the first time one of its records is read.
 CHUNK = 256
@@ -62,6 +63,7 @@ _CLASSES = (RegistryState, ModelState, VersionState, RunState, ExperimentState, 
 #: gained, lost or reordered a field makes old snapshots untrusted.
 LAYOUT = {cls.__name__: [f.name for f in attrs.fields(cls)] for cls in _CLASSES}
 LAYOUT["MetricStats"] = list(MetricStats.__slots__)
+LAYOUT["GovernanceState"] = [f.name for f in attrs.fields(GovernanceState)]
 
 _V = LAYOUT["VersionState"]
 _R = LAYOUT["RunState"]
@@ -90,6 +92,7 @@ def dump(state: RegistryState, code_version: str) -> bytes:
         "runs": _dump_table(state.runs, _dump_run, chunks),
         "experiments": [[_plain(e, n) for n in _E] for e in state.experiments.values()],
         "streams": [list(state.streams), list(state.streams.values())],
+        "governance": converter.unstructure(state.governance),
         "chunks": chunks.table,
     }
     head = _compress(header)
@@ -147,7 +150,8 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
         ids, versions = header["streams"]
         return RegistryState(position=header["position"], last_hash=header["hash"], models=models,
                              runs=_table(header["runs"], chunks, _decode_runs), experiments=experiments,
-                             streams=dict(zip(ids, versions)))
+                             streams=dict(zip(ids, versions)),
+                             governance=converter.structure(header["governance"], GovernanceState))
     except Exception:  # damaged or forged: never trusted, rebuilt from the log
         return None
 

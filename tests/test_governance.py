@@ -217,3 +217,21 @@ def test_four_processes_approving_at_once_promote_exactly_once(shared_url, appro
         assert types.count("request.approved") == approvals
         assert reg.get_alias("iris", "production").version == 3
         assert reg.verify().ok
+
+
+def test_a_snapshot_keeps_the_governance_state(shared_url):
+    """
+    Opening from a snapshot gives the same policies, roles and requests as a replay: a
+    protected alias stays protected (a snapshot once dropped them, leaving it open).
+    """
+    _setup(shared_url)
+    with _open(shared_url, "bob") as reg:
+        request = reg.request_promotion("iris", 3, alias="production", reason="better")
+        reg.save_snapshot()
+        replayed = fold(reg.events())
+    with _open(shared_url, "alice") as reg:
+        assert reg._writer.state.governance == replayed.governance
+        assert reg.get_policy("iris", "production") is not None
+        assert reg.get_request(request.request_id).status == "open"
+        with pytest.raises(PolicyViolation, match="protected"):
+            reg.promote("iris", 3, alias="production")

@@ -47,7 +47,7 @@ def test_mlflow_resolves_every_scheme_whatever_is_imported_first(first):
             "uri = 'eventreg+sqlite:///' + __import__('tempfile').mkdtemp() + '/reg.db'\n"
             "client = MlflowClient(tracking_uri=uri, registry_uri=uri)\n"
             "print(type(client._tracking_client.store).__name__, type(client._get_registry_client().store).__name__)\n"
-            "repo = get_artifact_repository('eventreg+sqlite:///' + __import__('tempfile').mkdtemp() + '/x.db/-/runs/abc/artifacts')\n"
+            "repo = get_artifact_repository(uri + '/-/runs/abc/artifacts')  # a private log, not a shared /tmp path\n"
             "print(type(repo).__name__)\n")
     done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)

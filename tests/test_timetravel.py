@@ -185,9 +185,13 @@ def test_reads_on_the_registry_and_on_a_view_are_one_implementation(reg):
     from eventreg.registry import Registry
     from eventreg.view import RegistryView
 
+    from eventreg.artifact_reads import ArtifactReads
+
     list(_steps(reg))
-    for name in ("get_version", "search_versions", "history", "audit_report", "as_of", "download"):
+    for name in ("get_version", "search_versions", "history", "audit_report", "as_of"):
         assert getattr(Registry, name).__wrapped__ is getattr(RegistryView, name)
+    assert Registry.download.__wrapped__ is ArtifactReads.download  # composed into both, like webhooks
+    assert reg.as_of(1).download.__func__ is ArtifactReads.download
     view = reg.as_of(reg.head().position)
     assert view.get_version("iris", "production") == reg.get_version("iris", "production")
     assert view.history() == reg.history()

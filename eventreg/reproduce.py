@@ -510,7 +510,10 @@ def reproduce(reg: Any, model: str, version: Any, *, workdir: str | os.PathLike[
     else:
         steps.append(f"code: write {len(code.get('files') or {})} stored file(s) into {codedir}")
     for name, ds in job.datasets.items():
-        steps.append(f"data: verify {name} ({ds.get('uri') or ds.get('kind')}) against {ds.get('digest')}")
+        where = ds.get("uri") or ds.get("kind")
+        if ds.get("path"):  # inside the code's folder: the rebuilt copy is checked (the code may bring it)
+            where = f"{ds['path']} in the rebuilt code, recorded at {where}"
+        steps.append(f"data: verify {name} ({where}) against {ds.get('digest')}")
     if not dry_run:
         base.mkdir(parents=True, exist_ok=True)
         _materialise_code(reg, job, codedir)

@@ -370,19 +370,45 @@ def diff(log: Any, a: Any, b: Any, *, code_version: str | None) -> RegistryDiff:
                     (summaries[positions[1]], positions[1]))
 
 
-def verify(log: Any, expected_head: Head | tuple[int, str] | str | None = None) -> VerifyReport:
+def verify(log: Any, expected_head: Head | tuple[int, str] | str | None = None, *,
+           signatures: bool = False) -> VerifyReport:
     """
     The log's hash chain checked, and ``expected_head`` (``(position, hash)`` or
     ``"POS:HASH"``) found in it if given.
+
+    With ``signatures``, every signed event is checked too against the key the log held at
+    its position (:class:`eventreg.signing.SignatureChecker`), in the same pass over the
+    log; a broken chain is reported first, as it makes every later check moot.
     """
     if isinstance(expected_head, str):
         expected_head = Head.parse(expected_head)
     elif expected_head is not None:
         expected_head = Head(int(expected_head[0]), str(expected_head[1]).lower())
-    result = log.verify(expected_head)
-    return VerifyReport(ok=result.ok, checked=result.checked, head=result.head,
-                        first_bad_position=result.first_bad_position, problem=result.problem,
-                        expected_head=expected_head)
+    if not signatures:
+        result = log.verify(expected_head)
+        signed = None
+    else:
+        from eventreg.log import BaseLog
+        from eventreg.signing import SignatureChecker
+
+        checker = SignatureChecker()
+        try:
+            if isinstance(log, BaseLog):
+                result = log.verify(expected_head, each=checker.feed)
+            else:  # a backend of its own making: a second pass for the signatures
+                result = log.verify(expected_head)
+                for event in log.read_all() if result.ok else ():
+                    checker.feed(event)
+            signed = checker.result() if result.ok else None
+        finally:
+            checker.close()
+    report = VerifyReport(ok=result.ok, checked=result.checked, head=result.head,
+                          first_bad_position=result.first_bad_position, problem=result.problem,
+                          expected_head=expected_head)
+    if signed is None:
+        return report
+    return attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
+                        problem=signed.problem, signatures_checked=signed.checked)
 
 
 def with_artifacts(report: VerifyReport, state: RegistryState, store: Any) -> VerifyReport:

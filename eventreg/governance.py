@@ -375,19 +375,6 @@ class Governance:
         self._registry.promote(result.model, result.version, alias=alias, reason=reason)
         return attrs.evolve(result, promoted_to=alias)
 
-    def with_signatures(self, report: Any) -> Any:
-        """
-        A verify report completed by the check of every signature in the log (when the
-        chain itself is intact).
-        """
-        if not report.ok:
-            return report
-        from eventreg.signing import verify_signatures
-
-        signed = verify_signatures(self._registry.log.read_all(), workers=None)  # large logs: every CPU
-        return attrs.evolve(report, ok=signed.ok, first_bad_position=signed.first_bad_position,
-                            problem=signed.problem, signatures_checked=signed.checked)
-
     def sign_on_open(self, key: Any, passphrase: str | None) -> None:
         """
         :meth:`sign_with` for ``eventreg.open``: a refused key closes the registry first.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from eventreg.errors import ConcurrencyConflict, InvalidEvent, LogCorrupted
@@ -307,19 +307,29 @@ class BaseLog:
         the parent's and must not be shared.
         """
 
-    def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult:
+    def verify(self, expected_head: Head | tuple[int, str] | None = None, *,
+               each: Callable[[RecordedEvent], Any] | None = None) -> VerifyResult:
         """
         Recompute the whole hash chain; see :func:`verify_chain`.
 
         Stored data that cannot even be read as an event (a backend raises
         ``LogCorrupted``) is reported as a failed result at the position after the last
         good event, never as an exception.
+
+        Args:
+            each: called with every event as it is read, so that a caller checking more
+                than the chain (signatures) reads the log once.
         """
         unreadable: list[LogCorrupted] = []
 
         def events() -> Iterator[RecordedEvent]:
             try:
-                yield from self.read_all()
+                if each is None:
+                    yield from self.read_all()
+                    return
+                for event in self.read_all():
+                    each(event)
+                    yield event
             except LogCorrupted as e:
                 unreadable.append(e)
 

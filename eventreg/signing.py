@@ -19,6 +19,8 @@ event breaks both the chain and the signature.
 from __future__ import annotations
 
 import base64
+import collections
+import concurrent.futures
 import hashlib
 import os
 from collections.abc import Iterable
@@ -30,7 +32,7 @@ import attrs
 from eventreg.errors import ConfigurationError, NotFound, ValidationError
 from eventreg.log import NewEvent, RecordedEvent, canonical_bytes
 
-__all__ = ["SignatureCheck", "Signer", "create_key", "key_id_of", "keys_dir", "load_signer", "public_key_text",
+__all__ = ["SignatureCheck", "SignatureChecker", "Signer", "create_key", "key_id_of", "keys_dir", "load_signer", "public_key_text",
            "signing_digest", "verify_signatures"]
 
 #: metadata fields of a signed event
@@ -216,117 +218,228 @@ class SignatureCheck:
     problem: str | None = None
 
 
-#: Signed events checked per batch; a batch at least this large goes to worker processes
-#: when ``workers`` allows (Ed25519 verification is CPU-bound and holds the GIL).
-BATCH = 20_000
+#: Signed events per batch handed to a worker thread (PyNaCl releases the GIL while
+#: libsodium verifies, so one thread per CPU checks batches while the log is read).
+BATCH = 256
+#: Check signatures with libsodium (PyNaCl) when it is installed; False: OpenSSL alone
+#: (``cryptography``), one signature at a time in the reading thread.
+PYNACL = True
+
+_Item = tuple[int, bytes, bytes, bytes]  # (position, raw public key, signature, digest)
 
 
-def _verify_batch(items: list[tuple[int, bytes, bytes, bytes]]) -> int | None:
+def _nacl_signing() -> Any:
     """
-    The first position in ``items`` (``(position, raw public key, signature, digest)``)
-    whose signature does not verify, or None.
+    ``nacl.signing`` when PyNaCl is installed and :data:`PYNACL` is on, else None.
+    """
+    if not PYNACL:
+        return None
+    try:
+        import nacl.signing
+    except ModuleNotFoundError:
+        return None
+    return nacl.signing
+
+
+def _openssl_verifies(public_raw: bytes, signature: bytes, digest: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, digest)
+    except (InvalidSignature, ValueError):  # ValueError: a registered key of the wrong size
+        return False
+    return True
+
+
+def _first_bad_openssl(items: list[_Item]) -> int | None:
+    """
+    The index of the first item whose signature OpenSSL does not verify, or None.
     """
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     keys: dict[bytes, Any] = {}
-    for position, public_raw, signature, digest in items:
+    for index, (_, public_raw, signature, digest) in enumerate(items):
         key = keys.get(public_raw)
         try:
             if key is None:
                 key = keys[public_raw] = Ed25519PublicKey.from_public_bytes(public_raw)
             key.verify(signature, digest)
-        except (InvalidSignature, ValueError):  # ValueError: a registered key of the wrong size
-            return position
+        except (InvalidSignature, ValueError):
+            return index
     return None
 
 
-def _first_bad(items: list[tuple[int, bytes, bytes, bytes]], pool: Any, workers: int) -> int | None:
-    if pool is None or len(items) < BATCH:
-        return _verify_batch(items)
-    size = -(-len(items) // (workers * 4))
-    found = [p for p in pool.map(_verify_batch, [items[i:i + size] for i in range(0, len(items), size)])
-             if p is not None]
-    return min(found, default=None)
-
-
-def verify_signatures(events: Iterable[RecordedEvent], *, workers: int | None = 1) -> SignatureCheck:
+def _first_bad_nacl(items: list[_Item]) -> int | None:
     """
-    Check every signed event against the key the log held at its position.
+    :func:`_first_bad_openssl` with libsodium. libsodium is the stricter of the two (it
+    refuses small-order points and non-canonical encodings that OpenSSL accepts), so what
+    it accepts OpenSSL accepts too; what it refuses goes to OpenSSL, whose answer is the
+    verdict: the outcome is OpenSSL's either way.
+    """
+    import nacl.signing
 
-    Keys come from the log's own ``governance.key_registered`` / ``key_revoked`` events: a
-    signature by an unknown key, by a key revoked at an earlier position, by a key of
-    another actor, or that does not match the event's content fails, naming the position.
+    keys: dict[bytes, Any] = {}
+    for index, (_, public_raw, signature, digest) in enumerate(items):
+        try:
+            key = keys.get(public_raw)
+            if key is None:
+                key = keys[public_raw] = nacl.signing.VerifyKey(public_raw)
+            key.verify(digest, signature)
+        except Exception:  # noqa: BLE001 - any refusal (bad signature, odd key): OpenSSL decides
+            if not _openssl_verifies(public_raw, signature, digest):
+                return index
+    return None
+
+
+class SignatureChecker:
+    """
+    Checks the signatures of a log event by event, as a reader hands them over (so that
+    ``verify()`` reads the log once for the chain and the signatures).
+
+    :meth:`feed` every event in log order, then :meth:`result`. Keys come from the log's
+    own ``governance.key_registered`` / ``key_revoked`` events: a signature by an unknown
+    key, by a key revoked at an earlier position, by a key of another actor, or that does
+    not match the event's content fails, naming the first bad position.
+
+    With PyNaCl installed, batches of :data:`BATCH` signatures are verified by libsodium
+    on ``workers`` threads (None: one per CPU; 1: in the calling thread) while the caller
+    goes on reading; without it, OpenSSL checks them in the calling thread.
+    """
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        self._workers = (os.cpu_count() or 1) if workers is None else max(1, workers)
+        self._nacl = _nacl_signing() is not None
+        self._verify = _first_bad_nacl if self._nacl else _first_bad_openssl
+        self._keys: dict[str, list[Any]] = {}  # key id -> [raw public key, owner, revoked]
+        self._items: list[_Item] = []
+        self._queued = 0  # signatures handed to a batch
+        self._pending: collections.deque[tuple[int, list[_Item], Any]] = collections.deque()
+        self._pool: Any = None
+        self._bad: tuple[int, int, str] | None = None  # (position, checked before it, problem)
+        self._stopped = False
+
+    def feed(self, event: RecordedEvent) -> None:
+        """
+        Check one event (the next in log order) and take note of the keys it registers or revokes.
+        """
+        if self._stopped:
+            return
+        metadata = event.metadata
+        if metadata and SIGNATURE in metadata:
+            try:
+                problem = self._queue(event, metadata)
+            except (TypeError, ValueError, AttributeError, UnicodeError, RecursionError, OverflowError) as e:
+                problem = f"the signed content cannot be read ({type(e).__name__}: {e})"
+            if problem:
+                if self._items:  # the signatures before it first: one of them may be bad
+                    self._submit()
+                self._stop(event.position, self._queued, f"position {event.position}: {problem}")
+                return
+            if len(self._items) >= BATCH:
+                self._submit()
+        type_ = event.type
+        if type_ == "governance.key_registered":
+            payload = event.payload
+            try:
+                raw = base64.b64decode(payload["public_key"], validate=True)
+                self._keys[payload["key_id"]] = [raw, payload["owner"], False]
+            except (KeyError, ValueError, TypeError):
+                pass  # a key that cannot be read signs nothing that verifies
+        elif type_ == "governance.key_revoked":
+            entry = self._keys.get(event.payload.get("key_id"))
+            if entry is not None:
+                entry[2] = True
+
+    def _queue(self, event: RecordedEvent, metadata: dict[str, Any]) -> str | None:
+        key_id = metadata.get(SIGNED_BY)
+        entry = self._keys.get(key_id) if type(key_id) is str else None
+        if entry is None:
+            return f"signed by key {key_id!r}, which the log does not hold at this position"
+        if entry[2]:
+            return f"signed by key {key_id} after its revocation"
+        if entry[1] != event.actor:
+            return f"signed by key {key_id} of {entry[1]!r}, but the event's actor is {event.actor!r}"
+        try:
+            signature = base64.b64decode(metadata[SIGNATURE], validate=True)
+        except (ValueError, TypeError):
+            return "its signature is not base64"
+        self._items.append((event.position, entry[0], signature, signing_digest(
+            event.stream_id, event.stream_version, event.type, event.schema_version, event.actor,
+            event.payload, metadata)))
+        return None
+
+    def _stop(self, position: int, checked: int, problem: str) -> None:
+        if self._bad is None or position < self._bad[0]:
+            self._bad = (position, checked, problem)
+        self._stopped = True
+        self._items = []
+
+    def _submit(self) -> None:
+        items, self._items = self._items, []
+        first = self._queued
+        self._queued += len(items)
+        if self._nacl and self._workers > 1:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self._workers,
+                                                                   thread_name_prefix="eventreg-verify")
+            self._pending.append((first, items, self._pool.submit(self._verify, items)))
+            while len(self._pending) > 4 * self._workers and not self._stopped:  # bounded memory
+                self._settle(self._pending.popleft())
+        else:
+            self._settle((first, items, None))
+
+    def _settle(self, batch: tuple[int, list[_Item], Any]) -> None:
+        first, items, future = batch
+        index = self._verify(items) if future is None else future.result()
+        if index is not None:
+            self._stop(items[index][0], first + index,
+                       f"position {items[index][0]}: the signature does not match the event's content")
+
+    def result(self) -> SignatureCheck:
+        """
+        The outcome, once every event was fed (waits for the batches still being checked).
+        """
+        try:
+            if self._items:
+                self._submit()
+            while self._pending:
+                batch = self._pending.popleft()
+                if self._bad is not None and self._bad[1] <= batch[0]:
+                    batch[2].cancel()  # after the first bad signature: its outcome changes nothing
+                    continue
+                self._settle(batch)
+        finally:
+            self.close()
+        if self._bad is not None:
+            position, checked, problem = self._bad
+            return SignatureCheck(False, checked, position, problem)
+        return SignatureCheck(True, self._queued)
+
+    def close(self) -> None:
+        """
+        Stop the worker threads (batches not started are dropped).
+        """
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def verify_signatures(events: Iterable[RecordedEvent], *, workers: int | None = None) -> SignatureCheck:
+    """
+    Check every signed event against the key the log held at its position (see
+    :class:`SignatureChecker`).
 
     Args:
         events: the whole log, in order.
-        workers: processes that verify batches of :data:`BATCH` signatures in parallel
-            (None: one per CPU; 1: this process only).
+        workers: threads verifying batches with libsodium (None: one per CPU; 1: this thread only).
     """
-    import concurrent.futures
-    import multiprocessing
-
-    workers = os.cpu_count() or 1 if workers is None else workers
-    pool = None
-    keys: dict[str, list[Any]] = {}  # key id -> [raw public key, owner, revoked]
-    items: list[tuple[int, bytes, bytes, bytes]] = []
-    checked = 0
+    checker = SignatureChecker(workers=workers)
     try:
         for event in events:
-            metadata = event.metadata
-            if metadata and SIGNATURE in metadata:
-                problem = None
-                key_id = metadata.get(SIGNED_BY)
-                entry = keys.get(key_id) if type(key_id) is str else None
-                if entry is None:
-                    problem = f"signed by key {key_id!r}, which the log does not hold at this position"
-                elif entry[2]:
-                    problem = f"signed by key {key_id} after its revocation"
-                elif entry[1] != event.actor:
-                    problem = f"signed by key {key_id} of {entry[1]!r}, but the event's actor is {event.actor!r}"
-                else:
-                    try:
-                        signature = base64.b64decode(metadata[SIGNATURE], validate=True)
-                    except (ValueError, TypeError):
-                        problem = "its signature is not base64"
-                    else:
-                        items.append((event.position, entry[0], signature, signing_digest(
-                            event.stream_id, event.stream_version, event.type, event.schema_version, event.actor,
-                            event.payload, metadata)))
-                if problem:
-                    bad = _first_bad(items, pool, workers)
-                    if bad is None:
-                        return SignatureCheck(False, checked + len(items), event.position,
-                                              f"position {event.position}: {problem}")
-                    break
-                if len(items) >= BATCH:
-                    if pool is None and workers > 1:
-                        pool = concurrent.futures.ProcessPoolExecutor(
-                            workers, mp_context=multiprocessing.get_context("spawn"))
-                    bad = _first_bad(items, pool, workers)
-                    if bad is not None:
-                        break
-                    checked += len(items)
-                    items = []
-            type_ = event.type
-            if type_ == "governance.key_registered":
-                payload = event.payload
-                try:
-                    raw = base64.b64decode(payload["public_key"], validate=True)
-                    keys[payload["key_id"]] = [raw, payload["owner"], False]
-                except (KeyError, ValueError, TypeError):
-                    pass  # a key that cannot be read signs nothing that verifies
-            elif type_ == "governance.key_revoked":
-                entry = keys.get(event.payload.get("key_id"))
-                if entry is not None:
-                    entry[2] = True
-        else:
-            bad = _first_bad(items, pool, workers)
-            if bad is None:
-                return SignatureCheck(True, checked + len(items))
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    checked += sum(1 for item in items if item[0] < bad)
-    return SignatureCheck(False, checked, bad,
-                          f"position {bad}: the signature does not match the event's content")
+            checker.feed(event)
+    except BaseException:
+        checker.close()
+        raise
+    return checker.result()

@@ -176,9 +176,93 @@ def test_parallel_verification_finds_the_same_first_bad_signature(url, monkeypat
         for i in range(30):
             reg.set_version_tag("iris", 1, "k", str(i))
         events = list(reg.log.read_all())
-    monkeypatch.setattr(signing, "BATCH", 8)  # batches of 8 signed events, two worker processes
-    assert verify_signatures(events, workers=2) == verify_signatures(events) == signing.SignatureCheck(True, 30)
+    monkeypatch.setattr(signing, "BATCH", 8)  # batches of 8 signed events, two worker threads
+    assert verify_signatures(events, workers=2) == verify_signatures(events, workers=1) == signing.SignatureCheck(
+        True, 30)
     forged = [e._replace(payload={**e.payload, "value": "x"}) if e.position in (20, 27) else e for e in events]
-    serial, parallel = verify_signatures(forged), verify_signatures(forged, workers=2)
+    serial, parallel = verify_signatures(forged, workers=1), verify_signatures(forged, workers=2)
     assert serial == parallel and serial.first_bad_position == 20 and not serial.ok
     assert serial.checked == sum(1 for e in events if e.metadata.get("signature") and e.position < 20)
+
+
+def _signed_log(url, count=30):
+    _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        for i in range(count):
+            reg.set_version_tag("iris", 1, "k", str(i))
+        return list(reg.log.read_all())
+
+
+def _with_signature(event, signature=None, signed_by=None):
+    import base64
+
+    metadata = dict(event.metadata)
+    if signature is not None:
+        raw = bytearray(base64.b64decode(metadata["signature"]))
+        raw[signature] ^= 1
+        metadata["signature"] = base64.b64encode(bytes(raw)).decode("ascii")
+    if signed_by is not None:
+        metadata["signed_by"] = signed_by
+    return event._replace(metadata=metadata)
+
+
+def _both_ways(monkeypatch, events):
+    """
+    verify_signatures with libsodium on two threads, and with OpenSSL alone; the two must agree.
+    """
+    from eventreg import signing
+
+    monkeypatch.setattr(signing, "BATCH", 4)
+    assert signing._nacl_signing() is not None, "PyNaCl is part of the signing extra"
+    fast = verify_signatures(events, workers=2)
+    monkeypatch.setattr(signing, "PYNACL", False)
+    assert signing._nacl_signing() is None
+    slow = verify_signatures(events, workers=2)
+    monkeypatch.setattr(signing, "PYNACL", True)
+    assert fast == slow
+    return fast
+
+
+def test_a_tampered_signature_is_found_at_its_position_by_libsodium_and_by_openssl(url, monkeypatch):
+    events = _signed_log(url)
+    assert _both_ways(monkeypatch, events).ok
+    tampered = [_with_signature(e, signature=5) if e.position in (21, 28) else e for e in events]
+    result = _both_ways(monkeypatch, tampered)
+    assert not result.ok and result.first_bad_position == 21 and "does not match" in result.problem
+    assert result.checked == sum(1 for e in events if e.metadata.get("signature") and e.position < 21)
+    # a bad signature in a batch still being checked comes before a later unknown key, and after an earlier one
+    later = [_with_signature(e, signed_by="0123456789abcdef") if e.position == 23 else e for e in tampered]
+    assert _both_ways(monkeypatch, later).first_bad_position == 21
+    earlier = [_with_signature(e, signed_by="0123456789abcdef") if e.position == 9 else e for e in tampered]
+    result = _both_ways(monkeypatch, earlier)
+    assert result.first_bad_position == 9 and "does not hold" in result.problem
+
+
+def test_a_signature_libsodium_refuses_but_openssl_accepts_keeps_openssls_verdict(url, monkeypatch):
+    import base64
+
+    from eventreg.signing import key_id_of
+
+    events = _signed_log(url, count=6)
+    # the neutral point as a public key, and a signature (R = neutral point, S = 0) that holds
+    # for every message under OpenSSL's equation; libsodium refuses small-order points
+    raw = b"\x01" + bytes(31)
+    key_id = key_id_of(raw)
+    signature = base64.b64encode(b"\x01" + bytes(63)).decode("ascii")
+    registered = next(e for e in events if e.type == "governance.key_registered")
+    odd = [e._replace(payload={**e.payload, "key_id": key_id, "public_key": base64.b64encode(raw).decode("ascii")})
+           if e is registered else
+           e._replace(metadata={**e.metadata, "signed_by": key_id, "signature": signature})
+           if e.metadata.get("signature") else e for e in events]
+    result = _both_ways(monkeypatch, odd)
+    assert result.ok and result.checked == 6
+
+
+def test_verify_reads_the_log_once_for_chain_and_signatures(url):
+    events = _signed_log(url, count=5)
+    with _open(url, "check") as reg:
+        seen = []
+        assert reg.log.verify(each=seen.append).ok
+        assert [e.position for e in seen] == [e.position for e in events]
+        report = reg.verify()
+        assert report.ok and report.checked == len(events) and report.signatures_checked == 5

@@ -25,7 +25,7 @@ from eventreg.domain import governance_events as gev
 from eventreg.domain import validation as check
 from eventreg.domain.entities import RegistryState
 from eventreg.domain.filters import VERSION_FIELDS, compile_filter
-from eventreg.domain.governance_state import OPEN, Decision, GovernanceState, Policy, RequestState
+from eventreg.domain.governance_state import OPEN, Decision, FiledRequest, GovernanceState, Policy, RequestState
 from eventreg.domain.queries import VersionRef, _model, _version
 from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, PolicyViolation, ValidationError
 from eventreg.writer import Plan
@@ -41,25 +41,18 @@ GOVERNANCE_READS = ("get_policy", "get_request", "list_keys", "list_requests", "
 
 
 @attrs.frozen(kw_only=True)
-class Request:
+class Request(FiledRequest):
     """
     A request to move (or unprotect) a protected alias, and what became of it.
 
-    ``status`` is ``open``, ``executed``, ``conditions_failed``, ``rejected`` or
-    ``withdrawn``; ``decisions`` are the signed-or-not records of who filed, approved,
-    rejected or withdrew it, and when; ``checks`` the ``require`` conditions evaluated at
-    the quorum; ``executed_position`` the log position of the alias move it caused.
+    The fields of :class:`~eventreg.domain.governance_state.FiledRequest` (``request_id``,
+    ``model``, ``alias``, ``action``, ``version``, ``reason``, ``requester``, ``filed_at``,
+    ``position``) and: ``status``, ``open``, ``executed``, ``conditions_failed``,
+    ``rejected`` or ``withdrawn``; ``decisions``, the signed-or-not records of who filed,
+    approved, rejected or withdrew it, and when; ``checks``, the ``require`` conditions
+    evaluated at the quorum; ``executed_position``, the log position of the alias move it caused.
     """
 
-    request_id: str
-    model: str
-    alias: str
-    action: str
-    version: int | None
-    reason: str | None
-    requester: str | None
-    filed_at: datetime
-    position: int
     status: str
     approvers: tuple[str, ...]
     decisions: tuple[Decision, ...]
@@ -68,9 +61,7 @@ class Request:
 
     @classmethod
     def of(cls, state: RequestState) -> Request:
-        return cls(request_id=state.request_id, model=state.model, alias=state.alias, action=state.action,
-                   version=state.version, reason=state.reason, requester=state.requester, filed_at=state.filed_at,
-                   position=state.position, status=state.status, approvers=tuple(state.approvers),
+        return cls(**state.filed(), status=state.status, approvers=tuple(state.approvers),
                    decisions=tuple(state.decisions), checks=tuple(dict(c) for c in state.checks),
                    executed_position=state.executed_position)
 

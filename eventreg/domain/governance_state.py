@@ -65,7 +65,13 @@ class Decision:
 
 
 @attrs.define(kw_only=True)
-class RequestState:
+class FiledRequest:
+    """
+    What a request to move (or unprotect) a protected alias says as it is filed: the
+    fields :class:`RequestState` (the projection's) and the public, frozen
+    :class:`eventreg.governance.Request` share.
+    """
+
     request_id: str
     model: str
     alias: str
@@ -75,6 +81,16 @@ class RequestState:
     requester: str | None
     filed_at: datetime
     position: int
+
+    def filed(self) -> dict[str, Any]:
+        """
+        These fields by name.
+        """
+        return {field.name: getattr(self, field.name) for field in attrs.fields(FiledRequest)}
+
+
+@attrs.define(kw_only=True)
+class RequestState(FiledRequest):
     status: str = OPEN
     decisions: list[Decision] = attrs.field(factory=list)
     checks: list[dict[str, Any]] = attrs.field(factory=list)

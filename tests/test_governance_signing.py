@@ -266,3 +266,28 @@ def test_verify_reads_the_log_once_for_chain_and_signatures(url):
         assert [e.position for e in seen] == [e.position for e in events]
         report = reg.verify()
         assert report.ok and report.checked == len(events) and report.signatures_checked == 5
+
+
+def test_a_backend_with_its_own_verify_gets_the_same_signature_check():
+    import uuid
+
+    from eventreg import audit
+    from eventreg.backends.memory import MemoryLog
+
+    class OwnVerify(MemoryLog):  # a third party's backend with a verify of its own
+        def verify(self, expected_head=None):
+            return super().verify(expected_head)
+
+    url = f"memory://own-verify-{uuid.uuid4().hex}"
+    key_id = _registered(url)
+    with _open(url, "alice", signing_key="alice") as reg:
+        reg.set_version_tag("iris", 1, "a", "1")
+        with _open(url, "root") as admin:
+            admin.revoke_key(key_id, reason="laptop stolen")
+        reg.set_version_tag("iris", 1, "b", "2")
+        events = list(reg.log.read_all())
+        expected = reg.verify()
+    own = OwnVerify()
+    own.import_events(events)
+    assert not expected.ok and expected.first_bad_position == events[-1].position
+    assert audit.verify(own, signatures=True) == expected

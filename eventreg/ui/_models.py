@@ -116,10 +116,26 @@ def _newest_first(page: Page, name: str) -> list[Any]:
     return page.site.memo(page, ("history", name), lambda: page.reader.history(name, newest_first=True))
 
 
-def _version_series(page: Page, version: Any, key: str, label: str) -> dict[str, Any]:
+def _version_series(page: Page, version: Any, key: str, label: str, *, min_step: int | None = None,
+                    max_step: int | None = None) -> dict[str, Any]:
     reader = page.reader
-    return page.site.series(page, ("version", version.name, version.version, key), label,
-                            lambda: reader.get_metric_history(version.name, version.version, key))
+
+    def read(**bounds: Any) -> Any:
+        return reader.get_metric_buckets(version.name, version.version, key, **bounds)
+
+    source = page.link("version_metric", name=version.name, version=version.version, key=key)
+    return page.site.series(page, ("version", version.name, version.version, key), label, read, source=source,
+                            min_step=min_step, max_step=max_step)
+
+
+def version_metric(page: Page, name: str, ref: str, key: str) -> dict[str, Any]:
+    """
+    One metric of a version as a chart series, in the step range ``min_step``..``max_step``
+    (at full resolution when it holds at most 5,000 points): what a zoomed chart draws.
+    """
+    version = page.reader.get_version(name, version_ref(ref))
+    return _version_series(page, version, key, key, min_step=page.step("min_step"),
+                           max_step=page.step("max_step"))
 
 
 def compare_page(page: Page, name: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Benchmark of the web UI: server time per page type, and the same pages in Chromi
 Builds (once, cached under /tmp) a SQLite registry of 100,000 versions over 100 models
 (every 10th promoted to ``production``, every 50th rolled back) and 1,000,000 metric
 points (10 runs of 100,000 ``loss`` points, each registered as the last version of one
-model), through the public API with ``sqlite_synchronous="OFF"`` while building. Then
+model), with a projection snapshot saved after every tenth of the models, through the public API with ``sqlite_synchronous="OFF"`` while building. Then
 requests every page type ``--rounds`` times (varying model and version) through the ASGI
 app in process and prints p50/p95 per page against the targets (p95 < 100 ms, the models
 page < 50 ms) and as a ratio of the static-file floor measured in the same run. With
@@ -78,9 +78,10 @@ def build(db: Path, models: int, per_model: int, runs: int, points: int) -> None
                     reg.promote(name, v, alias="production", reason="passed the gate")
                 if v % 50 == 0:
                     reg.rollback(name, alias="production", reason="canary regression")
+            if (m + 1) % max(1, models // 10) == 0:
+                reg.save_snapshot()  # as a registry that runs for months has them along its log
             if (m + 1) % max(1, models // 20) == 0:
                 _say(f"  models {m + 1}/{models} ({time.perf_counter() - started:.0f} s, position {reg.head().position:,})")
-        reg.save_snapshot()
     for suffix in ("-wal", "-shm"):
         Path(str(partial) + suffix).unlink(missing_ok=True)
     partial.rename(db)
@@ -199,7 +200,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     models, per_model, runs, points = (20, 100, 2, 100_000) if args.small else (100, 1000, 10, 1_000_000)
-    db = Path(tempfile.gettempdir()) / f"eventreg-ui-bench-{models * per_model}v-{points}p.db"
+    db = Path(tempfile.gettempdir()) / f"eventreg-ui-bench-{models * per_model}v-{points}p-snapshots.db"
     if not db.exists():
         _say(f"building {models * per_model:,} versions over {models} models and {points:,} metric points "
              f"in {runs} runs (cached at {db}; takes minutes for the full size)")

@@ -94,7 +94,7 @@ def app(registry: Any) -> Starlette:
     def events(request: Request) -> Response:
         current = Page(request, site)
         found = _models.version_events(current, request.path_params["name"], request.path_params["version"])
-        template = "_events.html" if request.headers.get("HX-Request") else "version_events.html"
+        template = "_version_events.html" if request.headers.get("HX-Request") else "version_events.html"
         return render(tpl, current, template, name=request.path_params["name"],
                       version=request.path_params["version"], **found)
 

@@ -21,6 +21,8 @@ from eventreg.ui._context import PAGE_SIZE, Page, paged
 _DEFAULT_METRIC_COLUMNS = 4
 #: events of a model shown per page of its history
 _HISTORY_PAGE = 25
+#: most events of a model read at once while looking for one version's
+_EVENTS_CHUNK = 2000
 
 
 def version_ref(text: str) -> int | str:
@@ -103,17 +105,33 @@ def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
 
 def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:
     """
-    The events of one version (read from its model's stream, so loaded after the page).
+    The events of one version, oldest first, a page of 50 at a time (``?page=``, from the
+    newest): its model's history is read newest first, a page at a time, back to the
+    version's registration, never the whole stream.
     """
-    number = page.reader.get_version(name, version_ref(ref)).version
-    return {"events": [e for e in reversed(_newest_first(page, name)) if e.version == number]}
-
-
-def _newest_first(page: Page, name: str) -> list[Any]:
-    """
-    Every event of model ``name``, newest first (read once per log position).
-    """
-    return page.site.memo(page, ("history", name), lambda: page.reader.history(name, newest_first=True))
+    reader = page.reader
+    version = reader.get_version(name, version_ref(ref))
+    number = page.number("page", 1)
+    wanted = number * PAGE_SIZE + 1  # this page and whether one follows
+    found: list[Any] = []
+    offset, chunk = 0, 2 * PAGE_SIZE
+    while len(found) < wanted:
+        events = reader.history(name, limit=chunk, offset=offset, newest_first=True)
+        offset += len(events)
+        for event in events:
+            if event.position < version.position:
+                break
+            if event.version == version.version:
+                found.append(event)
+        else:
+            if len(events) == chunk:
+                chunk = min(chunk * 4, _EVENTS_CHUNK)
+                continue
+        break
+    shown = found[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    if number > 1 and not shown:
+        raise NotFound(f"version {version.version} of {name!r} has no page {number} of events")
+    return {"events": shown[::-1], "page_number": number, "more": len(found) > number * PAGE_SIZE}
 
 
 def _version_series(page: Page, version: Any, key: str, label: str, *, min_step: int | None = None,

@@ -422,3 +422,41 @@ def test_the_model_history_is_paged_newest_first_and_the_last_change_is_any_even
         assert client.get("/models/m/history?page=3").status_code == 404
         audit = client.get("/audit").text
         assert all(f'<option value="{name}">' in audit for name in eventreg.event_types())
+
+
+def test_a_versions_events_and_a_models_audit_are_paged_every_event_once(tmp_path) -> None:
+    with eventreg.open(f"sqlite:///{tmp_path / 'e.db'}", artifacts=f"file://{tmp_path / 'a'}", actor="ana") as reg:
+        reg.register_version("m", code=None)
+        reg.register_version("m", code=None)
+        for i in range(130):
+            reg.set_version_tag("m", 1 + i % 2, "round", str(i))
+            if i % 3 == 0:
+                reg.promote("m", 1 + i % 2, alias="production", reason=f"round {i}")
+        reg.register_version("other", code=None)
+        client = TestClient(eventreg.ui.app(reg))
+        shown = []
+        for number in (1, 2):
+            page = client.get(f"/models/m/versions/1/events?page={number}").text
+            shown.append([int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)])
+            assert ('rel="next"' in page) is (number == 1)
+        mine = [e.position for e in reg.history("m") if e.version == 1]
+        assert shown[0] == mine[-50:] and shown[1] == mine[:-50], "newest page first, each oldest first"
+        assert client.get("/models/m/versions/1/events?page=3").status_code == 404
+        partial = client.get("/models/m/versions/2/events", headers={"HX-Request": "true"}).text
+        assert partial.count("<tr class=") == 50 and "/models/m/versions/2/events?page=2" in partial
+
+        def audited(query: str) -> list[int]:
+            positions, url = [], f"/audit?{query}"
+            while url:
+                page = client.get(url).text
+                positions += [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)]
+                found = re.search(r'href="([^"]*)" rel="next" id="older"', page)
+                url = found.group(1).replace("&amp;", "&") if found else None
+            return positions
+
+        everything = reg.history("m")
+        assert audited("model=m") == [e.position for e in everything][::-1]
+        assert audited("model=m&type=alias") == [e.position for e in everything if e.type.startswith("alias.")][::-1]
+        middle = everything[len(everything) // 2].position
+        assert audited(f"model=m&type=version.tag_set&until={middle}") == \
+            [e.position for e in everything if e.type == "version.tag_set" and e.position <= middle][::-1]

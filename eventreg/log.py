@@ -185,6 +185,7 @@ class EventLog(Protocol):
     def verify(self, expected_head: Head | tuple[int, str] | None = None) -> VerifyResult: ...
     def save_snapshot(self, position: int, data: bytes) -> None: ...
     def latest_snapshot(self) -> Snapshot | None: ...
+    def snapshot_at(self, position: int) -> Snapshot | None: ...
     def get_checkpoint(self, consumer: str) -> int: ...
     def set_checkpoint(self, consumer: str, position: int) -> None: ...
     def import_events(self, events: Iterable[RecordedEvent]) -> int: ...
@@ -337,6 +338,17 @@ class BaseLog:
         if unreadable and (result.ok or (result.first_bad_position or 0) > result.checked):
             return VerifyResult(False, result.checked, result.head, result.checked + 1, str(unreadable[0]))
         return result
+
+    def snapshot_at(self, position: int) -> Snapshot | None:
+        """
+        The snapshot with the highest position at or before ``position`` (the newest of
+        those), or None: where time travel to ``position`` can start folding.
+
+        This default knows only the latest snapshot; the built-in backends keep and
+        search every one.
+        """
+        latest = self.latest_snapshot()  # type: ignore[attr-defined]  # every backend has it
+        return latest if latest is not None and latest.position <= position else None
 
     def import_events(self, events: Iterable[RecordedEvent]) -> int:
         """

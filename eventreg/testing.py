@@ -335,6 +335,18 @@ class EventLogContract:
         assert snap.position == 9 and snap.data == blob
         assert snap.created_at.utcoffset().total_seconds() == 0
 
+    def test_snapshot_at_a_position_is_the_newest_at_or_before_it(self, log):
+        assert log.snapshot_at(100) is None
+        self._fill(log)
+        log.save_snapshot(3, b"first")
+        log.save_snapshot(9, b"second")
+        log.save_snapshot(9, b"second, again")
+        assert log.snapshot_at(2) is None
+        assert log.snapshot_at(3).data == log.snapshot_at(8).data == b"first"
+        assert log.snapshot_at(8).position == 3
+        assert log.snapshot_at(9).data == log.snapshot_at(10**12).data == b"second, again"
+        assert log.latest_snapshot().data == b"second, again"
+
     def test_checkpoints(self, log):
         assert log.get_checkpoint("deployer") == 0
         log.set_checkpoint("deployer", 5)

@@ -5,8 +5,10 @@ A moment is a global log position (an int, or a string of digits), a timezone-aw
 ``datetime`` or an ISO-8601 string (UTC when it names no zone). A time means "every event
 recorded at or before it": the longest prefix of the log whose events were all recorded
 by then. :func:`fold_until` folds exactly that prefix into a projection, starting from
-the log's latest snapshot when the snapshot lies inside it; a
-:class:`~eventreg.view.RegistryView` over that projection answers every query.
+the newest snapshot the log keeps inside it (a registry saves one every
+``snapshot_every`` events, and keeps them all), so the cost is the events after that
+snapshot, not the whole prefix; a :class:`~eventreg.view.RegistryView` over that
+projection answers every query.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = ["CHUNK", "Moment", "advance", "bulk", "describe", "fold_until", "load
 
 #: Events read from the log per query while folding.
 CHUNK = 10_000
+#: snapshots tried, newest first, before folding from the start
+_SNAPSHOTS_TRIED = 3
 
 Moment = int | datetime
 
@@ -116,9 +120,9 @@ def fold_until(log: Any, moment: Moment, *, code_version: str | None = None) -> 
     """
     A fresh projection of the log up to ``moment``.
 
-    When the log's latest snapshot was taken inside that prefix and the registry trusts
-    it (this code version, it matches the log, and the log vouches for its bytes; see
-    :func:`load_trusted_snapshot`), folding starts from it.
+    Folding starts from the newest snapshot taken inside that prefix that the registry
+    trusts (this code version, it matches the log, and the log vouches for its bytes; see
+    :func:`load_trusted_snapshot`), so only the events after it are folded.
 
     Raises:
         ValidationError: ``moment`` is a position after the log's head.
@@ -126,38 +130,61 @@ def fold_until(log: Any, moment: Moment, *, code_version: str | None = None) -> 
     head = log.head()
     if isinstance(moment, int) and moment > head.position:
         raise ValidationError(f"position {moment} is after the log's head (position {head.position})")
-    state = _snapshot_start(log, moment, code_version) or RegistryState()
+    state = _snapshot_start(log, moment, head.position, code_version) or RegistryState()
     return advance(log, state, moment)
 
 
-def _snapshot_start(log: Any, moment: Moment, code_version: str | None) -> RegistryState | None:
+def _snapshot_start(log: Any, moment: Moment, head: int, code_version: str | None) -> RegistryState | None:
     """
-    The log's latest snapshot as a starting point, if the log vouches for it and it lies
-    inside the prefix up to ``moment``; else None (fold from the start).
+    The newest trusted snapshot at or before ``moment`` as a starting point, else None
+    (fold from the start). A time is first turned into the last position recorded by
+    then (a binary search over the log's times, which it records in order).
     """
     if code_version is None:
         return None
-    snapshot = log.latest_snapshot()
-    if snapshot is None or snapshot.position == 0:
-        return None
-    if isinstance(moment, int) and snapshot.position > moment:
-        return None
-    at = next(iter(log.read_all(from_position=snapshot.position, limit=1)), None)
-    if at is None or reached(moment, at):
-        return None
-    with bulk():
-        return load_trusted_snapshot(log, code_version)
+    last = moment if isinstance(moment, int) else _last_position_by(log, moment, head)
+    snapshot = log.snapshot_at(last) if last > 0 else None
+    for _ in range(_SNAPSHOTS_TRIED):
+        if snapshot is None or snapshot.position == 0:
+            return None
+        at = next(iter(log.read_all(from_position=snapshot.position, limit=1)), None)
+        if at is None:
+            return None
+        if not reached(moment, at):
+            with bulk():
+                state = load_trusted_snapshot(log, code_version, snapshot)
+            if state is not None:
+                return state
+        snapshot = log.snapshot_at(snapshot.position - 1)  # an older one, e.g. from before an upgrade
+    return None
 
 
-def load_trusted_snapshot(log: Any, code_version: str) -> RegistryState | None:
+def _last_position_by(log: Any, moment: datetime, head: int) -> int:
     """
-    The projection in the log's latest snapshot, if it can be trusted; else None.
+    The last position whose event was recorded at or before ``moment`` (0: none), in
+    about log2(head) reads of one event.
+    """
+    low, high = 0, head  # the answer lies in [low, high]
+    while low < high:
+        middle = (low + high + 1) // 2
+        at = next(iter(log.read_all(from_position=middle, limit=1)), None)
+        if at is not None and not reached(moment, at):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def load_trusted_snapshot(log: Any, code_version: str, snapshot: Any = None) -> RegistryState | None:
+    """
+    The projection in ``snapshot`` (default: the log's latest), if it can be trusted; else None.
 
     Trusted means: this state format and ``code_version``, its position and hash are
     those of the log, and a ``projection.snapshot_saved`` event in the log records the
     sha256 of its exact bytes. Anything else is ignored and the caller folds the log.
     """
-    snapshot = log.latest_snapshot()
+    if snapshot is None:
+        snapshot = log.latest_snapshot()
     if snapshot is None:
         return None
     state = snapshots.load(snapshot.data, code_version)

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import eventreg
-from eventreg import NotFound, ReadOnlyError, ValidationError
-from eventreg.domain.state import fold
+from eventreg import NotFound, ReadOnlyError, ValidationError, snapshots, timetravel
+from eventreg.domain.codec import to_new_event
+from eventreg.domain.events import SNAPSHOT_STREAM, SnapshotSaved
+from eventreg.domain.state import fold, snapshot_digest
 
 
 QUERIES = [
@@ -123,6 +125,33 @@ def test_as_of_uses_a_snapshot_only_inside_its_prefix(url, tmp_path):
         reg.register_version("iris", code=None)
         for position in (0, 3, head, head + 1):
             assert reg.as_of(position)._state == fold(reg.log.read_all(limit=position))
+
+
+def test_as_of_answers_the_same_with_snapshots_along_the_log_as_without(any_log_url, tmp_path):
+    arts = f"file://{tmp_path / 'a'}"
+    times = []
+    with eventreg.open(any_log_url, artifacts=arts, actor="alice", snapshot_every=0) as reg:
+        for _ in _steps(reg):
+            times.append(reg.history()[-1].recorded_at)
+        head = reg.head().position
+        positions = range(head + 1)
+        plain = [reg.as_of(p)._state for p in positions]
+        by_time = [reg.as_of(t)._state for t in times]
+        answers = [_answers(reg.as_of(p)) for p in positions]
+    with eventreg.open(any_log_url, artifacts=arts, actor="alice", snapshot_every=0) as reg:
+        saved = []
+        for position in (3, 5, head - 1):  # snapshots of earlier prefixes, as a long-running registry keeps
+            state = fold(reg.log.read_all(limit=position))
+            saved.append(position)
+            reg.log.save_snapshot(position, snapshots.dump(state, eventreg.__version__))
+            reg.log.append(SNAPSHOT_STREAM, [to_new_event(SnapshotSaved(
+                position=position, digest=snapshot_digest(snapshots.dump(state, eventreg.__version__)),
+                format=snapshots.EVENT_FORMAT, code_version=eventreg.__version__), actor="alice")])
+        for p in positions:
+            start = timetravel._snapshot_start(reg.log, p, reg.head().position, eventreg.__version__)
+            assert (start.position if start else 0) == max([s for s in saved if s <= p], default=0), p
+            assert reg.as_of(p)._state == plain[p] and _answers(reg.as_of(p)) == answers[p], p
+        assert [reg.as_of(t)._state for t in times] == by_time
 
 
 def test_as_of_never_starts_from_a_snapshot_the_log_does_not_vouch_for(reg):

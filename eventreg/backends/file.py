@@ -595,12 +595,20 @@ class FileLog(BaseLog):
         """
         The snapshot with the highest position (the newest of those), or None.
         """
+        return self.snapshot_at(None)
+
+    def snapshot_at(self, position: int | None) -> Snapshot | None:
+        """
+        The snapshot with the highest position at or before ``position`` (None: any), the
+        newest of those, or None.
+        """
         folder = os.path.join(self.path, SNAPSHOTS)
         try:
             names = os.listdir(folder)
         except FileNotFoundError:
             return None
-        found = [m for m in map(_SNAPSHOT_NAME.fullmatch, names) if m]
+        found = [m for m in map(_SNAPSHOT_NAME.fullmatch, names)
+                 if m and (position is None or int(m.group(1)) <= position)]
         if not found:
             return None
         best = max(found, key=lambda m: (int(m.group(1)), m.group(2)))

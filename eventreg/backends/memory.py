@@ -144,7 +144,11 @@ class MemoryLog(BaseLog):
 
     def latest_snapshot(self) -> Snapshot | None:
         snaps = self._store.snapshots
-        return max(snaps, key=lambda s: s.position) if snaps else None
+        return self.snapshot_at(max(s.position for s in snaps)) if snaps else None
+
+    def snapshot_at(self, position: int) -> Snapshot | None:
+        found = [s for s in reversed(self._store.snapshots) if s.position <= position]
+        return max(found, key=lambda s: s.position) if found else None  # max keeps the first: the newest among equals
 
     def get_checkpoint(self, consumer: str) -> int:
         return self._store.checkpoints.get(consumer, 0)

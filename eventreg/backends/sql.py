@@ -41,7 +41,8 @@ from eventreg.backends.sql_connections import (
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
 from eventreg.backends.sql_namespace import DEFAULT, split_namespace, unknown_parameter
-from eventreg.backends.sql_rows import UndecodableText, decode_rows, decode_rows_unpaused, rows_until_undecodable
+from eventreg.backends.sql_rows import (SNAPSHOT_LAST, UndecodableText, decode_rows, decode_rows_unpaused,
+                                       rows_until_undecodable, snapshot_of)
 from eventreg.backends.sql_statements import (
     EVENT_COLUMNS,
     SQLITE_STATEMENTS,
@@ -68,7 +69,6 @@ from eventreg.log import (
     check_expected_version,
     format_timestamp,
     now,
-    parse_timestamp,
     seal_rows,
     stored_row,
 )
@@ -649,10 +649,13 @@ class SQLLog(BaseLog):
         """
         The snapshot with the highest position (the newest among equals), or ``None``.
         """
-        row = self._query(self._sql.latest_snapshot, self._sql.latest_snapshot.args(one=1), one=True)
-        if row is None:
-            return None
-        return Snapshot(row[0], bytes(row[1]), parse_timestamp(row[2]))
+        return self.snapshot_at(SNAPSHOT_LAST)
+
+    def snapshot_at(self, position: int) -> Snapshot | None:
+        """
+        The snapshot with the highest position at or before ``position`` (the newest among equals), or ``None``.
+        """
+        return snapshot_of(self._query(self._sql.snapshot_at, self._sql.snapshot_at.args(at=position, one=1), one=True))
 
     def get_checkpoint(self, consumer: str) -> int:
         """

@@ -11,7 +11,19 @@ from typing import Any, NamedTuple
 
 from eventreg.backends.sql_statements import EVENT_COLUMNS
 from eventreg.errors import LogCorrupted
-from eventreg.log import FAST_REFUSED, RecordedEvent, decode_json, fast_decode, json_problem, parse_timestamp
+from eventreg.log import FAST_REFUSED, RecordedEvent, Snapshot, decode_json, fast_decode, json_problem, parse_timestamp
+
+#: a position after every snapshot's (the snapshots table's position is a BIGINT)
+SNAPSHOT_LAST = 2**63 - 1
+
+
+def snapshot_of(row: Any) -> Snapshot | None:
+    """
+    A row of the snapshots table (position, data, created_at) as a :class:`Snapshot`; None for no row.
+    """
+    if row is None:
+        return None
+    return Snapshot(row[0], bytes(row[1]), parse_timestamp(row[2]))
 
 
 def decode_rows(rows: list[Any]) -> list[RecordedEvent]:

@@ -376,8 +376,9 @@ def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str
             .order_by(ev.position), dialect)
     out["save_snapshot"] = _compile(sa.insert(snapshots).values(
         position=bp("position"), data=bp("data"), created_at=bp("created_at")), dialect)
-    out["latest_snapshot"] = _compile(
+    out["snapshot_at"] = _compile(  # the newest at or before a position
         sa.select(snapshots.c.position, snapshots.c.data, snapshots.c.created_at)
+        .where(snapshots.c.position <= bp("at"))
         .order_by(snapshots.c.position.desc(), snapshots.c.id.desc()).limit(bp("one")), dialect)
     out["get_checkpoint"] = _compile(
         sa.select(checkpoints.c.position).where(checkpoints.c.consumer == bp("consumer")), dialect)

@@ -93,12 +93,13 @@ SQLITE_STATEMENTS: dict[str, CompiledSql] = {
         "INSERT INTO eventreg_snapshots (position, data, created_at) VALUES (?, ?, ?)",
         ("position", "data", "created_at"),
         {}),
-    "latest_snapshot": CompiledSql(
+    "snapshot_at": CompiledSql(
         "SELECT eventreg_snapshots.position, eventreg_snapshots.data, eventreg_snapshots.created_at \n"
-        "FROM eventreg_snapshots ORDER BY eventreg_snapshots.position DESC, eventreg_snapshots.id "
-        "DESC\n"
+        "FROM eventreg_snapshots \n"
+        "WHERE eventreg_snapshots.position <= ? ORDER BY eventreg_snapshots.position DESC, "
+        "eventreg_snapshots.id DESC\n"
         " LIMIT ? OFFSET ?",
-        ("one", "param_1"),
+        ("at", "one", "param_1"),
         {"param_1": 0}),
     "get_checkpoint": CompiledSql(
         "SELECT eventreg_checkpoints.position \n"
@@ -138,7 +139,7 @@ class Statements:
         self.database_users = compiled.get("database_users")
         self.stream_database_users = compiled.get("stream_database_users")
         self.save_snapshot = compiled["save_snapshot"]
-        self.latest_snapshot = compiled["latest_snapshot"]
+        self.snapshot_at = compiled["snapshot_at"]
         self.get_checkpoint = compiled["get_checkpoint"]
         self.set_checkpoint = compiled["set_checkpoint"]
         head, _, values = self.insert.text.partition(" VALUES ")

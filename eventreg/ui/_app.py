@@ -16,7 +16,7 @@ try:
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import Response
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 except ImportError as e:  # pragma: no cover - the extra is installed in tests
@@ -94,7 +94,7 @@ def app(registry: Any) -> Starlette:
     def events(request: Request) -> Response:
         current = Page(request, site)
         found = _models.version_events(current, request.path_params["name"], request.path_params["version"])
-        template = "_events.html" if request.headers.get("HX-Request") else "version_events.html"
+        template = "_version_events.html" if request.headers.get("HX-Request") else "version_events.html"
         return render(tpl, current, template, name=request.path_params["name"],
                       version=request.path_params["version"], **found)
 
@@ -104,6 +104,11 @@ def app(registry: Any) -> Starlette:
 
     def run_artifact(request: Request) -> Response:
         return _models.run_artifact(Page(request, site), request.path_params["run_id"], request.path_params["path"])
+
+    def metric(build: Callable[..., Any], *keys: str) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            return JSONResponse(build(Page(request, site), *(request.path_params[k] for k in keys)))
+        return endpoint
 
     def report(request: Request) -> Response:
         return _audit.report(Page(request, site))
@@ -130,11 +135,14 @@ def app(registry: Any) -> Starlette:
         Route("/models/{name}/versions/{version}",
               page("version.html", _models.version_page, "name", "version"), name="version"),
         Route("/models/{name}/versions/{version}/events", events, name="version_events"),
+        Route("/models/{name}/versions/{version}/metrics/{key:path}",
+              metric(_models.version_metric, "name", "version", "key"), name="version_metric"),
         Route("/models/{name}/versions/{version}/artifacts/{path:path}", version_artifact,
               name="version_artifact"),
         Route("/runs", page("runs.html", _search.runs_page), name="runs"),
         Route("/runs/{run_id}", page("run.html", _search.run_page, "run_id"), name="run"),
         Route("/runs/{run_id}/artifacts/{path:path}", run_artifact, name="run_artifact"),
+        Route("/runs/{run_id}/metrics/{key:path}", metric(_search.run_metric, "run_id", "key"), name="run_metric"),
         Route("/search", page("search.html", _search.search_page), name="search"),
         Route("/audit", page("audit.html", _audit.audit_page), name="audit"),
         Route("/audit/diff", page("diff.html", _audit.diff_page), name="diff"),

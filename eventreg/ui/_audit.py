@@ -84,14 +84,33 @@ def audit_page(page: Page) -> dict[str, Any]:
 
 def _model_events(page: Page, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
     """
-    A page of one model's events at or below position ``high``, newest first.
+    A page of one model's events at or below position ``high``, newest first: its
+    history read newest first a chunk at a time (only those events), until a page
+    matches, the history reaches ``low`` or :data:`_SCAN_LIMIT` events were examined.
+    Also whether more may follow and the position to continue below.
     """
-    model = filters["model"]
-    newest_first = page.site.memo(page, ("history", model), lambda: page.reader.history(model)[::-1])
-    events = [e for e in newest_first if low <= e.position <= high and _wanted(e, **filters)]
-    page = events[:PAGE_SIZE]
-    more = len(events) > PAGE_SIZE
-    return page, more, (page[-1].position - 1 if page else 0)
+    found: list[Any] = []
+    offset, chunk, scanned, last = 0, 2 * PAGE_SIZE, 0, high + 1
+    while len(found) <= PAGE_SIZE and scanned < _SCAN_LIMIT:
+        events = page.reader.history(filters["model"], limit=chunk, offset=offset, newest_first=True)
+        offset += len(events)
+        for event in events:
+            if event.position > high:
+                continue
+            if event.position < low:
+                return found, False, 0
+            scanned, last = scanned + 1, event.position
+            if _wanted(event, **filters):
+                found.append(event)
+                if len(found) > PAGE_SIZE:
+                    break
+        if len(events) < chunk:
+            break
+        chunk = min(chunk * 4, _WINDOW)
+    if len(found) > PAGE_SIZE:
+        return found[:PAGE_SIZE], True, found[PAGE_SIZE - 1].position - 1
+    more = scanned >= _SCAN_LIMIT  # stopped looking, not at the end
+    return found, more, last - 1 if more else 0
 
 
 def _scan(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], int, int]:

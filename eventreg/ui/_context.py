@@ -67,11 +67,15 @@ class Site:
                 self._views.popitem(last=False)
         return view
 
-    def series(self, page: Page, owner: tuple[Any, ...], label: str, fetch: Any) -> dict[str, Any]:
+    def series(self, page: Page, owner: tuple[Any, ...], label: str, read: Any, *, source: str | None = None,
+               min_step: int | None = None, max_step: int | None = None) -> dict[str, Any]:
         """
-        The chart series of ``fetch()`` (a metric history), downsampled; see :meth:`memo`.
+        The chart series of a metric from its bucket reads ``read(buckets=, min_step=,
+        max_step=)``, in a step range when given; see :func:`~eventreg.ui._charts.series`
+        and :meth:`memo`.
         """
-        return self.memo(page, ("series", *owner, label), lambda: series(label, fetch()))
+        return self.memo(page, ("series", *owner, label, min_step, max_step, source),
+                         lambda: series(label, read, min_step=min_step, max_step=max_step, source=source))
 
     def memo(self, page: Page, key: tuple[Any, ...], make: Any) -> Any:
         """
@@ -171,6 +175,21 @@ class Page:
 
     def text(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default).strip()
+
+    def step(self, name: str) -> int | None:
+        """
+        A step query parameter (an integer, negative allowed), or None when absent.
+
+        Raises:
+            ValidationError: it is not an integer.
+        """
+        raw = self.text(name)
+        if not raw:
+            return None
+        digits = raw[1:] if raw[:1] == "-" else raw
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValidationError(f"{name} must be a step (a whole number), not {raw!r}")
+        return int(raw)
 
     def number(self, name: str, default: int, *, minimum: int = 1) -> int:
         """

@@ -21,6 +21,8 @@ from eventreg.ui._context import PAGE_SIZE, Page, paged
 _DEFAULT_METRIC_COLUMNS = 4
 #: events of a model shown per page of its history
 _HISTORY_PAGE = 25
+#: most events of a model read at once while looking for one version's
+_EVENTS_CHUNK = 2000
 
 
 def version_ref(text: str) -> int | str:
@@ -103,23 +105,55 @@ def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
 
 def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:
     """
-    The events of one version (read from its model's stream, so loaded after the page).
+    The events of one version, oldest first, a page of 50 at a time (``?page=``, from the
+    newest): its model's history is read newest first, a page at a time, back to the
+    version's registration, never the whole stream.
     """
-    number = page.reader.get_version(name, version_ref(ref)).version
-    return {"events": [e for e in reversed(_newest_first(page, name)) if e.version == number]}
-
-
-def _newest_first(page: Page, name: str) -> list[Any]:
-    """
-    Every event of model ``name``, newest first (read once per log position).
-    """
-    return page.site.memo(page, ("history", name), lambda: page.reader.history(name, newest_first=True))
-
-
-def _version_series(page: Page, version: Any, key: str, label: str) -> dict[str, Any]:
     reader = page.reader
-    return page.site.series(page, ("version", version.name, version.version, key), label,
-                            lambda: reader.get_metric_history(version.name, version.version, key))
+    version = reader.get_version(name, version_ref(ref))
+    number = page.number("page", 1)
+    wanted = number * PAGE_SIZE + 1  # this page and whether one follows
+    found: list[Any] = []
+    offset, chunk = 0, 2 * PAGE_SIZE
+    while len(found) < wanted:
+        events = reader.history(name, limit=chunk, offset=offset, newest_first=True)
+        offset += len(events)
+        for event in events:
+            if event.position < version.position:
+                break
+            if event.version == version.version:
+                found.append(event)
+        else:
+            if len(events) == chunk:
+                chunk = min(chunk * 4, _EVENTS_CHUNK)
+                continue
+        break
+    shown = found[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    if number > 1 and not shown:
+        raise NotFound(f"version {version.version} of {name!r} has no page {number} of events")
+    return {"events": shown[::-1], "page_number": number, "more": len(found) > number * PAGE_SIZE}
+
+
+def _version_series(page: Page, version: Any, key: str, label: str, *, min_step: int | None = None,
+                    max_step: int | None = None) -> dict[str, Any]:
+    reader = page.reader
+
+    def read(**bounds: Any) -> Any:
+        return reader.get_metric_buckets(version.name, version.version, key, **bounds)
+
+    source = page.link("version_metric", name=version.name, version=version.version, key=key)
+    return page.site.series(page, ("version", version.name, version.version, key), label, read, source=source,
+                            min_step=min_step, max_step=max_step)
+
+
+def version_metric(page: Page, name: str, ref: str, key: str) -> dict[str, Any]:
+    """
+    One metric of a version as a chart series, in the step range ``min_step``..``max_step``
+    (at full resolution when it holds at most 5,000 points): what a zoomed chart draws.
+    """
+    version = page.reader.get_version(name, version_ref(ref))
+    return _version_series(page, version, key, key, min_step=page.step("min_step"),
+                           max_step=page.step("max_step"))
 
 
 def compare_page(page: Page, name: str) -> dict[str, Any]:

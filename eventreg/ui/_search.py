@@ -53,9 +53,27 @@ def runs_page(page: Page) -> tuple[dict[str, Any], int]:
 def run_page(page: Page, run_id: str) -> dict[str, Any]:
     reader = page.reader
     run = reader.get_run(run_id)
-    charts = [page.site.series(page, ("run", run.id, key), key, lambda key=key: reader.get_run_metric_history(run.id, key))
-              for key in sorted(run.metrics)]
+    charts = [_run_series(page, run.id, key) for key in sorted(run.metrics)]
     return {"run": run, "charts": charts}
+
+
+def _run_series(page: Page, run_id: str, key: str, *, min_step: int | None = None,
+                max_step: int | None = None) -> dict[str, Any]:
+    reader = page.reader
+
+    def read(**bounds: Any) -> Any:
+        return reader.get_run_metric_buckets(run_id, key, **bounds)
+
+    return page.site.series(page, ("run", run_id, key), key, read, source=page.link("run_metric", run_id=run_id, key=key),
+                            min_step=min_step, max_step=max_step)
+
+
+def run_metric(page: Page, run_id: str, key: str) -> dict[str, Any]:
+    """
+    One metric of a run as a chart series in a step range; see ``_models.version_metric``.
+    """
+    return _run_series(page, page.reader.get_run(run_id).id, key, min_step=page.step("min_step"),
+                       max_step=page.step("max_step"))
 
 
 _OR = re.compile(r"\bor\b", re.IGNORECASE)

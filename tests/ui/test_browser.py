@@ -159,6 +159,21 @@ def test_a_chart_draws_the_points_it_was_sent(tab: Watched) -> None:
     assert f"{LOSS_POINTS:,} point(s)" in caption and f"{drawn:,} drawn" in caption
     tab.page.locator("h2", has_text="Metrics").scroll_into_view_if_needed()
     tab.shot("charts")
+    over = loss.locator(".u-over")
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    y = box["y"] + box["height"] / 2
+    tab.page.mouse.move(box["x"] + box["width"] * 0.60, y)
+    tab.page.mouse.down()
+    tab.page.mouse.move(box["x"] + box["width"] * 0.62, y, steps=4)
+    tab.page.mouse.up()
+    tab.page.wait_for_function("e => e.hasAttribute('data-zoomed')", arg=loss.element_handle())
+    low, high = map(int, loss.get_attribute("data-zoomed").split(".."))
+    assert 0 < high - low < 5000, "a small step range"
+    assert loss.get_attribute("data-points") == str(high - low + 1), "every point of the range, none sampled"
+    over.dblclick()
+    tab.page.wait_for_function("e => !e.hasAttribute('data-zoomed')", arg=loss.element_handle())
+    assert loss.get_attribute("data-points") == str(drawn)
     tab.open("/models/charts/compare?v=1&v=2")
     overlaid = tab.page.locator(".chart[data-drawn]").first
     assert overlaid.locator(".u-legend .u-series").count() == 3, "the step axis and one line per version"

@@ -214,25 +214,49 @@ def test_long_metric_histories_are_sent_downsampled_with_the_exact_count(client)
     assert [s["label"] for s in overlaid["series"]] == ["version 1 (lr-0.1)", "version 2 (lr-0.01)"]
 
 
-def test_downsampling_keeps_each_buckets_min_and_max() -> None:
-    class Point:
-        def __init__(self, step: Any, value: float) -> None:
-            self.step, self.value = step, value
+def test_a_zoomed_chart_reads_its_step_range_at_full_resolution(client) -> None:
+    loss = _chart(client.get("/models/charts/versions/1").text, "loss")["series"][0]
+    assert loss["source"].endswith("/models/charts/versions/1/metrics/loss")
+    zoomed = client.get(loss["source"], params={"min_step": 7700, "max_step": 7800}).json()
+    assert zoomed["count"] == 101 and not zoomed["sampled"]
+    assert zoomed["x"] == list(range(7700, 7801))
+    assert zoomed["y"][77] == pytest.approx(0.1 / 7778 + 5.0), "the spike, exactly at step 7777"
+    wide = client.get(loss["source"], params={"min_step": 0, "max_step": 9999}).json()
+    assert wide["count"] == 10_000 and wide["sampled"] and len(wide["x"]) <= MAX_POINTS
+    moment = "2100-01-01T00:00:00Z"
+    past = _chart(client.get(f"/models/charts/versions/1?as_of={moment}").text, "acc")["series"][0]
+    assert "as_of=" in past["source"], "a zoom reads the same moment"
+    assert client.get(past["source"], params={"max_step": 9}).json()["x"] == list(range(10))
+    assert client.get(loss["source"], params={"min_step": "x"}).status_code == 400
+    assert client.get("/models/charts/versions/1/metrics/nope").status_code == 404
 
-    values = [((i * 7919) % 1000) / 10 for i in range(100_000)]
-    values[54_321] = -50.0
-    points = [Point(i, v) for i, v in enumerate(values)]
-    out = series("x", points)
-    assert out["count"] == 100_000 and len(out["x"]) <= MAX_POINTS
-    assert min(y for y in out["y"] if y is not None) == -50.0 and max(out["y"]) == max(values)
+
+def test_downsampling_keeps_each_buckets_min_and_max() -> None:
+    values = [((i * 7919) % 1000) / 10 for i in range(20_000)]
+    values[14_321] = -50.0
+    values[777] = float("inf")
+    with eventreg.open("memory://", artifacts="memory://charts") as reg:
+        with reg.start_run("x") as active:
+            with active.metric_buffer() as buffer:
+                for step, value in enumerate(values):
+                    buffer.log_metric("x", value, step=step)
+        run_id = active.info.id
+
+        def read(**bounds: Any) -> Any:
+            return reg.get_run_metric_buckets(run_id, "x", **bounds)
+
+        out = series("x", read)
+        buckets = read(buckets=MAX_POINTS // 2)
+    assert out["count"] == 20_000 and out["sampled"] and len(out["x"]) <= MAX_POINTS
     assert out["x"] == sorted(out["x"])
-    buckets = MAX_POINTS // 2
-    for b in (0, 17, buckets - 1):
-        lo, hi = 100_000 * b // buckets, 100_000 * (b + 1) // buckets
-        kept = [y for x, y in zip(out["x"], out["y"]) if lo <= x < hi]
-        assert min(kept) == min(values[lo:hi]) and max(kept) == max(values[lo:hi])
-    unordered = series("u", [Point(3, 1.0), Point(None, float("nan")), Point(2, 2.0)])
-    assert unordered["x"] == [1, 2, 3] and unordered["y"] == [None, 2.0, 1.0]
+    drawn = dict(zip(out["x"], out["y"]))
+    assert drawn[14_321] == -50.0, "the lowest point, at its own step"
+    assert drawn.get(777, "gap") is None or 777 not in drawn, "an infinite value is a gap, not a number"
+    for b in buckets[1:20] + buckets[-20:]:
+        kept = [y for x, y in drawn.items() if b.min_step <= x <= b.max_step and y is not None]
+        assert min(kept) == b.min and max(kept) == b.max
+    whole = series("x", read, max_step=99)
+    assert whole["x"] == list(range(100)) and whole["y"][:3] == values[:3] and not whole["sampled"]
 
 
 def test_an_artifact_downloads_verified_and_a_changed_one_is_refused(tmp_path) -> None:
@@ -398,3 +422,41 @@ def test_the_model_history_is_paged_newest_first_and_the_last_change_is_any_even
         assert client.get("/models/m/history?page=3").status_code == 404
         audit = client.get("/audit").text
         assert all(f'<option value="{name}">' in audit for name in eventreg.event_types())
+
+
+def test_a_versions_events_and_a_models_audit_are_paged_every_event_once(tmp_path) -> None:
+    with eventreg.open(f"sqlite:///{tmp_path / 'e.db'}", artifacts=f"file://{tmp_path / 'a'}", actor="ana") as reg:
+        reg.register_version("m", code=None)
+        reg.register_version("m", code=None)
+        for i in range(130):
+            reg.set_version_tag("m", 1 + i % 2, "round", str(i))
+            if i % 3 == 0:
+                reg.promote("m", 1 + i % 2, alias="production", reason=f"round {i}")
+        reg.register_version("other", code=None)
+        client = TestClient(eventreg.ui.app(reg))
+        shown = []
+        for number in (1, 2):
+            page = client.get(f"/models/m/versions/1/events?page={number}").text
+            shown.append([int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)])
+            assert ('rel="next"' in page) is (number == 1)
+        mine = [e.position for e in reg.history("m") if e.version == 1]
+        assert shown[0] == mine[-50:] and shown[1] == mine[:-50], "newest page first, each oldest first"
+        assert client.get("/models/m/versions/1/events?page=3").status_code == 404
+        partial = client.get("/models/m/versions/2/events", headers={"HX-Request": "true"}).text
+        assert partial.count("<tr class=") == 50 and "/models/m/versions/2/events?page=2" in partial
+
+        def audited(query: str) -> list[int]:
+            positions, url = [], f"/audit?{query}"
+            while url:
+                page = client.get(url).text
+                positions += [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', page)]
+                found = re.search(r'href="([^"]*)" rel="next" id="older"', page)
+                url = found.group(1).replace("&amp;", "&") if found else None
+            return positions
+
+        everything = reg.history("m")
+        assert audited("model=m") == [e.position for e in everything][::-1]
+        assert audited("model=m&type=alias") == [e.position for e in everything if e.type.startswith("alias.")][::-1]
+        middle = everything[len(everything) // 2].position
+        assert audited(f"model=m&type=version.tag_set&until={middle}") == \
+            [e.position for e in everything if e.type == "version.tag_set" and e.position <= middle][::-1]

@@ -23,21 +23,21 @@ from array import array
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from eventreg.domain import events as ev
 from eventreg.domain.codec import decode_recorded
-from eventreg.domain.entities import NO_STEP, MetricStats, _point_rows
-from eventreg.domain.views import MetricBucket, MetricPoint
+from eventreg.domain.entities import NO_STEP, MetricHistory, MetricStats, _point_rows
+from eventreg.domain.views import MetricBucket
 from eventreg.errors import LogCorrupted, ValidationError
 
 __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen", "history"]
 
 #: most points one log's cache holds (about 32 bytes each)
 MAX_CACHED_POINTS = 2_000_000
-#: the longest history whose point objects the cache keeps (only the last one read)
-MAX_MEMO_POINTS = 200_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
 _RUN_TYPES = {ev.RunMetricsLogged.type: "points"}
@@ -69,9 +69,6 @@ class HistoryCache:
         self.held = 0
         self._entries: OrderedDict[tuple[str, int | None, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        #: (entry, what was asked, the points) of the last history read: point objects are
-        #: frozen, so a chart or page asking again shares them
-        self.recent: tuple[_Entry, Any, list[MetricPoint]] | None = None
 
     def columns(self, log: Any, stream: str, number: int | None, key: str,
                 stats: MetricStats) -> tuple[array, array, array, bool, _Entry]:
@@ -105,65 +102,125 @@ class HistoryCache:
         with self._lock:
             self._entries.clear()
             self.held = 0
-            self.recent = None
+
+
+class _Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """
+    A metric point in the plain shape the codec writes (anything else: the codec reads it).
+    """
+
+    key: str
+    value: float
+    step: int | None
+    timestamp: str
+
+
+class _Points(msgspec.Struct, gc=False):
+    """
+    ``run.metrics_logged`` and ``version.metrics_logged`` (the run's or model's other fields ignored).
+    """
+
+    points: list[_Point]
+    version: int | None = None
+
+
+class _Registered(msgspec.Struct, gc=False):
+    """
+    ``version.registered``: its number and its points.
+    """
+
+    version: int
+    metrics: list[_Point]
+
+
+_PAYLOADS = {ev.RunMetricsLogged.type: _Points, ev.VersionMetricsLogged.type: _Points,
+             ev.VersionRegistered.type: _Registered}
+_DECODERS = {name: msgspec.json.Decoder(kind).decode for name, kind in _PAYLOADS.items()}
+#: what a payload that is not plain, or not JSON msgspec reads, raises (the codec then reads it)
+_REFUSED = (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, OverflowError, KeyError)
 
 
 def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, last: int) -> None:
     """
     Append to ``entry`` the points of ``key`` in stream versions ``entry.upto + 1`` to ``last``.
+
+    A backend with ``read_stream_payloads`` (the SQL one) hands over the stored JSON
+    texts, which msgspec decodes straight into typed points (a tenth of decoding them as
+    JSON objects first); any other gives its events. A payload not in the plain shape
+    the codec writes goes through the codec.
     """
     fields = _RUN_TYPES if number is None else _VERSION_TYPES
     stamps_of: dict[str, int] = {}
+    raw = getattr(log, "read_stream_payloads", None)
     while entry.upto < last:
         upper = min(last, entry.upto + READ_CHUNK)
-        for recorded in log.read_stream(stream, entry.upto + 1, to_version=upper):
-            field = fields.get(recorded.type)
+        rows = (raw(stream, entry.upto + 1, upper) if raw is not None else
+                [(r.stream_version, r.type, r.schema_version, r.payload)
+                 for r in log.read_stream(stream, entry.upto + 1, to_version=upper)])
+        for stream_version, type_, schema_version, payload in rows:
+            field = fields.get(type_)
             if field is None:
                 continue
-            payload = recorded.payload
-            if number is not None and payload.get("version") != number:
-                continue
-            columns = _plain_columns(payload.get(field), key, stamps_of) if recorded.schema_version == 1 else None
+            columns = None
+            if schema_version == 1:
+                try:
+                    typed = (_DECODERS[type_](payload) if type(payload) in (str, bytes)
+                             else msgspec.convert(payload, _PAYLOADS[type_]))
+                    if number is not None and typed.version != number:
+                        continue
+                    columns = _typed_columns(typed.metrics if field == "metrics" else typed.points, key, stamps_of)
+                except _REFUSED:
+                    columns = None
             if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
-                rows = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
-                columns = (array("d", [r[1] for r in rows]), array("q", [r[2] for r in rows]),
-                           array("q", [r[3] for r in rows]))
+                recorded, = log.read_stream(stream, stream_version, to_version=stream_version)
+                if number is not None and recorded.payload.get("version") != number:
+                    continue
+                rows_of = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
+                columns = (array("d", [r[1] for r in rows_of]), array("q", [r[2] for r in rows_of]),
+                           array("q", [r[3] for r in rows_of]))
             values, steps, stamps = columns
             if not values:
                 continue
             entry.values.extend(values)
             entry.steps.extend(steps)
             entry.stamps.extend(stamps)
-            entry.versions.extend(array("q", [recorded.stream_version]) * len(values))
+            entry.versions.extend(array("q", [stream_version]) * len(values))
             total = sum(values)
             if total != total and any(value != value for value in values):  # inf - inf is NaN too
                 entry.nan = True
         entry.upto = upper
 
 
-def _plain_columns(items: Any, key: str, stamps_of: dict[str, int]) -> tuple[array, array, array] | None:
+def _typed_columns(points: list[_Point], key: str, stamps_of: dict[str, int]) -> tuple[array, array, array]:
     """
-    The values, steps and microseconds of the points of ``key`` among a payload's plain
-    points (as the codec writes them), or None for anything else.
+    The values, steps and microseconds of the points of ``key`` among typed points.
+
+    Raises:
+        ValueError, OverflowError: a timestamp or step the codec must judge.
     """
-    try:
-        chosen = [item for item in items if item["key"] == key]
-        values = array("d", [item["value"] for item in chosen])
-        steps = array("q", [NO_STEP if item["step"] is None else item["step"] for item in chosen])
-        stamps = array("q")
-        for item in chosen:
-            text = item["timestamp"]
-            micros = stamps_of.get(text)
-            if micros is None:
-                if len(stamps_of) > 10_000:
-                    stamps_of.clear()
-                micros = stamps_of[text] = _micros(text)
-            stamps.append(micros)
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if any(type(item["value"]) not in (float, int) for item in chosen) or NO_STEP in steps:
-        return None
-    return values, steps, stamps
+    keys = [point.key for point in points]
+    chosen = points if keys.count(key) == len(keys) else [point for point in points if point.key == key]
+    if not chosen:
+        return array("d"), array("q"), array("q")
+    values = array("d", [point.value for point in chosen])
+    found = [point.step for point in chosen]
+    if NO_STEP in found:
+        raise ValueError("a step the codec refuses")
+    steps = array("q", [NO_STEP if step is None else step for step in found] if None in found else found)
+    texts = [point.timestamp for point in chosen]
+    first = texts[0]
+    if texts.count(first) == len(texts):  # points logged together share one
+        return values, steps, array("q", [_micros_of(first, stamps_of)]) * len(texts)
+    return values, steps, array("q", [_micros_of(text, stamps_of) for text in texts])
+
+
+def _micros_of(text: str, stamps_of: dict[str, int]) -> int:
+    micros = stamps_of.get(text)
+    if micros is None:
+        if len(stamps_of) > 10_000:
+            stamps_of.clear()
+        micros = stamps_of[text] = _micros(text)
+    return micros
 
 
 def _micros(text: str) -> int:
@@ -179,7 +236,6 @@ def _micros(text: str) -> int:
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -227,29 +283,19 @@ def _check_range(min_step: int | None, max_step: int | None) -> None:
 
 
 def history(log: Any, stream: str, number: int | None, key: str, stats: MetricStats, *,
-            min_step: int | None = None, max_step: int | None = None) -> list[MetricPoint]:
+            min_step: int | None = None, max_step: int | None = None) -> MetricHistory:
     """
     The points of one metric in the order logged, those with a step in ``[min_step, max_step]``
-    when a bound is given (a point without a step is then left out).
+    when a bound is given (a point without a step is then left out): a
+    :class:`~eventreg.domain.entities.MetricHistory`, a sequence of
+    :class:`~eventreg.domain.views.MetricPoint` kept in columns, each point made when read.
     """
     _check_range(min_step, max_step)
-    cache = cache_for(log)
-    columns = cache.columns(log, stream, number, key, stats)
-    entry, asked = columns[4], (len(columns[0]), min_step, max_step)
-    recent = cache.recent
-    if recent is not None and recent[0] is entry and recent[1] == asked:
-        return list(recent[2])
+    columns = cache_for(log).columns(log, stream, number, key, stats)
     values, steps, stamps, _ = _selected(columns, min_step, max_step)
-    out: list[MetricPoint] = []
-    append, point, epoch, delta = out.append, MetricPoint, _EPOCH, timedelta
-    last = moment = None
-    for value, step, micros in zip(values, steps, stamps):
-        if micros != last:  # points logged together share one
-            last, moment = micros, epoch + delta(microseconds=micros)
-        append(point(key=key, value=value, step=None if step == NO_STEP else step, timestamp=moment))
-    if len(out) <= MAX_MEMO_POINTS:
-        cache.recent = (entry, asked, out)
-    return list(out)
+    if isinstance(values, array):  # the cache's own (it grows): a copy
+        return MetricHistory(key, values[:], steps[:], stamps[:])
+    return MetricHistory(key, values, steps, stamps)
 
 
 def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricStats, *, count: int = 500,

@@ -520,6 +520,16 @@ class SQLLog(BaseLog):
         return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
                                                      to_version=_LAST if to_version is None else min(to_version, _LAST))))
 
+    def read_stream_payloads(self, stream_id: str, from_version: int, to_version: int) -> list[tuple[Any, ...]]:
+        """
+        ``(stream version, type, schema version, payload)`` of ``read_stream``'s events, each
+        payload as stored (JSON text, or bytes): for a reader that decodes only what it needs
+        (:mod:`eventreg.metric_reads`); it decodes whatever it cannot take with ``read_stream``.
+        """
+        sql = self._sql.read_stream
+        return [(row[2], row[3], row[4], row[7]) for row in self._query(
+            sql, sql.args(sid=stream_id, from_version=max(from_version, 1), to_version=min(to_version, _LAST)))]
+
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """
         Every event from ``from_position`` on, in global order, fetched in chunks.

@@ -47,7 +47,7 @@ from eventreg.domain.queries import (
 )
 from eventreg.domain.references import ModelReference, parse_reference
 from eventreg.domain.views import (
-    Alias, Comparison, Experiment, MetricBucket, MetricPoint, MetricSummary, Model, ModelVersion, Run,
+    Alias, Comparison, Experiment, MetricBucket, MetricHistory, MetricSummary, Model, ModelVersion, Run,
 )
 from eventreg.errors import NotFound, ReadOnlyError, ValidationError
 from eventreg.gates import GateResult, evaluate
@@ -244,9 +244,12 @@ class RegistryView:
                     if (status is None and v.status != DELETED) or v.status == status]
 
     def get_metric_history(self, model: str, version: VersionRef, key: str, *, min_step: int | None = None,
-                           max_step: int | None = None) -> list[MetricPoint]:
+                           max_step: int | None = None) -> MetricHistory:
         """
-        Every recorded point of a version's metric, in the order logged (read from the log).
+        Every recorded point of a version's metric, in the order logged (read from the log):
+        a sequence of :class:`MetricPoint` (``len``, indexes, slices, iteration, ``==`` with
+        a list), kept in columns (``values``, ``steps``, ``stamps`` in microseconds), each
+        point made when read.
 
         Args:
             min_step: only points with a step at least this (a point without a step is then left out).
@@ -337,7 +340,7 @@ class RegistryView:
         with self._reading() as state:
             models = ([state.models[name] for name in sorted(state.models)] if only is None
                       else [state.models[only]] if only in state.models else [])
-            if whole and order is None:  # the filter is just "model = '...'": no record to test
+            if (whole or predicate is None) and order is None:  # no filter, or just "model = '...'": no record
                 views = []
                 for model in models:
                     held = _aliases_by_version(model)
@@ -419,9 +422,10 @@ class RegistryView:
             return Results([Run.of(run) for _, run in hits]).output(output)
 
     def get_run_metric_history(self, run_id: str, key: str, *, min_step: int | None = None,
-                               max_step: int | None = None) -> list[MetricPoint]:
+                               max_step: int | None = None) -> MetricHistory:
         """
-        Every recorded point of a run's metric, in the order logged (read from the log).
+        Every recorded point of a run's metric, in the order logged (read from the log);
+        see :meth:`get_metric_history`.
 
         Args:
             min_step: only points with a step at least this (a point without a step is then left out).

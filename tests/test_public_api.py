@@ -37,6 +37,7 @@ PUBLIC = [
     "InvalidTransition",
     "LogCorrupted",
     "MetricBucket",
+    "MetricHistory",
     "MetricPoint",
     "MetricSummary",
     "MissingDriver",

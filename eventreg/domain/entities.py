@@ -16,6 +16,7 @@ from typing import Any, overload
 import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
+from eventreg.domain.packed import pack_fields
 from eventreg.log import GENESIS_HASH
 from eventreg.domain.governance_state import GovernanceState
 
@@ -188,6 +189,11 @@ class VersionState:
     updated_at: datetime
     actor: str | None
     position: int
+
+
+# the mappings of a version nobody reads often, kept encoded (eventreg/domain/packed.py)
+pack_fields(VersionState, ("params", "metrics", "tags", "artifacts", "model_info", "data", "code", "environment",
+                           "architecture"), "metric_summaries", MetricStats)
 
 
 @attrs.define(kw_only=True)

@@ -383,9 +383,9 @@ def _version_metrics_logged(state: RegistryState, e: ev.VersionMetricsLogged, r:
 def _add_version_points(state: RegistryState, r: RecordedEvent, name: str, number: int,
                         rows: list[tuple[str, float, int, int]]) -> None:
     version = _version(state, name, number, r)
-    latest = dict(version.metrics)
-    _add_points(latest, version.metric_summaries, rows, r.stream_version)
-    version.metrics = latest
+    latest, summaries = version.metrics, version.metric_summaries  # fresh dicts (kept encoded)
+    _add_points(latest, summaries, rows, r.stream_version)
+    version.metrics, version.metric_summaries = latest, summaries
 
 
 def _version_tag_set(state: RegistryState, e: ev.VersionTagSet, r: RecordedEvent) -> None:

@@ -15,8 +15,9 @@ from typing import Any
 import attrs
 
 from eventreg.domain.events import ArtifactEntry, MetricPoint, nan_safe
+from eventreg.domain.packed import stored, unpack
 from eventreg.domain.references import PREFIX
-from eventreg.domain.entities import NO_STEP, Alias, ExperimentState, MetricStats, ModelState, RunState, VersionState, latest_number
+from eventreg.domain.entities import NO_STEP, Alias, ExperimentState, MetricHistory, MetricStats, ModelState, RunState, VersionState, latest_number
 
 __all__ = [
     "Alias",
@@ -25,6 +26,7 @@ __all__ = [
     "ComparisonRow",
     "Experiment",
     "MetricBucket",
+    "MetricHistory",
     "MetricPoint",
     "MetricSummary",
     "Model",
@@ -163,14 +165,25 @@ class ModelVersion:
         """
         if aliases is None:
             aliases = tuple(sorted(a for a, v in model.aliases.items() if v == version.version))
-        view = _new(cls)
-        vars(view).update(
-            name=version.model, version=version.version, label=version.label, aliases=aliases,
-            status=version.status, status_reason=version.status_reason,
-            description=version.description, run_id=version.run_id, parents=version.parents,
-            created_at=version.created_at, updated_at=version.updated_at, actor=version.actor,
-            position=version.position, _source=version, _metrics=version.metrics, _tags=version.tags,
-        )
+        view, put = _new(cls), _put
+        # set one by one, always in this order, so the view keeps them inline (no __dict__ of
+        # its own until a lazy field is read): half the memory of a search of every version
+        put(view, "name", version.model)
+        put(view, "version", version.version)
+        put(view, "label", version.label)
+        put(view, "aliases", aliases)
+        put(view, "status", version.status)
+        put(view, "status_reason", version.status_reason)
+        put(view, "description", version.description)
+        put(view, "run_id", version.run_id)
+        put(view, "parents", version.parents)
+        put(view, "created_at", version.created_at)
+        put(view, "updated_at", version.updated_at)
+        put(view, "actor", version.actor)
+        put(view, "position", version.position)
+        put(view, "_source", version)
+        put(view, "_metrics", stored(version, "metrics"))
+        put(view, "_tags", stored(version, "tags"))
         return view
 
     def __getstate__(self) -> dict[str, Any]:
@@ -181,6 +194,7 @@ class ModelVersion:
 
 
 _new = object.__new__
+_put = object.__setattr__
 
 
 #: a field not copied yet (absent from the view's __dict__)
@@ -388,6 +402,13 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _fresh(value: Any) -> dict[str, Any]:
+    """
+    A copy of a version's metrics or tags as stored (encoded or not: eventreg/domain/packed.py).
+    """
+    return dict(unpack(value))
+
+
 def _copy(value: Any) -> Any:
     """
     A deep copy of a JSON value, so that changing a view never changes the registry.
@@ -410,6 +431,6 @@ def _same_key(value: Any) -> Any:
 setattr(ModelVersion, "params", _LazyField("params", _copy))  # a list or dict param is copied too
 setattr(ModelVersion, "artifacts", _LazyField("artifacts", dict))
 for _name in ("metrics", "tags"):  # replaced by later events: the view keeps the one it saw
-    setattr(ModelVersion, _name, _LazyField(_name, dict, "_" + _name))
+    setattr(ModelVersion, _name, _LazyField(_name, _fresh, "_" + _name))
 for _name in ("model_info", "data", "code", "environment", "architecture"):
     setattr(ModelVersion, _name, _LazyField(_name, _copy))

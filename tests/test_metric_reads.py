@@ -210,3 +210,19 @@ def test_a_snapshot_of_the_format_holding_every_point_is_refolded(tmp_path):
     with eventreg.open(url, artifacts="memory://legacy", actor="a", snapshot_every=0) as again:
         assert again._snapshot_position > old.position
         assert again.get_run_metric_history(run.id, "acc")[-1].value == 49 / 50
+
+
+def test_a_history_is_a_sequence_of_points_kept_in_columns(reg):
+    with reg.start_run("exp", code=None) as run:
+        run.log_metric("loss", 0.5, step=1)
+        run.log_metric("loss", 0.25, step=2)
+        run.log_metric("acc", 0.9)  # another key, in the same stream
+        run.log_metric("loss", 0.125)  # no step
+    history = reg.get_run_metric_history(run.id, "loss")
+    assert isinstance(history, eventreg.MetricHistory) and len(history) == 3
+    assert list(history.values) == [0.5, 0.25, 0.125] and list(history.steps)[:2] == [1, 2]
+    assert [p.step for p in history] == [1, 2, None] and history[-1].value == 0.125
+    assert history == list(history) and history[1:] == list(history)[1:]
+    assert history + [] == list(history) and [] + history == list(history)
+    assert history[0].timestamp.tzinfo is not None and history[0].key == "loss"
+    assert list(history.stamps) == [round(p.timestamp.timestamp() * 1e6) for p in history]

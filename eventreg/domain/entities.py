@@ -45,10 +45,11 @@ NO_STEP = -(2**63)
 
 class MetricHistory(Sequence[MetricPoint]):
     """
-    Every point of one metric key, oldest first: a read-only sequence of
-    :class:`~eventreg.domain.events.MetricPoint`, stored column by column in arrays
-    (values, steps, timestamps in microseconds), so a million points cost 24 MB rather
-    than an object each, and a snapshot loads them as bytes.
+    Points of one metric key, oldest first, as ``get_metric_history`` returns them: a
+    read-only sequence of :class:`~eventreg.domain.events.MetricPoint` stored column by
+    column in arrays (``values``; ``steps``, :data:`NO_STEP` for none; ``stamps``,
+    microseconds since the epoch), so a million points cost 24 MB rather than an object
+    each; a point object is made when read. It compares equal to a list of the same points.
     """
 
     __slots__ = ("key", "values", "steps", "stamps")
@@ -108,6 +109,12 @@ class MetricHistory(Sequence[MetricPoint]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Any) -> list[MetricPoint]:
+        return [*self, *other]
+
+    def __radd__(self, other: Any) -> list[MetricPoint]:
+        return [*other, *self]
 
     def __repr__(self) -> str:
         return f"MetricHistory({self.key!r}, {len(self)} points)"

@@ -17,6 +17,7 @@ position and hash match the log (as ``Registry._load_snapshot`` does).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import zlib
@@ -473,10 +474,14 @@ def _load_artifacts(rows: list[Any]) -> dict[str, ArtifactEntry]:
     return {path: ArtifactEntry(sha256=sha, size=size) for path, sha, size in rows}
 
 
+#: records written together (a batch, an import) share their times: one datetime each (immutable)
+_shared_time = functools.lru_cache(maxsize=1024)(parse_timestamp)
+
+
 def _times(created: str, updated: str) -> tuple[datetime, datetime]:
-    # most records were never updated: parse once (datetimes are immutable)
-    first = parse_timestamp(created)
-    return first, (first if updated == created else parse_timestamp(updated))
+    # most records were never updated: parse once
+    first = _shared_time(created)
+    return first, (first if updated == created else _shared_time(updated))
 
 
 #: The decoders below unpack rows by position; they are written for these layouts (a
@@ -544,7 +549,7 @@ def _load_model(row: list[Any], chunks: list[bytes]) -> ModelState:
     for alias, moves in values["alias_history"]:
         history[alias] = [
             Alias(model=name, name=alias, version=version, previous=previous, action=intern(action), reason=reason,
-                  forced=forced, actor=None if actor is None else intern(actor), at=parse_timestamp(at),
+                  forced=forced, actor=None if actor is None else intern(actor), at=_shared_time(at),
                   position=position)
             for _, _, version, previous, action, reason, forced, actor, at, position in moves]
     values["alias_history"] = history

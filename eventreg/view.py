@@ -340,6 +340,8 @@ class RegistryView:
         with self._reading() as state:
             models = ([state.models[name] for name in sorted(state.models)] if only is None
                       else [state.models[only]] if only in state.models else [])
+            for model in models:  # versions still in a snapshot's chunks decoded before any view or
+                model.versions.keys()  # record is made: memory freed with them is not interleaved
             if (whole or predicate is None) and order is None:  # no filter, or just "model = '...'": no record
                 views = []
                 for model in models:

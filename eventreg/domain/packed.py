@@ -28,20 +28,35 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 #: the encoding of the empty mapping, shared by every field holding one
 _EMPTY = _encode({})
-#: what msgpack would change on the way back (tuples come back as lists, subclasses as their base)
-_EXACT = (str, int, float, bool, type(None))
+#: the types msgpack gives back as they went in (an int out of its 64 bits fails to encode)
+_EXACT = frozenset((str, int, float, bool, type(None)))
+_NESTED = frozenset((dict, list))
+_STR = frozenset((str,))
 
 
 def _exact(value: Any) -> bool:
     """
-    Whether ``value`` comes back from msgpack as it went in (equal, and of the same types).
+    Whether a dict comes back from msgpack as it went in: equal, and of the same types
+    (a tuple would come back a list, a subclass as its base). Flat dicts, the usual
+    ones, are checked by their sets of types.
     """
-    kind = type(value)
-    if kind is dict:
-        return all(type(key) is str and _exact(item) for key, item in value.items())
-    if kind is list:
-        return all(_exact(item) for item in value)
-    return kind in _EXACT and (kind is not int or -(2**63) <= value < 2**64)
+    if type(value) is dict:
+        if set(map(type, value)) - _STR:
+            return False
+        kinds = set(map(type, value.values()))
+        if kinds <= _EXACT:
+            return True
+        if kinds - _EXACT - _NESTED:
+            return False
+        return all(_exact(item) for item in value.values() if type(item) in _NESTED)
+    if type(value) is list:
+        kinds = set(map(type, value))
+        if kinds <= _EXACT:
+            return True
+        if kinds - _EXACT - _NESTED:
+            return False
+        return all(_exact(item) for item in value if type(item) in _NESTED)
+    return type(value) in _EXACT
 
 
 def pack(value: Any) -> Any:
@@ -117,10 +132,10 @@ def _summaries(stats_type: type) -> tuple[Any, Any]:
             return value
         if not value:
             return _EMPTY
-        rows = {key: _short(stats._row()) for key, stats in value.items()}
-        if not _exact(rows):
+        try:  # numbers only: msgpack keeps them exactly (or refuses one out of 64 bits)
+            return _encode({key: _short(stats._row()) for key, stats in value.items()})
+        except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
             return value
-        return _encode(rows)
 
     def decode(stored: Any) -> Any:
         if type(stored) is bytes:
@@ -143,6 +158,25 @@ def stored(obj: Any, name: str) -> Any:
     return getattr(obj, name) if slot is None else slot.__get__(obj)
 
 
+def _mapping(slot: Any, doc: str) -> property:
+    """
+    A mapping field: :func:`pack` and :func:`unpack` inlined (the fold sets a version's
+    nine mappings, most of them None or empty, for every version it registers).
+    """
+    get, put, decode, empty = slot.__get__, slot.__set__, _decode, _EMPTY
+
+    def read(self: Any) -> Any:
+        value = get(self)
+        if type(value) is bytes:
+            return {} if value is empty else decode(value)
+        return value
+
+    def write(self: Any, value: Any) -> None:
+        put(self, (empty if not value else pack(value)) if type(value) is dict else value)
+
+    return property(read, write, doc=doc)
+
+
 def _field(slot: Any, encode: Any, decode: Any, doc: str) -> property:
     get, put = slot.__get__, slot.__set__
 
@@ -163,7 +197,7 @@ def pack_fields(cls: type, names: tuple[str, ...], summaries: str | None = None,
     """
     for name in names:
         slot = _SLOTS[cls, name] = cls.__dict__[name]  # the slot's descriptor: the storage behind the property
-        setattr(cls, name, _field(slot, pack, unpack, f"{name} (kept encoded)"))
+        setattr(cls, name, _mapping(slot, f"{name} (kept encoded)"))
     if summaries is not None:
         encode, decode = _summaries(stats_type)  # type: ignore[arg-type]
         setattr(cls, summaries, _field(cls.__dict__[summaries], encode, decode, f"{summaries} (kept encoded)"))

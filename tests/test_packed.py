@@ -60,3 +60,9 @@ def test_summaries_of_many_points_and_of_nan_survive():
     summaries["a"].count = 9  # changed on a fresh copy, then stored: as the fold does
     version.metric_summaries = summaries
     assert version.metric_summaries["a"].count == 9
+
+
+def test_every_mapping_of_a_version_is_stored_encoded():
+    version = _version(artifacts={}, environment={"python": "3.11"})
+    for name in ("params", "metrics", "metric_summaries", "tags", "artifacts", "data", "environment"):
+        assert type(stored(version, name)) is bytes, name

@@ -200,5 +200,6 @@ def pack_fields(cls: type, names: tuple[str, ...], summaries: str | None = None,
         setattr(cls, name, _mapping(slot, f"{name} (kept encoded)"))
     if summaries is not None:
         encode, decode = _summaries(stats_type)  # type: ignore[arg-type]
-        setattr(cls, summaries, _field(cls.__dict__[summaries], encode, decode, f"{summaries} (kept encoded)"))
+        slot = _SLOTS[cls, summaries] = cls.__dict__[summaries]
+        setattr(cls, summaries, _field(slot, encode, decode, f"{summaries} (kept encoded)"))
     return cls

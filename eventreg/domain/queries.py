@@ -128,20 +128,37 @@ def _one_model(text: str | None) -> tuple[str | None, bool]:
     return found.group(1), False
 
 
+class _VersionRecord(dict):  # type: ignore[type-arg]
+    """
+    A version's filter record whose ``metrics``, ``params`` and ``tags`` are decoded
+    (eventreg/domain/packed.py) when a filter first asks for them: a search testing one
+    metric over a thousand versions decodes only their metrics.
+    """
+
+    __slots__ = ("_version",)
+
+    def __missing__(self, key: Any) -> Any:
+        if key in _DECODED_LATER:
+            value = self[key] = getattr(self._version, key)
+            return value
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in _DECODED_LATER or dict.__contains__(self, key):
+            return self[key]
+        return default
+
+
+_DECODED_LATER = frozenset(("metrics", "params", "tags"))
+
+
 def _version_record(model: ModelState, version: VersionState, aliases: Iterable[str] | None = None) -> dict[str, Any]:
     if aliases is None:
         aliases = [a for a, v in model.aliases.items() if v == version.version]
-    return {
-        "name": model.name,
-        "version": version.version,
-        "label": version.label,
-        "aliases": set(aliases),
-        "created_at": version.created_at,
-        "actor": version.actor,
-        "metrics": version.metrics,
-        "params": version.params,
-        "tags": version.tags,
-    }
+    record = _VersionRecord(name=model.name, version=version.version, label=version.label, aliases=set(aliases),
+                            created_at=version.created_at, actor=version.actor)
+    record._version = version
+    return record
 
 
 def _run_record(run: RunState) -> dict[str, Any]:

@@ -522,9 +522,8 @@ class SQLLog(BaseLog):
 
     def read_stream_payloads(self, stream_id: str, from_version: int, to_version: int) -> list[tuple[Any, ...]]:
         """
-        ``(stream version, type, schema version, payload)`` of ``read_stream``'s events, each
-        payload as stored (JSON text, or bytes): for a reader that decodes only what it needs
-        (:mod:`eventreg.metric_reads`); it decodes whatever it cannot take with ``read_stream``.
+        ``(stream version, type, schema version, payload as stored)`` of ``read_stream``'s
+        events, for a reader that decodes only what it needs (:mod:`eventreg.metric_reads`).
         """
         sql = self._sql.read_stream
         return [(row[2], row[3], row[4], row[7]) for row in self._query(

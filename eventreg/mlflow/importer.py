@@ -51,6 +51,8 @@ LIMITS = (
 )
 _STATUS_OF_STAGE = {"Staging": "STAGING", "Production": "PRODUCTION", "Archived": "ARCHIVED"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Metric points written per append by an import.
+_POINTS_PER_APPEND = 10_000
 
 
 @attrs.define
@@ -227,8 +229,11 @@ class _Import:
         for key in sorted(data.metrics):
             have = len(reg.get_run_metric_history(run_id, key)) if key in found.metrics else 0
             points = self.src.metric_history(info.run_id, key)[have:]
-            for (step, stamp), group in _groups(key, points):
-                active.log_metrics(group, step=step, timestamp=_moment(stamp))
+            # many points per append, each append all or nothing: a killed import leaves a
+            # prefix of the key's history, and the next one adds the rest
+            with active.metric_buffer(max_points=_POINTS_PER_APPEND, max_seconds=3600) as buffer:
+                for p in points:
+                    buffer.log_metrics({key: p.value}, step=int(p.step or 0), timestamp=_moment(p.timestamp))
             self.summary.metric_points += len(points)
         with tempfile.TemporaryDirectory(prefix="eventreg-import-") as tmp:
             files = self.src.download(info.artifact_uri, f"{tmp}/run") if info.artifact_uri else None
@@ -330,11 +335,3 @@ class _Import:
 
 def _moment(ms: Any) -> datetime | None:
     return None if ms is None else _EPOCH + int(ms) * timedelta(milliseconds=1)
-
-
-def _groups(key: str, points: list[Any]) -> list[tuple[tuple[int, int], dict[str, float]]]:
-    """
-    A metric's points as appends of one point each at its step and timestamp, in order
-    (consecutive points at the same step and time are separate appends too).
-    """
-    return [((int(p.step or 0), p.timestamp), {key: p.value}) for p in points]

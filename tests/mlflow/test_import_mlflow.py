@@ -196,3 +196,29 @@ def test_cli_errors_are_one_line_with_documented_codes(tmp_path):
     none = subprocess.run([*EVENTREG, "import-mlflow"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
                           timeout=300)
     assert none.returncode == 2 and len(none.stderr.strip().splitlines()) == 1
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_after", ["run ", "version iris 2"])
+def test_interrupted_import_is_completed_by_the_next(mlflow_db, tmp_path, stop_after):
+    """
+    An import stopped right after it started a run (nothing logged to it yet) or in the
+    middle of a model's versions: the next import completes the run and the model.
+    """
+    url = f"sqlite:///{tmp_path}/reg.db"
+
+    def stop(line: str) -> None:
+        if line.startswith(stop_after):
+            raise _Interrupted(line)
+
+    with pytest.raises(_Interrupted):
+        import_mlflow(mlflow_db, to=url, progress=stop)
+    resumed = import_mlflow(mlflow_db, to=url)
+    if stop_after == "run ":
+        assert resumed.runs_completed == 1 and resumed.runs == 1  # the started run, then the deleted one
+    else:
+        assert (resumed.runs, resumed.versions, resumed.skipped) == (0, 1, 4)
+    _same(_picture(f"eventreg+{url}"), _picture(mlflow_db))

@@ -32,7 +32,7 @@ from eventreg.errors import BackendUnavailable, NotFound
 from eventreg.mlflow import _common
 from eventreg.mlflow._source import MlflowSource
 from eventreg.mlflow.registry_store import MODEL_ID, RUN_ID, RUN_LINK, SOURCE
-from eventreg.mlflow.tracking_store import LOGGED_MODEL_TAG, model_id
+from eventreg.mlflow.tracking_store import LOGGED_MODEL_TAG
 
 __all__ = ["RUN_TAG", "VERSION_TAG", "ImportSummary", "import_mlflow"]
 
@@ -307,7 +307,7 @@ class _Import:
         logged = self.logged.get(found)
         if logged is not None and logged[0] == run_id:  # MLflow 3: the logged model, in its run
             tags[SOURCE] = f"runs:/{run_id}/{logged[1]}"
-            tags[MODEL_ID] = model_id(*logged)
+            tags[MODEL_ID] = f"m-{logged[0]}-{logged[1]}"  # the id the tracking store gives a run's model
             version = reg.register_version(name, run=run_id, code=None, description=description, tags=tags)
         elif run_id is not None and (mv.source or "").startswith(f"runs:/{mv.run_id}/"):
             tags[SOURCE] = f"runs:/{run_id}/{mv.source.split('/', 2)[2]}"

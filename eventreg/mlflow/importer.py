@@ -194,14 +194,14 @@ class _Import:
     def _run(self, experiment: str, src: Any, found: Any, models: list[Any]) -> None:
         info = src.info
         reg = self.writers.as_(info.user_id)
-        done = found is not None and (found.status != "RUNNING" or info.status == "RUNNING")
+        done = found is not None and found.status != "RUNNING"  # a running one may have grown: add what is new
         if found is None:
             active = reg.start_run(experiment, name=info.run_name, tags={**src.data.tags, RUN_TAG: info.run_id},
                                    code=None, capture="off", started_at=_moment(info.start_time))
             found = reg.get_run(active.id)
             self.summary.runs += 1
             self.say(f"run {info.run_name or info.run_id} ({info.run_id})")
-        elif not done:
+        elif not done and info.status != "RUNNING":
             self.summary.runs_completed += 1
             self.say(f"run {info.run_name or info.run_id} ({info.run_id}): completing an interrupted import")
         self.runs[info.run_id] = found.id

@@ -222,3 +222,24 @@ def test_interrupted_import_is_completed_by_the_next(mlflow_db, tmp_path, stop_a
     else:
         assert (resumed.runs, resumed.versions, resumed.skipped) == (0, 1, 4)
     _same(_picture(f"eventreg+{url}"), _picture(mlflow_db))
+
+
+def test_a_run_still_running_in_mlflow_is_brought_up_to_date(mlflow_db, tmp_path):
+    import shutil
+
+    source = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_db[len("sqlite:///"):], source)
+    uri, url = f"sqlite:///{source}", f"sqlite:///{tmp_path}/reg.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name("iris-exp").experiment_id
+    live = client.create_run(experiment, run_name="still-training")
+    client.log_metric(live.info.run_id, "loss", 0.9, step=0)
+    import_mlflow(uri, to=url)
+    client.log_metric(live.info.run_id, "loss", 0.7, step=1)
+    client.log_param(live.info.run_id, "lr", "0.1")
+    later = import_mlflow(uri, to=url)
+    assert (later.runs, later.metric_points) == (0, 1)
+    imported = _picture(f"eventreg+{url}")["runs"][live.info.run_id]
+    assert imported["status"] == "RUNNING" and imported["params"] == {"lr": "0.1"}
+    assert [p[0::2] for p in imported["history"]["loss"]] == [(0, 0.9), (1, 0.7)]
+    _same(_picture(f"eventreg+{url}"), _picture(uri))

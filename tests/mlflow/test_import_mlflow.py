@@ -243,3 +243,12 @@ def test_a_run_still_running_in_mlflow_is_brought_up_to_date(mlflow_db, tmp_path
     assert imported["status"] == "RUNNING" and imported["params"] == {"lr": "0.1"}
     assert [p[0::2] for p in imported["history"]["loss"]] == [(0, 0.9), (1, 0.7)]
     _same(_picture(f"eventreg+{url}"), _picture(uri))
+
+
+def test_import_into_postgresql(mlflow_db, postgres_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVENTREG_ARTIFACTS", f"file://{tmp_path}/artifacts")  # where the plugin reads them too
+    summary = import_mlflow(mlflow_db, to=postgres_url, actor="importer")
+    assert (summary.runs, summary.versions, summary.aliases) == (2, 3, 2)
+    _same(_picture(f"eventreg+{postgres_url}"), _picture(mlflow_db))
+    assert _predictions(f"eventreg+{postgres_url}") == _predictions(mlflow_db)
+    assert import_mlflow(mlflow_db, to=postgres_url).skipped == 5

@@ -368,17 +368,22 @@ class MetricBuffer:
         """
         self.log_metrics({key: value}, step=step)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, *,
+                    timestamp: datetime | None = None) -> None:
         """
         Buffer several metric values taken at the same moment.
 
+        Args:
+            timestamp: when the values were measured, if not now (a timezone-aware
+                ``datetime``: an import, a client with its own clock).
+
         Raises:
-            ValidationError: a key, value or step is invalid (nothing of this call is kept).
+            ValidationError: a key, value, step or timestamp is invalid (nothing of this call is kept).
         """
         if not isinstance(metrics, Mapping):
             raise ValidationError(f"metrics must be a mapping, not {type(metrics).__name__}")
         step = check.check_step(step)
-        stamp = now()
+        stamp = now() if timestamp is None else check.check_moment(timestamp, "timestamp")
         keys = self._keys
         points = []
         for key, value in metrics.items():

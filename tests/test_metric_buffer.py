@@ -45,6 +45,20 @@ def test_ending_the_run_writes_what_the_buffer_holds(reg):
     assert reg.get_run(run.id).status == "FINISHED"
 
 
+def test_buffered_points_keep_the_time_they_were_measured(reg):
+    from datetime import datetime, timedelta, timezone
+
+    then = datetime(2021, 3, 3, 14, 0, tzinfo=timezone.utc)
+    with reg.start_run("import", code=None) as run:
+        with run.metric_buffer() as buffer:
+            for step in range(3):
+                buffer.log_metrics({"loss": 1 / (step + 1)}, step=step, timestamp=then + timedelta(seconds=step))
+            with pytest.raises(ValidationError, match="timezone-aware"):
+                buffer.log_metrics({"loss": 0.1}, step=3, timestamp=datetime(2021, 3, 3))
+    history = reg.get_run_metric_history(run.id, "loss")
+    assert [(p.step, p.timestamp) for p in history] == [(s, then + timedelta(seconds=s)) for s in range(3)]
+
+
 def test_a_time_bound_flushes_on_the_next_call(reg):
     run = reg.start_run("train", code=None)
     buffer = run.metric_buffer(max_seconds=1e-9)

@@ -15,6 +15,7 @@ Errors become exit codes in one place, ``_app._Group``: every
 from eventreg.cli import (  # noqa: F401  (they add their commands)
     _audit_commands,
     _governance_commands,
+    _mlflow_command,
     _registry_commands,
     _reproduce_commands,
     _ui_command,

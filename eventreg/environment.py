@@ -10,6 +10,7 @@ the working directory; outside a checkout (or without git) it quietly returns No
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import platform
 import subprocess
@@ -32,12 +33,49 @@ ALWAYS = ("numpy", "eventreg")
 GIT_CACHE_SECONDS = 2.0
 
 
+def distributions_of(import_name: str) -> tuple[str, ...]:
+    """
+    The installed distributions that provide the top-level import ``import_name``
+    (``"sklearn"`` -> ``("scikit-learn",)``), or ``()``.
+
+    Read from each distribution's ``top_level.txt`` or, when it has none, inferred from the
+    top-level names of its installed files, as :func:`importlib.metadata.packages_distributions`
+    does from Python 3.11 on. Python 3.10's reads ``top_level.txt`` only, which wheels built
+    without setuptools (scikit-learn, numpy) do not ship: it found no distribution for them.
+    """
+    return _import_names().get(import_name, ())
+
+
+@functools.lru_cache(maxsize=1)
+def _import_names() -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+            tops = (dist.read_text("top_level.txt") or "").split() or _inferred_tops(dist)
+        except Exception:  # pragma: no cover - broken metadata
+            continue
+        for top in dict.fromkeys(tops):
+            if name and name not in found.setdefault(top, []):
+                found[top].append(name)
+    return {top: tuple(names) for top, names in found.items()}
+
+
+def _inferred_tops(dist: metadata.Distribution) -> list[str]:
+    tops = []
+    for file in dist.files or ():
+        parts = file.parts
+        if parts[0] in ("..", "/") or parts[0].endswith((".dist-info", ".egg-info", ".data")):
+            continue
+        top = parts[0] if len(parts) > 1 else inspect.getmodulename(parts[0])
+        if top and "." not in top and top != "__pycache__":
+            tops.append(top)
+    return tops
+
+
 @functools.lru_cache(maxsize=None)
 def _distribution_of(import_name: str) -> str | None:
-    try:
-        names = metadata.packages_distributions().get(import_name)
-    except Exception:  # pragma: no cover - broken metadata
-        names = None
+    names = distributions_of(import_name)
     return names[0] if names else None
 
 

@@ -26,7 +26,6 @@ import platform
 import tempfile
 import warnings
 from collections.abc import Callable
-from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import attrs
 
 from eventreg.artifacts import ArtifactStore, Manifest, normalize_artifact_path
+from eventreg.environment import distributions_of
 from eventreg.errors import ConfigurationError, UnsafePath, ValidationError
 
 #: Version of the flavor-info layout written by :func:`save_model`.
@@ -208,11 +208,6 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-@lru_cache(maxsize=1)
-def _distributions() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
-
-
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -224,7 +219,7 @@ def _library_versions(cls: type, extra: tuple[str, ...] = ("numpy", "scipy", "jo
     """
     Versions of the distribution that defines ``cls`` and of common numeric libraries.
     """
-    names = list(_distributions().get(cls.__module__.split(".")[0], []))
+    names = list(distributions_of(cls.__module__.split(".")[0]))
     if cls.__module__.split(".")[0] not in {"builtins", "__main__"}:
         names += [d for d in extra if d not in names]
     out = {}

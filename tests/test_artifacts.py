@@ -12,6 +12,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import sys
 import threading
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
@@ -244,7 +245,7 @@ def test_concurrent_puts_of_the_same_content_from_threads(any_artifacts, tmp_pat
 
 def test_large_file_streams_in_bounded_memory(any_artifacts, tmp_path):
     store = any_artifacts.open()
-    size = 80 * MiB
+    size = 96 * MiB  # more than any bound below: a put holding the whole file fails everywhere
     path = tmp_path / "large.bin"
     digest = hashlib.sha256()
     with open(path, "wb") as f:
@@ -263,8 +264,14 @@ def test_large_file_streams_in_bounded_memory(any_artifacts, tmp_path):
     # object stores: also the upload block the driver buffers. Not measurable here for
     # memory:// (it keeps the object in memory by definition) nor for s3 (moto's server
     # runs in this process and holds the object); benchmarks/artifact_bench.py measures
-    # the client's peak RSS in a subprocess for those.
-    bound = {"file": 40 * MiB, "gs": 72 * MiB, "abfs": 72 * MiB}.get(any_artifacts.url.split(":")[0])
+    # the client's peak RSS in a subprocess for those. On Python 3.10 the peak also holds the
+    # rest of a block asyncio could not send at once (``data = data[n:]`` in its socket
+    # transport, seen with tracemalloc): one more block, measured 78.6 MiB for gs and 72.9 MiB
+    # for abfs there (64 and 60 MiB on 3.11), the same for 40, 80 and 160 MiB files.
+    scheme = any_artifacts.url.split(":")[0]
+    bound = {"file": 40 * MiB, "gs": 72 * MiB, "abfs": 72 * MiB}.get(scheme)
+    if bound is not None and scheme != "file" and sys.version_info < (3, 11):
+        bound += 16 * MiB
     if bound is not None:
         assert peak < bound, f"put of {size >> 20} MiB allocated {peak >> 20} MiB"
     store.download(Manifest({"large.bin": entry}), tmp_path / "out")

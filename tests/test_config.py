@@ -119,3 +119,20 @@ def test_a_sqlite_url_whose_folder_is_missing_is_a_configuration_error_naming_it
         eventreg.open_log(f"sqlite:///{folder / 'reg.db'}", create=create)
     assert raised.value.exit_code == 2
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("query, named", [
+    ("timout=30", "'timout'"),                     # misspelt: SQLAlchemy 2.0 dropped it silently
+    ("mode=ro", "taken with uri=true"),            # SQLite's own, but only read in a URI
+    ("uri=true&mdoe=ro", "'mdoe'"),                # SQLite ignores an unknown URI parameter
+])
+def test_an_unknown_sqlite_url_parameter_is_refused_naming_it(tmp_path, query, named):
+    with pytest.raises(ConfigurationError, match=named) as raised:
+        eventreg.open_log(f"sqlite:///{tmp_path / 'reg.db'}?{query}")
+    assert raised.value.exit_code == 2 and not (tmp_path / "reg.db").exists()
+
+
+def test_sqlite_url_parameters_reach_sqlite(tmp_path):
+    eventreg.open_log(f"sqlite:///{tmp_path / 'reg.db'}?timeout=5").close()
+    with eventreg.open_log(f"sqlite:///file:{tmp_path / 'reg.db'}?uri=true&mode=ro", create=False) as log:
+        assert log.head().position == 0

@@ -73,6 +73,16 @@ def test_sklearn_model_round_trip_with_joblib(iris_model, tmp_path):
     assert (loaded.predict(X) == model.predict(X)).all()
 
 
+def test_an_import_name_maps_to_the_distribution_that_installs_it():
+    # scikit-learn's wheel ships no top_level.txt: Python 3.10's packages_distributions()
+    # found nothing for "sklearn", so neither the flavor nor the environment named its version
+    from eventreg.environment import capture_environment, distributions_of
+
+    assert distributions_of("sklearn") == ("scikit-learn",)
+    assert distributions_of("numpy") == ("numpy",) and distributions_of("no_such_module") == ()
+    assert capture_environment(("sklearn",))["packages"]["sklearn"] == sklearn.__version__
+
+
 def test_sklearn_falls_back_to_pickle_without_joblib(iris_model, tmp_path, monkeypatch):
     model, X = iris_model
     monkeypatch.setitem(sys.modules, "joblib", None)  # as if joblib were not installed

@@ -11,13 +11,17 @@ than on a new contributor's machine.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
-tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: tomli (in the test extra there) is what became tomllib
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The packages whose pins must move together.

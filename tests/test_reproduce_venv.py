@@ -51,8 +51,6 @@ def wheels(tmp_path_factory):
         from packaging.requirements import Requirement  # noqa: F401
     except ModuleNotFoundError as e:  # under CI=true this fails: the test extra installs both
         unavailable("scikit-learn", e)
-    if sys.version_info < (3, 11):
-        pytest.skip("the wheel folder reads pyproject.toml with tomllib (Python >= 3.11)")
     folder = tmp_path_factory.mktemp("wheels")
     return folder, wheelhouse(ROOT, folder, ["scikit-learn"])
 

@@ -10,7 +10,6 @@ import os
 import sqlite3
 import threading
 import time
-import warnings
 from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
@@ -96,13 +95,26 @@ def use_wal(cursor: Any, busy_timeout: float) -> None:
             time.sleep(0.01)
 
 
+#: The query parameters SQLAlchemy's pysqlite dialect hands to ``sqlite3.connect``.
+_PYSQLITE_PARAMETERS = ("uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+                        "cached_statements")
+#: SQLite's own URI parameters (https://sqlite.org/uri.html), taken only with ``uri=true``.
+_SQLITE_URI_PARAMETERS = ("vfs", "mode", "cache", "psow", "nolock", "immutable", "modeof")
+
+
 def sqlite_connect_args(url: str) -> tuple[str | None, dict[str, Any]]:
     """
     The database and ``sqlite3.connect`` keywords of a SQLite URL with a query string or
     %-escapes, read as SQLAlchemy's pysqlite dialect reads them (``?timeout=``,
     ``?uri=true``, ...); the plain ``sqlite:///path`` is read in :func:`sqlite_connections` itself.
+
+    Raises:
+        ConfigurationError: not a URL, or a parameter neither sqlite3 nor (with ``uri=true``)
+            SQLite takes. SQLAlchemy would drop it (2.1 warns; 2.0 is silent), so a misspelt
+            ``?timout=30`` would seem to take effect.
     """
     from sqlalchemy import exc as sa_exc
+    from sqlalchemy import util as sa_util
     from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
     from sqlalchemy.engine import make_url
 
@@ -110,13 +122,20 @@ def sqlite_connect_args(url: str) -> tuple[str | None, dict[str, Any]]:
         parsed = make_url(url)
     except sa_exc.ArgumentError as e:
         raise ConfigurationError(f"not a database URL: {redact_url(url)}") from e
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
-    for warning in caught:  # a parameter sqlite3 does not take would be dropped silently
-        if "not accepted by the pysqlite driver" in str(warning.message):
-            raise unknown_parameter(url, str(warning.message).split(";")[0])
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    try:
+        uri = "uri" in parsed.query and sa_util.asbool(parsed.query["uri"])
+    except (TypeError, ValueError) as e:
+        raise ConfigurationError(f"{redact_url(url)}: uri= must be true or false") from e
+    known = _PYSQLITE_PARAMETERS + (_SQLITE_URI_PARAMETERS if uri else ())
+    for key in parsed.query:
+        if key not in known:
+            takes = f"sqlite3 takes {', '.join(_PYSQLITE_PARAMETERS)}"
+            if uri:
+                takes += f"; SQLite's URI {', '.join(_SQLITE_URI_PARAMETERS)}"
+            elif key in _SQLITE_URI_PARAMETERS:
+                takes += f"; {key}= is SQLite's, taken with uri=true"
+            raise unknown_parameter(url, f"{key!r}: {takes}")
+    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(parsed)
     return (args[0] if args else None), dict(kwargs)
 
 

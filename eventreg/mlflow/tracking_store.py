@@ -35,12 +35,15 @@ from mlflow.entities import (
 )
 from mlflow.entities.metric import MetricWithRunId
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, INVALID_STATE, RESOURCE_DOES_NOT_EXIST
+from mlflow.store.tracking import DEFAULT_ARTIFACTS_URI
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
 from mlflow.utils.name_utils import _generate_random_name
+from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
 from mlflow.utils.validation import (
+    _validate_experiment_artifact_location_length,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_experiment_name,
@@ -53,12 +56,18 @@ from mlflow.utils.validation import (
 )
 
 import eventreg
-from eventreg.mlflow import _common
+from eventreg.mlflow import _common, tracking_inputs
 from eventreg.mlflow._common import millis, moment, translated, unsupported
 
 DEFAULT_ID, DEFAULT_NAME = "0", "Default"
 #: Run tag prefix recording a logged model (MLflow 3) of the run.
 LOGGED_MODEL_TAG = "mlflow.loggedModel."
+#: Hidden run tag: the user id MLflow's ``create_run`` was given (when no ``mlflow.user`` tag says it).
+USER_TAG = "mlflow.eventreg.userId"
+#: Hidden experiment tag: the experiment's artifact location, when MLflow's artifact repositories
+#: (not eventreg's store) hold its runs' artifacts.
+ARTIFACT_LOCATION_TAG = "mlflow.eventreg.artifactLocation"
+_HIDDEN_RUN_TAGS = (USER_TAG, tracking_inputs.MODEL_INPUTS_TAG)
 _SEARCH_MAX = 50_000
 
 
@@ -104,11 +113,18 @@ class EventregTrackingStore(AbstractStore):
         self.store_uri = store_uri
         self.url = _common.log_url(store_uri)
         self.artifact_root_uri = artifact_uri
+        #: MLflow's artifact root when one was chosen (``mlflow server --default-artifact-root``,
+        #: MLflow's test fixtures): experiments created here keep their runs' artifacts under
+        #: it, as in MLflow. None (in-process clients, and the server's own proxied default):
+        #: artifacts go to eventreg's content-addressed store.
+        self._root = (resolve_uri_if_local(artifact_uri)
+                      if artifact_uri and artifact_uri.rstrip("/") != DEFAULT_ARTIFACTS_URI.rstrip("/") else None)
         self.registry = _common.registry(self.url)
         if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments(deleted=None)):
             try:  # MLflow's default experiment always exists, as in its SQL store
+                tags = {ARTIFACT_LOCATION_TAG: append_to_uri_path(self._root, DEFAULT_ID)} if self._root else None
                 with translated():
-                    self.registry.create_experiment(DEFAULT_NAME)
+                    self.registry.create_experiment(DEFAULT_NAME, tags=tags)
             except MlflowException:
                 pass  # another store on this log created it first
 
@@ -118,11 +134,10 @@ class EventregTrackingStore(AbstractStore):
         return f"{_common.PREFIX}{self.url}{_common.SEP}" + "/".join(parts)
 
     def _experiment(self, e: Any) -> Experiment:
-        stamp = millis(e.created_at)
-        return Experiment(experiment_id(e), e.name, self._uri("experiments", e.name),
+        return Experiment(experiment_id(e), e.name, _artifact_location(e) or self._uri("experiments", e.name),
                           LifecycleStage.DELETED if e.deleted else LifecycleStage.ACTIVE,
-                          tags=[ExperimentTag(k, v) for k, v in e.tags.items()], creation_time=stamp,
-                          last_update_time=stamp)
+                          tags=[ExperimentTag(k, v) for k, v in e.tags.items() if k != ARTIFACT_LOCATION_TAG],
+                          creation_time=millis(e.created_at), last_update_time=millis(e.updated_at or e.created_at))
 
     def _find(self, experiment_id: Any) -> Any:
         """
@@ -145,10 +160,13 @@ class EventregTrackingStore(AbstractStore):
 
     def _info(self, run: Any, experiment: Any = None) -> RunInfo:
         e = experiment if experiment is not None else self._experiment_of(run)
+        location = _artifact_location(e)
         return RunInfo(run_id=run.id, experiment_id=experiment_id(e),
-                       user_id=run.tags.get("mlflow.user") or run.actor or "", status=run.status,
-                       start_time=millis(run.started_at), end_time=millis(run.ended_at),
-                       lifecycle_stage=self._stage(run, e), artifact_uri=self._uri("runs", run.id, "artifacts"),
+                       user_id=run.tags.get(USER_TAG) or run.tags.get("mlflow.user") or run.actor or "",
+                       status=run.status, start_time=millis(run.started_at), end_time=millis(run.ended_at),
+                       lifecycle_stage=self._stage(run, e),
+                       artifact_uri=(append_to_uri_path(location, run.id, "artifacts") if location
+                                     else self._uri("runs", run.id, "artifacts")),
                        run_name=run.name)
 
     def _check_active(self, run: Any) -> None:
@@ -160,10 +178,13 @@ class EventregTrackingStore(AbstractStore):
     def _run(self, run: Any, experiment: Any = None) -> Run:
         metrics = [self._latest(run.id, key) for key in run.metrics]
         params = [Param(k, _param(v)) for k, v in run.params.items()]
-        tags = [RunTag(k, v) for k, v in run.tags.items() if not k.startswith(LOGGED_MODEL_TAG)]
+        tags = [RunTag(k, v) for k, v in run.tags.items()
+                if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
         outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
+        inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run),
+                           model_inputs=tracking_inputs.model_inputs(run))
         return Run(self._info(run, experiment), RunData(metrics=metrics, params=params, tags=tags),
-                   RunInputs(dataset_inputs=[], model_inputs=[]), RunOutputs(model_outputs=outputs))
+                   inputs, RunOutputs(model_outputs=outputs))
 
     def _history(self, run_id: str, key: str, min_step: int | None = None,
                  max_step: int | None = None) -> list[Metric]:
@@ -182,26 +203,34 @@ class EventregTrackingStore(AbstractStore):
             raise MlflowException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST) from None
 
     def _active(self, run_id: str) -> eventreg.ActiveRun:
+        """
+        A handle that logs to the run, also after it ended (MLflow allows it); the run must
+        not be deleted.
+        """
         run = self._get(run_id)
         self._check_active(run)
-        if run.status != "RUNNING":
-            raise unsupported(f"logging to the finished run {run_id} ({run.status})",
-                              "an eventreg run takes no events after it ends")
-        return eventreg.ActiveRun(self.registry, run.id, run.experiment)
+        return eventreg.ActiveRun(self.registry, run.id, run.experiment, after_end=True)
 
     # -- experiments ------------------------------------------------------------------------
 
     def create_experiment(self, name, artifact_location=None, tags=None):
-        if artifact_location:
-            raise unsupported("an experiment's own artifact location",
-                              "artifacts go to eventreg's content-addressed store (EVENTREG_ARTIFACTS)")
         _validate_experiment_name(name)
+        if artifact_location:
+            artifact_location = resolve_uri_if_local(artifact_location)
+            _validate_experiment_artifact_location_length(artifact_location)
         for t in tags or ():
             _validate_experiment_tag(t.key, t.value)
         if self.get_experiment_by_name(name) is not None:
             raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS)
+        tag_map = {t.key: t.value for t in tags or ()}
+        if artifact_location:  # the caller's own location: MLflow's artifact repositories serve it
+            tag_map[ARTIFACT_LOCATION_TAG] = artifact_location
         with translated():
-            return experiment_id(self.registry.create_experiment(name, tags={t.key: t.value for t in tags or ()}))
+            created = self.registry.create_experiment(name, tags=tag_map)
+            if self._root and not artifact_location:  # under MLflow's artifact root, by its id
+                self.registry.set_experiment_tag(
+                    name, ARTIFACT_LOCATION_TAG, append_to_uri_path(self._root, experiment_id(created)))
+        return experiment_id(created)
 
     def get_experiment(self, experiment_id):
         return self._experiment(self._find(experiment_id))
@@ -236,7 +265,15 @@ class EventregTrackingStore(AbstractStore):
             self.registry.restore_experiment(e.name)
 
     def rename_experiment(self, experiment_id, new_name):
-        raise unsupported("renaming an experiment", "eventreg has no experiment.renamed event yet")
+        _validate_experiment_name(new_name)
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException("Cannot rename a non-active experiment.", INVALID_STATE)
+        if e.name == DEFAULT_NAME and new_name != DEFAULT_NAME:
+            raise MlflowException(f"Cannot rename the {DEFAULT_NAME} experiment (its id {DEFAULT_ID} goes with "
+                                  "its name).", INVALID_PARAMETER_VALUE)
+        with translated():
+            self.registry.rename_experiment(e.name, new_name)
 
     def set_experiment_tag(self, experiment_id, tag):
         _validate_experiment_tag(tag.key, tag.value)
@@ -268,8 +305,8 @@ class EventregTrackingStore(AbstractStore):
                                   "Current state is deleted.", INVALID_PARAMETER_VALUE)
         name = e.name
         tag_map = {t.key: t.value for t in tags or ()}
-        if user_id and "mlflow.user" not in tag_map:
-            tag_map["mlflow.user"] = user_id
+        if user_id and tag_map.get("mlflow.user") != user_id:
+            tag_map[USER_TAG] = user_id
         tagged = tag_map.get("mlflow.runName")
         if run_name and tagged and run_name != tagged:
             raise MlflowException("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
@@ -287,21 +324,20 @@ class EventregTrackingStore(AbstractStore):
     def update_run_info(self, run_id, run_status, end_time, run_name):
         run = self._get(run_id)
         self._check_active(run)
-        if run_name and run_name != run.name:
-            raise unsupported("renaming a run", "eventreg has no run.renamed event yet")
-        status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
-        if status == "RUNNING" or status == "SCHEDULED":
-            if run.status != "RUNNING":
-                raise unsupported(f"setting the finished run {run_id} back to {status}",
-                                  "an eventreg run cannot restart")
-            return self._info(run)
         ended_at = moment(end_time, "run end time")
-        if run.status == "RUNNING":
-            with translated():
-                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
-        elif run.status != status:
-            raise unsupported(f"changing the status of the finished run {run_id} from {run.status} to {status}",
-                              "an eventreg run ends once")
+        with translated():
+            if run_status is not None:
+                status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
+                if run.status == "RUNNING" and status in ("FINISHED", "FAILED", "KILLED") and ended_at is not None:
+                    eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
+                else:  # restarted, scheduled, ended without an end time, or a finished run's status changed
+                    self.registry.set_run_status(run.id, status, ended_at=ended_at)
+            elif ended_at is not None:
+                self.registry.set_run_status(run.id, run.status, ended_at=ended_at)
+            if run_name:
+                self.registry.rename_run(run.id, run_name)
+                if run.tags.get("mlflow.runName") != run_name:
+                    self._active(run.id).set_tag("mlflow.runName", run_name)
         return self._info(self._get(run_id))
 
     def delete_run(self, run_id):
@@ -340,8 +376,12 @@ class EventregTrackingStore(AbstractStore):
         runs = [self._run(run, e) for run, e in self._runs_of(experiment_ids, run_view_type)]
         hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
         if max_results is None:
-            return PagedList(hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None)
+            return hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None
         return SearchUtils.paginate(hits, page_token, max_results)
+
+    def _search_datasets(self, experiment_ids):
+        found = [(run, experiment_id(e)) for run, e in self._runs_of(experiment_ids, ViewType.ALL)]
+        return tracking_inputs.dataset_summaries(found)
 
     # -- params, metrics, tags -------------------------------------------------------------
 
@@ -357,7 +397,9 @@ class EventregTrackingStore(AbstractStore):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
             moment(m.timestamp, "metric timestamp")
         run = self._active(run_id)
-        logged = run.info.params
+        info = run.info
+        metrics = self._new_points(info, metrics)
+        logged = info.params
         changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
         if changed:
             p = changed[0]
@@ -369,9 +411,40 @@ class EventregTrackingStore(AbstractStore):
             if params:
                 run.log_params({p.key: p.value for p in params})
             if tags:
-                run.set_tags({t.key: t.value for t in tags})
+                tag_map = {t.key: t.value for t in tags}
+                run.set_tags(tag_map)
+                name = tag_map.get("mlflow.runName")
+                if name and name != info.name:  # MLflow's run name follows its tag
+                    self.registry.rename_run(run.id, name)
             for (step, stamp), group in _by_step(metrics):
                 run.log_metrics(group, step=step, timestamp=moment(stamp, "metric timestamp"))
+
+    def _new_points(self, run: Any, metrics: list[Metric]) -> list[Metric]:
+        """
+        The metric points that are not logged already (in this batch or before): MLflow
+        keeps a point (key, step, timestamp, value) once. Only a key whose new points are
+        not all later than its latest timestamp has its history read.
+        """
+        seen: set[tuple[str, int, int, float]] = set()
+        fresh = []
+        for m in metrics:
+            point = (m.key, int(m.step or 0), int(m.timestamp), m.value)
+            if point not in seen:
+                seen.add(point)
+                fresh.append(m)
+        earliest: dict[str, int] = {}
+        for m in fresh:
+            if m.key in run.metrics:
+                earliest[m.key] = min(earliest.get(m.key, m.timestamp), int(m.timestamp))
+        held: set[tuple[str, int, int, float]] = set()
+        for key, first in earliest.items():
+            with translated():
+                latest = millis(self.registry.get_run_metric_summary(run.id, key).last_timestamp)
+            if first <= latest:
+                held.update((key, h.step, h.timestamp, h.value) for h in self._history(run.id, key))
+        if not held:
+            return fresh
+        return [m for m in fresh if (m.key, int(m.step or 0), int(m.timestamp), m.value) not in held]
 
     def _unlinked(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """
@@ -413,7 +486,8 @@ class EventregTrackingStore(AbstractStore):
         run = self._get(run_id)
         history = self._history(run.id, metric_key) if metric_key in run.metrics else []
         if max_results is None:
-            return PagedList(history, None)
+            start = SearchUtils.parse_start_offset_from_page_token(page_token)  # refuses a bad token
+            return PagedList(history[start:], None)
         return _page(history, page_token, max_results)
 
     def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
@@ -428,10 +502,9 @@ class EventregTrackingStore(AbstractStore):
         return [MetricWithRunId(run_id=run.id, metric=m) for m in chosen[:max_results]]
 
     def log_inputs(self, run_id, datasets=None, models=None):
-        if datasets or models:
-            raise unsupported("dataset and model inputs of a run", "eventreg records training data on a "
-                              "version (register_version(data=...)), not on a run, yet")
-        self._get(run_id)
+        _validate_run_id(run_id)
+        self._check_active(self._get(run_id))
+        tracking_inputs.log_inputs(self.registry, run_id, datasets, models)
 
     def link_traces_to_run(self, trace_ids, run_id):
         raise unsupported("traces", "eventreg records no traces")
@@ -541,6 +614,14 @@ def parse_model_id(value: Any) -> tuple[str, str]:
     if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
         raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
     return value[2:34], value[35:]
+
+
+def _artifact_location(e: Any) -> str | None:
+    """
+    An experiment's own artifact location (MLflow's artifact repositories hold its runs'
+    artifacts), or None: eventreg's content-addressed store holds them.
+    """
+    return e.tags.get(ARTIFACT_LOCATION_TAG)
 
 
 def _param(value: Any) -> str:

@@ -175,15 +175,20 @@ class EventregTrackingStore(AbstractStore):
             raise MlflowException(f"The run {run.id} must be in the 'active' state. Current state is {stage}.",
                                   INVALID_PARAMETER_VALUE)
 
-    def _run(self, run: Any, experiment: Any = None) -> Run:
-        metrics = [self._latest(run.id, key) for key in run.metrics]
+    def _run(self, run: Any, experiment: Any = None, *, metrics: bool = True) -> Run:
+        """
+        The MLflow run of an eventreg run (``metrics=False``: without its metrics, which
+        cost a history read per key; a search that neither filters nor orders by metrics
+        pages on those and builds the page's runs whole).
+        """
+        latest = [self._latest(run.id, key) for key in run.metrics] if metrics else []
         params = [Param(k, _param(v)) for k, v in run.params.items()]
         tags = [RunTag(k, v) for k, v in run.tags.items()
                 if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
         outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
         inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run),
                            model_inputs=tracking_inputs.model_inputs(run))
-        return Run(self._info(run, experiment), RunData(metrics=metrics, params=params, tags=tags),
+        return Run(self._info(run, experiment), RunData(metrics=latest, params=params, tags=tags),
                    inputs, RunOutputs(model_outputs=outputs))
 
     def _history(self, run_id: str, key: str, min_step: int | None = None,
@@ -193,6 +198,14 @@ class EventregTrackingStore(AbstractStore):
         return [Metric(key, p.value, millis(p.timestamp), p.step or 0) for p in points]
 
     def _latest(self, run_id: str, key: str) -> Metric:
+        """
+        MLflow's latest value of a metric: the point of the highest step, then timestamp,
+        then value (a key with one point is read from its summary, without its history).
+        """
+        with translated():
+            summary = self.registry.get_run_metric_summary(run_id, key)
+        if summary.count == 1:
+            return Metric(key, summary.value, millis(summary.timestamp), summary.step or 0)
         return max(self._history(run_id, key), key=lambda m: (m.step, m.timestamp, m.value))
 
     def _get(self, run_id: str) -> Any:
@@ -373,11 +386,18 @@ class EventregTrackingStore(AbstractStore):
 
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
         _check_max(max_results, _SEARCH_MAX)
-        runs = [self._run(run, e) for run, e in self._runs_of(experiment_ids, run_view_type)]
+        found = self._runs_of(experiment_ids, run_view_type)
+        whole = _mentions_metrics(filter_string, order_by)
+        runs = [self._run(run, e, metrics=whole) for run, e in found]
         hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
         if max_results is None:
-            return hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None
-        return SearchUtils.paginate(hits, page_token, max_results)
+            page, token = hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None
+        else:
+            page, token = SearchUtils.paginate(hits, page_token, max_results)
+        if not whole:  # the page's runs with their metrics
+            by_id = {run.id: (run, e) for run, e in found}
+            page = [self._run(*by_id[hit.info.run_id]) for hit in page]
+        return page, token
 
     def _search_datasets(self, experiment_ids):
         found = [(run, experiment_id(e)) for run, e in self._runs_of(experiment_ids, ViewType.ALL)]
@@ -614,6 +634,16 @@ def parse_model_id(value: Any) -> tuple[str, str]:
     if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
         raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
     return value[2:34], value[35:]
+
+
+def _mentions_metrics(filter_string: str | None, order_by: Any) -> bool:
+    """
+    Whether a search's filter or order names a metric (then every run needs its metrics).
+    """
+    clauses = SearchUtils.parse_search_filter(filter_string) if filter_string else []
+    if any(c.get("type") == "metric" for c in clauses):
+        return True
+    return any(SearchUtils.parse_order_by_for_search_runs(o)[0] == "metric" for o in order_by or ())
 
 
 def _artifact_location(e: Any) -> str | None:

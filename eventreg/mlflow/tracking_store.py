@@ -1,17 +1,17 @@
 """
 MLflow's tracking store on eventreg: experiments, runs, params, metrics, tags, logged models.
 
-An MLflow experiment id is the eventreg experiment's name (``"0"`` is ``Default``); a run
-id is the eventreg run id; a run's artifact URI is served by
-:class:`~eventreg.mlflow.artifacts.EventregArtifactRepository`. A logged model (MLflow 3)
-is a folder of its run's artifacts named after the model, recorded by the run tag
-``mlflow.loggedModel.<name>``; its id is ``m-<run id>-<name>``. Searches load eventreg's
-runs as MLflow entities and apply MLflow's own filter, order and page-token code to them.
+An MLflow experiment id is the eventreg experiment's number (``"0"`` is ``Default``, see
+:mod:`eventreg.mlflow.tracking_ids`); a run id is the eventreg run id; a run's artifact URI
+is served by :class:`~eventreg.mlflow.artifacts.EventregArtifactRepository` (or, for an
+experiment with its own artifact location, by MLflow's artifact repositories). Logged models
+(MLflow 3) are in :mod:`eventreg.mlflow.tracking_models`, run inputs in
+:mod:`eventreg.mlflow.tracking_inputs`. Searches load eventreg's runs as MLflow entities and
+apply MLflow's own filter, order and page-token code to them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,9 +19,7 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     LifecycleStage,
-    LoggedModel,
     LoggedModelOutput,
-    LoggedModelStatus,
     Metric,
     Param,
     Run,
@@ -41,7 +39,7 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
 from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 from mlflow.utils.validation import (
     _validate_experiment_artifact_location_length,
     _validate_batch_log_data,
@@ -57,11 +55,17 @@ from mlflow.utils.validation import (
 
 import eventreg
 from eventreg.mlflow import _common, tracking_inputs
+from eventreg.mlflow.tracking_ids import DEFAULT_ID, DEFAULT_NAME, experiment_id, parse_experiment_id
+from eventreg.mlflow.tracking_models import (
+    LOGGED_MODEL_TAG,
+    LoggedModels,
+    logged_names,
+    model_id,
+    page,
+    parse_model_id,
+)
 from eventreg.mlflow._common import millis, moment, translated, unsupported
 
-DEFAULT_ID, DEFAULT_NAME = "0", "Default"
-#: Run tag prefix recording a logged model (MLflow 3) of the run.
-LOGGED_MODEL_TAG = "mlflow.loggedModel."
 #: Hidden run tag: the user id MLflow's ``create_run`` was given (when no ``mlflow.user`` tag says it).
 USER_TAG = "mlflow.eventreg.userId"
 #: Hidden experiment tag: the experiment's artifact location, when MLflow's artifact repositories
@@ -71,36 +75,16 @@ _HIDDEN_RUN_TAGS = (USER_TAG, tracking_inputs.MODEL_INPUTS_TAG)
 _SEARCH_MAX = 50_000
 
 
-def parse_experiment_id(experiment_id: Any) -> int:
-    """
-    An MLflow experiment id as eventreg's experiment number (``0``: ``Default``).
-    """
-    if isinstance(experiment_id, bool) or not isinstance(experiment_id, (str, int)):
-        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
-                              INVALID_PARAMETER_VALUE)
-    try:
-        return int(experiment_id)
-    except ValueError:
-        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
-                              INVALID_PARAMETER_VALUE) from None
-
-
-def experiment_id(e: Any) -> str:
-    """
-    The MLflow id of an eventreg experiment: its number (the log position that created
-    it), ``"0"`` for ``Default``.
-    """
-    return DEFAULT_ID if e.name == DEFAULT_NAME else str(e.id)
-
-
 class EventregTrackingStore(AbstractStore):
     """
     MLflow's tracking ``AbstractStore`` on an eventreg log.
 
     Args:
         store_uri: ``eventreg+<log url>``.
-        artifact_uri: MLflow's default artifact root; eventreg keeps artifacts in its own
-            content-addressed store instead, so only None or the server's default is accepted.
+        artifact_uri: MLflow's default artifact root. None, or ``mlflow server``'s own
+            ``mlflow-artifacts:/``: runs' artifacts go to eventreg's content-addressed store.
+            Any other root: experiments created here keep their runs' artifacts under
+            ``<root>/<experiment id>``, through MLflow's artifact repositories, as in MLflow.
     """
 
     DEFAULT_EXPERIMENT_ID = DEFAULT_ID
@@ -120,6 +104,7 @@ class EventregTrackingStore(AbstractStore):
         self._root = (resolve_uri_if_local(artifact_uri)
                       if artifact_uri and artifact_uri.rstrip("/") != DEFAULT_ARTIFACTS_URI.rstrip("/") else None)
         self.registry = _common.registry(self.url)
+        self._models = LoggedModels(self)
         if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments(deleted=None)):
             try:  # MLflow's default experiment always exists, as in its SQL store
                 tags = {ARTIFACT_LOCATION_TAG: append_to_uri_path(self._root, DEFAULT_ID)} if self._root else None
@@ -185,7 +170,7 @@ class EventregTrackingStore(AbstractStore):
         params = [Param(k, _param(v)) for k, v in run.params.items()]
         tags = [RunTag(k, v) for k, v in run.tags.items()
                 if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
-        outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
+        outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in logged_names(run)]
         inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run),
                            model_inputs=tracking_inputs.model_inputs(run))
         return Run(self._info(run, experiment), RunData(metrics=latest, params=params, tags=tags),
@@ -261,7 +246,7 @@ class EventregTrackingStore(AbstractStore):
             found = [self._experiment(e) for e in self.registry.list_experiments(deleted=deleted)]
         hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
                                            order_by or ["creation_time DESC", "experiment_id ASC"])
-        return _page(hits, page_token, max_results)
+        return page(hits, page_token, max_results)
 
     def delete_experiment(self, experiment_id):
         e = self._find(experiment_id)
@@ -508,7 +493,7 @@ class EventregTrackingStore(AbstractStore):
         if max_results is None:
             start = SearchUtils.parse_start_offset_from_page_token(page_token)  # refuses a bad token
             return PagedList(history[start:], None)
-        return _page(history, page_token, max_results)
+        return page(history, page_token, max_results)
 
     def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
         run = self._get(run_id)
@@ -529,111 +514,33 @@ class EventregTrackingStore(AbstractStore):
     def link_traces_to_run(self, trace_ids, run_id):
         raise unsupported("traces", "eventreg records no traces")
 
-    # -- logged models (MLflow 3) ----------------------------------------------------------
-
-    def _logged(self, model_id: str) -> tuple[Any, str, dict[str, Any]]:
-        run_id, name = parse_model_id(model_id)
-        run = self._get(run_id)
-        raw = run.tags.get(LOGGED_MODEL_TAG + name)
-        if raw is None:
-            raise MlflowException(f"Logged model with ID '{model_id}' not found.", RESOURCE_DOES_NOT_EXIST)
-        return run, name, json.loads(raw)
-
-    def _logged_model(self, run: Any, name: str, record: dict[str, Any], experiment: Any = None) -> LoggedModel:
-        return LoggedModel(
-            experiment_id=experiment_id(experiment if experiment is not None else self._experiment_of(run)), model_id=model_id(run.id, name), name=name,
-            artifact_location=self._uri("runs", run.id, "artifacts", name),
-            creation_timestamp=record.get("created") or millis(run.started_at),
-            last_updated_timestamp=record.get("created") or millis(run.started_at),
-            model_type=record.get("type"), source_run_id=run.id, status=LoggedModelStatus(record["status"]),
-            tags=record.get("tags") or {}, params=record.get("params") or {})
-
-    def _record(self, run: Any, name: str, record: dict[str, Any]) -> None:
-        text = json.dumps(record, sort_keys=True)
-        with translated():
-            eventreg.ActiveRun(self.registry, run.id, run.experiment).set_tag(LOGGED_MODEL_TAG + name, text)
+    # -- logged models (MLflow 3): eventreg/mlflow/tracking_models.py ------------------------
 
     def create_logged_model(self, experiment_id=DEFAULT_ID, name=None, source_run_id=None, tags=None,
                             params=None, model_type=None):
-        if not source_run_id:
-            raise unsupported("a logged model outside a run", "eventreg keeps a model in the run that logged it")
-        run = self._active(source_run_id)
-        name = name or "model"
-        if LOGGED_MODEL_TAG + name in run.info.tags:
-            raise unsupported(f"a second logged model named {name!r} in run {run.id}",
-                              "eventreg names a run's model folder by the model's name")
-        import time
-
-        record = {"status": str(LoggedModelStatus.PENDING), "type": model_type, "created": int(time.time() * 1000),
-                  "tags": {t.key: t.value for t in tags or ()}, "params": {p.key: p.value for p in params or ()}}
-        found = self._get(run.id)
-        self._record(found, name, record)
-        return self._logged_model(self._get(run.id), name, record)
+        return self._models.create(name, source_run_id, tags, params, model_type)
 
     def finalize_logged_model(self, model_id, status):
-        run, name, record = self._logged(model_id)
-        status = str(LoggedModelStatus(status))
-        if record["status"] == status:
-            return self.get_logged_model(model_id)
-        record["status"] = status
-        if run.status == "RUNNING":
-            self._record(run, name, record)
-        else:
-            raise unsupported("finalizing a logged model after its run ended", "an eventreg run takes no "
-                              "events after it ends")
-        return self.get_logged_model(model_id)
+        return self._models.finalize(model_id, status)
 
     def get_logged_model(self, model_id, allow_deleted=False):
-        return self._logged_model(*self._logged(model_id))
+        return self._models.get(model_id)
 
     def set_logged_model_tags(self, model_id, tags):
-        run, name, record = self._logged(model_id)
-        record["tags"] = {**record.get("tags", {}), **{t.key: t.value for t in tags}}
-        self._record(run, name, record)
+        self._models.set_tags(model_id, tags)
 
     def log_outputs(self, run_id, models):
-        run = self._get(run_id)
-        for output in models:
-            owner, name = parse_model_id(output.model_id)
-            if owner != run.id or LOGGED_MODEL_TAG + name not in run.tags:
-                raise unsupported(f"model {output.model_id} as an output of run {run_id}",
-                                  "eventreg records a model as an output of the run that logged it only")
+        self._models.log_outputs(run_id, models)
 
     def search_logged_models(self, experiment_ids, filter_string=None, datasets=None, max_results=None,
                              order_by=None, page_token=None):
-        models = []
-        for run, e in self._runs_of(experiment_ids, ViewType.ACTIVE_ONLY):
-            for model in _logged_names(run):
-                models.append(self._logged_model(run, model, json.loads(run.tags[LOGGED_MODEL_TAG + model]), e))
-        hits = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
-        hits = SearchLoggedModelsUtils.sort(hits, order_by)
-        return _page(hits, page_token, max_results or 100)
+        return self._models.search(experiment_ids, filter_string, datasets, max_results, order_by, page_token)
 
     def record_logged_model(self, run_id, mlflow_model):
-        run = self._active(run_id)
-        history = json.loads(self._get(run_id).tags.get("mlflow.log-model.history", "[]"))
-        history.append(mlflow_model.get_tags_dict())
-        with translated():
-            run.set_tag("mlflow.log-model.history", json.dumps(history))
+        self._models.record_logged_model(run_id, mlflow_model)
 
 
 _common.complete(EventregTrackingStore, AbstractStore)
-
-
-def model_id(run_id: str, name: str) -> str:
-    """
-    The MLflow id of the logged model ``name`` of a run.
-    """
-    return f"m-{run_id}-{name}"
-
-
-def parse_model_id(value: Any) -> tuple[str, str]:
-    """
-    The run id and model name in a logged model's id.
-    """
-    if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
-        raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
-    return value[2:34], value[35:]
 
 
 def _mentions_metrics(filter_string: str | None, order_by: Any) -> bool:
@@ -661,10 +568,6 @@ def _param(value: Any) -> str:
     return value if isinstance(value, str) else "None" if value is None else str(value)
 
 
-def _logged_names(run: Any) -> list[str]:
-    return [k[len(LOGGED_MODEL_TAG):] for k in run.tags if k.startswith(LOGGED_MODEL_TAG)]
-
-
 def _by_step(metrics: Iterable[Metric]) -> list[tuple[tuple[int, Any], dict[str, float]]]:
     """
     Metrics grouped into calls of one step and timestamp each, a key at most once per call, in order.
@@ -690,9 +593,3 @@ def _check_max(value: Any, limit: int, *, allow_none: bool = True) -> None:
     if value > limit:
         raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be at most "
                               f"{limit}", INVALID_PARAMETER_VALUE)
-
-
-def _page(hits: list[Any], page_token: str | None, max_results: int) -> PagedList:
-    start = SearchUtils.parse_start_offset_from_page_token(page_token)
-    end = start + max_results
-    return PagedList(hits[start:end], SearchUtils.create_page_token(end) if end < len(hits) else None)

@@ -1,0 +1,69 @@
+"""
+MLflow's tracking calls that need eventreg's tracking events (renames, a run's status after
+it ended, logging to a finished run, dataset inputs) and the artifact locations the plugin
+hands out: through an unchanged ``MlflowClient``, each checked in eventreg's own log.
+"""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric
+
+import eventreg
+from eventreg.mlflow import _common
+from eventreg.mlflow.testing import tracking_store
+
+
+@pytest.fixture
+def client(tmp_path):
+    uri = f"eventreg+sqlite:///{tmp_path / 'reg.db'}"
+    yield MlflowClient(tracking_uri=uri, registry_uri=uri), f"sqlite:///{tmp_path / 'reg.db'}"
+    _common.forget(f"sqlite:///{tmp_path / 'reg.db'}")
+
+
+def test_renames_restarts_and_late_logging_are_events(client, tmp_path):
+    mlflow_client, url = client
+    exp = mlflow_client.create_experiment("churn")
+    run = mlflow_client.create_run(exp, run_name="first")
+    mlflow_client.set_terminated(run.info.run_id, "FINISHED")
+    mlflow_client.log_metric(run.info.run_id, "loss", 0.5, step=1)  # after the end, as MLflow allows
+    mlflow_client.log_metric(run.info.run_id, "loss", 0.5, step=1, timestamp=1000)
+    mlflow_client.log_batch(run.info.run_id, metrics=[Metric("loss", 0.5, 1000, 1)])  # the same point again
+    mlflow_client.rename_experiment(exp, "churn-2024")
+    mlflow_client.update_run(run.info.run_id, status="RUNNING", name="second")  # MLflow restarts it
+    mlflow_client.log_inputs(run.info.run_id, datasets=[DatasetInput(
+        Dataset(name="train", digest="abc", source_type="local", source="/data/train.csv"),
+        [InputTag("mlflow.data.context", "training")])])
+    found = mlflow_client.get_run(run.info.run_id)
+    assert (found.info.status, found.info.run_name, found.data.tags["mlflow.runName"]) == ("RUNNING", "second",
+                                                                                          "second")
+    assert mlflow_client.get_experiment(exp).name == "churn-2024"
+    assert [(d.dataset.name, d.dataset.digest) for d in found.inputs.dataset_inputs] == [("train", "abc")]
+    assert len(mlflow_client.get_metric_history(run.info.run_id, "loss")) == 2
+    with pytest.raises(mlflow.MlflowException, match="Default experiment"):
+        mlflow_client.rename_experiment("0", "other")
+    with eventreg.open(url, artifacts=f"file://{tmp_path / 'artifacts'}") as reg:
+        types = [e.type for e in reg.events()]
+        assert {"experiment.renamed", "run.renamed", "run.status_set", "run.dataset_logged"} <= set(types)
+        assert reg.get_run(run.info.run_id).datasets["train"]["context"] == "training"
+        assert reg.verify().ok
+
+
+def test_artifacts_go_to_eventreg_unless_an_artifact_root_or_location_is_chosen(tmp_path):
+    db = f"sqlite:///{tmp_path / 'reg.db'}"
+    try:
+        served = tracking_store(db, "mlflow-artifacts:/")  # mlflow server's own default: eventreg's store
+        run = served.create_run(served.create_experiment("a"), "u", 0, [], "r")
+        assert run.info.artifact_uri.startswith("eventreg+sqlite:///")
+        rooted = tracking_store(db, "s3://bucket/root")  # --default-artifact-root: MLflow's layout
+        exp = rooted.create_experiment("b")
+        assert rooted.get_experiment(exp).artifact_location == f"s3://bucket/root/{exp}"
+        run = rooted.create_run(exp, "u", 0, [], "r")
+        assert run.info.artifact_uri == f"s3://bucket/root/{exp}/{run.info.run_id}/artifacts"
+        own = served.create_experiment("c", artifact_location="s3://other/place")
+        assert served.get_experiment(own).artifact_location == "s3://other/place"
+        assert served.get_experiment(own).tags == {}  # the location's hidden tag is not an MLflow tag
+    finally:
+        _common.forget(db)

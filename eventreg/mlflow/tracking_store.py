@@ -19,7 +19,6 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     LifecycleStage,
-    LoggedModelOutput,
     Metric,
     Param,
     Run,
@@ -58,9 +57,9 @@ from eventreg.mlflow import _common, tracking_inputs
 from eventreg.mlflow.tracking_ids import DEFAULT_ID, DEFAULT_NAME, experiment_id, parse_experiment_id
 from eventreg.mlflow.tracking_models import (
     LOGGED_MODEL_TAG,
+    MODEL_OUTPUTS_TAG,
     LoggedModels,
-    logged_names,
-    model_id,
+    model_outputs,
     page,
     parse_model_id,
 )
@@ -71,7 +70,7 @@ USER_TAG = "mlflow.eventreg.userId"
 #: Hidden experiment tag: the experiment's artifact location, when MLflow's artifact repositories
 #: (not eventreg's store) hold its runs' artifacts.
 ARTIFACT_LOCATION_TAG = "mlflow.eventreg.artifactLocation"
-_HIDDEN_RUN_TAGS = (USER_TAG, tracking_inputs.MODEL_INPUTS_TAG)
+_HIDDEN_RUN_TAGS = (USER_TAG, tracking_inputs.MODEL_INPUTS_TAG, MODEL_OUTPUTS_TAG)
 _SEARCH_MAX = 50_000
 
 
@@ -121,7 +120,8 @@ class EventregTrackingStore(AbstractStore):
     def _experiment(self, e: Any) -> Experiment:
         return Experiment(experiment_id(e), e.name, _artifact_location(e) or self._uri("experiments", e.name),
                           LifecycleStage.DELETED if e.deleted else LifecycleStage.ACTIVE,
-                          tags=[ExperimentTag(k, v) for k, v in e.tags.items() if k != ARTIFACT_LOCATION_TAG],
+                          tags=[ExperimentTag(k, v) for k, v in e.tags.items()
+                                if k != ARTIFACT_LOCATION_TAG and not k.startswith(LOGGED_MODEL_TAG)],
                           creation_time=millis(e.created_at), last_update_time=millis(e.updated_at or e.created_at))
 
     def _find(self, experiment_id: Any) -> Any:
@@ -170,7 +170,7 @@ class EventregTrackingStore(AbstractStore):
         params = [Param(k, _param(v)) for k, v in run.params.items()]
         tags = [RunTag(k, v) for k, v in run.tags.items()
                 if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
-        outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in logged_names(run)]
+        outputs = model_outputs(run)
         inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run),
                            model_inputs=tracking_inputs.model_inputs(run))
         return Run(self._info(run, experiment), RunData(metrics=latest, params=params, tags=tags),
@@ -518,7 +518,7 @@ class EventregTrackingStore(AbstractStore):
 
     def create_logged_model(self, experiment_id=DEFAULT_ID, name=None, source_run_id=None, tags=None,
                             params=None, model_type=None):
-        return self._models.create(name, source_run_id, tags, params, model_type)
+        return self._models.create(experiment_id, name, source_run_id, tags, params, model_type)
 
     def finalize_logged_model(self, model_id, status):
         return self._models.finalize(model_id, status)

@@ -67,3 +67,20 @@ def test_artifacts_go_to_eventreg_unless_an_artifact_root_or_location_is_chosen(
         assert served.get_experiment(own).tags == {}  # the location's hidden tag is not an MLflow tag
     finally:
         _common.forget(db)
+
+
+def test_a_model_logged_outside_a_run_is_recorded_on_its_experiment(client, tmp_path):
+    mlflow_client, url = client
+    exp = mlflow_client.create_experiment("agents")
+    model = mlflow_client.create_logged_model(exp, name="agent-v1")
+    assert (model.source_run_id, model.name) == (None, "agent-v1")
+    mlflow_client.finalize_logged_model(model.model_id, "READY")
+    run = mlflow_client.create_run(exp)
+    mlflow_client.log_outputs(run.info.run_id, [mlflow.entities.LoggedModelOutput(model.model_id, 3)])
+    assert mlflow_client.get_run(run.info.run_id).outputs.model_outputs == [
+        mlflow.entities.LoggedModelOutput(model.model_id, 3)]
+    assert [m.model_id for m in mlflow_client.search_logged_models([exp])] == [model.model_id]
+    assert str(mlflow_client.get_logged_model(model.model_id).status) == "READY"
+    assert mlflow_client.get_experiment(exp).tags == {}  # the record is a hidden tag
+    with pytest.raises(mlflow.MlflowException, match="not found"):
+        mlflow_client.log_outputs(run.info.run_id, [mlflow.entities.LoggedModelOutput("m-" + "0" * 32, 0)])

@@ -171,7 +171,7 @@ class EventregTrackingStore(AbstractStore):
         tags = [RunTag(k, v) for k, v in run.tags.items()
                 if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
         outputs = model_outputs(run)
-        inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run),
+        inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run, self.registry),
                            model_inputs=tracking_inputs.model_inputs(run))
         return Run(self._info(run, experiment), RunData(metrics=latest, params=params, tags=tags),
                    inputs, RunOutputs(model_outputs=outputs))

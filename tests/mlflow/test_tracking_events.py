@@ -29,6 +29,7 @@ def test_renames_restarts_and_late_logging_are_events(client, tmp_path):
     run = mlflow_client.create_run(exp, run_name="first")
     mlflow_client.set_terminated(run.info.run_id, "FINISHED")
     mlflow_client.log_metric(run.info.run_id, "loss", 0.5, step=1)  # after the end, as MLflow allows
+    mlflow_client.log_text(run.info.run_id, "late notes", "notes.txt")  # artifacts too
     mlflow_client.log_metric(run.info.run_id, "loss", 0.5, step=1, timestamp=1000)
     mlflow_client.log_batch(run.info.run_id, metrics=[Metric("loss", 0.5, 1000, 1)])  # the same point again
     mlflow_client.rename_experiment(exp, "churn-2024")
@@ -48,6 +49,7 @@ def test_renames_restarts_and_late_logging_are_events(client, tmp_path):
         types = [e.type for e in reg.events()]
         assert {"experiment.renamed", "run.renamed", "run.status_set", "run.dataset_logged"} <= set(types)
         assert reg.get_run(run.info.run_id).datasets["train"]["context"] == "training"
+        assert "notes.txt" in reg.get_run(run.info.run_id).artifacts
         assert reg.verify().ok
 
 
@@ -84,3 +86,18 @@ def test_a_model_logged_outside_a_run_is_recorded_on_its_experiment(client, tmp_
     assert mlflow_client.get_experiment(exp).tags == {}  # the record is a hidden tag
     with pytest.raises(mlflow.MlflowException, match="not found"):
         mlflow_client.log_outputs(run.info.run_id, [mlflow.entities.LoggedModelOutput("m-" + "0" * 32, 0)])
+
+
+def test_a_large_dataset_profile_is_kept_in_the_artifact_store(client, tmp_path):
+    from eventreg.transfer import referenced_objects
+
+    mlflow_client, url = client
+    run = mlflow_client.create_run(mlflow_client.create_experiment("big"))
+    profile = "p" * 200_000  # MLflow allows 16 MiB; an event holds 8 MiB
+    mlflow_client.log_inputs(run.info.run_id, datasets=[DatasetInput(
+        Dataset(name="train", digest="abc", source_type="local", source="/d", profile=profile), [])])
+    assert mlflow_client.get_run(run.info.run_id).inputs.dataset_inputs[0].dataset.profile == profile
+    with eventreg.open(url, artifacts=f"file://{tmp_path / 'eventreg-artifacts'}") as reg:
+        logged = [e for e in reg.events() if e.type == "run.dataset_logged"]
+        assert logged[0].payload["dataset"]["profile"] is None
+        assert len(referenced_objects(logged)) == 1  # eventreg copy --artifacts takes it along

@@ -16,18 +16,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from eventreg.domain import events as ev
+from eventreg.domain import tracking_events as tev
 from eventreg.domain import validation as check
 from eventreg.domain.entities import RegistryState
 from eventreg.domain.queries import _run
 from eventreg.domain.views import Experiment
-from eventreg.errors import AlreadyExists, NotFound, ValidationError
+from eventreg.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError
 from eventreg.writer import Plan
 
 __all__ = ["EXPERIMENT_COMMANDS", "ExperimentCommands"]
 
 #: The methods composed into Registry (commands: a view refuses them).
 EXPERIMENT_COMMANDS = ("create_experiment", "delete_experiment", "delete_experiment_tag", "delete_run",
-                       "restore_experiment", "restore_run", "set_experiment_tag")
+                       "rename_experiment", "rename_run", "restore_experiment", "restore_run",
+                       "set_experiment_tag", "set_run_status")
+#: The experiment runs start in when none is named; it cannot be renamed.
+DEFAULT_EXPERIMENT = "Default"
 
 
 def _experiment(state: RegistryState, name: str) -> Any:
@@ -121,6 +125,81 @@ class ExperimentCommands:
         """
         return self._experiment_command(
             name, lambda found: [ev.ExperimentRestored(experiment=found.name)] if found.deleted else [])
+
+    def rename_experiment(self, name: str, new_name: str) -> Experiment:
+        """
+        Give an experiment a new name: its number, tags, runs and history stay, and the
+        old name is free again (an ``experiment.renamed`` event). Renaming to its own name
+        changes nothing.
+
+        Raises:
+            NotFound: there is no experiment ``name``.
+            AlreadyExists: another experiment (also a deleted one) is called ``new_name``.
+            InvalidTransition: the experiment is deleted, or it is ``Default`` (runs started
+                without an experiment go there).
+            ValidationError: ``new_name`` is not a valid name, or is ``Default``.
+        """
+        new_name = check.check_name(new_name, "experiment name")
+
+        def decide(state: RegistryState) -> Plan:
+            found = _experiment(state, name)
+            if found.deleted:
+                raise InvalidTransition(f"experiment {name!r} is deleted (restore_experiment brings it back)")
+            if new_name == found.name:
+                return Plan(ev.experiment_stream(found.name), [], lambda s, _: Experiment.of(s.experiments[new_name]))
+            if found.name == DEFAULT_EXPERIMENT:
+                raise InvalidTransition(f"the {DEFAULT_EXPERIMENT} experiment cannot be renamed")
+            if new_name == DEFAULT_EXPERIMENT:
+                raise ValidationError(f"{DEFAULT_EXPERIMENT!r} is the default experiment's name")
+            if new_name in state.experiments:
+                raise AlreadyExists(f"experiment {new_name!r} already exists")
+            return Plan(ev.experiment_stream(found.name), [tev.ExperimentRenamed(experiment=found.name, name=new_name)],
+                        lambda s, _: Experiment.of(s.experiments[new_name]))
+
+        return self._registry._execute(decide)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """
+        Give a run a new name (a ``run.renamed`` event), also after it ended.
+
+        Raises:
+            NotFound: there is no such run.
+            InvalidTransition: the run is deleted.
+        """
+        name = check.check_text(name, "run name", check.MAX_NAME_LENGTH, allow_none=False)
+
+        def build(run: Any, deleted: bool) -> list[Any]:
+            if deleted:
+                raise InvalidTransition(f"run {run_id!r} is deleted (restore_run brings it back)")
+            return [] if run.name == name else [tev.RunRenamed(run_id=run.run_id, name=name)]
+
+        self._run_command(run_id, build)
+
+    def set_run_status(self, run_id: str, status: str, *, ended_at: Any = None) -> None:
+        """
+        Set a run's status directly, as MLflow's ``update_run_info`` does (a
+        ``run.status_set`` event): back to ``RUNNING`` or ``SCHEDULED`` after it ended, or
+        to another end status. A running run that ends is better ended by
+        ``ActiveRun.end``, which records its end (``run.finished``). ``ended_at`` (timezone-aware)
+        is its new end time; None keeps the one it has.
+
+        Raises:
+            NotFound: there is no such run.
+            InvalidTransition: the run is deleted.
+            ValidationError: ``status`` is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.
+        """
+        if status not in tev.RUN_STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(tev.RUN_STATUSES)}, not {status!r}")
+        ended_at = check.check_moment(ended_at, "ended_at")
+
+        def build(run: Any, deleted: bool) -> list[Any]:
+            if deleted:
+                raise InvalidTransition(f"run {run_id!r} is deleted (restore_run brings it back)")
+            if run.status == status and (ended_at is None or ended_at == run.ended_at):
+                return []
+            return [tev.RunStatusSet(run_id=run.run_id, status=status, ended_at=ended_at)]
+
+        self._run_command(run_id, build)
 
     def delete_run(self, run_id: str, *, reason: str | None = None) -> None:
         """

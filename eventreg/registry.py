@@ -582,8 +582,8 @@ class Registry:
         run_id = uuid.uuid4().hex
 
         def ensure_experiment(state: RegistryState) -> Plan:
-            exists = ev.experiment_stream(experiment) in state.streams
-            if experiment in state.experiments and state.experiments[experiment].deleted:
+            exists = experiment in state.experiments  # (a renamed experiment's old stream stays)
+            if exists and state.experiments[experiment].deleted:
                 raise InvalidTransition(f"experiment {experiment!r} is deleted (restore_experiment brings it back)")
             return Plan(ev.experiment_stream(experiment), [] if exists else [ev.ExperimentCreated(experiment=experiment)])
 

@@ -44,17 +44,19 @@ def _points(metrics: Mapping[str, Any], step: Any, timestamp: datetime | None = 
                         step=step, timestamp=stamp) for k, v in metrics.items()]
 
 
-def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any]]) -> None:
+def run_command(registry: Registry, run_id: str, build: Callable[[Any], list[Any]], *,
+                after_end: bool = False) -> None:
     """
-    Append what ``build(run)`` returns to a running run's stream (through the registry's writer).
+    Append what ``build(run)`` returns to a running run's stream (through the registry's
+    writer); with ``after_end``, also to a run that has ended (MLflow's semantics).
 
     Raises:
         NotFound: there is no such run.
-        InvalidTransition: the run has ended.
+        InvalidTransition: the run has ended (and not ``after_end``), or is deleted.
     """
     def decide(state: Any) -> Plan:
         run = _run(state, run_id)
-        if run.status != RUNNING:
+        if run.status != RUNNING and not after_end:
             raise InvalidTransition(f"run {run_id!r} has ended ({run.status})")
         if run.run_id in state.experiments[run.experiment].deleted_runs:
             raise InvalidTransition(f"run {run_id!r} is deleted (restore_run brings it back)")
@@ -89,10 +91,14 @@ class ActiveRun:
     """
 
     def __init__(self, registry: Registry, run_id: str, experiment: str, *,
-                 registered_model_name: str | None = None, label: str | None = None) -> None:
+                 registered_model_name: str | None = None, label: str | None = None,
+                 after_end: bool = False) -> None:
         self.registry = registry
         self.id = run_id
         self.experiment = experiment
+        #: whether this handle logs to the run also after it ended, as MLflow allows
+        #: (eventreg's own handles refuse: a finished run's record is complete)
+        self.after_end = after_end
         #: the model and label ``log_model`` registers a version under by default
         self.registered_model_name = registered_model_name
         self.label = label
@@ -146,7 +152,7 @@ class ActiveRun:
                 raise ValidationError(f"run {run.run_id!r} would have more than {check.MAX_PARAMS:,} params")
             return [ev.RunParamsLogged(run_id=run.run_id, params=params)] if params else []
 
-        run_command(self.registry, self.id, build)
+        run_command(self.registry, self.id, build, after_end=self.after_end)
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """
@@ -167,7 +173,8 @@ class ActiveRun:
         """
         points = _points(metrics, step, check.check_moment(timestamp, "timestamp"))
         run_command(
-            self.registry, self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)]
+            self.registry, self.id, lambda run: [ev.RunMetricsLogged(run_id=run.run_id, points=c) for c in _chunks(points)],
+            after_end=self.after_end,
         )
 
     def metric_buffer(self, *, max_points: int = 10_000, max_seconds: float = 5.0) -> MetricBuffer:
@@ -197,7 +204,8 @@ class ActiveRun:
         Set several tags of the run in one event.
         """
         tags = check.check_tags(tags)
-        run_command(self.registry, self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [])
+        run_command(self.registry, self.id, lambda run: [ev.RunTagsSet(run_id=run.run_id, tags=tags)] if tags else [],
+                    after_end=self.after_end)
 
     def delete_tag(self, key: str) -> None:
         """
@@ -211,7 +219,7 @@ class ActiveRun:
                 raise NotFound(f"run {run.run_id!r} has no tag {key!r}")
             return [ev.RunTagDeleted(run_id=run.run_id, key=key)]
 
-        run_command(self.registry, self.id, build)
+        run_command(self.registry, self.id, build, after_end=self.after_end)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """
@@ -223,7 +231,8 @@ class ActiveRun:
         """
         prefix = _artifact_prefix(artifact_path)
         entries = self.registry._store_path(path, prefix)
-        run_command(self.registry, self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)])
+        run_command(self.registry, self.id, lambda run: [ev.RunArtifactsLogged(run_id=run.run_id, artifacts=entries)],
+                    after_end=self.after_end)
 
     def log_dataset(self, source: Any, name: str | None = None, *, context: str | None = None,
                     storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -260,7 +269,8 @@ class ActiveRun:
             except ValueError:
                 pass
         record = check.check_json_blob(record, "dataset") or {}
-        run_command(self.registry, self.id, lambda run: [RunDatasetLogged(run_id=run.run_id, name=name, dataset=record)])
+        run_command(self.registry, self.id, lambda run: [RunDatasetLogged(run_id=run.run_id, name=name, dataset=record)],
+                    after_end=self.after_end)
         return record
 
     def log_model(self, model: Any, artifact_path: str = "model", *, flavor: str | None = None,

@@ -147,6 +147,8 @@ def _load(data: bytes, code_version: str) -> RegistryState | None:
         for row in header["experiments"]:
             values = dict(zip(_E, row))
             values["created_at"] = parse_timestamp(values["created_at"])
+            if values.get("updated_at") is not None:
+                values["updated_at"] = parse_timestamp(values["updated_at"])
             experiments[values["name"]] = ExperimentState(**values)
         ids, versions = header["streams"]
         return RegistryState(position=header["position"], last_hash=header["hash"], models=models,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from eventreg.domain import events as ev
 from eventreg.domain import repro_events as repro
+from eventreg.domain import tracking_events as tev
 from eventreg.domain import governance_events as gev
 
 _NAME_ALPHABET = st.characters(
@@ -126,6 +127,10 @@ EVENT_STRATEGIES = {
         differences=json_objects, run_id=st.none() | run_ids,
         environment=optional_texts, comparison=json_objects, reason=optional_texts,
     ),
+    tev.ExperimentRenamed: st.builds(tev.ExperimentRenamed, experiment=names, name=names),
+    tev.RunRenamed: st.builds(tev.RunRenamed, run_id=run_ids, name=texts),
+    tev.RunStatusSet: st.builds(tev.RunStatusSet, run_id=run_ids, status=st.sampled_from(tev.RUN_STATUSES),
+                                ended_at=st.none() | timestamps),
     gev.GovernanceEnabled: st.builds(gev.GovernanceEnabled, admin=names),
     gev.RoleGranted: st.builds(gev.RoleGranted, role=names, member=names, reason=optional_texts),
     gev.RoleRevoked: st.builds(gev.RoleRevoked, role=names, member=names, reason=optional_texts),

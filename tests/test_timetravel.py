@@ -187,7 +187,7 @@ COMMANDS = {"archive_model", "archive_version", "close", "create_model", "delete
             "rotate_key", "sign_with", "unprotect", "withdraw", "create_webhook", "update_webhook",
             "delete_webhook", "create_experiment", "delete_experiment", "delete_experiment_tag", "delete_run",
             "restore_experiment", "restore_run", "set_experiment_tag", "delete_model", "delete_version", "remove_alias",
-            "set_version_stage"}
+            "set_version_stage", "rename_experiment", "rename_run", "set_run_status"}
 WHOLE_LOG = {"diff", "verify"}  # reads of the whole log: on the registry only
 
 

@@ -256,6 +256,8 @@ class ExperimentState:
     deleted: bool = False
     #: its runs that were deleted (and not restored)
     deleted_runs: list[str] = attrs.field(factory=list)
+    #: when it was last renamed, deleted or restored (None: never since its creation)
+    updated_at: datetime | None = None
 
 
 @attrs.define(kw_only=True)

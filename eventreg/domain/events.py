@@ -554,7 +554,9 @@ EVENT_CLASSES: tuple[type, ...] = (
 )
 from eventreg.domain.repro_events import REPRO_EVENT_CLASSES  # noqa: E402 - they use nan_safe above
 
-EVENT_CLASSES += REPRO_EVENT_CLASSES
+from eventreg.domain.tracking_events import TRACKING_EVENT_CLASSES  # noqa: E402 - beside the others
+
+EVENT_CLASSES += REPRO_EVENT_CLASSES + TRACKING_EVENT_CLASSES
 
 #: Event class by wire type name.
 EVENT_TYPES: dict[str, type] = {cls.type: cls for cls in EVENT_CLASSES}

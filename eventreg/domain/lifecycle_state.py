@@ -69,11 +69,15 @@ def _experiment_tag_deleted(state: RegistryState, e: ev.ExperimentTagDeleted, r:
 
 
 def _experiment_deleted(state: RegistryState, e: ev.ExperimentDeleted, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].deleted = True
+    experiment = state.experiments[e.experiment]
+    experiment.deleted = True
+    experiment.updated_at = r.recorded_at
 
 
 def _experiment_restored(state: RegistryState, e: ev.ExperimentRestored, r: RecordedEvent) -> None:
-    state.experiments[e.experiment].deleted = False
+    experiment = state.experiments[e.experiment]
+    experiment.deleted = False
+    experiment.updated_at = r.recorded_at
 
 
 def _run_deleted(state: RegistryState, e: ev.RunDeleted, r: RecordedEvent) -> None:

@@ -51,11 +51,12 @@ from eventreg.domain.entities import (
 from eventreg.domain.events import ArtifactEntry
 from eventreg.domain.lifecycle_state import LIFECYCLE_HANDLERS
 from eventreg.domain.repro_state import REPRO_HANDLERS
+from eventreg.domain.tracking_state import TRACKING_HANDLERS
 from eventreg.errors import LogCorrupted
 from eventreg.log import RecordedEvent
 
 #: Version of the snapshot format of :func:`dump_state`; a snapshot of another is rebuilt.
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 __all__ = [
     "ARCHIVED", "DEPRECATED", "FAILED", "FINISHED", "KILLED", "NO_STEP", "READY", "RUN_END_STATUSES", "RUNNING",
@@ -526,6 +527,7 @@ _HANDLERS: dict[type, Any] = {
     ev.RunFinished: _run_finished,
     ev.SnapshotSaved: _snapshot_saved,
     **REPRO_HANDLERS,
+    **TRACKING_HANDLERS,
     **LIFECYCLE_HANDLERS,
     **governance_state.HANDLERS,
 }

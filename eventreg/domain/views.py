@@ -336,13 +336,16 @@ class Experiment:
     deleted: bool = False
     #: its runs that are deleted (and not restored)
     deleted_run_ids: tuple[str, ...] = ()
+    #: when it was last renamed, deleted or restored (its creation time if never)
+    updated_at: datetime | None = None
 
     @classmethod
     def of(cls, experiment: ExperimentState) -> Experiment:
         return cls(name=experiment.name, created_at=experiment.created_at,
                    actor=experiment.actor, run_ids=tuple(experiment.runs), id=experiment.position,
                    tags=dict(experiment.tags), deleted=experiment.deleted,
-                   deleted_run_ids=tuple(experiment.deleted_runs))
+                   deleted_run_ids=tuple(experiment.deleted_runs),
+                   updated_at=experiment.updated_at or experiment.created_at)
 
 
 @attrs.frozen(kw_only=True)

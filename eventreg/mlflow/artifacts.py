@@ -93,7 +93,7 @@ class EventregArtifactRepository(ArtifactRepository):
                               "registered")
         with translated():
             run = self.registry.get_run(self.key)
-        return eventreg.ActiveRun(self.registry, run.id, run.experiment)
+        return eventreg.ActiveRun(self.registry, run.id, run.experiment, after_end=True)  # as MLflow allows
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         run = self._run()

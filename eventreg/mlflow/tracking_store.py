@@ -1,17 +1,17 @@
 """
 MLflow's tracking store on eventreg: experiments, runs, params, metrics, tags, logged models.
 
-An MLflow experiment id is the eventreg experiment's name (``"0"`` is ``Default``); a run
-id is the eventreg run id; a run's artifact URI is served by
-:class:`~eventreg.mlflow.artifacts.EventregArtifactRepository`. A logged model (MLflow 3)
-is a folder of its run's artifacts named after the model, recorded by the run tag
-``mlflow.loggedModel.<name>``; its id is ``m-<run id>-<name>``. Searches load eventreg's
-runs as MLflow entities and apply MLflow's own filter, order and page-token code to them.
+An MLflow experiment id is the eventreg experiment's number (``"0"`` is ``Default``, see
+:mod:`eventreg.mlflow.tracking_ids`); a run id is the eventreg run id; a run's artifact URI
+is served by :class:`~eventreg.mlflow.artifacts.EventregArtifactRepository` (or, for an
+experiment with its own artifact location, by MLflow's artifact repositories). Logged models
+(MLflow 3) are in :mod:`eventreg.mlflow.tracking_models`, run inputs in
+:mod:`eventreg.mlflow.tracking_inputs`. Searches load eventreg's runs as MLflow entities and
+apply MLflow's own filter, order and page-token code to them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,9 +19,6 @@ from mlflow.entities import (
     Experiment,
     ExperimentTag,
     LifecycleStage,
-    LoggedModel,
-    LoggedModelOutput,
-    LoggedModelStatus,
     Metric,
     Param,
     Run,
@@ -35,12 +32,15 @@ from mlflow.entities import (
 )
 from mlflow.entities.metric import MetricWithRunId
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, INVALID_STATE, RESOURCE_DOES_NOT_EXIST
+from mlflow.store.tracking import DEFAULT_ARTIFACTS_URI
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
 from mlflow.utils.name_utils import _generate_random_name
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
+from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 from mlflow.utils.validation import (
+    _validate_experiment_artifact_location_length,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_experiment_name,
@@ -53,35 +53,25 @@ from mlflow.utils.validation import (
 )
 
 import eventreg
-from eventreg.mlflow import _common
+from eventreg.mlflow import _common, tracking_inputs
+from eventreg.mlflow.tracking_ids import DEFAULT_ID, DEFAULT_NAME, experiment_id, parse_experiment_id
+from eventreg.mlflow.tracking_models import (
+    LOGGED_MODEL_TAG,
+    MODEL_OUTPUTS_TAG,
+    LoggedModels,
+    model_outputs,
+    page,
+    parse_model_id,
+)
 from eventreg.mlflow._common import millis, moment, translated, unsupported
 
-DEFAULT_ID, DEFAULT_NAME = "0", "Default"
-#: Run tag prefix recording a logged model (MLflow 3) of the run.
-LOGGED_MODEL_TAG = "mlflow.loggedModel."
+#: Hidden run tag: the user id MLflow's ``create_run`` was given (when no ``mlflow.user`` tag says it).
+USER_TAG = "mlflow.eventreg.userId"
+#: Hidden experiment tag: the experiment's artifact location, when MLflow's artifact repositories
+#: (not eventreg's store) hold its runs' artifacts.
+ARTIFACT_LOCATION_TAG = "mlflow.eventreg.artifactLocation"
+_HIDDEN_RUN_TAGS = (USER_TAG, tracking_inputs.MODEL_INPUTS_TAG, MODEL_OUTPUTS_TAG)
 _SEARCH_MAX = 50_000
-
-
-def parse_experiment_id(experiment_id: Any) -> int:
-    """
-    An MLflow experiment id as eventreg's experiment number (``0``: ``Default``).
-    """
-    if isinstance(experiment_id, bool) or not isinstance(experiment_id, (str, int)):
-        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
-                              INVALID_PARAMETER_VALUE)
-    try:
-        return int(experiment_id)
-    except ValueError:
-        raise MlflowException(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.",
-                              INVALID_PARAMETER_VALUE) from None
-
-
-def experiment_id(e: Any) -> str:
-    """
-    The MLflow id of an eventreg experiment: its number (the log position that created
-    it), ``"0"`` for ``Default``.
-    """
-    return DEFAULT_ID if e.name == DEFAULT_NAME else str(e.id)
 
 
 class EventregTrackingStore(AbstractStore):
@@ -90,8 +80,10 @@ class EventregTrackingStore(AbstractStore):
 
     Args:
         store_uri: ``eventreg+<log url>``.
-        artifact_uri: MLflow's default artifact root; eventreg keeps artifacts in its own
-            content-addressed store instead, so only None or the server's default is accepted.
+        artifact_uri: MLflow's default artifact root. None, or ``mlflow server``'s own
+            ``mlflow-artifacts:/``: runs' artifacts go to eventreg's content-addressed store.
+            Any other root: experiments created here keep their runs' artifacts under
+            ``<root>/<experiment id>``, through MLflow's artifact repositories, as in MLflow.
     """
 
     DEFAULT_EXPERIMENT_ID = DEFAULT_ID
@@ -104,11 +96,19 @@ class EventregTrackingStore(AbstractStore):
         self.store_uri = store_uri
         self.url = _common.log_url(store_uri)
         self.artifact_root_uri = artifact_uri
+        #: MLflow's artifact root when one was chosen (``mlflow server --default-artifact-root``,
+        #: MLflow's test fixtures): experiments created here keep their runs' artifacts under
+        #: it, as in MLflow. None (in-process clients, and the server's own proxied default):
+        #: artifacts go to eventreg's content-addressed store.
+        self._root = (resolve_uri_if_local(artifact_uri)
+                      if artifact_uri and artifact_uri.rstrip("/") != DEFAULT_ARTIFACTS_URI.rstrip("/") else None)
         self.registry = _common.registry(self.url)
+        self._models = LoggedModels(self)
         if not any(e.name == DEFAULT_NAME for e in self.registry.list_experiments(deleted=None)):
             try:  # MLflow's default experiment always exists, as in its SQL store
+                tags = {ARTIFACT_LOCATION_TAG: append_to_uri_path(self._root, DEFAULT_ID)} if self._root else None
                 with translated():
-                    self.registry.create_experiment(DEFAULT_NAME)
+                    self.registry.create_experiment(DEFAULT_NAME, tags=tags)
             except MlflowException:
                 pass  # another store on this log created it first
 
@@ -118,11 +118,11 @@ class EventregTrackingStore(AbstractStore):
         return f"{_common.PREFIX}{self.url}{_common.SEP}" + "/".join(parts)
 
     def _experiment(self, e: Any) -> Experiment:
-        stamp = millis(e.created_at)
-        return Experiment(experiment_id(e), e.name, self._uri("experiments", e.name),
+        return Experiment(experiment_id(e), e.name, _artifact_location(e) or self._uri("experiments", e.name),
                           LifecycleStage.DELETED if e.deleted else LifecycleStage.ACTIVE,
-                          tags=[ExperimentTag(k, v) for k, v in e.tags.items()], creation_time=stamp,
-                          last_update_time=stamp)
+                          tags=[ExperimentTag(k, v) for k, v in e.tags.items()
+                                if k != ARTIFACT_LOCATION_TAG and not k.startswith(LOGGED_MODEL_TAG)],
+                          creation_time=millis(e.created_at), last_update_time=millis(e.updated_at or e.created_at))
 
     def _find(self, experiment_id: Any) -> Any:
         """
@@ -145,10 +145,13 @@ class EventregTrackingStore(AbstractStore):
 
     def _info(self, run: Any, experiment: Any = None) -> RunInfo:
         e = experiment if experiment is not None else self._experiment_of(run)
+        location = _artifact_location(e)
         return RunInfo(run_id=run.id, experiment_id=experiment_id(e),
-                       user_id=run.tags.get("mlflow.user") or run.actor or "", status=run.status,
-                       start_time=millis(run.started_at), end_time=millis(run.ended_at),
-                       lifecycle_stage=self._stage(run, e), artifact_uri=self._uri("runs", run.id, "artifacts"),
+                       user_id=run.tags.get(USER_TAG) or run.tags.get("mlflow.user") or run.actor or "",
+                       status=run.status, start_time=millis(run.started_at), end_time=millis(run.ended_at),
+                       lifecycle_stage=self._stage(run, e),
+                       artifact_uri=(append_to_uri_path(location, run.id, "artifacts") if location
+                                     else self._uri("runs", run.id, "artifacts")),
                        run_name=run.name)
 
     def _check_active(self, run: Any) -> None:
@@ -157,13 +160,21 @@ class EventregTrackingStore(AbstractStore):
             raise MlflowException(f"The run {run.id} must be in the 'active' state. Current state is {stage}.",
                                   INVALID_PARAMETER_VALUE)
 
-    def _run(self, run: Any, experiment: Any = None) -> Run:
-        metrics = [self._latest(run.id, key) for key in run.metrics]
+    def _run(self, run: Any, experiment: Any = None, *, metrics: bool = True) -> Run:
+        """
+        The MLflow run of an eventreg run (``metrics=False``: without its metrics, which
+        cost a history read per key; a search that neither filters nor orders by metrics
+        pages on those and builds the page's runs whole).
+        """
+        latest = [self._latest(run.id, key) for key in run.metrics] if metrics else []
         params = [Param(k, _param(v)) for k, v in run.params.items()]
-        tags = [RunTag(k, v) for k, v in run.tags.items() if not k.startswith(LOGGED_MODEL_TAG)]
-        outputs = [LoggedModelOutput(model_id(run.id, name), 0) for name in _logged_names(run)]
-        return Run(self._info(run, experiment), RunData(metrics=metrics, params=params, tags=tags),
-                   RunInputs(dataset_inputs=[], model_inputs=[]), RunOutputs(model_outputs=outputs))
+        tags = [RunTag(k, v) for k, v in run.tags.items()
+                if not k.startswith(LOGGED_MODEL_TAG) and k not in _HIDDEN_RUN_TAGS]
+        outputs = model_outputs(run)
+        inputs = RunInputs(dataset_inputs=tracking_inputs.dataset_inputs(run, self.registry),
+                           model_inputs=tracking_inputs.model_inputs(run))
+        return Run(self._info(run, experiment), RunData(metrics=latest, params=params, tags=tags),
+                   inputs, RunOutputs(model_outputs=outputs))
 
     def _history(self, run_id: str, key: str, min_step: int | None = None,
                  max_step: int | None = None) -> list[Metric]:
@@ -172,6 +183,14 @@ class EventregTrackingStore(AbstractStore):
         return [Metric(key, p.value, millis(p.timestamp), p.step or 0) for p in points]
 
     def _latest(self, run_id: str, key: str) -> Metric:
+        """
+        MLflow's latest value of a metric: the point of the highest step, then timestamp,
+        then value (a key with one point is read from its summary, without its history).
+        """
+        with translated():
+            summary = self.registry.get_run_metric_summary(run_id, key)
+        if summary.count == 1:
+            return Metric(key, summary.value, millis(summary.timestamp), summary.step or 0)
         return max(self._history(run_id, key), key=lambda m: (m.step, m.timestamp, m.value))
 
     def _get(self, run_id: str) -> Any:
@@ -182,26 +201,34 @@ class EventregTrackingStore(AbstractStore):
             raise MlflowException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST) from None
 
     def _active(self, run_id: str) -> eventreg.ActiveRun:
+        """
+        A handle that logs to the run, also after it ended (MLflow allows it); the run must
+        not be deleted.
+        """
         run = self._get(run_id)
         self._check_active(run)
-        if run.status != "RUNNING":
-            raise unsupported(f"logging to the finished run {run_id} ({run.status})",
-                              "an eventreg run takes no events after it ends")
-        return eventreg.ActiveRun(self.registry, run.id, run.experiment)
+        return eventreg.ActiveRun(self.registry, run.id, run.experiment, after_end=True)
 
     # -- experiments ------------------------------------------------------------------------
 
     def create_experiment(self, name, artifact_location=None, tags=None):
-        if artifact_location:
-            raise unsupported("an experiment's own artifact location",
-                              "artifacts go to eventreg's content-addressed store (EVENTREG_ARTIFACTS)")
         _validate_experiment_name(name)
+        if artifact_location:
+            artifact_location = resolve_uri_if_local(artifact_location)
+            _validate_experiment_artifact_location_length(artifact_location)
         for t in tags or ():
             _validate_experiment_tag(t.key, t.value)
         if self.get_experiment_by_name(name) is not None:
             raise MlflowException(f"Experiment(name={name}) already exists.", _common.RESOURCE_ALREADY_EXISTS)
+        tag_map = {t.key: t.value for t in tags or ()}
+        if artifact_location:  # the caller's own location: MLflow's artifact repositories serve it
+            tag_map[ARTIFACT_LOCATION_TAG] = artifact_location
         with translated():
-            return experiment_id(self.registry.create_experiment(name, tags={t.key: t.value for t in tags or ()}))
+            created = self.registry.create_experiment(name, tags=tag_map)
+            if self._root and not artifact_location:  # under MLflow's artifact root, by its id
+                self.registry.set_experiment_tag(
+                    name, ARTIFACT_LOCATION_TAG, append_to_uri_path(self._root, experiment_id(created)))
+        return experiment_id(created)
 
     def get_experiment(self, experiment_id):
         return self._experiment(self._find(experiment_id))
@@ -219,7 +246,7 @@ class EventregTrackingStore(AbstractStore):
             found = [self._experiment(e) for e in self.registry.list_experiments(deleted=deleted)]
         hits = SearchExperimentsUtils.sort(SearchExperimentsUtils.filter(found, filter_string),
                                            order_by or ["creation_time DESC", "experiment_id ASC"])
-        return _page(hits, page_token, max_results)
+        return page(hits, page_token, max_results)
 
     def delete_experiment(self, experiment_id):
         e = self._find(experiment_id)
@@ -236,7 +263,15 @@ class EventregTrackingStore(AbstractStore):
             self.registry.restore_experiment(e.name)
 
     def rename_experiment(self, experiment_id, new_name):
-        raise unsupported("renaming an experiment", "eventreg has no experiment.renamed event yet")
+        _validate_experiment_name(new_name)
+        e = self._find(experiment_id)
+        if e.deleted:
+            raise MlflowException("Cannot rename a non-active experiment.", INVALID_STATE)
+        if e.name == DEFAULT_NAME and new_name != DEFAULT_NAME:
+            raise MlflowException(f"Cannot rename the {DEFAULT_NAME} experiment (its id {DEFAULT_ID} goes with "
+                                  "its name).", INVALID_PARAMETER_VALUE)
+        with translated():
+            self.registry.rename_experiment(e.name, new_name)
 
     def set_experiment_tag(self, experiment_id, tag):
         _validate_experiment_tag(tag.key, tag.value)
@@ -268,8 +303,8 @@ class EventregTrackingStore(AbstractStore):
                                   "Current state is deleted.", INVALID_PARAMETER_VALUE)
         name = e.name
         tag_map = {t.key: t.value for t in tags or ()}
-        if user_id and "mlflow.user" not in tag_map:
-            tag_map["mlflow.user"] = user_id
+        if user_id and tag_map.get("mlflow.user") != user_id:
+            tag_map[USER_TAG] = user_id
         tagged = tag_map.get("mlflow.runName")
         if run_name and tagged and run_name != tagged:
             raise MlflowException("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
@@ -287,21 +322,20 @@ class EventregTrackingStore(AbstractStore):
     def update_run_info(self, run_id, run_status, end_time, run_name):
         run = self._get(run_id)
         self._check_active(run)
-        if run_name and run_name != run.name:
-            raise unsupported("renaming a run", "eventreg has no run.renamed event yet")
-        status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
-        if status == "RUNNING" or status == "SCHEDULED":
-            if run.status != "RUNNING":
-                raise unsupported(f"setting the finished run {run_id} back to {status}",
-                                  "an eventreg run cannot restart")
-            return self._info(run)
         ended_at = moment(end_time, "run end time")
-        if run.status == "RUNNING":
-            with translated():
-                eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
-        elif run.status != status:
-            raise unsupported(f"changing the status of the finished run {run_id} from {run.status} to {status}",
-                              "an eventreg run ends once")
+        with translated():
+            if run_status is not None:
+                status = RunStatus.to_string(run_status) if isinstance(run_status, int) else str(run_status)
+                if run.status == "RUNNING" and status in ("FINISHED", "FAILED", "KILLED") and ended_at is not None:
+                    eventreg.ActiveRun(self.registry, run.id, run.experiment).end(status, ended_at=ended_at)
+                else:  # restarted, scheduled, ended without an end time, or a finished run's status changed
+                    self.registry.set_run_status(run.id, status, ended_at=ended_at)
+            elif ended_at is not None:
+                self.registry.set_run_status(run.id, run.status, ended_at=ended_at)
+            if run_name:
+                self.registry.rename_run(run.id, run_name)
+                if run.tags.get("mlflow.runName") != run_name:
+                    self._active(run.id).set_tag("mlflow.runName", run_name)
         return self._info(self._get(run_id))
 
     def delete_run(self, run_id):
@@ -337,11 +371,22 @@ class EventregTrackingStore(AbstractStore):
 
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
         _check_max(max_results, _SEARCH_MAX)
-        runs = [self._run(run, e) for run, e in self._runs_of(experiment_ids, run_view_type)]
+        found = self._runs_of(experiment_ids, run_view_type)
+        whole = _mentions_metrics(filter_string, order_by)
+        runs = [self._run(run, e, metrics=whole) for run, e in found]
         hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
         if max_results is None:
-            return PagedList(hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None)
-        return SearchUtils.paginate(hits, page_token, max_results)
+            page, token = hits[SearchUtils.parse_start_offset_from_page_token(page_token):], None
+        else:
+            page, token = SearchUtils.paginate(hits, page_token, max_results)
+        if not whole:  # the page's runs with their metrics
+            by_id = {run.id: (run, e) for run, e in found}
+            page = [self._run(*by_id[hit.info.run_id]) for hit in page]
+        return page, token
+
+    def _search_datasets(self, experiment_ids):
+        found = [(run, experiment_id(e)) for run, e in self._runs_of(experiment_ids, ViewType.ALL)]
+        return tracking_inputs.dataset_summaries(found)
 
     # -- params, metrics, tags -------------------------------------------------------------
 
@@ -357,7 +402,9 @@ class EventregTrackingStore(AbstractStore):
                 raise unsupported("metrics linked to a logged model or dataset", "eventreg has no such link yet")
             moment(m.timestamp, "metric timestamp")
         run = self._active(run_id)
-        logged = run.info.params
+        info = run.info
+        metrics = self._new_points(info, metrics)
+        logged = info.params
         changed = [p for p in params if p.key in logged and _param(logged[p.key]) != p.value]
         if changed:
             p = changed[0]
@@ -369,9 +416,40 @@ class EventregTrackingStore(AbstractStore):
             if params:
                 run.log_params({p.key: p.value for p in params})
             if tags:
-                run.set_tags({t.key: t.value for t in tags})
+                tag_map = {t.key: t.value for t in tags}
+                run.set_tags(tag_map)
+                name = tag_map.get("mlflow.runName")
+                if name and name != info.name:  # MLflow's run name follows its tag
+                    self.registry.rename_run(run.id, name)
             for (step, stamp), group in _by_step(metrics):
                 run.log_metrics(group, step=step, timestamp=moment(stamp, "metric timestamp"))
+
+    def _new_points(self, run: Any, metrics: list[Metric]) -> list[Metric]:
+        """
+        The metric points that are not logged already (in this batch or before): MLflow
+        keeps a point (key, step, timestamp, value) once. Only a key whose new points are
+        not all later than its latest timestamp has its history read.
+        """
+        seen: set[tuple[str, int, int, float]] = set()
+        fresh = []
+        for m in metrics:
+            point = (m.key, int(m.step or 0), int(m.timestamp), m.value)
+            if point not in seen:
+                seen.add(point)
+                fresh.append(m)
+        earliest: dict[str, int] = {}
+        for m in fresh:
+            if m.key in run.metrics:
+                earliest[m.key] = min(earliest.get(m.key, m.timestamp), int(m.timestamp))
+        held: set[tuple[str, int, int, float]] = set()
+        for key, first in earliest.items():
+            with translated():
+                latest = millis(self.registry.get_run_metric_summary(run.id, key).last_timestamp)
+            if first <= latest:
+                held.update((key, h.step, h.timestamp, h.value) for h in self._history(run.id, key))
+        if not held:
+            return fresh
+        return [m for m in fresh if (m.key, int(m.step or 0), int(m.timestamp), m.value) not in held]
 
     def _unlinked(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """
@@ -413,8 +491,9 @@ class EventregTrackingStore(AbstractStore):
         run = self._get(run_id)
         history = self._history(run.id, metric_key) if metric_key in run.metrics else []
         if max_results is None:
-            return PagedList(history, None)
-        return _page(history, page_token, max_results)
+            start = SearchUtils.parse_start_offset_from_page_token(page_token)  # refuses a bad token
+            return PagedList(history[start:], None)
+        return page(history, page_token, max_results)
 
     def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
         run = self._get(run_id)
@@ -428,119 +507,58 @@ class EventregTrackingStore(AbstractStore):
         return [MetricWithRunId(run_id=run.id, metric=m) for m in chosen[:max_results]]
 
     def log_inputs(self, run_id, datasets=None, models=None):
-        if datasets or models:
-            raise unsupported("dataset and model inputs of a run", "eventreg records training data on a "
-                              "version (register_version(data=...)), not on a run, yet")
-        self._get(run_id)
+        _validate_run_id(run_id)
+        self._check_active(self._get(run_id))
+        tracking_inputs.log_inputs(self.registry, run_id, datasets, models)
 
     def link_traces_to_run(self, trace_ids, run_id):
         raise unsupported("traces", "eventreg records no traces")
 
-    # -- logged models (MLflow 3) ----------------------------------------------------------
-
-    def _logged(self, model_id: str) -> tuple[Any, str, dict[str, Any]]:
-        run_id, name = parse_model_id(model_id)
-        run = self._get(run_id)
-        raw = run.tags.get(LOGGED_MODEL_TAG + name)
-        if raw is None:
-            raise MlflowException(f"Logged model with ID '{model_id}' not found.", RESOURCE_DOES_NOT_EXIST)
-        return run, name, json.loads(raw)
-
-    def _logged_model(self, run: Any, name: str, record: dict[str, Any], experiment: Any = None) -> LoggedModel:
-        return LoggedModel(
-            experiment_id=experiment_id(experiment if experiment is not None else self._experiment_of(run)), model_id=model_id(run.id, name), name=name,
-            artifact_location=self._uri("runs", run.id, "artifacts", name),
-            creation_timestamp=record.get("created") or millis(run.started_at),
-            last_updated_timestamp=record.get("created") or millis(run.started_at),
-            model_type=record.get("type"), source_run_id=run.id, status=LoggedModelStatus(record["status"]),
-            tags=record.get("tags") or {}, params=record.get("params") or {})
-
-    def _record(self, run: Any, name: str, record: dict[str, Any]) -> None:
-        text = json.dumps(record, sort_keys=True)
-        with translated():
-            eventreg.ActiveRun(self.registry, run.id, run.experiment).set_tag(LOGGED_MODEL_TAG + name, text)
+    # -- logged models (MLflow 3): eventreg/mlflow/tracking_models.py ------------------------
 
     def create_logged_model(self, experiment_id=DEFAULT_ID, name=None, source_run_id=None, tags=None,
                             params=None, model_type=None):
-        if not source_run_id:
-            raise unsupported("a logged model outside a run", "eventreg keeps a model in the run that logged it")
-        run = self._active(source_run_id)
-        name = name or "model"
-        if LOGGED_MODEL_TAG + name in run.info.tags:
-            raise unsupported(f"a second logged model named {name!r} in run {run.id}",
-                              "eventreg names a run's model folder by the model's name")
-        import time
-
-        record = {"status": str(LoggedModelStatus.PENDING), "type": model_type, "created": int(time.time() * 1000),
-                  "tags": {t.key: t.value for t in tags or ()}, "params": {p.key: p.value for p in params or ()}}
-        found = self._get(run.id)
-        self._record(found, name, record)
-        return self._logged_model(self._get(run.id), name, record)
+        return self._models.create(experiment_id, name, source_run_id, tags, params, model_type)
 
     def finalize_logged_model(self, model_id, status):
-        run, name, record = self._logged(model_id)
-        status = str(LoggedModelStatus(status))
-        if record["status"] == status:
-            return self.get_logged_model(model_id)
-        record["status"] = status
-        if run.status == "RUNNING":
-            self._record(run, name, record)
-        else:
-            raise unsupported("finalizing a logged model after its run ended", "an eventreg run takes no "
-                              "events after it ends")
-        return self.get_logged_model(model_id)
+        return self._models.finalize(model_id, status)
 
     def get_logged_model(self, model_id, allow_deleted=False):
-        return self._logged_model(*self._logged(model_id))
+        return self._models.get(model_id)
 
     def set_logged_model_tags(self, model_id, tags):
-        run, name, record = self._logged(model_id)
-        record["tags"] = {**record.get("tags", {}), **{t.key: t.value for t in tags}}
-        self._record(run, name, record)
+        self._models.set_tags(model_id, tags)
 
     def log_outputs(self, run_id, models):
-        run = self._get(run_id)
-        for output in models:
-            owner, name = parse_model_id(output.model_id)
-            if owner != run.id or LOGGED_MODEL_TAG + name not in run.tags:
-                raise unsupported(f"model {output.model_id} as an output of run {run_id}",
-                                  "eventreg records a model as an output of the run that logged it only")
+        self._models.log_outputs(run_id, models)
 
     def search_logged_models(self, experiment_ids, filter_string=None, datasets=None, max_results=None,
                              order_by=None, page_token=None):
-        models = []
-        for run, e in self._runs_of(experiment_ids, ViewType.ACTIVE_ONLY):
-            for model in _logged_names(run):
-                models.append(self._logged_model(run, model, json.loads(run.tags[LOGGED_MODEL_TAG + model]), e))
-        hits = SearchLoggedModelsUtils.filter_logged_models(models, filter_string, datasets)
-        hits = SearchLoggedModelsUtils.sort(hits, order_by)
-        return _page(hits, page_token, max_results or 100)
+        return self._models.search(experiment_ids, filter_string, datasets, max_results, order_by, page_token)
 
     def record_logged_model(self, run_id, mlflow_model):
-        run = self._active(run_id)
-        history = json.loads(self._get(run_id).tags.get("mlflow.log-model.history", "[]"))
-        history.append(mlflow_model.get_tags_dict())
-        with translated():
-            run.set_tag("mlflow.log-model.history", json.dumps(history))
+        self._models.record_logged_model(run_id, mlflow_model)
 
 
 _common.complete(EventregTrackingStore, AbstractStore)
 
 
-def model_id(run_id: str, name: str) -> str:
+def _mentions_metrics(filter_string: str | None, order_by: Any) -> bool:
     """
-    The MLflow id of the logged model ``name`` of a run.
+    Whether a search's filter or order names a metric (then every run needs its metrics).
     """
-    return f"m-{run_id}-{name}"
+    clauses = SearchUtils.parse_search_filter(filter_string) if filter_string else []
+    if any(c.get("type") == "metric" for c in clauses):
+        return True
+    return any(SearchUtils.parse_order_by_for_search_runs(o)[0] == "metric" for o in order_by or ())
 
 
-def parse_model_id(value: Any) -> tuple[str, str]:
+def _artifact_location(e: Any) -> str | None:
     """
-    The run id and model name in a logged model's id.
+    An experiment's own artifact location (MLflow's artifact repositories hold its runs'
+    artifacts), or None: eventreg's content-addressed store holds them.
     """
-    if not isinstance(value, str) or not value.startswith("m-") or len(value) < 36 or value[34] != "-":
-        raise MlflowException(f"Logged model with ID '{value}' not found.", RESOURCE_DOES_NOT_EXIST)
-    return value[2:34], value[35:]
+    return e.tags.get(ARTIFACT_LOCATION_TAG)
 
 
 def _param(value: Any) -> str:
@@ -548,10 +566,6 @@ def _param(value: Any) -> str:
     A param value as MLflow's string (MLflow's clients send strings; eventreg keeps types).
     """
     return value if isinstance(value, str) else "None" if value is None else str(value)
-
-
-def _logged_names(run: Any) -> list[str]:
-    return [k[len(LOGGED_MODEL_TAG):] for k in run.tags if k.startswith(LOGGED_MODEL_TAG)]
 
 
 def _by_step(metrics: Iterable[Metric]) -> list[tuple[tuple[int, Any], dict[str, float]]]:
@@ -579,9 +593,3 @@ def _check_max(value: Any, limit: int, *, allow_none: bool = True) -> None:
     if value > limit:
         raise MlflowException(f"Invalid value {value} for parameter 'max_results' supplied. It must be at most "
                               f"{limit}", INVALID_PARAMETER_VALUE)
-
-
-def _page(hits: list[Any], page_token: str | None, max_results: int) -> PagedList:
-    start = SearchUtils.parse_start_offset_from_page_token(page_token)
-    end = start + max_results
-    return PagedList(hits[start:end], SearchUtils.create_page_token(end) if end < len(hits) else None)

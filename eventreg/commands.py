@@ -189,6 +189,8 @@ def _check_promotable(model: Any, version: Any, force: bool, verb: str) -> bool:
 
 
 def _frameworks(architecture: Mapping[str, Any] | None, model_info: Mapping[str, Any] | None) -> tuple[str, ...]:
+    if not architecture and not model_info:
+        return ()  # a version registered without a run or an architecture names none
     names = []
     for source in (architecture or {}, (model_info or {}).get("flavor") or {}):
         for key in ("flavor", "module", "framework"):

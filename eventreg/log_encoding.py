@@ -150,9 +150,14 @@ def check_json_object(value: Any, what: str) -> None:
     _check_json(value, what)
 
 
+#: the exact types of JSON's scalars (a subclass is not JSON to :func:`_check_json`)
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _check_json(value: Any, path: str) -> None:
     kind = type(value)
-    if kind in (str, int, float, bool) or value is None:
+    scalars = _JSON_SCALARS
+    if kind in scalars:
         return
     if kind is dict:
         for key, item in value.items():
@@ -160,11 +165,13 @@ def _check_json(value: Any, path: str) -> None:
                 raise InvalidEvent(
                     f"{path} has a key of type {type(key).__name__}; JSON keys must be str"
                 )
-            _check_json(item, f"{path}.{key}")
+            if type(item) not in scalars:  # a scalar needs no call (nor its path)
+                _check_json(item, f"{path}.{key}")
         return
     if kind is list:
         for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
+            if type(item) not in scalars:
+                _check_json(item, f"{path}[{index}]")
         return
     raise InvalidEvent(f"{path} is of type {kind.__name__}, which is not JSON")
 

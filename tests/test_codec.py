@@ -6,6 +6,7 @@ upcast, and an event type from a newer eventreg is a clear error.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -90,6 +91,35 @@ def test_an_unusual_payload_gives_what_cattrs_gives(event):
                        for f in attrs.fields(cls)), payload
         else:
             assert direct[1] is generic[1], payload
+
+
+_json_objects = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    | st.dictionaries(st.integers(), inner, max_size=2),
+    max_leaves=12,
+).filter(lambda value: isinstance(value, dict)) | st.dictionaries(
+    st.text(max_size=3), st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3)), max_size=3)
+
+
+def _typed(value):
+    """
+    ``value`` with every leaf's type beside it (== would let 1 and 1.0, a list and a tuple pass).
+    """
+    if isinstance(value, dict):
+        return ("dict", [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_objects)
+def test_an_object_field_is_unstructured_as_cattrs_unstructures_it(value):
+    # params, environment, data ...: a plain object is copied directly, the rest by cattrs
+    hook = codec.converter.get_unstructure_hook(dict[str, Any])
+    assert hook is codec._unstructure_plain_object
+    assert _typed(hook(value)) == _typed(codec._unstructure_object(value))
 
 
 def test_nan_metric_survives_and_compares_equal():

@@ -283,6 +283,37 @@ def test_a_held_sqlite_write_lock_times_out_as_a_conflict(sqlite_url):
         assert log.verify().ok
 
 
+def test_the_first_sqlite_write_reserves_the_write_ahead_log_and_leaves_no_trace(sqlite_url):
+    from eventreg.backends.sql_connections import WAL_RESERVE_PAGES
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_log(sqlite_url) as log:
+        log.append("s", [NewEvent("e", {"i": 0})])
+        assert os.path.getsize(f"{path}-wal") >= WAL_RESERVE_PAGES * 4096  # the first commits reuse it
+        with sqlite3.connect(path) as raw:
+            assert "eventreg_wal_reserve" not in {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
+    with open_log(sqlite_url) as log:  # the reserved pages were never committed: nothing else is read
+        assert [e.payload["i"] for e in log.read_all()] == [0, 1]
+        assert log.verify().ok
+
+
+def test_a_first_write_while_another_connection_writes_waits_for_it_as_usual(sqlite_url):
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_log(sqlite_url) as log:
+        blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")
+        timer = threading.Timer(0.3, blocker.execute, ("ROLLBACK",))
+        timer.start()
+        try:
+            log.append("s", [NewEvent("e", {"i": 0})])  # no reserve then, and no error
+        finally:
+            timer.join()
+            blocker.close()
+        log.append("s", [NewEvent("e", {"i": 1})], expected_version=1)
+        assert [e.payload["i"] for e in log.read_stream("s")] == [0, 1] and log.verify().ok
+
+
 def test_stored_text_that_is_not_json_is_reported_as_corruption(sqlite_url):
     from eventreg.errors import LogCorrupted
 

@@ -363,7 +363,7 @@ class SQLLog(BaseLog):
                 cursor = self._writer_cursor
                 committing = False
                 try:
-                    begin_write(cursor, self._name)
+                    begin_write(cursor, self._name, self._pool)
                     if presumed is not None:
                         position, digest = presumed
                         try:

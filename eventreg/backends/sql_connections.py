@@ -44,6 +44,9 @@ _SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 #: -> 498 us with synchronous=FULL, 500 commits on a new file), for a checkpoint every few
 #: hundred pages instead of every thousand.
 WAL_AUTOCHECKPOINT = 300
+#: How much of the write-ahead log a SQLite log's first write reserves, in pages (a
+#: little over :data:`WAL_AUTOCHECKPOINT`, the size the file settles at): see :func:`reserve_wal`.
+WAL_RESERVE_PAGES = 320
 
 
 class AppendState:
@@ -68,13 +71,64 @@ class AppendState:
         self._lock.release()
 
 
-def begin_write(cursor: Any, dialect_name: str) -> None:
+def begin_write(cursor: Any, dialect_name: str, pool: Any = None) -> None:
     """
-    Start a write transaction; SQLite takes its single write lock up front (``BEGIN IMMEDIATE``).
+    Start a write transaction; SQLite takes its single write lock up front (``BEGIN IMMEDIATE``),
+    after reserving the write-ahead log on the first write through ``pool`` (:func:`reserve_wal`).
     """
     if dialect_name == "sqlite":
+        if not getattr(pool, "wal_reserved", True):
+            pool.wal_reserved = True
+            reserve_wal(cursor.connection, pool.database)
         cursor.execute("BEGIN IMMEDIATE")
     # PostgreSQL and MySQL begin implicitly; the head row's FOR UPDATE is the lock
+
+
+def reserve_wal(conn: sqlite3.Connection, database: str, pages: int = WAL_RESERVE_PAGES) -> bool:
+    """
+    Grow the database's write-ahead log file to ``pages`` pages unless it is that big
+    already, by a transaction that writes them and is rolled back.
+
+    A commit that grows the file must flush its new size as well as its pages, so the
+    first few hundred commits on a new or reopened database (SQLite deletes the file
+    when its last connection closes) cost more than the ones that reuse its space after
+    a checkpoint. The pages are spilled to the file by a small page cache and never
+    committed: readers and recovery ignore them, and later commits overwrite them. Best
+    effort and never waiting: a database another writer holds, a read-only one, or one
+    not in WAL mode is left as it is.
+
+    Returns:
+        Whether it wrote the pages.
+    """
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            return False
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        try:
+            size = os.path.getsize(f"{database}-wal")
+        except OSError:
+            size = 0
+        if size >= pages * page_size:
+            return False
+        cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
+        busy_timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("PRAGMA busy_timeout=0")
+        conn.execute("PRAGMA cache_size=8")  # a cache this small spills the pages to the file
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE eventreg_wal_reserve (b BLOB)")
+            conn.execute("INSERT INTO eventreg_wal_reserve VALUES (zeroblob(?))", (pages * page_size,))
+        finally:
+            conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.execute(f"PRAGMA cache_size={int(cache_size)}")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
 
 
 def use_wal(cursor: Any, busy_timeout: float) -> None:
@@ -449,6 +503,8 @@ class SQLitePool:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = PROCESS[0]
+        #: whether the first write reserved the write-ahead log already (:func:`begin_write`)
+        self.wal_reserved = False
 
     def new_connection(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.database, **self.connect_args)

@@ -5,10 +5,11 @@ The full software environment of the process: every installed distribution, stor
 ``importlib.metadata`` finds on ``sys.path`` (with the direct URL and archive hash pip and
 uv record in ``direct_url.json``) and accelerator facts when torch or jax is already
 imported. The document is canonical JSON; its sha256 is the environment's digest. The
-answer is cached per process and recomputed only when a ``sys.path`` folder changes
-(installing a distribution touches its folder), so a run after the first pays a few
-``stat`` calls. :func:`store_environment` puts the document in the content-addressed
-artifact store once per digest; runs and versions record only a summary and the digest.
+answer is cached per process and recomputed only when ``sys.path`` or one of its folders
+changes (installing a distribution touches its folder; the folders are looked at again
+after :data:`PATH_CHECK_SECONDS`), so a run after the first pays little.
+:func:`store_environment` puts the document in the content-addressed artifact store once
+per digest; runs and versions record only a summary and the digest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import platform
 import sys
 import threading
+import time
 from typing import Any
 
 from eventreg.artifacts import ManifestEntry
@@ -29,22 +31,37 @@ __all__ = ["current_environment", "load_environment", "requirements", "store_env
 #: the document's format, part of what is hashed
 FORMAT = 1
 
+#: How long one process trusts the modification times of its ``sys.path`` folders
+#: (seconds): a loop registering versions pays a ``stat`` per folder (~4 us each) once in
+#: this time instead of on every call. A change of ``sys.path`` itself is seen at once.
+PATH_CHECK_SECONDS = 1.0
+
 _lock = threading.Lock()
 _cached: tuple[tuple[Any, ...], dict[str, Any], bytes, str] | None = None
 _stored: set[tuple[str, str]] = set()
+#: ``(sys.path as a tuple, when its folders were stat'ed, the key they gave)``
+_checked: tuple[tuple[str, ...], float, tuple[Any, ...]] | None = None
 
 
 def _path_key() -> tuple[Any, ...]:
     """
-    What invalidates the cache: ``sys.path`` and each of its folders' modification time.
+    What invalidates the cache: ``sys.path`` and each of its folders' modification time
+    (read again after :data:`PATH_CHECK_SECONDS`, or at once when ``sys.path`` changed).
     """
+    global _checked
+    paths = tuple(sys.path)
+    moment = time.monotonic()
+    checked = _checked
+    if checked is not None and checked[0] == paths and moment - checked[1] < PATH_CHECK_SECONDS:
+        return checked[2]
     key: list[Any] = []
-    for entry in sys.path:
+    for entry in paths:
         try:
             key.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:
             key.append((entry, None))
-    return tuple(key)
+    _checked = (paths, moment, tuple(key))
+    return _checked[2]
 
 
 def _direct_url(folder: str, item: dict[str, Any]) -> None:

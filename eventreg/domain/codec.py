@@ -62,6 +62,48 @@ def _unstructure_points(points: tuple[MetricPoint, ...]) -> list[dict[str, Any]]
 
 converter.register_unstructure_hook_func(lambda kind: kind == tuple[MetricPoint, ...], _unstructure_points)
 
+#: cattrs' own hook for ``dict[str, Any]`` fields (params, environment, data, code ...)
+_unstructure_object = converter.get_unstructure_hook(dict[str, Any])
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _plain_copy(value: dict[str, Any]) -> dict[str, Any] | None:
+    """
+    A copy of a dict of str keys and exact JSON scalars (nested dicts of those too), or
+    None if anything else is in it.
+    """
+    scalars = _JSON_SCALARS
+    out = {}
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str:
+            return None
+        if kind in scalars:
+            out[key] = item
+        elif kind is dict:
+            inner = _plain_copy(item)
+            if inner is None:
+                return None
+            out[key] = inner
+        else:
+            return None
+    return out
+
+
+def _unstructure_plain_object(value: dict[str, Any]) -> dict[str, Any]:
+    # the same JSON as cattrs' own hook, which copies the mapping and dispatches on the
+    # type of every value: a plain object (str keys, exact JSON scalars, nested dicts of
+    # those, as an environment's packages) is copied directly; anything else (a list, a
+    # tuple, a numpy number, another key type, anywhere in it) goes to cattrs as before
+    if type(value) is dict:
+        copied = _plain_copy(value)
+        if copied is not None:
+            return copied
+    return _unstructure_object(value)
+
+
+converter.register_unstructure_hook_func(lambda kind: kind == dict[str, Any], _unstructure_plain_object)
+
 # -- structuring plain payloads without cattrs ----------------------------------------------
 #
 # Nearly every stored payload has exactly the JSON types its event class declares (the

@@ -48,6 +48,11 @@ MAX_ARTIFACT_FILES = 100_000
 
 _FORBIDDEN = ("/", "\\", "@", "..")
 _FORBIDDEN_IN_METRIC_KEYS = ("\\", "@", "..")
+#: ``(name, forbidden)`` pairs :func:`check_name` found good: a program uses the same few
+#: model names and param, tag and metric keys on every call (bounded: a stream of new
+#: names is checked each time once it is full)
+_GOOD_NAMES: set[tuple[str, tuple[str, ...] | None]] = set()
+_GOOD_NAMES_LIMIT = 4096
 _RESERVED_REFS = ("latest",)
 
 
@@ -95,6 +100,8 @@ def check_name(value: Any, what: str = "name", forbidden: tuple[str, ...] | None
     Raises:
         ValidationError: naming ``what`` and the rule broken.
     """
+    if type(value) is str and (value, forbidden) in _GOOD_NAMES:
+        return value  # a plain str found good before: the same answer, without the checks
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string, not {type(value).__name__}")
     if not value:
@@ -112,6 +119,8 @@ def check_name(value: Any, what: str = "name", forbidden: tuple[str, ...] | None
             raise ValidationError(f"{what} {_describe(value)} must not contain {bad!r}")
     if value == ".":
         raise ValidationError(f"{what} must not be '.'")
+    if type(value) is str and len(_GOOD_NAMES) < _GOOD_NAMES_LIMIT:
+        _GOOD_NAMES.add((value, forbidden))
     return str(value)
 
 
@@ -131,6 +140,8 @@ def check_tag_value(value: Any, what: str = "tag value") -> str:
     """
     A tag value: a string (numbers and booleans are converted) of at most 100,000 characters (MLflow prompts are tags).
     """
+    if type(value) is str and len(value) <= MAX_TAG_VALUE_LENGTH and "\x00" not in value and value.isascii():
+        return value  # the common case: what check_text answers for plain ASCII text
     if isinstance(value, (bool, numbers.Number)):
         value = str(value)
     result = check_text(value, what, MAX_TAG_VALUE_LENGTH, allow_none=False)
@@ -157,8 +168,9 @@ def check_param_value(key: str, value: Any) -> Any:
     the Python number); strings up to 6,000 characters. A list, tuple or dict (of such
     values) is kept as a JSON value (a tuple becomes a list) of up to 6,000 characters.
     """
-    if value is None or isinstance(value, bool):
-        return value
+    kind = type(value)
+    if kind is int or kind is float or value is None or kind is bool:
+        return value  # the common cases, as the checks below answer them
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):

@@ -109,7 +109,10 @@ def _runnable_pages() -> list[Path]:
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTREG_")}
+    # an example runs as in a new shell: no eventreg setting, and no MLflow store URI (an
+    # example that wants one sets it itself)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("EVENTREG_") and k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("COLUMNS", "120")
     return env

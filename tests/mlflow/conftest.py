@@ -19,13 +19,19 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     collect_ignore_glob = ["test_*.py"]
 
 
+_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EVENTREG_ARTIFACTS", "EVENTREG_URL")
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_clean(monkeypatch, tmp_path):
     """
-    Each test in its own directory, with no MLflow or eventreg settings from outside.
+    Each test in its own directory, with no MLflow or eventreg settings from outside, and
+    none left behind: ``mlflow.set_registry_uri(None)`` keeps the MLFLOW_REGISTRY_URI it
+    exported, which later tests' subprocesses (the docs' examples) would inherit.
     """
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EVENTREG_ARTIFACTS", "EVENTREG_URL"):
-        monkeypatch.delenv(var, raising=False)
+    for var in _SETTINGS:
+        monkeypatch.setenv(var, "")  # recorded, so the teardown restores what was there (or nothing)
+        monkeypatch.delenv(var)
     monkeypatch.chdir(tmp_path)
     os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
     yield

@@ -4,8 +4,9 @@ MLflow's client API on MLflow's own SQLite store and on the eventreg plugin, sam
 Each row times one MlflowClient call (both sides pay MLflow's client overhead) on
 ``sqlite:///mlflow.db`` and on ``eventreg+sqlite:///reg.db``, in a fresh temporary
 directory, and prints the median per call and the ratio (MLflow's time / eventreg's: above
-1 means the plugin is faster). The ``store only`` column is the eventreg store method's
-own time for the same call, without MLflow's client.
+1 means the plugin is faster); the two sides' calls alternate, so load drifts hit both. The
+``store only`` column is the eventreg store method's own time for the same call, without
+MLflow's client.
 
 Rows: create run, log_metric, log_batch (100 metrics), register version, set alias, get
 version by alias, search_runs, search_model_versions. With ``--rest`` the same rows run
@@ -52,9 +53,24 @@ def _time(fn: Callable[[int], Any], calls: int) -> float:
 Case = tuple[str, Callable[[int], Any], "Callable[[int], Any] | None"]
 
 
-def _cases(client: Any, store: Any) -> list[Case]:
-    """Each row's call on ``client`` (and on ``store`` alone where given), after the shared set-up."""
-    from mlflow.entities import Metric
+def _time_pair(theirs: Callable[[int], Any], ours: Callable[[int], Any], calls: int) -> tuple[float, float]:
+    a, b = [], []
+    for i in range(calls):
+        start = time.perf_counter()
+        theirs(i)
+        middle = time.perf_counter()
+        ours(i)
+        b.append(time.perf_counter() - middle)
+        a.append(middle - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def _cases(client: Any, plugin: bool) -> list[Case]:
+    """
+    Each row's call on ``client`` after the shared set-up; with ``plugin`` also the same call
+    on the client's eventreg stores alone (MLflow's client left out).
+    """
+    from mlflow.entities import Metric, ViewType
 
     exp = client.create_experiment("bench")
     run_id = client.create_run(exp).info.run_id
@@ -62,25 +78,36 @@ def _cases(client: Any, store: Any) -> list[Case]:
     client.create_model_version("bench-model", "s3://bucket/model", run_id=None)
     stamp = lambda: int(time.time() * 1000)  # noqa: E731
     batch = lambda i: [Metric(f"m{k}", float(k), stamp(), i) for k in range(100)]  # noqa: E731
+    runs = reg = None
+    if plugin:
+        runs, reg = client._tracking_client.store, client._get_registry_client().store
+        other_run = client.create_run(exp).info.run_id
     return [
-        ("create run", lambda i: client.create_run(exp), None),
+        ("create run", lambda i: client.create_run(exp),
+         runs and (lambda i: runs.create_run(exp, "bench", stamp(), [], None))),
         ("log_metric", lambda i: client.log_metric(run_id, "loss", 1.0 / (i + 1), step=i),
-         None if store is None else lambda i: store.log_metric(run_id, Metric("loss2", 1.0, stamp(), i))),
-        ("log_batch (100 metrics)", lambda i: client.log_batch(run_id, metrics=batch(i)), None),
-        ("register version", lambda i: client.create_model_version("bench-model", "s3://b/m"), None),
-        ("set alias", lambda i: client.set_registered_model_alias("bench-model", "prod", str(i % 2 + 1)), None),
-        ("get by alias", lambda i: client.get_model_version_by_alias("bench-model", "prod"), None),
-        ("search_runs", lambda i: client.search_runs([exp], max_results=10), None),
+         runs and (lambda i: runs.log_metric(run_id, Metric("loss2", 1.0, stamp(), i)))),
+        ("log_batch (100 metrics)", lambda i: client.log_batch(run_id, metrics=batch(i)),
+         runs and (lambda i: runs.log_batch(other_run, batch(i), [], []))),
+        ("register version", lambda i: client.create_model_version("bench-model", "s3://b/m"),
+         reg and (lambda i: reg.create_model_version("bench-model", "s3://b/m"))),
+        ("set alias", lambda i: client.set_registered_model_alias("bench-model", "prod", str(i % 2 + 1)),
+         reg and (lambda i: reg.set_registered_model_alias("bench-model", "prod", str(i % 2 + 1)))),
+        ("get by alias", lambda i: client.get_model_version_by_alias("bench-model", "prod"),
+         reg and (lambda i: reg.get_model_version_by_alias("bench-model", "prod"))),
+        ("search_runs", lambda i: client.search_runs([exp], max_results=10),
+         runs and (lambda i: runs.search_runs([exp], None, ViewType.ACTIVE_ONLY, max_results=10))),
         ("search_model_versions",
-         lambda i: client.search_model_versions("name='bench-model'", max_results=10), None),
+         lambda i: client.search_model_versions("name='bench-model'", max_results=10),
+         reg and (lambda i: reg.search_model_versions("name='bench-model'", max_results=10))),
     ]
 
 
 def _compare(mode: str, baseline: list[Case], plugin: list[Case], calls: int) -> list[dict[str, Any]]:
-    """Time each row on MLflow's side then on the plugin's, row by row, so load drifts hit both."""
+    """Time each row's calls alternately on MLflow's side and on the plugin's, so load drifts hit both."""
     rows = []
     for (name, theirs, _), (_, ours, ours_only) in zip(baseline, plugin):
-        mlflow_s, eventreg_s = _time(theirs, calls), _time(ours, calls)
+        mlflow_s, eventreg_s = _time_pair(theirs, ours, calls)
         only = None if ours_only is None else _time(ours_only, calls) * 1e3
         rows.append({"mode": mode, "call": name, "mlflow_sqlite_ms": mlflow_s * 1e3, "eventreg_ms": eventreg_s * 1e3,
                      "ratio": mlflow_s / eventreg_s, "eventreg_store_only_ms": only})
@@ -140,13 +167,13 @@ def main() -> None:
         mlflow_uri = f"sqlite:///{Path(tmp)}/mlflow.db"
         plugin_uri = f"eventreg+sqlite:///{Path(tmp)}/reg.db"
         plugin_client = MlflowClient(tracking_uri=plugin_uri, registry_uri=plugin_uri)
-        rows = _compare("in-process", _cases(MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri), None),
-                        _cases(plugin_client, plugin_client._tracking_client.store), args.calls)
+        rows = _compare("in-process", _cases(MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri), False),
+                        _cases(plugin_client, True), args.calls)
         if args.rest:
             with _server(f"sqlite:///{Path(tmp)}/mlflow-rest.db", tmp, "mlflow") as theirs, \
                     _server(f"eventreg+sqlite:///{Path(tmp)}/reg-rest.db", tmp, "eventreg") as ours:
-                rows += _compare("REST", _cases(MlflowClient(tracking_uri=theirs, registry_uri=theirs), None),
-                                 _cases(MlflowClient(tracking_uri=ours, registry_uri=ours), None), args.calls)
+                rows += _compare("REST", _cases(MlflowClient(tracking_uri=theirs, registry_uri=theirs), False),
+                                 _cases(MlflowClient(tracking_uri=ours, registry_uri=ours), False), args.calls)
         os.chdir(Path(tmp).parent)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -272,14 +272,15 @@ class EventregRegistryStore(AbstractStore):
                  and c.get("comparator") == "="}
         with translated():
             if len(names) == 1:
-                versions = [self._version(v) for v in self._versions_of(next(iter(names)))]
+                versions = [_Sortable(self, v) for v in self._versions_of(next(iter(names)))]
             else:
-                versions = [self._version(v) for m in self.registry.list_models()
+                versions = [_Sortable(self, v) for m in self.registry.list_models()
                             for v in self.registry.list_versions(m.name)]
         match = SearchModelVersionUtils._does_model_version_match_clauses
         hits = sorted((v for v in versions if v.current_stage != STAGE_DELETED_INTERNAL
                        and all(match(v, c) for c in clauses)), key=sort_key)
-        return _page(hits, page_token, max_results)
+        page = _page(hits, page_token, max_results)
+        return PagedList([v.entity for v in page], page.token)
 
     def _versions_of(self, name: str) -> list[Any]:
         try:
@@ -460,6 +461,34 @@ def _max_results(value: Any, limit: int, default: int) -> int:
         raise MlflowException(f"Invalid value for request parameter max_results. It must be at most {limit}, "
                               f"but got value {value}", INVALID_PARAMETER_VALUE)
     return value
+
+
+class _Sortable:
+    """
+    A version as MLflow's search filters and sorts it: the fields they read, made from the
+    eventreg version without building MLflow's entity (built for the page, or for any other
+    field asked).
+    """
+
+    def __init__(self, store: EventregRegistryStore, version: Any) -> None:
+        self._store, self._domain = store, version
+        tags = version.tags
+        self.name, self.version = version.name, version.version
+        self.creation_timestamp = millis(version.created_at)
+        self.last_updated_timestamp = millis(version.updated_at)
+        self.current_stage = _STAGE_OF.get(version.status, STAGE_NONE)
+        self.source = tags.get(SOURCE, "")
+        self.run_id = version.run_id or tags.get(RUN_ID)
+        self.tags = {k: v for k, v in tags.items() if k not in _HIDDEN}
+
+    @functools.cached_property
+    def entity(self) -> ModelVersion:
+        return self._store._version(self._domain)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.entity, name)
 
 
 _VERSION_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")

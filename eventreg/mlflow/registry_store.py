@@ -277,8 +277,10 @@ class EventregRegistryStore(AbstractStore):
                 versions = [_Sortable(self, v) for m in self.registry.list_models()
                             for v in self.registry.list_versions(m.name)]
         match = SearchModelVersionUtils._does_model_version_match_clauses
-        hits = sorted((v for v in versions if v.current_stage != STAGE_DELETED_INTERNAL
-                       and all(match(v, c) for c in clauses)), key=sort_key)
+        hits = [v for v in versions if v.current_stage != STAGE_DELETED_INTERNAL and all(match(v, c) for c in clauses)]
+        if not order_by and all(v.last_updated_timestamp is not None and isinstance(v.version, int) for v in hits):
+            sort_key = _default_version_order  # the same order as MLflow's key, without its wrappers
+        hits.sort(key=sort_key)
         page = _page(hits, page_token, max_results)
         return PagedList([v.entity for v in page], page.token)
 
@@ -489,6 +491,10 @@ class _Sortable:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.entity, name)
+
+
+def _default_version_order(v: _Sortable) -> tuple[int, str, int]:
+    return -v.last_updated_timestamp, v.name, -v.version
 
 
 _VERSION_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")

@@ -11,6 +11,7 @@ tag list.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mlflow.entities.model_registry import (
@@ -24,6 +25,7 @@ from mlflow.entities.model_registry.model_version_stages import (
     ALL_STAGES,
     DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS,
     STAGE_ARCHIVED,
+    STAGE_DELETED_INTERNAL,
     STAGE_NONE,
     STAGE_PRODUCTION,
     STAGE_STAGING,
@@ -262,14 +264,31 @@ class EventregRegistryStore(AbstractStore):
 
     def search_model_versions(self, filter_string=None, max_results=None, order_by=None, page_token=None):
         max_results = _max_results(max_results, _MAX_VERSION_RESULTS, 10_000)
+        # MLflow's filter and order_by parsers (sqlparse) cost more than the search itself: parse
+        # each distinct string once; a ``name = '...'`` clause reads only that model's versions
+        clauses = _version_filter(add_prompt_filter_string(filter_string, is_prompt=False))
+        sort_key = _version_order(tuple(order_by or _VERSION_ORDER))
+        names = {c["value"] for c in clauses if c.get("type") == "attribute" and c.get("key") == "name"
+                 and c.get("comparator") == "="}
         with translated():
-            versions = [self._version(v) for m in self.registry.list_models()
-                        for v in self.registry.list_versions(m.name)]
-        filter_string = add_prompt_filter_string(filter_string, is_prompt=False)
-        hits = SearchModelVersionUtils.sort(
-            SearchModelVersionUtils.filter(versions, filter_string),
-            order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"])
-        return _page(hits, page_token, max_results)
+            if len(names) == 1:
+                versions = [_Sortable(self, v) for v in self._versions_of(next(iter(names)))]
+            else:
+                versions = [_Sortable(self, v) for m in self.registry.list_models()
+                            for v in self.registry.list_versions(m.name)]
+        match = SearchModelVersionUtils._does_model_version_match_clauses
+        hits = [v for v in versions if v.current_stage != STAGE_DELETED_INTERNAL and all(match(v, c) for c in clauses)]
+        if not order_by and all(v.last_updated_timestamp is not None and isinstance(v.version, int) for v in hits):
+            sort_key = _default_version_order  # the same order as MLflow's key, without its wrappers
+        hits.sort(key=sort_key)
+        page = _page(hits, page_token, max_results)
+        return PagedList([v.entity for v in page], page.token)
+
+    def _versions_of(self, name: str) -> list[Any]:
+        try:
+            return self.registry.list_versions(name)
+        except NotFound:
+            return []
 
     def set_model_version_tag(self, name, version, tag):
         _name(name)
@@ -444,6 +463,51 @@ def _max_results(value: Any, limit: int, default: int) -> int:
         raise MlflowException(f"Invalid value for request parameter max_results. It must be at most {limit}, "
                               f"but got value {value}", INVALID_PARAMETER_VALUE)
     return value
+
+
+class _Sortable:
+    """
+    A version as MLflow's search filters and sorts it: the fields they read, made from the
+    eventreg version without building MLflow's entity (built for the page, or for any other
+    field asked).
+    """
+
+    def __init__(self, store: EventregRegistryStore, version: Any) -> None:
+        self._store, self._domain = store, version
+        tags = version.tags
+        self.name, self.version = version.name, version.version
+        self.creation_timestamp = millis(version.created_at)
+        self.last_updated_timestamp = millis(version.updated_at)
+        self.current_stage = _STAGE_OF.get(version.status, STAGE_NONE)
+        self.source = tags.get(SOURCE, "")
+        self.run_id = version.run_id or tags.get(RUN_ID)
+        self.tags = {k: v for k, v in tags.items() if k not in _HIDDEN}
+
+    @functools.cached_property
+    def entity(self) -> ModelVersion:
+        return self._store._version(self._domain)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.entity, name)
+
+
+def _default_version_order(v: _Sortable) -> tuple[int, str, int]:
+    return -v.last_updated_timestamp, v.name, -v.version
+
+
+_VERSION_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
+
+
+@functools.lru_cache(maxsize=256)
+def _version_filter(filter_string: str | None) -> list[dict[str, Any]]:
+    return SearchModelVersionUtils.parse_search_filter(filter_string)
+
+
+@functools.lru_cache(maxsize=256)
+def _version_order(order_by: tuple[str, ...]) -> Any:
+    return SearchModelVersionUtils._get_sort_key(list(order_by))
 
 
 def _page(hits: list[Any], page_token: str | None, max_results: int) -> PagedList:

@@ -372,6 +372,13 @@ class EventregTrackingStore(AbstractStore):
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
         _check_max(max_results, _SEARCH_MAX)
         found = self._runs_of(experiment_ids, run_view_type)
+        if not filter_string and not order_by:  # MLflow's natural order: page on the raw runs
+            found.sort(key=lambda pair: (-millis(pair[0].started_at), pair[0].id))
+            if max_results is None:
+                page, token = found[SearchUtils.parse_start_offset_from_page_token(page_token):], None
+            else:
+                page, token = SearchUtils.paginate(found, page_token, max_results)
+            return [self._run(run, e) for run, e in page], token
         whole = _mentions_metrics(filter_string, order_by)
         runs = [self._run(run, e, metrics=whole) for run, e in found]
         hits = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)

@@ -20,7 +20,8 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
-from eventreg.errors import ConfigurationError, NotFound
+from eventreg.config import redact_url
+from eventreg.errors import BackendUnavailable, ConfigurationError, NotFound
 
 _PAGE = 1000
 
@@ -33,6 +34,7 @@ def check_uri(uri: str, what: str) -> str:
     Raises:
         ConfigurationError: not a string, or an ``eventreg+`` URI (use ``eventreg copy``).
         NotFound: a ``sqlite:///`` file or a local folder that does not exist.
+        BackendUnavailable: a PostgreSQL or MySQL server that does not answer or refuses the login.
     """
     if not isinstance(uri, str) or not uri.strip():
         raise ConfigurationError(f"{what} must be an MLflow tracking URI such as sqlite:///mlflow.db")
@@ -45,7 +47,33 @@ def check_uri(uri: str, what: str) -> str:
             raise NotFound(f"no MLflow database at {uri!r}")
     elif parts.scheme in ("", "file") and not Path(parts.path or uri).exists():
         raise NotFound(f"no MLflow store at {uri!r}")
+    elif parts.scheme.split("+")[0] in _SERVER_DATABASES:
+        _reachable(uri)
     return uri
+
+
+# MLflow's SQL store retries a database it cannot reach ten times over about 100 s, logging
+# each attempt: an import checks once, with a short timeout, before MLflow opens it.
+_SERVER_DATABASES = ("postgresql", "mysql", "mariadb")
+
+
+def _reachable(uri: str) -> None:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": 10})
+    except ImportError as e:
+        raise ConfigurationError(f"MLflow's database {redact_url(uri)!r} needs a driver that is not installed: {e}") from None
+    except sqlalchemy.exc.ArgumentError as e:
+        raise ConfigurationError(f"not a database URL MLflow can open: {redact_url(uri)!r} ({e})") from None
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise BackendUnavailable(f"cannot reach MLflow's database {redact_url(uri)!r}: {reason}") from None
+    finally:
+        engine.dispose()
 
 
 class MlflowSource:

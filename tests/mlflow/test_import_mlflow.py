@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -196,6 +197,21 @@ def test_cli_errors_are_one_line_with_documented_codes(tmp_path):
     none = subprocess.run([*EVENTREG, "import-mlflow"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
                           timeout=300)
     assert none.returncode == 2 and len(none.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_mlflow_database_is_one_line_and_exit_5_at_once(tmp_path):
+    # MLflow's own SQL store would retry for about 100 s, logging each attempt, then the
+    # import ended with exit 70 ("internal error"); the timeout below is far under that
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    uri = f"postgresql+psycopg://mlflow:s3cret@127.0.0.1:{port}/mlflow"
+    down = subprocess.run([*EVENTREG, "import-mlflow", uri, "--to", f"sqlite:///{tmp_path}/reg.db"], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=60)
+    assert down.returncode == 5, down.stderr
+    [line] = down.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach MLflow's database 'postgresql+psycopg://mlflow:***@127.0.0.1:{port}/mlflow'")
+    assert "s3cret" not in down.stderr + down.stdout
 
 
 class _Interrupted(Exception):

@@ -350,6 +350,11 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     _check_range(min_step, max_step)
     if type(count) is not int or count < 1:
         raise ValidationError(f"buckets must be a positive integer, not {count!r}")
+    if stats.count == 1:  # the summary holds the one point: no read (a version's point shares its event)
+        step = stats.step
+        inside = (min_step is None and max_step is None) or (
+            step != NO_STEP and (min_step is None or min_step <= step) and (max_step is None or step <= max_step))
+        return [_bucket(array("d", [stats.value]), array("q", [step]), stats.value != stats.value)] if inside else []
     columns = cache_for(log).columns(log, stream, number, key, stats, stamps=False)
     entry, asked = columns[4], (len(columns[0]), count, min_step, max_step)
     memo = entry.memo

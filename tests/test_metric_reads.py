@@ -248,3 +248,24 @@ def test_a_history_read_after_buckets_has_the_timestamps_a_first_read_gives(reg)
     assert after == first and len(first) == 60
     assert [t for _, _, t in first] == sorted(t for _, _, t in first)
     assert all(t.tzinfo is not None for _, _, t in first)
+
+
+def _one(step, value):
+    return MetricBucket(min_step=step, max_step=step, count=1, min=value, max=value, last=value)
+
+
+def test_a_one_point_metric_has_the_bucket_its_points_give(reg):
+    # a metric of one point is answered from its summary: the same bucket as reading it
+    with reg.start_run("exp", code=None) as run:
+        run.log_metric("acc", 0.75, step=3)
+        run.log_metric("bare", 2.0)
+        run.log_metric("nan", float("nan"), step=1)
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5) == [_one(3, 0.75)]
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5, min_step=3, max_step=3) == [
+        _one(3, 0.75)]
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5, min_step=4) == []
+    assert reg.get_run_metric_buckets(run.id, "bare", buckets=5) == [_one(None, 2.0)]
+    assert reg.get_run_metric_buckets(run.id, "bare", buckets=5, max_step=10) == []
+    [nan] = reg.get_run_metric_buckets(run.id, "nan", buckets=5)
+    assert (nan.min_step, nan.count) == (1, 1) and math.isnan(nan.min) and math.isnan(nan.max) and math.isnan(nan.last)
+    assert len(reg.get_run_metric_history(run.id, "acc")) == 1

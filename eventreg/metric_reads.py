@@ -21,7 +21,7 @@ import re
 import threading
 import weakref
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -314,6 +314,9 @@ def _selected(columns: tuple[array, array, array, bool, _Entry], min_step: int |
         return values, steps, stamps, nan
     low = NO_STEP + 1 if min_step is None else min_step
     high = 2**63 - 1 if max_step is None else max_step
+    if NO_STEP not in steps and all(map(operator.le, steps, steps[1:])):  # in step order: the range is a slice
+        lo, hi = bisect_left(steps, low), bisect_right(steps, high)
+        return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None, nan
     keep = [i for i, step in enumerate(steps) if low <= step <= high]  # NO_STEP: outside every range
     return ([values[i] for i in keep], [steps[i] for i in keep],
             [stamps[i] for i in keep] if stamps is not None else None, nan)

@@ -8,7 +8,9 @@ history is one ranged ``read_stream``. A view's summary stops at the view's posi
 a view of the past reads exactly the points it saw.
 
 What was read is kept, column by column in arrays, in a :class:`HistoryCache` per open
-log, bounded by the number of points it holds (least recently used first out). A stream
+log, bounded by the number of points it holds (least recently used first out). Chart
+buckets need no timestamps: stored ones of the layout the codec writes are kept as their
+joined texts and parsed when a history is first asked for. A stream
 only grows, so a history cached earlier is extended by reading just the stream versions
 after the ones it covers; a view of the past takes the prefix up to its summary's last
 stream version.
@@ -37,7 +39,7 @@ from eventreg.errors import LogCorrupted, ValidationError
 
 __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen", "history"]
 
-#: most points one log's cache holds (about 32 bytes each)
+#: most points one log's cache holds (about 32 bytes each; 27 more while a timestamp is unparsed)
 MAX_CACHED_POINTS = 2_000_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000

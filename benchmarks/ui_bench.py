@@ -19,8 +19,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -32,6 +35,7 @@ from urllib.parse import quote
 
 import eventreg
 import eventreg.ui
+from eventreg import snapshots
 
 CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 SERVER_TARGET_MS = 100.0
@@ -50,7 +54,7 @@ def build(db: Path, models: int, per_model: int, runs: int, points: int) -> None
     started = time.perf_counter()
     partial = db.with_suffix(".building")
     for leftover in partial.parent.glob(partial.name + "*"):
-        leftover.unlink()
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     art = f"file://{partial}-artifacts"
     with eventreg.open(f"sqlite:///{partial}", artifacts=art, actor="builder", sqlite_synchronous="OFF",
                        snapshot_every=0) as reg:
@@ -202,7 +206,10 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     models, per_model, runs, points = (20, 100, 2, 100_000) if args.small else (100, 1000, 10, 1_000_000)
-    db = Path(tempfile.gettempdir()) / f"eventreg-ui-bench-{models * per_model}v-{points}p-snapshots.db"
+    # the snapshots' format and layout name the cache: a registry built by code whose
+    # snapshots this code does not trust (as_of would fold from the start) is rebuilt
+    layout = hashlib.sha256(json.dumps([snapshots.FORMAT, snapshots.LAYOUT], sort_keys=True).encode()).hexdigest()[:8]
+    db = Path(tempfile.gettempdir()) / f"eventreg-ui-bench-{models * per_model}v-{points}p-snapshots-{layout}.db"
     if not db.exists():
         _say(f"building {models * per_model:,} versions over {models} models and {points:,} metric points "
              f"in {runs} runs (cached at {db}; takes minutes for the full size)")

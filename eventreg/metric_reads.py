@@ -8,7 +8,9 @@ history is one ranged ``read_stream``. A view's summary stops at the view's posi
 a view of the past reads exactly the points it saw.
 
 What was read is kept, column by column in arrays, in a :class:`HistoryCache` per open
-log, bounded by the number of points it holds (least recently used first out). A stream
+log, bounded by the number of points it holds (least recently used first out). Chart
+buckets need no timestamps: stored ones of the layout the codec writes are kept as their
+joined texts and parsed when a history is first asked for. A stream
 only grows, so a history cached earlier is extended by reading just the stream versions
 after the ones it covers; a view of the past takes the prefix up to its summary's last
 stream version.
@@ -17,10 +19,11 @@ stream version.
 from __future__ import annotations
 
 import operator
+import re
 import threading
 import weakref
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -36,7 +39,7 @@ from eventreg.errors import LogCorrupted, ValidationError
 
 __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen", "history"]
 
-#: most points one log's cache holds (about 32 bytes each)
+#: most points one log's cache holds (about 32 bytes each; 27 more while a timestamp is unparsed)
 MAX_CACHED_POINTS = 2_000_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
@@ -49,10 +52,13 @@ class _Entry:
     The points of one key read so far, oldest first, and the stream version of each.
     """
 
-    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "memo")
+    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "memo", "texts")
 
     def __init__(self, first: int) -> None:
         self.values, self.steps, self.stamps, self.versions = array("d"), array("q"), array("q"), array("q")
+        #: the timestamps of the points after ``stamps``' as joined texts of checked
+        #: layout, parsed when a history is read (buckets do not need them)
+        self.texts: list[str] = []
         self.upto = first - 1  # the last stream version read
         self.nan = False  # holds a NaN value
         self.memo: tuple[Any, Any] | None = None  # (arguments, result) of the last bucket read
@@ -71,10 +77,11 @@ class HistoryCache:
         self._lock = threading.Lock()
 
     def columns(self, log: Any, stream: str, number: int | None, key: str,
-                stats: MetricStats) -> tuple[array, array, array, bool, _Entry]:
+                stats: MetricStats, *, stamps: bool = True) -> tuple[array, array, array | None, bool, _Entry]:
         """
         ``(values, steps, stamps, has NaN, entry)`` of the ``stats.count`` points of ``key``
-        (of version ``number`` on a model's stream, None for a run), read as far as needed.
+        (of version ``number`` on a model's stream, None for a run), read as far as needed
+        (``stamps`` None unless asked for).
         """
         with self._lock:
             name = (stream, number, key)
@@ -94,9 +101,12 @@ class HistoryCache:
             while self.held > self.limit and self._entries:
                 _, dropped = self._entries.popitem(last=False)
                 self.held -= len(dropped.values)
+            if stamps and entry.texts:
+                _parse_texts(entry)
+            times = entry.stamps if stamps else None
             cut = end != len(entry.values)
-            return ((entry.values[:end], entry.steps[:end], entry.stamps[:end], entry.nan, entry) if cut
-                    else (entry.values, entry.steps, entry.stamps, entry.nan, entry))
+            return ((entry.values[:end], entry.steps[:end], times[:end] if times is not None else None, entry.nan,
+                     entry) if cut else (entry.values, entry.steps, times, entry.nan, entry))
 
     def clear(self) -> None:
         with self._lock:
@@ -183,7 +193,12 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
                 continue
             entry.values.extend(values)
             entry.steps.extend(steps)
-            entry.stamps.extend(stamps)
+            if type(stamps) is str:
+                entry.texts.append(stamps)
+            else:
+                if entry.texts:
+                    _parse_texts(entry)
+                entry.stamps.extend(stamps)
             entry.versions.extend(array("q", [stream_version]) * len(values))
             total = sum(values)
             if total != total and any(value != value for value in values):  # inf - inf is NaN too
@@ -191,9 +206,11 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
         entry.upto = upper
 
 
-def _typed_columns(points: list[_Point], key: str, stamps_of: dict[str, int]) -> tuple[array, array, array]:
+def _typed_columns(points: list[_Point], key: str, stamps_of: dict[str, int]) -> tuple[array, array, array | str]:
     """
-    The values, steps and microseconds of the points of ``key`` among typed points.
+    The values, steps and microseconds of the points of ``key`` among typed points (the
+    timestamps as one joined text, parsed later by :func:`_parse_texts`, when they are
+    all distinct ``YYYY-MM-DDTHH:MM:SS.ffffffZ``).
 
     Raises:
         ValueError, OverflowError: a timestamp or step the codec must judge.
@@ -211,7 +228,34 @@ def _typed_columns(points: list[_Point], key: str, stamps_of: dict[str, int]) ->
     first = texts[0]
     if texts.count(first) == len(texts):  # points logged together share one
         return values, steps, array("q", [_micros_of(first, stamps_of)]) * len(texts)
+    joined = "".join(texts)
+    if len(joined) == _STAMP_WIDTH * len(texts) and _STAMPS.fullmatch(joined) is not None:
+        return values, steps, joined
     return values, steps, array("q", [_micros_of(text, stamps_of) for text in texts])
+
+
+#: the layout of the stored timestamps the codec writes, and its width
+_STAMPS = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{6}Z)*", re.ASCII)
+_STAMP_WIDTH = 27
+
+
+def _parse_texts(entry: _Entry) -> None:
+    """
+    Parse ``entry``'s pending joined timestamps into ``entry.stamps``: each minute once,
+    the seconds and microseconds added (the same microseconds :func:`_micros` gives).
+
+    Raises:
+        LogCorrupted: a timestamp of that layout is not a time (a month 13).
+    """
+    for joined in entry.texts:
+        texts = [joined[i:i + _STAMP_WIDTH] for i in range(0, len(joined), _STAMP_WIDTH)]
+        try:
+            minutes = {m: _micros(m + ":00Z") for m in {t[:16] for t in texts}}
+        except ValueError as e:
+            raise LogCorrupted(f"a metric point's timestamp is not a time: {e}") from None
+        entry.stamps.extend(array("q", [minutes[t[:16]] + int(t[17:19]) * 1_000_000 + int(t[20:26])
+                                        for t in texts]))
+    entry.texts.clear()
 
 
 def _micros_of(text: str, stamps_of: dict[str, int]) -> int:
@@ -272,8 +316,12 @@ def _selected(columns: tuple[array, array, array, bool, _Entry], min_step: int |
         return values, steps, stamps, nan
     low = NO_STEP + 1 if min_step is None else min_step
     high = 2**63 - 1 if max_step is None else max_step
+    if NO_STEP not in steps and all(map(operator.le, steps, steps[1:])):  # in step order: the range is a slice
+        lo, hi = bisect_left(steps, low), bisect_right(steps, high)
+        return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None, nan
     keep = [i for i, step in enumerate(steps) if low <= step <= high]  # NO_STEP: outside every range
-    return [values[i] for i in keep], [steps[i] for i in keep], [stamps[i] for i in keep], nan
+    return ([values[i] for i in keep], [steps[i] for i in keep],
+            [stamps[i] for i in keep] if stamps is not None else None, nan)
 
 
 def _check_range(min_step: int | None, max_step: int | None) -> None:
@@ -307,7 +355,12 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     _check_range(min_step, max_step)
     if type(count) is not int or count < 1:
         raise ValidationError(f"buckets must be a positive integer, not {count!r}")
-    columns = cache_for(log).columns(log, stream, number, key, stats)
+    if stats.count == 1:  # the summary holds the one point: no read (a version's point shares its event)
+        step = stats.step
+        inside = (min_step is None and max_step is None) or (
+            step != NO_STEP and (min_step is None or min_step <= step) and (max_step is None or step <= max_step))
+        return [_bucket(array("d", [stats.value]), array("q", [step]), stats.value != stats.value)] if inside else []
+    columns = cache_for(log).columns(log, stream, number, key, stats, stamps=False)
     entry, asked = columns[4], (len(columns[0]), count, min_step, max_step)
     memo = entry.memo
     if memo is not None and memo[0] == asked:

@@ -226,3 +226,46 @@ def test_a_history_is_a_sequence_of_points_kept_in_columns(reg):
     assert history + [] == list(history) and [] + history == list(history)
     assert history[0].timestamp.tzinfo is not None and history[0].key == "loss"
     assert list(history.stamps) == [round(p.timestamp.timestamp() * 1e6) for p in history]
+
+
+def test_a_history_read_after_buckets_has_the_timestamps_a_first_read_gives(reg):
+    # buckets leave the points' timestamps unparsed; a history read after them parses
+    # them: the same times as a history read first, also across batches of points
+    # logged one by one (a shared timestamp) and buffered (one each)
+    with reg.start_run("exp", code=None) as run:
+        with run.metric_buffer(max_points=1000, max_seconds=3600) as buffer:
+            for step in range(40):
+                buffer.log_metric("loss", 1.0 / (step + 1), step=step)
+        run.log_metric("loss", 0.01, step=40)
+        with run.metric_buffer(max_points=1000, max_seconds=3600) as buffer:
+            for step in range(41, 60):
+                buffer.log_metric("loss", 0.001, step=step)
+    cache_for(reg.log).clear()
+    first = [(p.step, p.value, p.timestamp) for p in reg.get_run_metric_history(run.id, "loss")]
+    cache_for(reg.log).clear()
+    assert sum(b.count for b in reg.get_run_metric_buckets(run.id, "loss", buckets=7)) == 60
+    after = [(p.step, p.value, p.timestamp) for p in reg.get_run_metric_history(run.id, "loss")]
+    assert after == first and len(first) == 60
+    assert [t for _, _, t in first] == sorted(t for _, _, t in first)
+    assert all(t.tzinfo is not None for _, _, t in first)
+
+
+def _one(step, value):
+    return MetricBucket(min_step=step, max_step=step, count=1, min=value, max=value, last=value)
+
+
+def test_a_one_point_metric_has_the_bucket_its_points_give(reg):
+    # a metric of one point is answered from its summary: the same bucket as reading it
+    with reg.start_run("exp", code=None) as run:
+        run.log_metric("acc", 0.75, step=3)
+        run.log_metric("bare", 2.0)
+        run.log_metric("nan", float("nan"), step=1)
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5) == [_one(3, 0.75)]
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5, min_step=3, max_step=3) == [
+        _one(3, 0.75)]
+    assert reg.get_run_metric_buckets(run.id, "acc", buckets=5, min_step=4) == []
+    assert reg.get_run_metric_buckets(run.id, "bare", buckets=5) == [_one(None, 2.0)]
+    assert reg.get_run_metric_buckets(run.id, "bare", buckets=5, max_step=10) == []
+    [nan] = reg.get_run_metric_buckets(run.id, "nan", buckets=5)
+    assert (nan.min_step, nan.count) == (1, 1) and math.isnan(nan.min) and math.isnan(nan.max) and math.isnan(nan.last)
+    assert len(reg.get_run_metric_history(run.id, "acc")) == 1

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from starlette.responses import Response, StreamingResponse
 
+from eventreg.domain.events import model_stream
 from eventreg.errors import NotFound, ValidationError
 from eventreg.reproduce import reproductions
 from eventreg.ui._context import PAGE_SIZE, Page, paged
@@ -100,7 +101,26 @@ def version_page(page: Page, name: str, ref: str) -> dict[str, Any]:
             run = None
     params = [(k, v) for k, v in sorted(version.params.items())]
     return {"v": version, "charts": charts, "run": run, "params": params, "model_name": name,
-            "reproductions": reproductions(reader, version.name, version.version)}
+            "reproductions": _reproductions(page, version)}
+
+
+def _reproductions(page: Page, version: Any) -> list[Any]:
+    """
+    The recorded reproductions of ``version``, kept (:meth:`Site.memo`). A log that hands
+    over its stored rows (the SQL ones) is asked first whether the model's stream holds
+    any reproduction at all, from the rows' types: then no event of the stream is decoded
+    (a version registered with a long metric history carries its points).
+    """
+    def make() -> list[Any]:
+        log = getattr(page.reader, "log", None)
+        rows = getattr(log, "read_stream_payloads", None)
+        if rows is not None:
+            stream = model_stream(version.name)
+            if not any(row[1] == "version.reproduced" for row in rows(stream, 1, log.stream_version(stream))):
+                return []
+        return reproductions(page.reader, version.name, version.version)
+
+    return page.site.memo(page, ("reproductions", version.name, version.version), make)
 
 
 def version_events(page: Page, name: str, ref: str) -> dict[str, Any]:

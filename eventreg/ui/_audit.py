@@ -6,13 +6,15 @@ the audit report downloads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
 from starlette.responses import Response
 
-from eventreg.audit import HistoryEvent, event_types
+from eventreg.audit import HistoryEvent, event_types, with_database_users
+from eventreg.domain.events import model_stream
 from eventreg.errors import EventregError, ValidationError
 from eventreg.ui._context import PAGE_SIZE, Page
 
@@ -85,32 +87,53 @@ def audit_page(page: Page) -> dict[str, Any]:
 def _model_events(page: Page, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], bool, int]:
     """
     A page of one model's events at or below position ``high``, newest first: its
-    history read newest first a chunk at a time (only those events), until a page
-    matches, the history reaches ``low`` or :data:`_SCAN_LIMIT` events were examined.
-    Also whether more may follow and the position to continue below.
+    history read newest first (only those events), until a page matches, the history
+    reaches ``low`` or :data:`_SCAN_LIMIT` events were examined. Also whether more may
+    follow and the position to continue below.
     """
     found: list[Any] = []
-    offset, chunk, scanned, last = 0, 2 * PAGE_SIZE, 0, high + 1
-    while len(found) <= PAGE_SIZE and scanned < _SCAN_LIMIT:
-        events = page.reader.history(filters["model"], limit=chunk, offset=offset, newest_first=True)
-        offset += len(events)
-        for event in events:
-            if event.position > high:
-                continue
-            if event.position < low:
-                return found, False, 0
-            scanned, last = scanned + 1, event.position
-            if _wanted(event, **filters):
-                found.append(event)
-                if len(found) > PAGE_SIZE:
-                    break
-        if len(events) < chunk:
+    scanned, last = 0, high + 1
+    for event in _newest_first(page, filters["model"], filters["types"]):
+        if len(found) > PAGE_SIZE or scanned >= _SCAN_LIMIT:
             break
-        chunk = min(chunk * 4, _WINDOW)
+        if event.position > high:
+            continue
+        if event.position < low:
+            return found, False, 0
+        scanned, last = scanned + 1, event.position
+        if _wanted(event, **filters):
+            found.append(event)
     if len(found) > PAGE_SIZE:
         return found[:PAGE_SIZE], True, found[PAGE_SIZE - 1].position - 1
     more = scanned >= _SCAN_LIMIT  # stopped looking, not at the end
     return found, more, last - 1 if more else 0
+
+
+def _newest_first(page: Page, model: str, types: list[str]) -> Iterator[Any]:
+    """
+    The events of ``model``, newest first. With a type filter, on a log that hands over its
+    stored rows (the SQL ones), only the events of those types are decoded: a version
+    registered from a run carries the run's metric histories, and decoding 100,000 points
+    to skip them cost a model's audit page about 100 ms.
+    """
+    log = getattr(page.reader, "log", None)
+    rows = getattr(log, "read_stream_payloads", None)
+    if types and rows is not None:
+        stream = model_stream(page.reader.get_model(model).name)
+        numbers = [row[0] for row in rows(stream, 1, log.stream_version(stream))
+                   if any(row[1] == t or row[1].startswith(t + ".") for t in types)]
+        for number in reversed(numbers):
+            yield from with_database_users(
+                [HistoryEvent.of(r) for r in log.read_stream(stream, from_version=number, to_version=number)], log)
+        return
+    offset, chunk = 0, 2 * PAGE_SIZE
+    while True:
+        events = page.reader.history(model, limit=chunk, offset=offset, newest_first=True)
+        offset += len(events)
+        yield from events
+        if len(events) < chunk:
+            return
+        chunk = min(chunk * 4, _WINDOW)
 
 
 def _scan(reader: Any, filters: dict[str, Any], low: int, high: int) -> tuple[list[Any], int, int]:

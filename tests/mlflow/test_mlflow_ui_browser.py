@@ -21,36 +21,14 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.browser import browser  # noqa: F401 (a fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = Path(__file__).with_name("seed_flow.py")
-CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-REQUIRED = os.environ.get("CI") == "true" or os.environ.get("EVENTREG_REQUIRE_SERVICES") == "1"
 #: Requests MLflow's UI makes that an eventreg registry answers with an error on purpose:
 #: traces are not recorded (501, named in docs/mlflow.md), and MLflow's search-datasets
 #: handler fails with 500 for any store without ``_search_datasets``.
 EXPECTED_ERRORS = ("/traces", "/users/current", "/search-datasets")
-
-
-def _missing(why: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"browser tests need Chromium and Playwright under CI: {why}")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[test]')")
-    executable = next((p for p in CHROMIUM if os.path.exists(p)), None)
-    if executable is None:
-        _missing("no Chromium at /usr/lib/chromium/chromium or /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        yield launched
-        launched.close()
 
 
 def _env() -> dict[str, str]:

@@ -21,33 +21,10 @@ import pytest
 import eventreg
 import eventreg.ui
 from eventreg.ui._server import BackgroundServer
+from tests.fixtures.browser import browser  # noqa: F401 (a fixture)
 from tests.ui.conftest import ACC_POINTS, HOSTILE, LOSS_POINTS
 
-CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-REQUIRED = os.environ.get("CI") == "true" or os.environ.get("EVENTREG_REQUIRE_SERVICES") == "1"
 SHOTS = os.environ.get("EVENTREG_UI_SCREENSHOTS")
-
-
-def _missing(why: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"browser tests need Chromium and Playwright under CI: {why}")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[test]')")
-    executable = next((p for p in CHROMIUM if os.path.exists(p)), None)
-    if executable is None:
-        _missing("no Chromium at /usr/lib/chromium/chromium or /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        yield launched
-        launched.close()
 
 
 class Watched:

@@ -470,15 +470,23 @@ class EventLogContract:
         A child forked while other threads of the parent are inside ``append`` (holding
         the log's locks, mid-transaction) must not inherit those locks held: it appends
         and reads within 5 s. Forked several times, so that some forks land mid-append.
+
+        The parent's threads pause once the fork is done, until the child answers: four
+        threads appending without a break keep SQLite's write lock almost always taken,
+        and a child polling for it through its busy handler measured up to 1.7 s to get
+        it on a quiet machine (over 5 s once in CI, on a loaded one) -- waiting its turn,
+        not a lock it inherited, which would hang it for good, paused or not.
         """
         if not hasattr(os, "fork"):
             pytest.skip("no os.fork on this platform")
-        stop = threading.Event()
+        stop, running = threading.Event(), threading.Event()
+        running.set()
         errors: list[BaseException] = []
 
         def append_until_stopped(n: int) -> None:
             try:
                 while not stop.is_set():
+                    running.wait()
                     log.append(f"thread-{n}", [NewEvent("e", {"n": n})])
             except BaseException as e:  # pragma: no cover - reported below
                 errors.append(e)
@@ -490,20 +498,23 @@ class EventLogContract:
             while log.head().position < 20 and not errors:
                 time.sleep(0.001)
             for _ in range(5):
-                answer = self._forked_child_appends_and_reads(log)
+                answer = self._forked_child_appends_and_reads(log, forked=running.clear)
+                running.set()
                 assert answer == "ok", answer
         finally:
             stop.set()
+            running.set()
             for thread in threads:
                 thread.join(60)
         assert not errors, errors
         assert log.verify().ok
 
     @staticmethod
-    def _forked_child_appends_and_reads(log: Any) -> str:
+    def _forked_child_appends_and_reads(log: Any, forked: Any = None) -> str:
         """
-        Fork; the child appends one event and reads it back, then exits; the parent waits
-        5 s for its answer ("ok"), else kills it and reports that it hung.
+        Fork; the child appends one event and reads it back, then exits; the parent calls
+        ``forked()``, then waits 5 s for its answer ("ok"), else kills the child and
+        reports that it hung.
         """
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -520,6 +531,8 @@ class EventLogContract:
             finally:
                 os._exit(code)
         os.close(write_end)
+        if forked is not None:
+            forked()
         try:
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:

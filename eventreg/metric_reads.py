@@ -9,9 +9,9 @@ a view of the past reads exactly the points it saw.
 
 What was read is kept, column by column in arrays, in a :class:`HistoryCache` per open
 log, bounded by the number of points it holds (least recently used first out). Chart
-buckets need no timestamps: stored ones of the layout the codec writes are kept as their
-joined texts and parsed when a history is first asked for. A stream
-only grows, so a history cached earlier is extended by reading just the stream versions
+buckets need no timestamps: a key first read for buckets is decoded without them (values
+and steps only, about half the work), and read again, timestamps and all, when a history
+of it is asked for. A stream only grows, so a history cached earlier is extended by reading just the stream versions
 after the ones it covers; a view of the past takes the prefix up to its summary's last
 stream version.
 """
@@ -39,7 +39,7 @@ from eventreg.errors import LogCorrupted, ValidationError
 
 __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen", "history"]
 
-#: most points one log's cache holds (about 32 bytes each; 27 more while a timestamp is unparsed)
+#: most points one log's cache holds (32 bytes each; 24 when read for buckets only, without timestamps)
 MAX_CACHED_POINTS = 2_000_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
@@ -52,15 +52,15 @@ class _Entry:
     The points of one key read so far, oldest first, and the stream version of each.
     """
 
-    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "memo", "texts")
+    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "ordered", "checked", "timed", "memo")
 
-    def __init__(self, first: int) -> None:
+    def __init__(self, first: int, timed: bool) -> None:
         self.values, self.steps, self.stamps, self.versions = array("d"), array("q"), array("q"), array("q")
-        #: the timestamps of the points after ``stamps``' as joined texts of checked
-        #: layout, parsed when a history is read (buckets do not need them)
-        self.texts: list[str] = []
         self.upto = first - 1  # the last stream version read
         self.nan = False  # holds a NaN value
+        self.ordered = True  # the first ``checked`` points have steps, in non-decreasing order
+        self.checked = 0
+        self.timed = timed  # ``stamps`` holds the points' timestamps (else it stays empty)
         self.memo: tuple[Any, Any] | None = None  # (arguments, result) of the last bucket read
 
 
@@ -86,8 +86,8 @@ class HistoryCache:
         with self._lock:
             name = (stream, number, key)
             entry = self._entries.pop(name, None)
-            if entry is None or entry.upto < stats.first - 1:
-                entry = _Entry(stats.first)
+            if entry is None or entry.upto < stats.first - 1 or (stamps and not entry.timed):
+                entry = _Entry(stats.first, timed=stamps)
             else:
                 self.held -= len(entry.values)
             if entry.upto < stats.last:
@@ -101,8 +101,6 @@ class HistoryCache:
             while self.held > self.limit and self._entries:
                 _, dropped = self._entries.popitem(last=False)
                 self.held -= len(dropped.values)
-            if stamps and entry.texts:
-                _parse_texts(entry)
             times = entry.stamps if stamps else None
             cut = end != len(entry.values)
             return ((entry.values[:end], entry.steps[:end], times[:end] if times is not None else None, entry.nan,
@@ -125,34 +123,41 @@ class _Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     timestamp: str
 
 
-class _Points(msgspec.Struct, gc=False):
+class _Untimed(msgspec.Struct, gc=False):
     """
-    ``run.metrics_logged`` and ``version.metrics_logged`` (the run's or model's other fields ignored).
-    """
-
-    points: list[_Point]
-    version: int | None = None
-
-
-class _Registered(msgspec.Struct, gc=False):
-    """
-    ``version.registered``: its number and its points.
+    A metric point without its timestamp, for buckets (msgspec skips the text unread).
     """
 
-    version: int
-    metrics: list[_Point]
+    key: str
+    value: float
+    step: int | None
 
 
-_PAYLOADS = {ev.RunMetricsLogged.type: _Points, ev.VersionMetricsLogged.type: _Points,
-             ev.VersionRegistered.type: _Registered}
-_DECODERS = {name: msgspec.json.Decoder(kind).decode for name, kind in _PAYLOADS.items()}
+def _payloads(point: type) -> dict[str, type]:
+    """
+    The payload types holding points of type ``point``: ``run.metrics_logged`` and
+    ``version.metrics_logged`` (their run's or model's other fields ignored), and
+    ``version.registered`` (its number and its points).
+    """
+    points = msgspec.defstruct("Points", [("points", list[point]), ("version", int | None, None)],
+                               gc=False)
+    registered = msgspec.defstruct("Registered", [("version", int), ("metrics", list[point])], gc=False)
+    return {ev.RunMetricsLogged.type: points, ev.VersionMetricsLogged.type: points,
+            ev.VersionRegistered.type: registered}
+
+
+#: timed (points with timestamps) -> event type -> payload type
+_PAYLOADS = {True: _payloads(_Point), False: _payloads(_Untimed)}
+_DECODERS = {timed: {name: msgspec.json.Decoder(kind).decode for name, kind in types.items()}
+             for timed, types in _PAYLOADS.items()}
 #: what a payload that is not plain, or not JSON msgspec reads, raises (the codec then reads it)
 _REFUSED = (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, OverflowError, KeyError)
 
 
 def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, last: int) -> None:
     """
-    Append to ``entry`` the points of ``key`` in stream versions ``entry.upto + 1`` to ``last``.
+    Append to ``entry`` the points of ``key`` in stream versions ``entry.upto + 1`` to ``last``
+    (their timestamps when ``entry.timed``).
 
     A backend with ``read_stream_payloads`` (the SQL one) hands over the stored JSON
     texts, which msgspec decodes straight into typed points (a tenth of decoding them as
@@ -160,6 +165,8 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
     the codec writes goes through the codec.
     """
     fields = _RUN_TYPES if number is None else _VERSION_TYPES
+    timed = entry.timed
+    decoders, payloads = _DECODERS[timed], _PAYLOADS[timed]
     stamps_of: dict[str, int] = {}
     raw = getattr(log, "read_stream_payloads", None)
     while entry.upto < last:
@@ -174,11 +181,12 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
             columns = None
             if schema_version == 1:
                 try:
-                    typed = (_DECODERS[type_](payload) if type(payload) in (str, bytes)
-                             else msgspec.convert(payload, _PAYLOADS[type_]))
+                    typed = (decoders[type_](payload) if type(payload) in (str, bytes)
+                             else msgspec.convert(payload, payloads[type_]))
                     if number is not None and typed.version != number:
                         continue
-                    columns = _typed_columns(typed.metrics if field == "metrics" else typed.points, key, stamps_of)
+                    columns = _typed_columns(typed.metrics if field == "metrics" else typed.points, key,
+                                             stamps_of if timed else None)
                 except _REFUSED:
                     columns = None
             if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
@@ -186,18 +194,14 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
                 if number is not None and recorded.payload.get("version") != number:
                     continue
                 rows_of = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
-                columns = (array("d", [r[1] for r in rows_of]), array("q", [r[2] for r in rows_of]),
-                           array("q", [r[3] for r in rows_of]))
+                columns = ([r[1] for r in rows_of], [r[2] for r in rows_of],
+                           array("q", [r[3] for r in rows_of]) if timed else None)
             values, steps, stamps = columns
             if not values:
                 continue
-            entry.values.extend(values)
-            entry.steps.extend(steps)
-            if type(stamps) is str:
-                entry.texts.append(stamps)
-            else:
-                if entry.texts:
-                    _parse_texts(entry)
+            entry.values.extend(array("d", values))
+            entry.steps.extend(array("q", steps))
+            if stamps is not None:
                 entry.stamps.extend(stamps)
             entry.versions.extend(array("q", [stream_version]) * len(values))
             total = sum(values)
@@ -206,31 +210,37 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
         entry.upto = upper
 
 
-def _typed_columns(points: list[_Point], key: str, stamps_of: dict[str, int]) -> tuple[array, array, array | str]:
+_KEY, _VALUE, _STEP, _STAMP = (operator.attrgetter(name) for name in ("key", "value", "step", "timestamp"))
+
+
+def _typed_columns(points: list[Any], key: str,
+                   stamps_of: dict[str, int] | None) -> tuple[list[float], list[int], array | None]:
     """
-    The values, steps and microseconds of the points of ``key`` among typed points (the
-    timestamps as one joined text, parsed later by :func:`_parse_texts`, when they are
-    all distinct ``YYYY-MM-DDTHH:MM:SS.ffffffZ``).
+    The values, steps (lists) and microseconds (an array; None when ``stamps_of`` is None:
+    points read without timestamps) of the points of ``key`` among typed points.
 
     Raises:
         ValueError, OverflowError: a timestamp or step the codec must judge.
     """
-    keys = [point.key for point in points]
+    keys = list(map(_KEY, points))
     chosen = points if keys.count(key) == len(keys) else [point for point in points if point.key == key]
     if not chosen:
-        return array("d"), array("q"), array("q")
-    values = array("d", [point.value for point in chosen])
-    found = [point.step for point in chosen]
-    if NO_STEP in found:
+        return [], [], None
+    values = list(map(_VALUE, chosen))
+    steps = list(map(_STEP, chosen))
+    if NO_STEP in steps:
         raise ValueError("a step the codec refuses")
-    steps = array("q", [NO_STEP if step is None else step for step in found] if None in found else found)
-    texts = [point.timestamp for point in chosen]
+    if None in steps:
+        steps = [NO_STEP if step is None else step for step in steps]
+    if stamps_of is None:
+        return values, steps, None
+    texts = list(map(_STAMP, chosen))
     first = texts[0]
     if texts.count(first) == len(texts):  # points logged together share one
         return values, steps, array("q", [_micros_of(first, stamps_of)]) * len(texts)
     joined = "".join(texts)
     if len(joined) == _STAMP_WIDTH * len(texts) and _STAMPS.fullmatch(joined) is not None:
-        return values, steps, joined
+        return values, steps, _parse_joined(texts)
     return values, steps, array("q", [_micros_of(text, stamps_of) for text in texts])
 
 
@@ -239,23 +249,17 @@ _STAMPS = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{6}Z)*", re.ASCII
 _STAMP_WIDTH = 27
 
 
-def _parse_texts(entry: _Entry) -> None:
+def _parse_joined(texts: list[str]) -> array:
     """
-    Parse ``entry``'s pending joined timestamps into ``entry.stamps``: each minute once,
-    the seconds and microseconds added (the same microseconds :func:`_micros` gives).
+    The microseconds of timestamps of the layout :data:`_STAMPS` checks: each minute
+    parsed once, the seconds and microseconds added (the same microseconds
+    :func:`_micros` gives).
 
     Raises:
-        LogCorrupted: a timestamp of that layout is not a time (a month 13).
+        ValueError: a timestamp of that layout is not a time (a month 13): the codec judges it.
     """
-    for joined in entry.texts:
-        texts = [joined[i:i + _STAMP_WIDTH] for i in range(0, len(joined), _STAMP_WIDTH)]
-        try:
-            minutes = {m: _micros(m + ":00Z") for m in {t[:16] for t in texts}}
-        except ValueError as e:
-            raise LogCorrupted(f"a metric point's timestamp is not a time: {e}") from None
-        entry.stamps.extend(array("q", [minutes[t[:16]] + int(t[17:19]) * 1_000_000 + int(t[20:26])
-                                        for t in texts]))
-    entry.texts.clear()
+    minutes = {m: _micros(m + ":00Z") for m in {t[:16] for t in texts}}
+    return array("q", [minutes[t[:16]] + int(t[17:19]) * 1_000_000 + int(t[20:26]) for t in texts])
 
 
 def _micros_of(text: str, stamps_of: dict[str, int]) -> int:
@@ -311,17 +315,36 @@ def frozen(stats: MetricStats) -> MetricStats:
 
 def _selected(columns: tuple[array, array, array, bool, _Entry], min_step: int | None,
               max_step: int | None) -> tuple[Any, Any, Any, bool]:
-    values, steps, stamps, nan, _ = columns
+    values, steps, stamps, nan, entry = columns
     if min_step is None and max_step is None:
         return values, steps, stamps, nan
     low = NO_STEP + 1 if min_step is None else min_step
     high = 2**63 - 1 if max_step is None else max_step
-    if NO_STEP not in steps and all(map(operator.le, steps, steps[1:])):  # in step order: the range is a slice
+    if _in_step_order(steps, entry):  # the range is a slice
         lo, hi = bisect_left(steps, low), bisect_right(steps, high)
         return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None, nan
     keep = [i for i, step in enumerate(steps) if low <= step <= high]  # NO_STEP: outside every range
     return ([values[i] for i in keep], [steps[i] for i in keep],
             [stamps[i] for i in keep] if stamps is not None else None, nan)
+
+
+def _in_step_order(steps: Any, entry: _Entry) -> bool:
+    """
+    Whether every point of ``steps`` (some of ``entry``'s, in order) has a step, in
+    non-decreasing order: at once when all of ``entry``'s are, which is checked once per
+    point read (and kept on the entry).
+    """
+    if entry.ordered:
+        have = entry.steps
+        start, end = max(entry.checked - 1, 0), len(have)  # the entry only grows
+        if entry.checked < end:
+            part = have[start:end]
+            if NO_STEP in part or not all(map(operator.le, part, part[1:])):
+                entry.ordered = False  # never set back: a thread checking other points races no one
+            entry.checked = max(entry.checked, end)
+        if entry.ordered:
+            return True
+    return NO_STEP not in steps and all(map(operator.le, steps, steps[1:]))
 
 
 def _check_range(min_step: int | None, max_step: int | None) -> None:
@@ -368,7 +391,7 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     values, steps, _, nan = _selected(columns, min_step, max_step)
     total = len(values)
     count = min(count, total)
-    if NO_STEP not in steps and all(map(operator.le, steps, steps[1:])):  # in step order: ends are bounds
+    if _in_step_order(steps, entry):  # ends are bounds
         made = [_bucket(values[lo:hi], None, nan, steps[lo], steps[hi - 1]) for lo, hi in _bounds(total, count)]
     else:
         made = [_bucket(values[lo:hi], steps[lo:hi], nan) for lo, hi in _bounds(total, count)]

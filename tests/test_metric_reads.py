@@ -229,9 +229,9 @@ def test_a_history_is_a_sequence_of_points_kept_in_columns(reg):
 
 
 def test_a_history_read_after_buckets_has_the_timestamps_a_first_read_gives(reg):
-    # buckets leave the points' timestamps unparsed; a history read after them parses
-    # them: the same times as a history read first, also across batches of points
-    # logged one by one (a shared timestamp) and buffered (one each)
+    # buckets read the points without their timestamps; a history read after them reads
+    # them again, timestamps and all: the same times as a history read first, also
+    # across batches of points logged one by one (a shared timestamp) and buffered (one each)
     with reg.start_run("exp", code=None) as run:
         with run.metric_buffer(max_points=1000, max_seconds=3600) as buffer:
             for step in range(40):
@@ -248,6 +248,24 @@ def test_a_history_read_after_buckets_has_the_timestamps_a_first_read_gives(reg)
     assert after == first and len(first) == 60
     assert [t for _, _, t in first] == sorted(t for _, _, t in first)
     assert all(t.tzinfo is not None for _, _, t in first)
+
+
+def test_buckets_of_a_history_grown_out_of_step_order_bound_by_the_steps_held(reg):
+    # a history read in step order, then grown by a point with an earlier step: its
+    # buckets' step bounds are the least and greatest steps in each, no longer the ends
+    with reg.start_run("exp", code=None) as run:
+        for step in range(10):
+            run.log_metric("loss", float(step), step=step)
+        assert [(b.min_step, b.max_step) for b in reg.get_run_metric_buckets(run.id, "loss", buckets=2)] == \
+            [(0, 4), (5, 9)]
+        run.log_metric("loss", -1.0, step=2)
+        assert [(b.min_step, b.max_step, b.count, b.min) for b in reg.get_run_metric_buckets(
+            run.id, "loss", buckets=2)] == [(0, 4, 5, 0.0), (2, 9, 6, -1.0)]
+        assert [(b.min_step, b.max_step) for b in reg.get_run_metric_buckets(
+            run.id, "loss", buckets=2, min_step=5)] == [(5, 6), (7, 9)]
+        run.log_metric("loss", 5.0)  # no step: outside every step range, no bound of its bucket
+        last = reg.get_run_metric_buckets(run.id, "loss", buckets=2)[-1]
+    assert (last.min_step, last.max_step, last.count, last.last) == (2, 9, 6, 5.0)
 
 
 def _one(step, value):

@@ -11,9 +11,9 @@ What was read is kept, column by column in arrays, in a :class:`HistoryCache` pe
 log, bounded by the number of points it holds (least recently used first out). Chart
 buckets need no timestamps: a key first read for buckets is decoded without them (values
 and steps only, about half the work), and read again, timestamps and all, when a history
-of it is asked for. A stream only grows, so a history cached earlier is extended by reading just the stream versions
-after the ones it covers; a view of the past takes the prefix up to its summary's last
-stream version.
+of it is asked for. A stream only grows, so a history cached earlier is extended by
+reading just the stream versions after the ones it covers; a view of the past takes the
+prefix up to its summary's last stream version.
 """
 
 from __future__ import annotations

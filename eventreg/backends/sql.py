@@ -525,9 +525,9 @@ class SQLLog(BaseLog):
         ``(stream version, type, schema version, payload as stored)`` of ``read_stream``'s
         events, for a reader that decodes only what it needs (:mod:`eventreg.metric_reads`).
         """
-        sql = self._sql.read_stream
-        return [(row[2], row[3], row[4], row[7]) for row in self._query(
-            sql, sql.args(sid=stream_id, from_version=max(from_version, 1), to_version=min(to_version, _LAST)))]
+        sql = self._sql.stream_payloads
+        return self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
+                                         to_version=min(to_version, _LAST)))
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """

@@ -364,6 +364,11 @@ def compile_statements(dialect: sa.Dialect, ns: Namespace = DEFAULT) -> dict[str
         sa.select(*every).where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"),
                                 ev.stream_version <= bp("to_version"))
         .order_by(ev.stream_version), dialect)
+    out["stream_payloads"] = _compile(  # what metric_reads decodes: no hashes, no metadata
+        sa.select(ev.stream_version, ev.type, ev.schema_version, ev.payload)
+        .where(ev.stream_id == bp("sid"), ev.stream_version >= bp("from_version"),
+               ev.stream_version <= bp("to_version"))
+        .order_by(ev.stream_version), dialect)
     out["read_all"] = _compile(
         sa.select(*every).where(ev.position >= bp("lo")).order_by(ev.position).limit(bp("n")), dialect)
     if dialect.name != "sqlite":  # SQLite records no database user

@@ -79,6 +79,14 @@ SQLITE_STATEMENTS: dict[str, CompiledSql] = {
         "eventreg_events.stream_version <= ? ORDER BY eventreg_events.stream_version",
         ("sid", "from_version", "to_version"),
         {}),
+    "stream_payloads": CompiledSql(
+        "SELECT eventreg_events.stream_version, eventreg_events.type, eventreg_events.schema_version, "
+        "eventreg_events.payload \n"
+        "FROM eventreg_events \n"
+        "WHERE eventreg_events.stream_id = ? AND eventreg_events.stream_version >= ? AND "
+        "eventreg_events.stream_version <= ? ORDER BY eventreg_events.stream_version",
+        ("sid", "from_version", "to_version"),
+        {}),
     "read_all": CompiledSql(
         "SELECT eventreg_events.position, eventreg_events.stream_id, eventreg_events.stream_version, "
         "eventreg_events.type, eventreg_events.schema_version, eventreg_events.recorded_at, "
@@ -138,6 +146,7 @@ class Statements:
         #: PostgreSQL, MySQL: ``(position, database_user)`` of the events in ``[lo, hi]``
         self.database_users = compiled.get("database_users")
         self.stream_database_users = compiled.get("stream_database_users")
+        self.stream_payloads = compiled["stream_payloads"]
         self.save_snapshot = compiled["save_snapshot"]
         self.snapshot_at = compiled["snapshot_at"]
         self.get_checkpoint = compiled["get_checkpoint"]

@@ -7,6 +7,11 @@ a run or version, not its points. It names the first and last version of the str
 history is one ranged ``read_stream``. A view's summary stops at the view's position, so
 a view of the past reads exactly the points it saw.
 
+A metric event of schema version 2 stores its points as columns (lists of values and
+steps, a key and a timestamp written once when its points share them), which msgspec
+decodes into lists that go straight into arrays; version 1's list of point objects is
+read too (a typed object per point, about four times the work).
+
 What was read is kept, column by column in arrays, in a :class:`HistoryCache` per open
 log, bounded by the number of points it holds (least recently used first out). Chart
 buckets need no timestamps: a key first read for buckets is decoded without them (values
@@ -27,7 +32,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -133,23 +138,67 @@ class _Untimed(msgspec.Struct, gc=False):
     step: int | None
 
 
-def _payloads(point: type) -> dict[str, type]:
+#: a stored step (NO_STEP stands for "no step" in the cache: a stored one is refused)
+_STEP = Annotated[int, msgspec.Meta(gt=NO_STEP)]
+
+
+def _columns(timed: bool, none: bool) -> type:
     """
-    The payload types holding points of type ``point``: ``run.metrics_logged`` and
+    The type of metric points stored as columns (schema version 2 of the metric events), as
+    the codec writes them: with or without their timestamps (msgspec skips the text
+    unread), steps that may be null (``none``) or not (then no point needs looking at).
+    """
+    fields = [("key", str | list[str]), ("value", list[float]), ("step", list[_STEP | None] if none else list[_STEP])]
+    if timed:
+        fields.append(("timestamp", str | list[str]))
+    return msgspec.defstruct("Columns", fields, forbid_unknown_fields=timed, gc=False)
+
+
+#: (timed, steps maybe null) -> the type of stored columns; those whose steps are all integers
+_COLUMNS = {(timed, none): _columns(timed, none) for timed in (True, False) for none in (True, False)}
+_ALL_STEPPED = frozenset(_COLUMNS[(timed, False)] for timed in (True, False))
+
+
+def _payloads(point: type, timed: bool) -> dict[tuple[str, int], type]:
+    """
+    The payload types holding points of type ``point`` (or stored as columns, steps maybe
+    null), by event type and schema version: ``run.metrics_logged`` and
     ``version.metrics_logged`` (their run's or model's other fields ignored), and
     ``version.registered`` (its number and its points).
     """
-    points = msgspec.defstruct("Points", [("points", list[point]), ("version", int | None, None)],
+    points = msgspec.defstruct("Points", [("points", list[point]), ("version", int | None, None)], gc=False)
+    stored = msgspec.defstruct("Stored", [("points", _COLUMNS[(timed, True)]), ("version", int | None, None)],
                                gc=False)
     registered = msgspec.defstruct("Registered", [("version", int), ("metrics", list[point])], gc=False)
-    return {ev.RunMetricsLogged.type: points, ev.VersionMetricsLogged.type: points,
-            ev.VersionRegistered.type: registered}
+    return {(ev.RunMetricsLogged.type, 1): points, (ev.VersionMetricsLogged.type, 1): points,
+            (ev.RunMetricsLogged.type, 2): stored, (ev.VersionMetricsLogged.type, 2): stored,
+            (ev.VersionRegistered.type, 1): registered}
 
 
-#: timed (points with timestamps) -> event type -> payload type
-_PAYLOADS = {True: _payloads(_Point), False: _payloads(_Untimed)}
+def _stepped(timed: bool, lenient: Any) -> Any:
+    """
+    A decoder of stored columns trying first the type whose steps are all integers (the
+    usual payload: no step to replace), then ``lenient``.
+    """
+    strict = msgspec.json.Decoder(msgspec.defstruct(
+        "Stepped", [("points", _COLUMNS[(timed, False)]), ("version", int | None, None)], gc=False)).decode
+
+    def decode(payload: Any) -> Any:
+        try:
+            return strict(payload)
+        except msgspec.ValidationError:
+            return lenient(payload)
+
+    return decode
+
+
+#: timed (points with timestamps) -> (event type, schema version) -> payload type
+_PAYLOADS = {timed: _payloads(_Point if timed else _Untimed, timed) for timed in (True, False)}
 _DECODERS = {timed: {name: msgspec.json.Decoder(kind).decode for name, kind in types.items()}
              for timed, types in _PAYLOADS.items()}
+for _timed, _decoders in _DECODERS.items():
+    for _name in ((ev.RunMetricsLogged.type, 2), (ev.VersionMetricsLogged.type, 2)):
+        _decoders[_name] = _stepped(_timed, _decoders[_name])
 #: what a payload that is not plain, or not JSON msgspec reads, raises (the codec then reads it)
 _REFUSED = (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, OverflowError, KeyError)
 
@@ -179,14 +228,16 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
             if field is None:
                 continue
             columns = None
-            if schema_version == 1:
+            decoder = decoders.get((type_, schema_version))
+            if decoder is not None:
                 try:
-                    typed = (decoders[type_](payload) if type(payload) in (str, bytes)
-                             else msgspec.convert(payload, payloads[type_]))
+                    typed = (decoder(payload) if type(payload) in (str, bytes)
+                             else msgspec.convert(payload, payloads[(type_, schema_version)]))
                     if number is not None and typed.version != number:
                         continue
-                    columns = _typed_columns(typed.metrics if field == "metrics" else typed.points, key,
-                                             stamps_of if timed else None)
+                    parsed = stamps_of if timed else None
+                    columns = (_typed_columns(typed.metrics if field == "metrics" else typed.points, key, parsed)
+                               if schema_version == 1 else _stored_columns(typed.points, key, parsed))
                 except _REFUSED:
                     columns = None
             if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
@@ -199,8 +250,8 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
             values, steps, stamps = columns
             if not values:
                 continue
-            entry.values.extend(array("d", values))
-            entry.steps.extend(array("q", steps))
+            entry.values.fromlist(values)
+            entry.steps.fromlist(steps)
             if stamps is not None:
                 entry.stamps.extend(stamps)
             entry.versions.extend(array("q", [stream_version]) * len(values))
@@ -234,14 +285,58 @@ def _typed_columns(points: list[Any], key: str,
         steps = [NO_STEP if step is None else step for step in steps]
     if stamps_of is None:
         return values, steps, None
-    texts = list(map(_STAMP, chosen))
+    return values, steps, _stamp_column(list(map(_STAMP, chosen)), stamps_of)
+
+
+def _stamp_column(texts: list[str], stamps_of: dict[str, int]) -> array:
+    """
+    The microseconds of stored timestamps (``stamps_of``: those parsed already).
+
+    Raises:
+        ValueError, OverflowError: a timestamp the codec must judge.
+    """
     first = texts[0]
     if texts.count(first) == len(texts):  # points logged together share one
-        return values, steps, array("q", [_micros_of(first, stamps_of)]) * len(texts)
+        return array("q", [_micros_of(first, stamps_of)]) * len(texts)
     joined = "".join(texts)
     if len(joined) == _STAMP_WIDTH * len(texts) and _STAMPS.fullmatch(joined) is not None:
-        return values, steps, _parse_joined(texts)
-    return values, steps, array("q", [_micros_of(text, stamps_of) for text in texts])
+        return _parse_joined(texts)
+    return array("q", [_micros_of(text, stamps_of) for text in texts])
+
+
+def _stored_columns(columns: Any, key: str,
+                    stamps_of: dict[str, int] | None) -> tuple[list[float], list[int], array | None]:
+    """
+    :func:`_typed_columns` of points stored as columns.
+
+    Raises:
+        ValueError, OverflowError: columns of unequal lengths, a timestamp or step the codec must judge.
+    """
+    keys, values, steps = columns.key, columns.value, columns.step
+    count = len(values)
+    if len(steps) != count or (type(keys) is not str and len(keys) != count):
+        raise ValueError("columns of unequal lengths")
+    chosen = None
+    if type(keys) is str:
+        if keys != key:
+            return [], [], None
+    elif keys.count(key) != count:
+        chosen = [i for i, name in enumerate(keys) if name == key]
+        values, steps = [values[i] for i in chosen], [steps[i] for i in chosen]
+    if not values:
+        return [], [], None
+    if type(columns) not in _ALL_STEPPED and None in steps:  # no step: NO_STEP (msgspec refused a stored one)
+        steps = [NO_STEP if step is None else step for step in steps]
+    if stamps_of is None:
+        return values, steps, None
+    texts = columns.timestamp
+    if type(texts) is str:
+        return values, steps, array("q", [_micros_of(texts, stamps_of)]) * len(values)
+    if len(texts) != count:
+        raise ValueError("columns of unequal lengths")
+    if chosen is not None:
+        texts = [texts[i] for i in chosen]
+    return values, steps, _stamp_column(texts, stamps_of)
 
 
 #: the layout of the stored timestamps the codec writes, and its width
@@ -338,8 +433,8 @@ def _in_step_order(steps: Any, entry: _Entry) -> bool:
         have = entry.steps
         start, end = max(entry.checked - 1, 0), len(have)  # the entry only grows
         if entry.checked < end:
-            part = have[start:end]
-            if NO_STEP in part or not all(map(operator.le, part, part[1:])):
+            part = have[start:end].tolist()
+            if NO_STEP in part or part != sorted(part):  # sorting a sorted list is one pass
                 entry.ordered = False  # never set back: a thread checking other points races no one
             entry.checked = max(entry.checked, end)
         if entry.ordered:

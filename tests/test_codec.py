@@ -154,6 +154,32 @@ def test_older_payload_is_upcast_before_structuring(monkeypatch):
         model="iris", key="team", value="vision")
 
 
+def test_metric_events_store_their_points_as_columns_and_read_the_list_written_before():
+    # schema version 2 of the metric events: one object of columns, a key or a timestamp
+    # every point shares written once; version 1's list of point objects is upcast
+    t1, t2 = (datetime(2026, 1, 1, 0, 0, s, tzinfo=timezone.utc) for s in (1, 2))
+    points = (ev.MetricPoint(key="loss", value=0.5, step=1, timestamp=t1),
+              ev.MetricPoint(key="loss", value=float("nan"), step=None, timestamp=t1))
+    event = ev.RunMetricsLogged(run_id="r", points=points)
+    new = codec.to_new_event(event)
+    assert new.schema_version == 2
+    assert new.payload["points"]["key"] == "loss" and new.payload["points"]["timestamp"] == format_timestamp(t1)
+    assert new.payload["points"]["step"] == [1, None]
+    mixed = ev.VersionMetricsLogged(model="m", version=2, points=(
+        ev.MetricPoint(key="a", value=1.0, step=0, timestamp=t1), ev.MetricPoint(key="b", value=2.0, timestamp=t2)))
+    stored = decode_json(canonical_json(codec.encode(mixed)[1]))
+    assert stored["points"] == {"key": ["a", "b"], "value": [1.0, 2.0], "step": [0, None],
+                                "timestamp": [format_timestamp(t1), format_timestamp(t2)]}
+    assert codec.decode("version.metrics_logged", stored, 2) == mixed
+    listed = [{"key": p.key, "value": p.value, "step": p.step, "timestamp": format_timestamp(p.timestamp)}
+              for p in mixed.points]
+    assert codec.decode("version.metrics_logged", {"model": "m", "version": 2, "points": listed}, 1) == mixed
+    with pytest.raises(LogCorrupted, match="run.metrics_logged"):  # version 2 is columns, not a list
+        codec.decode("run.metrics_logged", {"run_id": "r", "points": listed}, 2)
+    with pytest.raises(LogCorrupted, match="one length"):
+        codec.decode("run.metrics_logged", {"run_id": "r", "points": {**stored["points"], "step": [0]}}, 2)
+
+
 def test_missing_upcaster_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(ev.ModelArchived, "schema_version", 2)
     with pytest.raises(UnknownEventType, match="no upcaster"):

@@ -21,7 +21,9 @@ from tests.strategies import EVENT_STRATEGIES
 from tests.test_codec import _OTHER_VALUES
 
 #: the types folded straight from their payloads
-DIRECT = sorted(state._DIRECT, key=lambda cls: cls.type)
+DIRECT = sorted({ev.EVENT_TYPES[type_] for type_, _ in state._DIRECT}, key=lambda cls: cls.type)
+#: the metric events, whose points are stored as columns from schema version 2 (a list of objects before)
+METRIC_EVENTS = (ev.RunMetricsLogged, ev.VersionMetricsLogged)
 
 
 def _prefix() -> list:
@@ -54,14 +56,14 @@ def _aimed(event):
     return attrs.evolve(event, **changes)
 
 
-def _fold_both_ways(payloads: list[tuple[str, dict]]) -> tuple:
+def _fold_both_ways(payloads: list[tuple]) -> tuple:
     """
     The outcome of folding ``(type, payload)`` pairs directly and through the codec:
     ``("ok", state)`` or ``("error", exception type, message)`` for each.
     """
     log = open_log("memory://")
-    for type_, payload in payloads:
-        log.append("s", [codec.NewEvent(type_, payload)])
+    for type_, payload, *version in payloads:  # (type, payload[, schema version])
+        log.append("s", [codec.NewEvent(type_, payload, schema_version=version[0] if version else 1)])
     recorded = list(log.read_all())
     outcomes = []
     for fast in (state._FAST, {}):
@@ -78,37 +80,52 @@ def _fold_both_ways(payloads: list[tuple[str, dict]]) -> tuple:
     return tuple(outcomes)
 
 
-def _stored(event) -> tuple[str, dict]:
+def _stored(event, schema_version: int | None = None) -> tuple[str, dict, int]:
+    """
+    ``(type, payload, schema version)`` of ``event`` as a backend gives it back; a metric
+    event at ``schema_version`` 1 holds its points as a list of objects, as before columns.
+    """
     type_, payload = codec.encode(event)
-    return type_, decode_json(canonical_json(payload))  # as a backend gives it back
+    if schema_version == 1 and isinstance(event, METRIC_EVENTS):
+        payload = {**payload, "points": codec.converter.unstructure(event.points, tuple[ev.MetricPoint, ...])}
+        return type_, decode_json(canonical_json(payload)), 1
+    return type_, decode_json(canonical_json(payload)), event.schema_version
 
 
 def test_every_direct_path_is_in_the_fold_table():
-    assert DIRECT and all(state._FAST[cls.type] is state._DIRECT[cls] for cls in DIRECT)
+    assert DIRECT and all(state._FAST[key] is fold for key, fold in state._DIRECT.items())
+    assert all((cls.type, version) in state._DIRECT for cls in METRIC_EVENTS for version in (1, 2))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(*(EVENT_STRATEGIES[cls] for cls in DIRECT)))
-def test_a_plain_payload_folds_the_same_both_ways(event):
-    events = [*_prefix(), _aimed(event)]
-    direct, decoded = _fold_both_ways([_stored(e) for e in events])
+@given(st.one_of(*(EVENT_STRATEGIES[cls] for cls in DIRECT)), st.sampled_from([1, 2]))
+def test_a_plain_payload_folds_the_same_both_ways(event, version):
+    # a metric event at schema version 1 (points a list of objects) or 2 (columns)
+    direct, decoded = _fold_both_ways([*map(_stored, _prefix()), _stored(_aimed(event), version)])
     assert direct[0] == "ok", direct
     assert direct == decoded
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.one_of(*(EVENT_STRATEGIES[cls] for cls in DIRECT)))
-def test_an_unusual_payload_folds_the_same_both_ways(event):
+@given(st.one_of(*(EVENT_STRATEGIES[cls] for cls in DIRECT)), st.sampled_from([1, 2]))
+def test_an_unusual_payload_folds_the_same_both_ways(event, version):
     # a value of another JSON type, a missing key or an extra one: the direct path steps
     # aside and the codec converts or refuses it as it always did
     prefix = [_stored(e) for e in _prefix()]
-    type_, stored = _stored(_aimed(event))
+    type_, stored, version = _stored(_aimed(event), version)
     variants = [{**stored, "unexpected": 1}]
     for key in stored:
         variants.append({k: v for k, v in stored.items() if k != key})
         variants += [{**stored, key: value} for value in _OTHER_VALUES]
+    points = stored.get("points")
+    if type(points) is dict:  # columns: each of them missing, another JSON type, one short
+        for name in points:
+            variants.append({**stored, "points": {k: v for k, v in points.items() if k != name}})
+            variants += [{**stored, "points": {**points, name: value}} for value in _OTHER_VALUES]
+            if type(points[name]) is list and points[name]:
+                variants.append({**stored, "points": {**points, name: points[name][1:]}})
     for payload in variants:
-        direct, decoded = _fold_both_ways([*prefix, (type_, payload)])
+        direct, decoded = _fold_both_ways([*prefix, (type_, payload, version)])
         assert direct == decoded, payload
 
 
@@ -136,12 +153,20 @@ def test_a_realistic_log_folds_the_same_both_ways():
     assert [a.action for a in model.alias_history["prod"]] == ["promote", "promote", "rollback"]
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({"run_id": "nobody", "points": []}, "refers to something missing"),
-    ({"run_id": "r", "points": [{"key": "k", "value": 1.0, "step": 2**63, "timestamp": "2026-01-01T00:00:00Z"}]},
+@pytest.mark.parametrize("payload, version, message", [
+    ({"run_id": "nobody", "points": []}, 1, "refers to something missing"),
+    ({"run_id": "r", "points": [{"key": "k", "value": 1.0, "step": 2**63, "timestamp": "2026-01-01T00:00:00Z"}]}, 1,
      "out of range"),
+    ({"run_id": "nobody", "points": {"key": [], "value": [], "step": [], "timestamp": []}}, 2,
+     "refers to something missing"),
+    ({"run_id": "r", "points": {"key": "k", "value": [1.0], "step": [2**63], "timestamp": "2026-01-01T00:00:00Z"}}, 2,
+     "out of range"),
+    ({"run_id": "r", "points": {"key": "k", "value": [1.0, 2.0], "step": [1], "timestamp": "2026-01-01T00:00:00Z"}},
+     2, "does not match its type"),
+    ({"run_id": "r", "points": [{"key": "k", "value": 1.0, "step": 1, "timestamp": "2026-01-01T00:00:00Z"}]}, 2,
+     "does not match its type"),  # schema version 2 stores columns, not a list
 ])
-def test_a_bad_metric_payload_is_the_same_error_both_ways(payload, message):
+def test_a_bad_metric_payload_is_the_same_error_both_ways(payload, version, message):
     prefix = [_stored(e) for e in _prefix()]
-    direct, decoded = _fold_both_ways([*prefix, ("run.metrics_logged", payload)])
+    direct, decoded = _fold_both_ways([*prefix, ("run.metrics_logged", payload, version)])
     assert direct == decoded and direct[0] == "error" and message in direct[2]

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import eventreg
-from eventreg import MetricBucket, ValidationError
+from eventreg import MetricBucket, NewEvent, ValidationError
 from eventreg import snapshots
+from eventreg.domain import codec
+from eventreg.domain.codec import decode_recorded
 from eventreg.domain.state import fold
 from eventreg.metric_reads import cache_for
 
@@ -126,7 +128,8 @@ def test_a_summary_holds_latest_min_max_count_and_the_stream_range(reg):
     history = reg.get_run_metric_history(run.id, "loss")
     assert summary.timestamp == history[-1].timestamp == summary.last_timestamp
     events = reg.log.read_stream(f"run:{run.id}")
-    holding = [e.stream_version for e in events if e.type == "run.metrics_logged" and e.payload["points"][0]["key"] == "loss"]
+    holding = [e.stream_version for e in events
+               if e.type == "run.metrics_logged" and decode_recorded(e).points[0].key == "loss"]
     assert (summary.first_stream_version, summary.last_stream_version) == (holding[0], holding[-1])
     reg.register_version("iris", metrics={"f1": 0.5}, code=None)
     assert reg.get_metric_summary("iris", 1, "f1").count == 1
@@ -287,3 +290,30 @@ def test_a_one_point_metric_has_the_bucket_its_points_give(reg):
     [nan] = reg.get_run_metric_buckets(run.id, "nan", buckets=5)
     assert (nan.min_step, nan.count) == (1, 1) and math.isnan(nan.min) and math.isnan(nan.max) and math.isnan(nan.last)
     assert len(reg.get_run_metric_history(run.id, "acc")) == 1
+
+
+def test_points_stored_as_lists_before_columns_read_with_those_after(reg):
+    # a log written before schema version 2 of the metric events holds a list of point
+    # objects per event: histories and buckets read them with the columns written after
+    stamp = "2026-01-01T00:00:00.000000Z"
+    with reg.start_run("exp", code=None) as run:
+        run.log_metric("loss", 0.0, step=0)
+        listed = [{"key": "loss", "value": float(step), "step": step, "timestamp": stamp} for step in (1, 2, 3)]
+        listed.insert(1, {"key": "acc", "value": 0.5, "step": 3, "timestamp": "2026-01-01T00:00:01.000000Z"})
+        reg.log.append(f"run:{run.id}", [NewEvent("run.metrics_logged", {"run_id": run.id, "points": listed},
+                                                  schema_version=1)])
+        run.log_metrics({"loss": 4.0, "acc": 0.6}, step=4)
+    for cold in (True, False):
+        if cold:
+            cache_for(reg.log).clear()
+        buckets = reg.get_run_metric_buckets(run.id, "loss", buckets=2)
+        assert [(b.count, b.min, b.max, b.min_step, b.max_step) for b in buckets] == [
+            (2, 0.0, 1.0, 0, 1), (3, 2.0, 4.0, 2, 4)]
+        history = reg.get_run_metric_history(run.id, "loss")
+        assert _values(history) == [(step, float(step)) for step in range(5)]
+        assert [p.timestamp for p in history][1:4] == [codec.parse_timestamp(stamp)] * 3
+        acc = reg.get_run_metric_history(run.id, "acc")
+        assert _values(acc) == [(3, 0.5), (4, 0.6)] and acc[0].timestamp.second == 1
+    summary = reg.get_run_metric_summary(run.id, "loss")
+    assert (summary.count, summary.min, summary.max, summary.value) == (5, 0.0, 4.0, 4.0)
+    assert fold(reg.log.read_all()).runs[run.id].metric_summaries == reg._state.runs[run.id].metric_summaries

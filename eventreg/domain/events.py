@@ -168,7 +168,7 @@ class VersionUpdated:
 @attrs.frozen(kw_only=True)
 class VersionMetricsLogged:
     type: ClassVar[str] = "version.metrics_logged"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2  # 2: points stored as columns (eventreg.domain.codec.point_columns)
     model: str
     version: int
     points: tuple[MetricPoint, ...]
@@ -362,7 +362,7 @@ class RunParamsLogged:
 @attrs.frozen(kw_only=True)
 class RunMetricsLogged:
     type: ClassVar[str] = "run.metrics_logged"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2  # 2: points stored as columns (eventreg.domain.codec.point_columns)
     run_id: str
     points: tuple[MetricPoint, ...]
 

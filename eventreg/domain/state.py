@@ -127,7 +127,7 @@ def _fold(state: RegistryState, events: Iterable[RecordedEvent], event: Any) -> 
                 raise LogCorrupted(f"event at position {at} folded after position {position}")
             try:
                 if event is None:
-                    fast = fast_for(type_) if schema_version == 1 else None
+                    fast = fast_for((type_, schema_version))
                     if fast is None or not fast(state, payload, recorded):
                         decoded = decode_recorded(recorded)
                         handlers[type(decoded)](state, decoded, recorded)
@@ -147,21 +147,47 @@ def _fold(state: RegistryState, events: Iterable[RecordedEvent], event: Any) -> 
 def _plain_points(items: Any) -> list[tuple[str, float, int, int]] | None:
     """
     ``(key, value, step, microseconds)`` of each metric point of a payload in the plain
-    shape the codec writes, or None for anything else (the caller then decodes the
+    shape the codec writes (a list of point objects: schema version 1 of the metric events
+    and ``version.registered``), or None for anything else (the caller then decodes the
     payload, with the codec's conversions and errors).
     """
-    if type(items) is not list:
+    if type(items) is not list or not all(type(item) is dict and len(item) == 4 for item in items):
         return None
+    try:
+        columns = [[item[name] for item in items] for name in ("key", "value", "step", "timestamp")]
+    except KeyError:
+        return None
+    return _rows_of(*columns)
+
+
+def _plain_columns(columns: Any) -> list[tuple[str, float, int, int]] | None:
+    """
+    :func:`_plain_points` of points stored as columns (schema version 2 of the metric
+    events, see :func:`eventreg.domain.codec.point_columns`).
+    """
+    if type(columns) is not dict or len(columns) != 4:
+        return None
+    keys, values, steps, stamps = (columns.get(name) for name in ("key", "value", "step", "timestamp"))
+    if type(values) is not list or type(steps) is not list or len(steps) != len(values):
+        return None
+    count = len(values)
+    keys = [keys] * count if type(keys) is str else keys
+    stamps = [stamps] * count if type(stamps) is str else stamps
+    if type(keys) is not list or type(stamps) is not list or len(keys) != count or len(stamps) != count:
+        return None
+    return _rows_of(keys, values, steps, stamps)
+
+
+def _rows_of(keys: list[Any], values: list[Any], steps: list[Any],
+             stamps: list[Any]) -> list[tuple[str, float, int, int]] | None:
+    """
+    The point rows of columns of equal length holding exactly the JSON types the codec
+    writes, or None.
+    """
     rows = []
     text = micros = None
-    for item in items:
-        if type(item) is not dict or len(item) != 4:
-            return None
-        try:
-            key, value, step, stamp = item["key"], item["value"], item["step"], item["timestamp"]
-        except KeyError:
-            return None
-        if type(key) is not str or type(stamp) is not str:
+    for key, value, step, stamp in zip(keys, values, steps, stamps):
+        if type(key) is not str:
             return None
         if type(value) is not float:
             if type(value) is not int:
@@ -172,16 +198,27 @@ def _plain_points(items: Any) -> list[tuple[str, float, int, int]] | None:
         elif type(step) is not int or not NO_STEP < step < 2**63:
             return None
         if stamp != text:  # points logged together share a timestamp
-            try:
-                moment = datetime.fromisoformat(stamp[:-1])  # as parse_timestamp reads it
-            except ValueError:
+            micros = _stamp_micros(stamp)
+            if micros is None:
                 return None
-            if moment.tzinfo is not None:
-                return None
-            micros = (moment - _NAIVE_EPOCH) // _MICROSECOND
             text = stamp
         rows.append((key, value, step, micros))
     return rows
+
+
+def _stamp_micros(stamp: Any) -> int | None:
+    """
+    Microseconds since the epoch of a stored timestamp text, as ``parse_timestamp`` reads it, or None.
+    """
+    if type(stamp) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp[:-1])
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        return None
+    return (moment - _NAIVE_EPOCH) // _MICROSECOND
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -199,31 +236,39 @@ _MISSING = object()
 # and compares the results.
 
 
-def _run_metrics_direct(state: RegistryState, payload: dict[str, Any], r: RecordedEvent) -> bool:
-    if len(payload) != 2:
-        return False
-    run_id = payload.get("run_id")
-    if type(run_id) is not str:
-        return False
-    rows = _plain_points(payload.get("points"))
-    if rows is None:
-        return False
-    run = state.runs[run_id]
-    _add_points(run.metrics, run.metric_summaries, rows, r[2])
-    return True
+def _metrics_direct(read_points: Any, run: bool) -> Any:
+    """
+    The direct fold of ``run.metrics_logged`` (``run``) or ``version.metrics_logged``
+    payloads whose points ``read_points`` reads (a list of point objects, schema version
+    1, or columns, 2).
+    """
 
+    def fold_run_metrics(state: RegistryState, payload: dict[str, Any], r: RecordedEvent) -> bool:
+        if len(payload) != 2:
+            return False
+        run_id = payload.get("run_id")
+        if type(run_id) is not str:
+            return False
+        rows = read_points(payload.get("points"))
+        if rows is None:
+            return False
+        found = state.runs[run_id]
+        _add_points(found.metrics, found.metric_summaries, rows, r[2])
+        return True
 
-def _version_metrics_direct(state: RegistryState, payload: dict[str, Any], r: RecordedEvent) -> bool:
-    if len(payload) != 3:
-        return False
-    name, number = payload.get("model"), payload.get("version")
-    if type(name) is not str or type(number) is not int:
-        return False
-    rows = _plain_points(payload.get("points"))
-    if rows is None:
-        return False
-    _add_version_points(state, r, name, number, rows)
-    return True
+    def fold_version_metrics(state: RegistryState, payload: dict[str, Any], r: RecordedEvent) -> bool:
+        if len(payload) != 3:
+            return False
+        name, number = payload.get("model"), payload.get("version")
+        if type(name) is not str or type(number) is not int:
+            return False
+        rows = read_points(payload.get("points"))
+        if rows is None:
+            return False
+        _add_version_points(state, r, name, number, rows)
+        return True
+
+    return fold_run_metrics if run else fold_version_metrics
 
 
 def _alias_direct(rollback: bool) -> Any:
@@ -553,21 +598,24 @@ def _fold_plain(cls: type) -> Any:
     return fold_plain
 
 
-#: ``type -> fold`` for payloads of schema version 1 of types still at version 1 (a type
-#: at a later version is upcast by the codec first); ``run.metrics_logged``, the most
-#: numerous, builds no event objects at all
-_FAST: dict[str, Any] = {cls.type: _fold_plain(cls) for cls in PLAIN if cls.schema_version == 1}
+#: ``(type, schema version) -> fold`` for the stored payloads of a type at its current schema
+#: version that its direct structurer builds, and for those folded straight from their
+#: payload (the metric events at both their versions: ``run.metrics_logged``, the most
+#: numerous, builds no event objects at all); other versions are upcast by the codec first
+_FAST: dict[tuple[str, int], Any] = {(cls.type, cls.schema_version): _fold_plain(cls) for cls in PLAIN}
 _DIRECT = {
-    ev.RunMetricsLogged: _run_metrics_direct,
-    ev.VersionMetricsLogged: _version_metrics_direct,
-    ev.VersionRegistered: _version_registered_direct,
-    ev.AliasPromoted: _alias_direct(rollback=False),
-    ev.AliasRolledBack: _alias_direct(rollback=True),
-    ev.RunStarted: _run_started_direct,
+    (ev.RunMetricsLogged.type, 1): _metrics_direct(_plain_points, run=True),
+    (ev.RunMetricsLogged.type, 2): _metrics_direct(_plain_columns, run=True),
+    (ev.VersionMetricsLogged.type, 1): _metrics_direct(_plain_points, run=False),
+    (ev.VersionMetricsLogged.type, 2): _metrics_direct(_plain_columns, run=False),
+    (ev.VersionRegistered.type, 1): _version_registered_direct,
+    (ev.AliasPromoted.type, 1): _alias_direct(rollback=False),
+    (ev.AliasRolledBack.type, 1): _alias_direct(rollback=True),
+    (ev.RunStarted.type, 1): _run_started_direct,
 }
-for _cls, _direct in _DIRECT.items():
-    assert _cls.schema_version == 1, f"the direct fold of {_cls.type} reads schema version 1 payloads"
-    _FAST[_cls.type] = _direct
+for _key, _direct in _DIRECT.items():
+    assert _key[1] <= ev.EVENT_TYPES[_key[0]].schema_version, f"the direct fold of {_key}"
+    _FAST[_key] = _direct
 
 
 # -- snapshots ---------------------------------------------------------------------------

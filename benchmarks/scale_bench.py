@@ -123,8 +123,8 @@ def _version_events(models: int, versions: int, runs: int):
 
 def _run_events(run: int, points: int):
     """
-    The events of run ``run``: started, ``points`` points of ``loss`` (plain payloads as the
-    codec writes them, built directly: the builder's time goes to the log), finished.
+    The events of run ``run``: started, ``points`` points of ``loss`` (columns, as the codec
+    writes them, built directly: the builder's time goes to the log), finished.
     """
     from eventreg.domain import events as ev
     from eventreg.domain.codec import to_new_event
@@ -136,10 +136,11 @@ def _run_events(run: int, points: int):
                        actor="builder")
     start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=run)
     for first in range(0, points, PER_EVENT):
-        stamp = format_timestamp(start + timedelta(milliseconds=first))
-        yield NewEvent("run.metrics_logged", {"run_id": run_id, "points": [
-            {"key": "loss", "value": 1.0 / (step + 1) + (step % 7) / 100, "step": step, "timestamp": stamp}
-            for step in range(first, min(points, first + PER_EVENT))]}, actor="builder")
+        steps = list(range(first, min(points, first + PER_EVENT)))
+        columns = {"key": "loss", "value": [1.0 / (step + 1) + (step % 7) / 100 for step in steps], "step": steps,
+                   "timestamp": format_timestamp(start + timedelta(milliseconds=first))}
+        yield NewEvent("run.metrics_logged", {"run_id": run_id, "points": columns},
+                       schema_version=ev.RunMetricsLogged.schema_version, actor="builder")
     yield to_new_event(ev.RunFinished(run_id=run_id, status="FINISHED"), actor="builder")
 
 

@@ -512,11 +512,12 @@ def summarize(recorded: RecordedEvent) -> str:
         return f"archived model {model}"
     if kind == "version.metrics_logged":
         points = p.get("points", ())
-        if isinstance(points, dict):  # stored as columns (schema version 2)
-            key = points.get("key")
-            points = [{"key": k} for k in ([key] if isinstance(key, str) else key if isinstance(key, list) else [])]
-        keys = sorted({point["key"] for point in points
-                       if isinstance(point, dict) and isinstance(point.get("key"), str)})
+        if isinstance(points, dict):  # stored as columns (schema version 2): one key, or one a point
+            found = points.get("key")
+            found = [found] if isinstance(found, str) else found if isinstance(found, list) else []
+        else:
+            found = [point.get("key") for point in points if isinstance(point, dict)]
+        keys = sorted({key for key in found if isinstance(key, str)})
         return f"logged {', '.join(map(str, keys))} on {model} version {version}"
     if kind in ("version.updated", "model.updated"):
         return f"updated description of {model}" + (f" version {version}" if version is not None else "")

@@ -100,7 +100,7 @@ def point_columns(points: tuple[MetricPoint, ...]) -> dict[str, Any]:
             "timestamp": texts[0] if texts and texts.count(texts[0]) == len(texts) else texts}
 
 
-def _columns_of_points(items: Any) -> Any:
+def columns_of_points(items: Any) -> Any:
     """
     Schema version 1's list of point objects as columns (the upcast of the metric
     events); anything else unchanged (structuring then refuses it).
@@ -118,6 +118,28 @@ def _columns_of_points(items: Any) -> Any:
     return columns
 
 
+def column_lists(columns: Any) -> tuple[list[Any], list[Any], list[Any], list[Any]] | None:
+    """
+    ``(keys, values, steps, timestamps)`` of stored columns of metric points, as lists of
+    one length (a key or timestamp written once repeated for each point), or None if
+    ``columns`` is not four such columns.
+    """
+    if type(columns) is not dict or len(columns) != 4:
+        return None
+    try:
+        keys, values, steps, stamps = (columns[name] for name in COLUMNS)
+    except KeyError:
+        return None
+    if type(values) is not list:
+        return None
+    count = len(values)
+    keys = [keys] * count if type(keys) is str else keys
+    stamps = [stamps] * count if type(stamps) is str else stamps
+    if any(type(column) is not list or len(column) != count for column in (keys, steps, stamps)):
+        return None
+    return keys, values, steps, stamps
+
+
 def _points_of_columns(columns: Any) -> tuple[MetricPoint, ...]:
     """
     The metric points of stored columns (values converted as cattrs converts them).
@@ -125,20 +147,13 @@ def _points_of_columns(columns: Any) -> tuple[MetricPoint, ...]:
     Raises:
         ValueError, TypeError: not columns of points, a value not a number, a timestamp not a time.
     """
-    if type(columns) is not dict or sorted(columns) != sorted(COLUMNS):
-        raise ValueError(f"metric points must be an object of the columns {', '.join(COLUMNS)}")
-    values, steps = columns["value"], columns["step"]
-    count = len(values) if type(values) is list else -1
-    keys, stamps = columns["key"], columns["timestamp"]
-    if type(keys) is str:
-        keys = [keys] * count
-    if type(stamps) is str:
-        stamps = [stamps] * count
-    if count < 0 or any(type(column) is not list or len(column) != count for column in (steps, keys, stamps)):
-        raise ValueError("the columns of metric points are not lists of one length")
+    lists = column_lists(columns)
+    if lists is None:
+        raise ValueError(f"metric points must be an object of the columns {', '.join(COLUMNS)}, lists of one "
+                         "length (a key or timestamp may be one text)")
     points = []
     text = moment = None
-    for key, value, step, stamp in zip(keys, values, steps, stamps):  # values converted as cattrs converts them
+    for key, value, step, stamp in zip(*lists):  # values converted as cattrs converts them
         if type(key) is not str or (step is not None and type(step) is not int):
             raise TypeError(f"a metric point's key must be a text and its step an integer, not {key!r}, {step!r}")
         if stamp != text:
@@ -392,7 +407,7 @@ def register_upcaster(type_: str, from_version: int) -> Callable[[Upcaster], Upc
 
 
 def _upcast_metric_points(payload: dict[str, Any]) -> dict[str, Any]:
-    return {**payload, "points": _columns_of_points(payload.get("points"))} if "points" in payload else payload
+    return {**payload, "points": columns_of_points(payload.get("points"))} if "points" in payload else payload
 
 
 UPCASTERS[(RunMetricsLogged.type, 1)] = _upcast_metric_points

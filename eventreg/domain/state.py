@@ -25,7 +25,15 @@ from typing import Any
 
 from eventreg.domain import events as ev
 from eventreg.domain import governance_state
-from eventreg.domain.codec import NOT_PLAIN, PLAIN, converter, decode_recorded, read_artifacts
+from eventreg.domain.codec import (
+    NOT_PLAIN,
+    PLAIN,
+    column_lists,
+    columns_of_points,
+    converter,
+    decode_recorded,
+    read_artifacts,
+)
 from eventreg.domain.entities import (
     _MICROSECOND,
     _add_points,
@@ -151,13 +159,7 @@ def _plain_points(items: Any) -> list[tuple[str, float, int, int]] | None:
     and ``version.registered``), or None for anything else (the caller then decodes the
     payload, with the codec's conversions and errors).
     """
-    if type(items) is not list or not all(type(item) is dict and len(item) == 4 for item in items):
-        return None
-    try:
-        columns = [[item[name] for item in items] for name in ("key", "value", "step", "timestamp")]
-    except KeyError:
-        return None
-    return _rows_of(*columns)
+    return _plain_columns(columns_of_points(items))
 
 
 def _plain_columns(columns: Any) -> list[tuple[str, float, int, int]] | None:
@@ -165,17 +167,8 @@ def _plain_columns(columns: Any) -> list[tuple[str, float, int, int]] | None:
     :func:`_plain_points` of points stored as columns (schema version 2 of the metric
     events, see :func:`eventreg.domain.codec.point_columns`).
     """
-    if type(columns) is not dict or len(columns) != 4:
-        return None
-    keys, values, steps, stamps = (columns.get(name) for name in ("key", "value", "step", "timestamp"))
-    if type(values) is not list or type(steps) is not list or len(steps) != len(values):
-        return None
-    count = len(values)
-    keys = [keys] * count if type(keys) is str else keys
-    stamps = [stamps] * count if type(stamps) is str else stamps
-    if type(keys) is not list or type(stamps) is not list or len(keys) != count or len(stamps) != count:
-        return None
-    return _rows_of(keys, values, steps, stamps)
+    lists = column_lists(columns)
+    return None if lists is None else _rows_of(*lists)
 
 
 def _rows_of(keys: list[Any], values: list[Any], steps: list[Any],

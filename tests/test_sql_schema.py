@@ -225,3 +225,18 @@ def test_opening_an_existing_sqlite_log_does_not_import_sqlalchemy(sqlite_url):
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_postgresql_keeps_event_rows_of_a_block_uncompressed_and_compresses_longer_ones_with_lz4(postgres_url):
+    # a metric history is read row by row: decompressing pglz was most of its time
+    medium = {"value": [i / 7 for i in range(150)]}  # about 3 KB: past pglz's 2 KB threshold
+    long = {"text": "abc" * 10_000}  # 30 KB: compressed
+    with open_log(postgres_url) as log:
+        log.append("s", [NewEvent("e", medium), NewEvent("e", long)])
+    with open_log(postgres_url) as log:
+        assert [event.payload for event in log.read_stream("s")] == [medium, long]
+    lz4 = _rows(postgres_url, "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' "
+                              "AND 'lz4' = ANY(enumvals)") == [(1,)]
+    stored = _rows(postgres_url, "SELECT pg_column_compression(payload), octet_length(payload) > 2500 "
+                                 "FROM eventreg_events ORDER BY position")
+    assert stored == [(None, True), ("lz4" if lz4 else "pglz", True)]

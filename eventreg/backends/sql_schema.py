@@ -33,6 +33,7 @@ from eventreg.backends.sql_migrations import (
     record_database_user,
     refuse_newer,
     schema_version_known,
+    store_payloads_for_reading,
 )
 from eventreg.backends.sql_namespace import DEFAULT, Namespace
 from eventreg.backends.sql_statements import EVENT_COLUMNS, CompiledSql
@@ -291,6 +292,7 @@ def _create(conn: sa.Connection, t: Tables) -> None:
         if conn.execute(sa.select(t.head.c.id)).first() is None:
             conn.execute(sa.insert(t.head).values(id=1, position=0, hash=GENESIS_HASH))
     record_database_user(conn, t.namespace)
+    store_payloads_for_reading(conn, t.namespace)
     _stamp(conn, t, sql_migrations.MIGRATIONS[-1])
 
 

@@ -19,6 +19,10 @@ and steps only, about half the work), and read again, timestamps and all, when a
 of it is asked for. A stream only grows, so a history cached earlier is extended by
 reading just the stream versions after the ones it covers; a view of the past takes the
 prefix up to its summary's last stream version.
+
+Buckets are cut by numpy (each bucket's least and greatest step and value in one
+``reduceat`` over the history), imported at a process's first chart read: about 50 ms
+once, where cutting 500 buckets of 100,000 points in Python took 5-8 ms every time.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -44,7 +47,8 @@ from eventreg.errors import LogCorrupted, ValidationError
 
 __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen", "history"]
 
-#: most points one log's cache holds (32 bytes each; 24 when read for buckets only, without timestamps)
+#: most points one log's cache holds (24 bytes each, 16 when read for buckets only, without timestamps; and
+#: 16 bytes an event holding them)
 MAX_CACHED_POINTS = 2_000_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
@@ -54,15 +58,16 @@ _VERSION_TYPES = {ev.VersionMetricsLogged.type: "points", ev.VersionRegistered.t
 
 class _Entry:
     """
-    The points of one key read so far, oldest first, and the stream version of each.
+    The points of one key read so far, oldest first, and which stream versions hold them:
+    ``marks[i]`` holds the points before ``ends[i]`` (and from ``ends[i - 1]`` on).
     """
 
-    __slots__ = ("values", "steps", "stamps", "versions", "upto", "nan", "ordered", "checked", "timed", "memo")
+    __slots__ = ("values", "steps", "stamps", "marks", "ends", "upto", "ordered", "checked", "timed", "memo")
 
     def __init__(self, first: int, timed: bool) -> None:
-        self.values, self.steps, self.stamps, self.versions = array("d"), array("q"), array("q"), array("q")
+        self.values, self.steps, self.stamps = array("d"), array("q"), array("q")
+        self.marks, self.ends = array("q"), array("q")
         self.upto = first - 1  # the last stream version read
-        self.nan = False  # holds a NaN value
         self.ordered = True  # the first ``checked`` points have steps, in non-decreasing order
         self.checked = 0
         self.timed = timed  # ``stamps`` holds the points' timestamps (else it stays empty)
@@ -82,9 +87,9 @@ class HistoryCache:
         self._lock = threading.Lock()
 
     def columns(self, log: Any, stream: str, number: int | None, key: str,
-                stats: MetricStats, *, stamps: bool = True) -> tuple[array, array, array | None, bool, _Entry]:
+                stats: MetricStats, *, stamps: bool = True) -> tuple[array, array, array | None, _Entry]:
         """
-        ``(values, steps, stamps, has NaN, entry)`` of the ``stats.count`` points of ``key``
+        ``(values, steps, stamps, entry)`` of the ``stats.count`` points of ``key``
         (of version ``number`` on a model's stream, None for a run), read as far as needed
         (``stamps`` None unless asked for).
         """
@@ -97,7 +102,8 @@ class HistoryCache:
                 self.held -= len(entry.values)
             if entry.upto < stats.last:
                 _extend(log, stream, number, key, entry, stats.last)
-            end = bisect_right(entry.versions, stats.last)
+            events = bisect_right(entry.marks, stats.last)  # those at or before the summary's last
+            end = entry.ends[events - 1] if events else 0
             if end != stats.count:
                 raise LogCorrupted(f"{stream}: {end} points of {key!r} found where the projection counts "
                                    f"{stats.count}")  # the log changed under its projection
@@ -108,8 +114,8 @@ class HistoryCache:
                 self.held -= len(dropped.values)
             times = entry.stamps if stamps else None
             cut = end != len(entry.values)
-            return ((entry.values[:end], entry.steps[:end], times[:end] if times is not None else None, entry.nan,
-                     entry) if cut else (entry.values, entry.steps, times, entry.nan, entry))
+            return ((entry.values[:end], entry.steps[:end], times[:end] if times is not None else None, entry)
+                    if cut else (entry.values, entry.steps, times, entry))
 
     def clear(self) -> None:
         with self._lock:
@@ -223,6 +229,7 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
         rows = (raw(stream, entry.upto + 1, upper) if raw is not None else
                 [(r.stream_version, r.type, r.schema_version, r.payload)
                  for r in log.read_stream(stream, entry.upto + 1, to_version=upper)])
+        held = len(entry.values)
         for stream_version, type_, schema_version, payload in rows:
             field = fields.get(type_)
             if field is None:
@@ -254,10 +261,9 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
             entry.steps.fromlist(steps)
             if stamps is not None:
                 entry.stamps.extend(stamps)
-            entry.versions.extend(array("q", [stream_version]) * len(values))
-            total = sum(values)
-            if total != total and any(value != value for value in values):  # inf - inf is NaN too
-                entry.nan = True
+            held += len(values)
+            entry.marks.append(stream_version)
+            entry.ends.append(held)
         entry.upto = upper
 
 
@@ -408,19 +414,19 @@ def frozen(stats: MetricStats) -> MetricStats:
     return MetricStats(*stats._row())
 
 
-def _selected(columns: tuple[array, array, array, bool, _Entry], min_step: int | None,
-              max_step: int | None) -> tuple[Any, Any, Any, bool]:
-    values, steps, stamps, nan, entry = columns
+def _selected(columns: tuple[array, array, array | None, _Entry], min_step: int | None,
+              max_step: int | None) -> tuple[Any, Any, Any]:
+    values, steps, stamps, entry = columns
     if min_step is None and max_step is None:
-        return values, steps, stamps, nan
+        return values, steps, stamps
     low = NO_STEP + 1 if min_step is None else min_step
     high = 2**63 - 1 if max_step is None else max_step
     if _in_step_order(steps, entry):  # the range is a slice
         lo, hi = bisect_left(steps, low), bisect_right(steps, high)
-        return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None, nan
+        return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None
     keep = [i for i, step in enumerate(steps) if low <= step <= high]  # NO_STEP: outside every range
     return ([values[i] for i in keep], [steps[i] for i in keep],
-            [stamps[i] for i in keep] if stamps is not None else None, nan)
+            [stamps[i] for i in keep] if stamps is not None else None)
 
 
 def _in_step_order(steps: Any, entry: _Entry) -> bool:
@@ -433,8 +439,10 @@ def _in_step_order(steps: Any, entry: _Entry) -> bool:
         have = entry.steps
         start, end = max(entry.checked - 1, 0), len(have)  # the entry only grows
         if entry.checked < end:
-            part = have[start:end].tolist()
-            if NO_STEP in part or part != sorted(part):  # sorting a sorted list is one pass
+            import numpy as np
+
+            part = np.frombuffer(have[start:end], dtype=np.int64)  # a copy: the entry's array may grow
+            if (part == NO_STEP).any() or (part[1:] < part[:-1]).any():
                 entry.ordered = False  # never set back: a thread checking other points races no one
             entry.checked = max(entry.checked, end)
         if entry.ordered:
@@ -458,7 +466,7 @@ def history(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     """
     _check_range(min_step, max_step)
     columns = cache_for(log).columns(log, stream, number, key, stats)
-    values, steps, stamps, _ = _selected(columns, min_step, max_step)
+    values, steps, stamps = _selected(columns, min_step, max_step)
     if isinstance(values, array):  # the cache's own (it grows): a copy
         return MetricHistory(key, values[:], steps[:], stamps[:])
     return MetricHistory(key, values, steps, stamps)
@@ -477,32 +485,43 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
         step = stats.step
         inside = (min_step is None and max_step is None) or (
             step != NO_STEP and (min_step is None or min_step <= step) and (max_step is None or step <= max_step))
-        return [_bucket(array("d", [stats.value]), array("q", [step]), stats.value != stats.value)] if inside else []
+        return _cut([stats.value], [step], 1) if inside else []
     columns = cache_for(log).columns(log, stream, number, key, stats, stamps=False)
-    entry, asked = columns[4], (len(columns[0]), count, min_step, max_step)
+    entry, asked = columns[3], (len(columns[0]), count, min_step, max_step)
     memo = entry.memo
     if memo is not None and memo[0] == asked:
         return list(memo[1])
-    values, steps, _, nan = _selected(columns, min_step, max_step)
-    total = len(values)
-    count = min(count, total)
-    if _in_step_order(steps, entry):  # ends are bounds
-        made = [_bucket(values[lo:hi], None, nan, steps[lo], steps[hi - 1]) for lo, hi in _bounds(total, count)]
-    else:
-        made = [_bucket(values[lo:hi], steps[lo:hi], nan) for lo, hi in _bounds(total, count)]
+    values, steps, _ = _selected(columns, min_step, max_step)
+    made = _cut(values, steps, min(count, len(values)))
     entry.memo = (asked, made)
     return list(made)
 
 
-def _bounds(total: int, count: int) -> Iterator[tuple[int, int]]:
-    for b in range(count):
-        yield total * b // count, total * (b + 1) // count
+#: a step above every stored one, standing for "no step" when the lowest step of a bucket is sought
+_ABOVE = 2**63 - 1
 
 
-def _bucket(values: Any, steps: Any, nan: bool, low: int | None = None, high: int | None = None) -> MetricBucket:
-    if steps is not None:
-        known = [step for step in steps if step != NO_STEP] if NO_STEP in steps else steps
-        low, high = (min(known), max(known)) if known else (None, None)
-    real = [value for value in values if value == value] if nan else values
-    return MetricBucket(min_step=low, max_step=high, count=len(values), min=min(real) if real else float("nan"),
-                        max=max(real) if real else float("nan"), last=values[-1])
+def _cut(values: Any, steps: Any, count: int) -> list[MetricBucket]:
+    """
+    ``values`` and their ``steps`` (arrays or lists, NO_STEP for none) cut into ``count``
+    buckets of consecutive points, as even as can be (bucket ``b`` starts at point
+    ``len * b // count``), each summarised with numpy (the arrays copied: the cache's own may grow).
+    """
+    import numpy as np
+
+    total = len(values)
+    if not count:
+        return []
+    values = np.array(values, dtype=np.float64)
+    steps = np.array(steps, dtype=np.int64)
+    starts = np.arange(count, dtype=np.int64) * total // count
+    ends = np.append(starts[1:], total)
+    lows = np.minimum.reduceat(np.where(steps == NO_STEP, _ABOVE, steps), starts).tolist()
+    highs = np.maximum.reduceat(steps, starts).tolist()
+    mins = np.fmin.reduceat(values, starts).tolist()  # NaN left out; NaN when all are
+    maxs = np.fmax.reduceat(values, starts).tolist()
+    lasts = values[ends - 1].tolist()
+    return [MetricBucket(min_step=None if low == _ABOVE else low, max_step=None if high == NO_STEP else high,
+                         count=size, min=lowest, max=highest, last=last)
+            for low, high, size, lowest, highest, last
+            in zip(lows, highs, (ends - starts).tolist(), mins, maxs, lasts)]

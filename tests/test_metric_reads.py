@@ -117,6 +117,44 @@ def test_buckets_hold_exact_counts_min_max_and_last_with_nan_left_out(reg):
         reg.get_run_metric_buckets(run.id, "x", buckets=0)
 
 
+def _expected_buckets(points, count):
+    # what a chart needs, said plainly: ``count`` runs of consecutive points as even as can be
+    count = min(count, len(points))
+    made = []
+    for b in range(count):
+        part = points[len(points) * b // count:len(points) * (b + 1) // count]
+        steps = [step for step, _ in part if step is not None]
+        real = [value for _, value in part if not math.isnan(value)]
+        made.append(MetricBucket(min_step=min(steps, default=None), max_step=max(steps, default=None),
+                                 count=len(part), min=min(real, default=math.nan),
+                                 max=max(real, default=math.nan), last=part[-1][1]))
+    return made
+
+
+def test_buckets_of_unordered_steps_missing_steps_nan_and_infinities_are_those_the_points_give(reg):
+    import random
+
+    rng = random.Random(21)
+    special = [math.nan, math.inf, -math.inf, 0.0, -1e308, 5e-324]
+    points = []
+    for i in range(700):
+        value = rng.choice(special) if i % 9 == 0 or 300 <= i < 340 else rng.uniform(-5, 5)
+        step = None if i % 13 == 0 or 500 <= i < 520 else rng.randrange(0, 1000) if i > 600 else i
+        points.append((step, value))
+    for i in range(300, 340):  # a stretch of NaN only: buckets whose min and max are NaN
+        points[i] = (points[i][0], math.nan)
+    with reg.start_run("exp", code=None) as run:
+        with run.metric_buffer(max_points=64) as buffer:
+            for step, value in points:
+                buffer.log_metric("x", value, step=step)
+    for count in (1, 3, 7, 50, 699, 700, 5000):
+        got = reg.get_run_metric_buckets(run.id, "x", buckets=count)
+        assert got == _expected_buckets(points, count), count
+    stepped = [(step, value) for step, value in points if step is not None and 100 <= step <= 400]
+    assert reg.get_run_metric_buckets(run.id, "x", buckets=9, min_step=100, max_step=400) == \
+        _expected_buckets(stepped, 9)
+
+
 def test_a_summary_holds_latest_min_max_count_and_the_stream_range(reg):
     with reg.start_run("exp", code=None) as run:
         for step, value in enumerate([3.0, float("nan"), 1.0, 2.0]):

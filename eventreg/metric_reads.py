@@ -22,7 +22,7 @@ prefix up to its summary's last stream version.
 
 Buckets are cut by numpy (each bucket's least and greatest step and value in one
 ``reduceat`` over the history), imported at a process's first chart read: about 50 ms
-once, where cutting 500 buckets of 100,000 points in Python took 5-8 ms every time.
+once, where cutting 500 buckets of 100,000 points in Python took 5-8 ms.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ __all__ = ["MAX_CACHED_POINTS", "HistoryCache", "buckets", "cache_for", "frozen"
 MAX_CACHED_POINTS = 2_000_000
 #: stream versions fetched per ``read_stream`` call of a long history
 READ_CHUNK = 5_000
+#: the greatest step (a bound of every step range; "no step" when a bucket's lowest step is sought)
+_ABOVE = 2**63 - 1
 _RUN_TYPES = {ev.RunMetricsLogged.type: "points"}
 _VERSION_TYPES = {ev.VersionMetricsLogged.type: "points", ev.VersionRegistered.type: "metrics"}
 
@@ -420,7 +422,7 @@ def _selected(columns: tuple[array, array, array | None, _Entry], min_step: int 
     if min_step is None and max_step is None:
         return values, steps, stamps
     low = NO_STEP + 1 if min_step is None else min_step
-    high = 2**63 - 1 if max_step is None else max_step
+    high = _ABOVE if max_step is None else max_step
     if _in_step_order(steps, entry):  # the range is a slice
         lo, hi = bisect_left(steps, low), bisect_right(steps, high)
         return values[lo:hi], steps[lo:hi], stamps[lo:hi] if stamps is not None else None
@@ -452,7 +454,7 @@ def _in_step_order(steps: Any, entry: _Entry) -> bool:
 
 def _check_range(min_step: int | None, max_step: int | None) -> None:
     for name, value in (("min_step", min_step), ("max_step", max_step)):
-        if value is not None and (type(value) is not int or not NO_STEP < value < 2**63):
+        if value is not None and (type(value) is not int or not NO_STEP < value <= _ABOVE):
             raise ValidationError(f"{name} must be a step (an integer), not {value!r}")
 
 
@@ -495,10 +497,6 @@ def buckets(log: Any, stream: str, number: int | None, key: str, stats: MetricSt
     made = _cut(values, steps, min(count, len(values)))
     entry.memo = (asked, made)
     return list(made)
-
-
-#: a step above every stored one, standing for "no step" when the lowest step of a bucket is sought
-_ABOVE = 2**63 - 1
 
 
 def _cut(values: Any, steps: Any, count: int) -> list[MetricBucket]:

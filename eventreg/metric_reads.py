@@ -34,6 +34,7 @@ import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -222,51 +223,60 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
     the codec writes goes through the codec.
     """
     fields = _RUN_TYPES if number is None else _VERSION_TYPES
-    timed = entry.timed
-    decoders, payloads = _DECODERS[timed], _PAYLOADS[timed]
     stamps_of: dict[str, int] = {}
     raw = getattr(log, "read_stream_payloads", None)
     while entry.upto < last:
         upper = min(last, entry.upto + READ_CHUNK)
         rows = (raw(stream, entry.upto + 1, upper) if raw is not None else
-                [(r.stream_version, r.type, r.schema_version, r.payload)
-                 for r in log.read_stream(stream, entry.upto + 1, to_version=upper)])
-        held = len(entry.values)
-        for stream_version, type_, schema_version, payload in rows:
-            field = fields.get(type_)
-            if field is None:
-                continue
-            columns = None
-            decoder = decoders.get((type_, schema_version))
-            if decoder is not None:
-                try:
-                    typed = (decoder(payload) if type(payload) in (str, bytes)
-                             else msgspec.convert(payload, payloads[(type_, schema_version)]))
-                    if number is not None and typed.version != number:
-                        continue
-                    parsed = stamps_of if timed else None
-                    columns = (_typed_columns(typed.metrics if field == "metrics" else typed.points, key, parsed)
-                               if schema_version == 1 else _stored_columns(typed.points, key, parsed))
-                except _REFUSED:
-                    columns = None
-            if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
-                recorded, = log.read_stream(stream, stream_version, to_version=stream_version)
-                if number is not None and recorded.payload.get("version") != number:
-                    continue
-                rows_of = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
-                columns = ([r[1] for r in rows_of], [r[2] for r in rows_of],
-                           array("q", [r[3] for r in rows_of]) if timed else None)
-            values, steps, stamps = columns
-            if not values:
-                continue
-            entry.values.fromlist(values)
-            entry.steps.fromlist(steps)
-            if stamps is not None:
-                entry.stamps.extend(stamps)
-            held += len(values)
-            entry.marks.append(stream_version)
-            entry.ends.append(held)
+                ((r.stream_version, r.type, r.schema_version, r.payload)
+                 for r in log.read_stream(stream, entry.upto + 1, to_version=upper)))
+        with closing(rows):
+            _append(log, stream, number, key, entry, rows, fields, stamps_of)
         entry.upto = upper
+
+
+def _append(log: Any, stream: str, number: int | None, key: str, entry: _Entry, rows: Any,
+            fields: dict[str, str], stamps_of: dict[str, int]) -> None:
+    """
+    :func:`_extend`'s work on one chunk of ``rows`` (stream version, type, schema version, payload).
+    """
+    timed = entry.timed
+    decoders, payloads = _DECODERS[timed], _PAYLOADS[timed]
+    held = len(entry.values)
+    for stream_version, type_, schema_version, payload in rows:
+        field = fields.get(type_)
+        if field is None:
+            continue
+        columns = None
+        decoder = decoders.get((type_, schema_version))
+        if decoder is not None:
+            try:
+                typed = (decoder(payload) if type(payload) in (str, bytes)
+                         else msgspec.convert(payload, payloads[(type_, schema_version)]))
+                if number is not None and typed.version != number:
+                    continue
+                parsed = stamps_of if timed else None
+                columns = (_typed_columns(typed.metrics if field == "metrics" else typed.points, key, parsed)
+                           if schema_version == 1 else _stored_columns(typed.points, key, parsed))
+            except _REFUSED:
+                columns = None
+        if columns is None:  # not the plain shape: the codec reads it (upcasts, converts)
+            recorded, = log.read_stream(stream, stream_version, to_version=stream_version)
+            if number is not None and recorded.payload.get("version") != number:
+                continue
+            rows_of = [row for row in _point_rows(getattr(decode_recorded(recorded), field)) if row[0] == key]
+            columns = ([r[1] for r in rows_of], [r[2] for r in rows_of],
+                       array("q", [r[3] for r in rows_of]) if timed else None)
+        values, steps, stamps = columns
+        if not values:
+            continue
+        entry.values.fromlist(values)
+        entry.steps.fromlist(steps)
+        if stamps is not None:
+            entry.stamps.extend(stamps)
+        held += len(values)
+        entry.marks.append(stream_version)
+        entry.ends.append(held)
 
 
 _KEY, _VALUE, _STEP, _STAMP = (operator.attrgetter(name) for name in ("key", "value", "step", "timestamp"))

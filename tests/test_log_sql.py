@@ -5,10 +5,12 @@ particular to SQL storage.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
@@ -180,6 +182,30 @@ def test_read_all_fetches_in_chunks_and_sees_later_appends(sqlite_url):
         rest = list(reader)
         assert [e.position for e in first + rest] == list(range(1, 22))
         assert [e.position for e in log.read_all(from_position=6, limit=9)] == list(range(6, 15))
+
+
+def test_stream_payloads_read_with_other_reads_mid_way_and_a_read_left_half_way_frees_its_connection(sql_url):
+    # the history reads stream a stream's stored rows (chunks of STREAM_ROWS) and may read
+    # other events while doing so; a reader stopping early (the UI asking "any such event?")
+    # leaves the log usable, however often it happens
+    with open_log(sql_url) as log:
+        log.append("s", [NewEvent("metric" if i % 3 else "other", {"i": i, "pad": "x" * 200}) for i in range(450)])
+        expected = [(e.stream_version, e.type, e.schema_version, e.payload)
+                    for e in log.read_stream("s", 20, to_version=430)]
+        rows = log.read_stream_payloads("s", 20, 430)
+        got = []
+        for stream_version, type_, schema_version, payload in rows:
+            if stream_version % 97 == 0:  # another read on the same log, mid-stream
+                assert [e.stream_version for e in log.read_stream("s", stream_version, to_version=stream_version)] \
+                    == [stream_version]
+            got.append((stream_version, type_, schema_version, json.loads(payload)))
+        assert got == expected
+        for _ in range(25):  # more than any pool holds
+            with closing(log.read_stream_payloads("s", 1, 450)) as partial:
+                assert next(partial)[0] == 1
+        log.append("s", [NewEvent("late", {})])
+        assert [row[0] for row in log.read_stream_payloads("s", 449, 451)] == [449, 450, 451]
+        assert log.head().position == 451 and log.verify().ok
 
 
 def test_importing_over_existing_stream_versions_is_refused(sqlite_url):

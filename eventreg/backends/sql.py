@@ -37,6 +37,8 @@ from eventreg.backends.sql_connections import (
     driver_error,
     sqlite_has_table,
     sqlite_pool,
+    sqlite_schema_row,
+    stream_rows,
     translate,
 )
 from eventreg.backends.sql_migrations import refuse_newer, schema_version_known
@@ -171,12 +173,7 @@ class SQLLog(BaseLog):
             raise no_registry(self.url)
         conn = self._connection()
         try:
-            cursor = conn.cursor()
-            found = cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                   (schema_table,)).fetchone()
-            row = found and cursor.execute(
-                f"SELECT version, min_eventreg FROM {schema_table} ORDER BY version DESC LIMIT 1").fetchone()
-            cursor.close()
+            row = sqlite_schema_row(conn, schema_table)
         except sqlite3.Error as e:
             self._raise(e, connecting=True, conn=conn)
         finally:
@@ -520,14 +517,20 @@ class SQLLog(BaseLog):
         return decode_rows(self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
                                                      to_version=_LAST if to_version is None else min(to_version, _LAST))))
 
-    def read_stream_payloads(self, stream_id: str, from_version: int, to_version: int) -> list[tuple[Any, ...]]:
+    def read_stream_payloads(self, stream_id: str, from_version: int, to_version: int) -> Iterator[tuple[Any, ...]]:
         """
-        ``(stream version, type, schema version, payload as stored)`` of ``read_stream``'s
-        events, for a reader that decodes only what it needs (:mod:`eventreg.metric_reads`).
+        ``(stream version, type, schema version, payload as stored)`` of ``read_stream``'s events, as
+        they arrive (:func:`stream_rows`; close it when not read to the end), for a reader that
+        decodes only what it needs (:mod:`eventreg.metric_reads`).
         """
-        sql = self._sql.stream_payloads
-        return self._query(sql, sql.args(sid=stream_id, from_version=max(from_version, 1),
-                                         to_version=min(to_version, _LAST)))
+        sql, conn = self._sql.stream_payloads, self._connection()
+        try:
+            yield from stream_rows(conn, sql.text, sql.args(sid=stream_id, from_version=max(from_version, 1),
+                                                            to_version=min(to_version, _LAST)))
+        except self._dbapi.Error as e:
+            self._raise(e, conn=conn)
+        finally:
+            conn.close()
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> Iterator[RecordedEvent]:
         """
@@ -535,8 +538,7 @@ class SQLLog(BaseLog):
 
         Events committed while iterating are included when the iteration reaches them.
         """
-        position = max(from_position, 1)
-        remaining = limit
+        position, remaining = max(from_position, 1), limit
         while remaining is None or remaining > 0:
             want = self._read_chunk if remaining is None else min(self._read_chunk, remaining)
             rows, decoded = self._read_rows(position, want)
@@ -572,8 +574,7 @@ class SQLLog(BaseLog):
             try:
                 rows = self._query(sql, sql.args(lo=position, n=want))
             except UndecodableText:
-                rows = self._rows_before_undecodable(position, want)
-                return rows, None
+                return self._rows_before_undecodable(position, want), None
             try:
                 return rows, decode_rows_unpaused(rows)
             except LogCorrupted:

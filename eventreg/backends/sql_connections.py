@@ -10,8 +10,9 @@ import os
 import sqlite3
 import threading
 import time
-from urllib.parse import quote
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from eventreg.backends.sql_namespace import DEFAULT, Namespace, unknown_parameter, with_namespace
 from eventreg.backends.sql_rows import UndecodableText
@@ -601,6 +602,19 @@ def sqlite_pool(url: str, scheme: str, connect_args: dict[str, Any] | None, sync
     return SQLitePool(url, database, args, synchronous, busy_timeout, namespace)
 
 
+def sqlite_schema_row(conn: Any, table: str) -> tuple[int, str] | None:
+    """
+    The newest ``(version, min_eventreg)`` of a SQLite log's schema table, None without one.
+    """
+    cursor = conn.cursor()
+    try:
+        if cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return cursor.execute(f"SELECT version, min_eventreg FROM {table} ORDER BY version DESC LIMIT 1").fetchone()
+        return None
+    finally:
+        cursor.close()
+
+
 def sqlite_has_table(pool: SQLitePool, name: str) -> bool:
     """
     Whether the database has the table, asked on a read-only connection (for
@@ -621,3 +635,31 @@ def sqlite_has_table(pool: SQLitePool, name: str) -> bool:
         return False  # not a database: opening it the usual way says so
     finally:
         conn.close()
+
+
+#: rows a streamed read fetches at a time
+STREAM_ROWS = 100
+
+
+def stream_rows(conn: Any, sql: str, args: Any) -> Iterator[tuple[Any, ...]]:
+    """
+    The rows of a query, fetched :data:`STREAM_ROWS` at a time as the caller reads them.
+
+    psycopg streams them (libpq's chunked mode, from libpq 17; a row at a time before),
+    so the server sends the next rows while the caller decodes the ones before; SQLite
+    steps its statement as it goes; PyMySQL's cursor has them all after ``execute``.
+    Close the generator when not read to the end (psycopg then cancels the query).
+    """
+    cursor = conn.cursor()
+    try:
+        stream = getattr(cursor, "stream", None)
+        if stream is not None:  # psycopg
+            from psycopg import pq
+
+            yield from stream(sql, args, size=STREAM_ROWS if pq.version() >= 170000 else 1)
+            return
+        cursor.execute(sql, args)
+        while rows := cursor.fetchmany(STREAM_ROWS):
+            yield from rows
+    finally:
+        cursor.close()

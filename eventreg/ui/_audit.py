@@ -7,6 +7,7 @@ the audit report downloads.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
@@ -120,8 +121,8 @@ def _newest_first(page: Page, model: str, types: list[str]) -> Iterator[Any]:
     rows = getattr(log, "read_stream_payloads", None)
     if types and rows is not None:
         stream = model_stream(page.reader.get_model(model).name)
-        numbers = [row[0] for row in rows(stream, 1, log.stream_version(stream))
-                   if any(row[1] == t or row[1].startswith(t + ".") for t in types)]
+        with closing(rows(stream, 1, log.stream_version(stream))) as found:
+            numbers = [row[0] for row in found if any(row[1] == t or row[1].startswith(t + ".") for t in types)]
         for number in reversed(numbers):
             yield from with_database_users(
                 [HistoryEvent.of(r) for r in log.read_stream(stream, from_version=number, to_version=number)], log)

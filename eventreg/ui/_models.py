@@ -9,6 +9,7 @@ renders a template; it holds no registry logic.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any, BinaryIO
 
 from starlette.responses import Response, StreamingResponse
@@ -116,8 +117,9 @@ def _reproductions(page: Page, version: Any) -> list[Any]:
         rows = getattr(log, "read_stream_payloads", None)
         if rows is not None:
             stream = model_stream(version.name)
-            if not any(row[1] == "version.reproduced" for row in rows(stream, 1, log.stream_version(stream))):
-                return []
+            with closing(rows(stream, 1, log.stream_version(stream))) as found:
+                if not any(row[1] == "version.reproduced" for row in found):
+                    return []
         return reproductions(page.reader, version.name, version.version)
 
     return page.site.memo(page, ("reproductions", version.name, version.version), make)

@@ -21,8 +21,8 @@ event, written with batched appends), saves a snapshot, then measures in a fresh
   imports at its first chart read: that import is timed apart.
 
 It prints one table per backend with each size's ratio to the first (smallest) size,
-measured in the same run, next to the targets of issue 21. Databases are deleted at the
-end unless ``--keep``. 100M points take several GB per backend and a long time to
+measured in the same run, next to the targets of issue 21. The databases it builds are
+deleted at the end unless ``--keep``; those ``--reuse`` measures are left as they are. 100M points take several GB per backend and a long time to
 build: check ``df -h`` first and run it in the background, e.g.::
 
     nohup python benchmarks/scale_bench.py --sizes 1M,10M,100M > scale.log 2>&1 &
@@ -392,7 +392,8 @@ def main() -> None:
                         for old in folder.glob(path.name + "*"):
                             old.unlink()
                     urls[size] = f"sqlite:///{path}"
-                    drops.append(lambda path=path: [p.unlink() for p in path.parent.glob(path.name + "*")])
+                    if not args.reuse:  # what it did not build it does not delete (as on PostgreSQL)
+                        drops.append(lambda path=path: [p.unlink() for p in path.parent.glob(path.name + "*")])
                 elif args.reuse:
                     urls[size] = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
                 else:

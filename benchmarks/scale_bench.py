@@ -22,8 +22,9 @@ event, written with batched appends), saves a snapshot, then measures in a fresh
 
 It prints one table per backend with each size's ratio to the first (smallest) size,
 measured in the same run, next to the targets of issue 21. The databases it builds are
-deleted at the end unless ``--keep``; those ``--reuse`` measures are left as they are. 100M points take several GB per backend and a long time to
-build: check ``df -h`` first and run it in the background, e.g.::
+deleted at the end unless ``--keep``; those ``--reuse`` measures are left as they are.
+100M points take several GB per backend and a long time to build: check ``df -h``
+first and run it in the background, e.g.::
 
     nohup python benchmarks/scale_bench.py --sizes 1M,10M,100M > scale.log 2>&1 &
 

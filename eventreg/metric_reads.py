@@ -222,7 +222,6 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
     JSON objects first); any other gives its events. A payload not in the plain shape
     the codec writes goes through the codec.
     """
-    fields = _RUN_TYPES if number is None else _VERSION_TYPES
     stamps_of: dict[str, int] = {}
     raw = getattr(log, "read_stream_payloads", None)
     while entry.upto < last:
@@ -231,15 +230,16 @@ def _extend(log: Any, stream: str, number: int | None, key: str, entry: _Entry, 
                 ((r.stream_version, r.type, r.schema_version, r.payload)
                  for r in log.read_stream(stream, entry.upto + 1, to_version=upper)))
         with closing(rows):
-            _append(log, stream, number, key, entry, rows, fields, stamps_of)
+            _append(log, stream, number, key, entry, rows, stamps_of)
         entry.upto = upper
 
 
 def _append(log: Any, stream: str, number: int | None, key: str, entry: _Entry, rows: Any,
-            fields: dict[str, str], stamps_of: dict[str, int]) -> None:
+            stamps_of: dict[str, int]) -> None:
     """
     :func:`_extend`'s work on one chunk of ``rows`` (stream version, type, schema version, payload).
     """
+    fields = _RUN_TYPES if number is None else _VERSION_TYPES
     timed = entry.timed
     decoders, payloads = _DECODERS[timed], _PAYLOADS[timed]
     held = len(entry.values)
